@@ -1,0 +1,85 @@
+/* helper.c: main() of jail-helper, the fresh single-threaded process the launcher execs
+ * inside the new namespaces (systemd's sd-executor shape). It is embedded in the addon
+ * and run from a sealed memfd, so nothing inside a jail can replace it.
+ *
+ * argv: jail-helper PLAN_FD STATUS_FD PARENT_PIDFD */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int parse_fd(const char *s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        return (*s && !*end && v >= 0 && v < 1 << 20) ? (int) v : -1;
+}
+
+/* The launcher blocked every signal and shared our handlers until the exec: start clean. */
+static void reset_signals(void) {
+        sigset_t none;
+
+        for (int sig = 1; sig < NSIG; sig++)
+                (void) signal(sig, SIG_DFL); /* EINVAL for SIGKILL, SIGSTOP, internal ones */
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int read_plan(int fd, jail_plan_t *ret_plan, jail_error_t *reterr) {
+        struct stat st;
+        uint8_t *buf;
+        ssize_t n;
+        int item, r;
+
+        if (fstat(fd, &st) < 0)
+                return jail__fail(reterr, JAIL_STAGE_PLAN, errno, -1, 0);
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return jail__fail(reterr, JAIL_STAGE_PLAN, ENOMEM, -1, 0);
+        n = pread(fd, buf, (size_t) st.st_size, 0);
+        if (n != st.st_size) {
+                free(buf);
+                return jail__fail(reterr, JAIL_STAGE_PLAN, n < 0 ? errno : EIO, -1, 0);
+        }
+        r = jail_plan_parse(buf, (size_t) n, ret_plan, &item);
+        free(buf);
+        if (r < 0)
+                return jail__fail(reterr, JAIL_STAGE_PLAN, -r, item, 0);
+        return 0;
+}
+
+static int exit_code(const jail_error_t *err) {
+        if (err->stage == JAIL_STAGE_EXEC && err->errnum == ENOENT)
+                return JAIL_EXIT_NOTFOUND;
+        if (err->stage == JAIL_STAGE_EXEC)
+                return JAIL_EXIT_NOEXEC;
+        return JAIL_EXIT_SETUP;
+}
+
+int main(int argc, char **argv) {
+        int plan_fd, status_fd, parent_pidfd;
+        jail_error_t err;
+        jail_plan_t plan;
+
+        if (argc != 4)
+                return JAIL_EXIT_SETUP;
+        plan_fd = parse_fd(argv[1]);
+        status_fd = parse_fd(argv[2]);
+        parent_pidfd = parse_fd(argv[3]);
+
+        reset_signals();
+        /* Nothing but the plan's fds may reach the vassal or the hooks. */
+        (void) close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+        if (jail__parent_gone(parent_pidfd))
+                _exit(JAIL_EXIT_SETUP);
+
+        if (read_plan(plan_fd, &plan, &err) == 0) {
+                (void) close(plan_fd);
+                (void) jail_run(&plan, &status_fd, parent_pidfd, &err);
+        }
+        /* The parent reads exactly one record; the exit code is only the fallback. */
+        (void) !write(status_fd, &err, sizeof(err));
+        _exit(exit_code(&err));
+}

@@ -1,0 +1,28 @@
+/* internal.h: what the executor's files share and nothing outside them uses. */
+#ifndef JAIL_INTERNAL_H
+#define JAIL_INTERNAL_H
+
+#include "jail.h"
+
+/* Fills *reterr and returns -errnum (or -ECANCELED when errnum is 0, e.g. a hook that
+ * exited non-zero). */
+int jail__fail(jail_error_t *reterr, jail_stage_t stage, int errnum, int item, int status);
+
+/* Test-only fault injection: true (with errno set) when the plan asks `stage` to fail,
+ * so stages the kernel never refuses to root still have their report tested. */
+bool jail__fault(const jail_plan_t *plan, jail_stage_t stage);
+
+/* The namespace, mount, hostname, loopback and hook stages. */
+int jail__setup(const jail_plan_t *plan, jail_error_t *reterr);
+
+/* The bounding set, groups, gid, uid, capabilities and no_new_privs stages. */
+int jail__drop(const jail_plan_t *plan, jail_error_t *reterr);
+
+/* In a new pid namespace: forks; the parent becomes the jail's init and never returns,
+ * the child returns 0 and goes on to become the vassal. Reports JAIL_STAGE_INIT. */
+int jail__fork_init(const jail_plan_t *plan, jail_error_t *reterr);
+
+/* True when the process behind pidfd has exited (pidfd < 0: unknown, false). */
+bool jail__parent_gone(int pidfd);
+
+#endif

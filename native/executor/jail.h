@@ -1,0 +1,146 @@
+/* jail.h: the public API of the jail executor.
+ *
+ * The executor turns a serialised launch plan (a uwsgi keyval body, see plan.c) into a
+ * running jail. It is pure C with no Node headers: the N-API binding, the jail-helper
+ * binary, the C tests and the benchmark loop all link this same code.
+ *
+ * Functions return 0 (or a non-negative value) on success and -errno on failure, and
+ * never exit the calling process. Only the helper's and the clone child's entry points
+ * call _exit(). */
+#ifndef JAIL_H
+#define JAIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The launch sequence, in the order it runs. A failure reports the stage it happened
+ * in; jail_stage_to_string() gives the stable name shared with TypeScript. */
+typedef enum {
+        JAIL_STAGE_CLONE = 0,     /* clone(CLONE_PIDFD | namespaces) in the caller */
+        JAIL_STAGE_HELPER,        /* exec of jail-helper inside the new namespaces */
+        JAIL_STAGE_PLAN,          /* reading and parsing the serialised plan */
+        JAIL_STAGE_MOUNT,         /* making the new mount namespace private */
+        JAIL_STAGE_PROC,          /* mounting a fresh /proc for the new pid namespace */
+        JAIL_STAGE_HOSTNAME,      /* sethostname() in the new uts namespace */
+        JAIL_STAGE_LOOPBACK,      /* bringing `lo` up in the new net namespace */
+        JAIL_STAGE_HOOK,          /* exec-as-root hooks, item = index */
+        JAIL_STAGE_INIT,          /* forking the vassal under the jail's pid 1 */
+        JAIL_STAGE_BOUNDING,      /* dropping capabilities from the bounding set */
+        JAIL_STAGE_GROUPS,        /* setgroups() */
+        JAIL_STAGE_GID,           /* setresgid() */
+        JAIL_STAGE_UID,           /* setresuid() */
+        JAIL_STAGE_CAPS,          /* capset() + ambient capabilities */
+        JAIL_STAGE_NO_NEW_PRIVS,  /* PR_SET_NO_NEW_PRIVS */
+        JAIL_STAGE_PDEATHSIG,     /* PR_SET_PDEATHSIG + the parent-alive check */
+        JAIL_STAGE_FDS,           /* mapping the plan's fds, item = index */
+        JAIL_STAGE_CHDIR,         /* chdir() */
+        JAIL_STAGE_EXEC,          /* execve() of the vassal */
+        _JAIL_STAGE_MAX,
+} jail_stage_t;
+
+/* What a failed launch reports through the status fd: integers only, so the child can
+ * write it without formatting anything. status is a wait status (hooks) or 0. */
+typedef struct {
+        uint32_t stage;
+        int32_t errnum;
+        int32_t item;
+        int32_t status;
+} jail_error_t;
+
+/* Exit codes of the helper when setup fails (the status fd is the diagnosis; these are
+ * the fallback, following the container CLI convention). */
+#define JAIL_EXIT_SETUP 125
+#define JAIL_EXIT_NOEXEC 126
+#define JAIL_EXIT_NOTFOUND 127
+
+#define JAIL_MAX_HOOKS 256
+#define JAIL_MAX_ARGV 1024
+#define JAIL_MAX_ENV 4096
+#define JAIL_MAX_FDS 64
+#define JAIL_MAX_GROUPS 64
+
+typedef struct {
+        int src; /* fd number in the launching process */
+        int dst; /* fd number the vassal sees */
+} jail_fd_map_t;
+
+/* A parsed plan. Strings point into `arena`, owned by the plan (jail_plan_free). */
+typedef struct {
+        int namespaces; /* CLONE_NEW* flags */
+        bool mount_proc;
+        bool loopback;
+        const char *hostname;
+        size_t n_hooks;
+        const char *hooks[JAIL_MAX_HOOKS];
+        bool set_uid, set_gid;
+        uid_t uid;
+        gid_t gid;
+        size_t n_groups;
+        gid_t groups[JAIL_MAX_GROUPS];
+        uint64_t caps; /* bit n = capability n, kept; all others dropped */
+        bool no_new_privs;
+        bool privileged; /* program is a privileged binary patch: exec before the drop */
+        const char *path;
+        size_t n_argv;
+        const char *argv[JAIL_MAX_ARGV + 1];
+        size_t n_env;
+        const char *envp[JAIL_MAX_ENV + 1];
+        const char *chdir;
+        size_t n_fds;
+        jail_fd_map_t fds[JAIL_MAX_FDS];
+        int fault_stage; /* test-only fault injection: -1, or the stage to fail */
+        int fault_errno;
+        char *arena;
+} jail_plan_t;
+
+/* Parses a serialised plan. On failure returns -EINVAL (malformed), -E2BIG (a list is
+ * over its limit) or -ENOMEM, and sets *ret_item to the index of the offending entry. */
+int jail_plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int *ret_item);
+void jail_plan_free(jail_plan_t *plan);
+
+/* A launched jail: its pid (in the caller's pid namespace), a pidfd, and the read end
+ * of the status pipe (O_CLOEXEC|O_NONBLOCK): EOF means the vassal's exec succeeded,
+ * sizeof(jail_error_t) bytes mean a stage failed. */
+typedef struct {
+        pid_t pid;
+        int pidfd;
+        int status_fd;
+} jail_child_t;
+
+/* Launches the plan: a vfork-style clone into the plan's namespaces whose child execs
+ * the helper (helper_fd: an executable fd, e.g. a sealed memfd) with the plan on an fd.
+ * The calling thread is blocked only until that exec. Returns 0, or -errno with
+ * *reterr telling the stage (clone, plan). */
+int jail_launch(const uint8_t *plan, size_t plan_len, int helper_fd, jail_child_t *ret_child, jail_error_t *reterr);
+
+/* Runs the launch sequence in the calling (single-threaded) process, as the helper does:
+ * never returns on success (the program is exec'd), returns -errno with *reterr set on a
+ * failure. *status_fd (close-on-exec, may be -1) can be moved to another number on the
+ * way: report errors to its final value. parent_pidfd may be -1. Used by jail-helper. */
+int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_error_t *reterr);
+
+/* The plain C entry point of the shared library: applies a plan to the calling
+ * single-threaded process in place (unshare, hooks, credentials, fds, chdir) without
+ * exec'ing, so an in-process host (the PSGI fork server) can serve as the jail. */
+int jail_apply(const uint8_t *plan, size_t plan_len, jail_error_t *reterr);
+
+/* Stable stage names, shared with TypeScript's LaunchStage union. */
+const char *jail_stage_to_string(jail_stage_t stage);
+int jail_stage_from_string(const char *name);
+
+/* SCM_RIGHTS over a UNIX socket: sends len bytes of data with n_fds fds attached;
+ * receives up to max_fds fds (O_CLOEXEC) into ret_fds. Return bytes or -errno. */
+ssize_t jail_send_fds(int sock, const void *data, size_t len, const int *fds, size_t n_fds);
+ssize_t jail_recv_fds(int sock, void *buf, size_t len, int *ret_fds, size_t max_fds, size_t *ret_n_fds);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

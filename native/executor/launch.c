@@ -1,0 +1,140 @@
+/* launch.c: the caller's side of a launch. Runs in the emperor (a multi-threaded Node
+ * process) or in any C program.
+ *
+ * The child of the clone shares our memory (CLONE_VM | CLONE_VFORK, as posix_spawn
+ * does), so it runs no allocator and no libc state: only the raw calls in child_main(),
+ * on a stack carved from this function's frame, with every signal blocked so that no
+ * handler of ours can run on it. It execs jail-helper at once; from there on the helper
+ * is a fresh single-threaded process and this thread is free again. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "jail.h"
+#include "syscalls.h"
+
+#define CHILD_STACK_SIZE (64 * 1024)
+
+/* Everything the child needs, prepared before the clone. */
+typedef struct {
+        int helper_fd;
+        int status_fd; /* write end */
+        int keep[JAIL_MAX_FDS + 3];
+        size_t n_keep;
+        char *const *argv;
+        char *const *envp;
+} child_ctx_t;
+
+static void child_fail(const child_ctx_t *c, jail_stage_t stage, int errnum, int item) {
+        jail_error_t err = { .stage = stage, .errnum = errnum, .item = item, .status = 0 };
+        /* Nothing else can be done if this write fails: the exit code is the fallback. */
+        (void) !write(c->status_fd, &err, sizeof(err));
+        _exit(JAIL_EXIT_SETUP);
+}
+
+/* Child side, new namespaces, still the caller's credentials and shared memory.
+ * Clears close-on-exec on the fds the helper needs, asks to die with its parent thread
+ * and execs the helper. Reports JAIL_STAGE_FDS or JAIL_STAGE_HELPER. */
+static int child_main(void *arg) {
+        const child_ctx_t *c = arg;
+
+        for (size_t i = 0; i < c->n_keep; i++)
+                if (fcntl(c->keep[i], F_SETFD, 0) < 0)
+                        child_fail(c, JAIL_STAGE_FDS, errno, i >= 3 ? (int) i - 3 : -1);
+
+        /* Survives the exec (the helper is not set-id); the helper checks the parent is
+         * still there, since we may have been orphaned before this line. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                child_fail(c, JAIL_STAGE_HELPER, errno, -1);
+
+        execveat(c->helper_fd, "", c->argv, c->envp, AT_EMPTY_PATH);
+        child_fail(c, JAIL_STAGE_HELPER, errno, -1);
+        return 0;
+}
+
+static int fail(jail_error_t *reterr, jail_stage_t stage, int errnum, int item) {
+        *reterr = (jail_error_t) { .stage = stage, .errnum = errnum, .item = item, .status = 0 };
+        return -errnum;
+}
+
+static void close_if(int fd) {
+        if (fd >= 0)
+                (void) close(fd);
+}
+
+int jail_launch(const uint8_t *plan_buf, size_t plan_len, int helper_fd, jail_child_t *ret_child, jail_error_t *reterr) {
+        int status[2] = { -1, -1 }, plan_fd = -1, parent_pidfd = -1, pidfd = -1, item, r;
+        char arg_plan[16], arg_status[16], arg_parent[16];
+        char *argv[] = { "jail-helper", arg_plan, arg_status, arg_parent, NULL };
+        char *envp[] = { NULL };
+        sigset_t all, saved;
+        child_ctx_t ctx;
+        jail_plan_t plan;
+        pid_t pid;
+        /* The child runs on this, while this thread waits (CLONE_VFORK). */
+        _Alignas(16) char stack[CHILD_STACK_SIZE];
+
+        /* Parse here, where allocating is allowed: the clone needs the namespaces and the
+         * fds to keep, and a plan the helper would reject is better refused now. */
+        r = jail_plan_parse(plan_buf, plan_len, &plan, &item);
+        if (r < 0)
+                return fail(reterr, JAIL_STAGE_PLAN, -r, item);
+
+        if (pipe2(status, O_CLOEXEC | O_NONBLOCK) < 0) {
+                r = fail(reterr, JAIL_STAGE_CLONE, errno, -1);
+                goto out;
+        }
+        /* The plan travels in a memfd: a pipe could fill up before the helper reads it. */
+        plan_fd = memfd_create("jail-plan", MFD_CLOEXEC);
+        if (plan_fd < 0 || write(plan_fd, plan_buf, plan_len) != (ssize_t) plan_len) {
+                r = fail(reterr, JAIL_STAGE_CLONE, plan_fd < 0 ? errno : EIO, -1);
+                goto out;
+        }
+        /* Lets the helper see if we died before its PR_SET_PDEATHSIG took hold. */
+        parent_pidfd = jail__pidfd_open(getpid(), 0);
+        if (parent_pidfd < 0) {
+                r = fail(reterr, JAIL_STAGE_CLONE, errno, -1);
+                goto out;
+        }
+
+        snprintf(arg_plan, sizeof(arg_plan), "%d", plan_fd);
+        snprintf(arg_status, sizeof(arg_status), "%d", status[1]);
+        snprintf(arg_parent, sizeof(arg_parent), "%d", parent_pidfd);
+        ctx = (child_ctx_t) { .helper_fd = helper_fd, .status_fd = status[1], .argv = argv, .envp = envp };
+        ctx.keep[ctx.n_keep++] = plan_fd;
+        ctx.keep[ctx.n_keep++] = status[1];
+        ctx.keep[ctx.n_keep++] = parent_pidfd;
+        for (size_t i = 0; i < plan.n_fds; i++)
+                ctx.keep[ctx.n_keep++] = plan.fds[i].src;
+
+        /* Block every signal around the clone: the child shares our memory and must not
+         * run our handlers; the helper restores the defaults after its exec. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &saved);
+        pid = clone(child_main, stack + sizeof(stack),
+                    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | plan.namespaces | SIGCHLD, &ctx, &pidfd);
+        r = pid < 0 ? -errno : 0;
+        pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        if (r < 0) {
+                r = fail(reterr, JAIL_STAGE_CLONE, -r, -1);
+                goto out;
+        }
+
+        *ret_child = (jail_child_t) { .pid = pid, .pidfd = pidfd, .status_fd = status[0] };
+        status[0] = -1;
+        r = 0;
+out:
+        close_if(status[0]);
+        close_if(status[1]);
+        close_if(plan_fd);
+        close_if(parent_pidfd);
+        jail_plan_free(&plan);
+        return r;
+}

@@ -1,0 +1,197 @@
+/* plan.c: the serialised launch plan, TypeScript → C.
+ *
+ * Wire format: a uwsgi keyval body, repeated `u16le keylen, key, u16le vallen, val`.
+ * Lists are repeated keys, in order. Keys:
+ *   ns (mount|pid|net|ipc|uts, repeated)  proc=1  loopback=1  hostname
+ *   hook (repeated)  uid  gid  group (repeated)  cap (number, repeated)  no-new-privs=0|1
+ *   privileged=1  path  argv (repeated)  env (KEY=VALUE, repeated)  chdir
+ *   fd (SRC:DST, repeated)  fault (STAGE:ERRNO, tests only)
+ * An unknown key is an error: TypeScript and C must agree exactly. */
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jail.h"
+
+static bool key_is(const uint8_t *key, size_t len, const char *name) {
+        return strlen(name) == len && memcmp(key, name, len) == 0;
+}
+
+/* Decimal, no sign, no leading garbage, fits in max. */
+static int parse_uint(const char *s, unsigned long max, unsigned long *ret) {
+        char *end;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno != 0 || *end != '\0' || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int parse_ns(const char *s) {
+        if (strcmp(s, "mount") == 0)
+                return CLONE_NEWNS;
+        if (strcmp(s, "pid") == 0)
+                return CLONE_NEWPID;
+        if (strcmp(s, "net") == 0)
+                return CLONE_NEWNET;
+        if (strcmp(s, "ipc") == 0)
+                return CLONE_NEWIPC;
+        if (strcmp(s, "uts") == 0)
+                return CLONE_NEWUTS;
+        return -EINVAL;
+}
+
+/* "SRC:DST" or "STAGE:ERRNO": splits at the colon in place. */
+static char *split_colon(char *s) {
+        char *colon = strchr(s, ':');
+        if (!colon)
+                return NULL;
+        *colon = '\0';
+        return colon + 1;
+}
+
+static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *val) {
+        unsigned long n, m;
+
+        if (key_is(key, klen, "ns")) {
+                int flag = parse_ns(val);
+                if (flag < 0)
+                        return flag;
+                p->namespaces |= flag;
+        } else if (key_is(key, klen, "proc")) {
+                p->mount_proc = strcmp(val, "1") == 0;
+        } else if (key_is(key, klen, "loopback")) {
+                p->loopback = strcmp(val, "1") == 0;
+        } else if (key_is(key, klen, "hostname")) {
+                p->hostname = val;
+        } else if (key_is(key, klen, "hook")) {
+                if (p->n_hooks >= JAIL_MAX_HOOKS)
+                        return -E2BIG;
+                p->hooks[p->n_hooks++] = val;
+        } else if (key_is(key, klen, "uid")) {
+                if (parse_uint(val, UINT_MAX - 1, &n) < 0)
+                        return -EINVAL;
+                p->set_uid = true;
+                p->uid = (uid_t) n;
+        } else if (key_is(key, klen, "gid")) {
+                if (parse_uint(val, UINT_MAX - 1, &n) < 0)
+                        return -EINVAL;
+                p->set_gid = true;
+                p->gid = (gid_t) n;
+        } else if (key_is(key, klen, "group")) {
+                if (p->n_groups >= JAIL_MAX_GROUPS)
+                        return -E2BIG;
+                if (parse_uint(val, UINT_MAX - 1, &n) < 0)
+                        return -EINVAL;
+                p->groups[p->n_groups++] = (gid_t) n;
+        } else if (key_is(key, klen, "cap")) {
+                if (parse_uint(val, 63, &n) < 0)
+                        return -EINVAL;
+                p->caps |= UINT64_C(1) << n;
+        } else if (key_is(key, klen, "no-new-privs")) {
+                p->no_new_privs = strcmp(val, "0") != 0;
+        } else if (key_is(key, klen, "privileged")) {
+                p->privileged = strcmp(val, "1") == 0;
+        } else if (key_is(key, klen, "path")) {
+                p->path = val;
+        } else if (key_is(key, klen, "argv")) {
+                if (p->n_argv >= JAIL_MAX_ARGV)
+                        return -E2BIG;
+                p->argv[p->n_argv++] = val;
+        } else if (key_is(key, klen, "env")) {
+                if (p->n_env >= JAIL_MAX_ENV)
+                        return -E2BIG;
+                p->envp[p->n_env++] = val;
+        } else if (key_is(key, klen, "chdir")) {
+                p->chdir = val;
+        } else if (key_is(key, klen, "fd")) {
+                char *dst = split_colon(val);
+                if (p->n_fds >= JAIL_MAX_FDS)
+                        return -E2BIG;
+                if (!dst || parse_uint(val, INT_MAX, &n) < 0 || parse_uint(dst, INT_MAX, &m) < 0)
+                        return -EINVAL;
+                p->fds[p->n_fds++] = (jail_fd_map_t) { .src = (int) n, .dst = (int) m };
+        } else if (key_is(key, klen, "fault")) {
+                char *err = split_colon(val);
+                int stage = err ? jail_stage_from_string(val) : -EINVAL;
+                if (stage < 0 || parse_uint(err, 4095, &n) < 0)
+                        return -EINVAL;
+                p->fault_stage = stage;
+                p->fault_errno = (int) n;
+        } else {
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int jail_plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int *ret_item) {
+        jail_plan_t *p = ret_plan;
+        size_t off = 0;
+        char *out;
+        int item = 0, r;
+
+        memset(p, 0, sizeof(*p));
+        p->no_new_privs = true;
+        p->fault_stage = -1;
+        *ret_item = -1;
+
+        /* Every value is copied once, NUL-terminated: the arena never exceeds len + 1. */
+        p->arena = malloc(len + 1);
+        if (!p->arena)
+                return -ENOMEM;
+        out = p->arena;
+
+        for (; off < len; item++) {
+                size_t klen, vlen;
+                const uint8_t *key;
+
+                *ret_item = item;
+                if (len - off < 2)
+                        goto malformed;
+                klen = buf[off] | (size_t) buf[off + 1] << 8;
+                off += 2;
+                if (len - off < klen + 2)
+                        goto malformed;
+                key = buf + off;
+                off += klen;
+                vlen = buf[off] | (size_t) buf[off + 1] << 8;
+                off += 2;
+                if (len - off < vlen)
+                        goto malformed;
+                /* A value with a NUL in it would be silently truncated: refuse it. */
+                if (memchr(buf + off, '\0', vlen))
+                        goto malformed;
+                memcpy(out, buf + off, vlen);
+                out[vlen] = '\0';
+                off += vlen;
+                r = apply_entry(p, key, klen, out);
+                if (r < 0) {
+                        jail_plan_free(p);
+                        return r;
+                }
+                out += vlen + 1;
+        }
+        *ret_item = -1;
+        p->argv[p->n_argv] = NULL;
+        p->envp[p->n_env] = NULL;
+        if (!p->path || p->n_argv == 0) {
+                jail_plan_free(p);
+                return -EINVAL;
+        }
+        return 0;
+
+malformed:
+        jail_plan_free(p);
+        return -EINVAL;
+}
+
+void jail_plan_free(jail_plan_t *plan) {
+        free(plan->arena);
+        plan->arena = NULL;
+}

@@ -1,0 +1,351 @@
+/* run.c: the launch sequence, run by jail-helper inside the jail's new namespaces as
+ * root. A flat list of stages in the order of jail_stage_t; each stage function says
+ * what it runs as, what it changes and what it reports, and returns 0 or -errno with
+ * *reterr set. Nothing here exits: the helper's main() does. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdio.h>
+
+#include "jail.h"
+#include "internal.h"
+#include "syscalls.h"
+
+int jail__fail(jail_error_t *reterr, jail_stage_t stage, int errnum, int item, int status) {
+        *reterr = (jail_error_t) { .stage = stage, .errnum = errnum, .item = item, .status = status };
+        return errnum > 0 ? -errnum : -ECANCELED;
+}
+
+bool jail__fault(const jail_plan_t *plan, jail_stage_t stage) {
+        if (plan->fault_stage != (int) stage)
+                return false;
+        errno = plan->fault_errno;
+        return true;
+}
+
+#define fault jail__fault
+
+/* New mount namespace, root. Makes every mount private so nothing the jail mounts
+ * propagates to the host (and no host mount propagates in). Reports JAIL_STAGE_MOUNT. */
+static int setup_mounts(const jail_plan_t *plan, jail_error_t *reterr) {
+        if (!(plan->namespaces & CLONE_NEWNS))
+                return 0;
+        if (fault(plan, JAIL_STAGE_MOUNT) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return jail__fail(reterr, JAIL_STAGE_MOUNT, errno, -1, 0);
+        return 0;
+}
+
+/* New mount + pid namespaces, root. Mounts a /proc that shows the jail's processes
+ * only; must follow setup_mounts() so the host's /proc is left alone. Reports
+ * JAIL_STAGE_PROC. */
+static int mount_proc(const jail_plan_t *plan, jail_error_t *reterr) {
+        if (!plan->mount_proc)
+                return 0;
+        if (fault(plan, JAIL_STAGE_PROC) ||
+            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                return jail__fail(reterr, JAIL_STAGE_PROC, errno, -1, 0);
+        return 0;
+}
+
+/* New uts namespace, root. Reports JAIL_STAGE_HOSTNAME. */
+static int set_hostname(const jail_plan_t *plan, jail_error_t *reterr) {
+        if (!plan->hostname)
+                return 0;
+        if (fault(plan, JAIL_STAGE_HOSTNAME) || sethostname(plan->hostname, strlen(plan->hostname)) < 0)
+                return jail__fail(reterr, JAIL_STAGE_HOSTNAME, errno, -1, 0);
+        return 0;
+}
+
+/* New net namespace, root (CAP_NET_ADMIN). A fresh net namespace has only `lo`, and it
+ * is down. Reports JAIL_STAGE_LOOPBACK. */
+static int loopback_up(const jail_plan_t *plan, jail_error_t *reterr) {
+        struct ifreq ifr = { .ifr_name = "lo" };
+        int fd, r = 0;
+
+        if (!plan->loopback)
+                return 0;
+        if (fault(plan, JAIL_STAGE_LOOPBACK))
+                return jail__fail(reterr, JAIL_STAGE_LOOPBACK, errno, -1, 0);
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return jail__fail(reterr, JAIL_STAGE_LOOPBACK, errno, -1, 0);
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                r = jail__fail(reterr, JAIL_STAGE_LOOPBACK, errno, -1, 0);
+        else {
+                ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+                if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                        r = jail__fail(reterr, JAIL_STAGE_LOOPBACK, errno, -1, 0);
+        }
+        (void) close(fd);
+        return r;
+}
+
+/* All new namespaces, root, full capabilities: the exec-as-root hooks (uWSGI's
+ * hook_as_root), in order, each `/bin/sh -c CMD` with the vassal's environment. Any
+ * non-zero wait status aborts the launch. Reports JAIL_STAGE_HOOK, item = index. */
+static int run_hooks(const jail_plan_t *plan, jail_error_t *reterr) {
+        for (size_t i = 0; i < plan->n_hooks; i++) {
+                char *const argv[] = { "/bin/sh", "-c", (char *) plan->hooks[i], NULL };
+                int status;
+                pid_t pid;
+
+                if (fault(plan, JAIL_STAGE_HOOK))
+                        return jail__fail(reterr, JAIL_STAGE_HOOK, errno, (int) i, 0);
+                pid = fork();
+                if (pid < 0)
+                        return jail__fail(reterr, JAIL_STAGE_HOOK, errno, (int) i, 0);
+                if (pid == 0) {
+                        execve(argv[0], argv, (char *const *) plan->envp);
+                        _exit(JAIL_EXIT_NOTFOUND);
+                }
+                /* Only this pid: as the jail's pid 1 we may also be reaping orphans. */
+                while (waitpid(pid, &status, 0) < 0)
+                        if (errno != EINTR)
+                                return jail__fail(reterr, JAIL_STAGE_HOOK, errno, (int) i, 0);
+                if (status != 0)
+                        return jail__fail(reterr, JAIL_STAGE_HOOK, 0, (int) i, status);
+        }
+        return 0;
+}
+
+/* Root, before any credential change (needs CAP_SETPCAP). Drops every capability
+ * outside the plan's set from the bounding set, so not even a set-uid root binary run
+ * later can get it back. Reports JAIL_STAGE_BOUNDING, item = capability number. */
+static int drop_bounding(const jail_plan_t *plan, jail_error_t *reterr) {
+        if (fault(plan, JAIL_STAGE_BOUNDING))
+                return jail__fail(reterr, JAIL_STAGE_BOUNDING, errno, -1, 0);
+        for (int cap = 0; cap < 64; cap++) {
+                if (plan->caps & (UINT64_C(1) << cap))
+                        continue;
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+                        if (errno == EINVAL) /* past the kernel's last capability */
+                                break;
+                        return jail__fail(reterr, JAIL_STAGE_BOUNDING, errno, cap, 0);
+                }
+        }
+        return 0;
+}
+
+/* Root. Clears the supplementary groups (or sets the plan's), then the gid, then the
+ * uid: groups and gid need CAP_SETGID, which setresuid() takes away. PR_SET_KEEPCAPS
+ * keeps the permitted set across the uid change so set_caps() can narrow it.
+ * Reports JAIL_STAGE_GROUPS, JAIL_STAGE_GID, JAIL_STAGE_UID. */
+static int drop_ids(const jail_plan_t *plan, jail_error_t *reterr) {
+        if (fault(plan, JAIL_STAGE_GROUPS) || setgroups(plan->n_groups, plan->groups) < 0)
+                return jail__fail(reterr, JAIL_STAGE_GROUPS, errno, -1, 0);
+        if (plan->set_gid && (fault(plan, JAIL_STAGE_GID) || setresgid(plan->gid, plan->gid, plan->gid) < 0))
+                return jail__fail(reterr, JAIL_STAGE_GID, errno, -1, 0);
+        if (plan->set_uid) {
+                if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+                        return jail__fail(reterr, JAIL_STAGE_UID, errno, -1, 0);
+                if (fault(plan, JAIL_STAGE_UID) || setresuid(plan->uid, plan->uid, plan->uid) < 0)
+                        return jail__fail(reterr, JAIL_STAGE_UID, errno, -1, 0);
+        }
+        return 0;
+}
+
+/* After the uid change. Sets permitted = effective = inheritable = the plan's set and
+ * raises each one as ambient, so a non-root program keeps exactly these across exec.
+ * (For uid 0 the bounding set already limits what exec grants.) Reports
+ * JAIL_STAGE_CAPS, item = capability number for an ambient raise. */
+static int set_caps(const jail_plan_t *plan, jail_error_t *reterr) {
+        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+        struct __user_cap_data_struct data[2];
+
+        for (int i = 0; i < 2; i++) {
+                uint32_t set = (uint32_t) (plan->caps >> (32 * i));
+                data[i] = (struct __user_cap_data_struct) { .effective = set, .permitted = set, .inheritable = set };
+        }
+        if (fault(plan, JAIL_STAGE_CAPS) || syscall(SYS_capset, &hdr, data) < 0)
+                return jail__fail(reterr, JAIL_STAGE_CAPS, errno, -1, 0);
+        for (int cap = 0; cap < 64; cap++)
+                if ((plan->caps & (UINT64_C(1) << cap)) &&
+                    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+                        return jail__fail(reterr, JAIL_STAGE_CAPS, errno, cap, 0);
+        return 0;
+}
+
+/* Any credentials. No set-id or file-capability exec can raise privileges from here
+ * on. Reports JAIL_STAGE_NO_NEW_PRIVS. */
+static int set_no_new_privs(const jail_plan_t *plan, jail_error_t *reterr) {
+        if (!plan->no_new_privs)
+                return 0;
+        if (fault(plan, JAIL_STAGE_NO_NEW_PRIVS) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return jail__fail(reterr, JAIL_STAGE_NO_NEW_PRIVS, errno, -1, 0);
+        return 0;
+}
+
+/* After the last credential change, which resets the parent-death signal. Then checks
+ * the parent did not die before that: under the jail's init the parent must still be
+ * pid 1, otherwise the launcher's pidfd must not be readable. Reports
+ * JAIL_STAGE_PDEATHSIG (ESRCH: the parent is gone). */
+static int set_pdeathsig(const jail_plan_t *plan, bool under_init, int parent_pidfd, jail_error_t *reterr) {
+        if (fault(plan, JAIL_STAGE_PDEATHSIG) || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                return jail__fail(reterr, JAIL_STAGE_PDEATHSIG, errno, -1, 0);
+        if (under_init ? getppid() != 1 : jail__parent_gone(parent_pidfd))
+                return jail__fail(reterr, JAIL_STAGE_PDEATHSIG, ESRCH, -1, 0);
+        return 0;
+}
+
+/* Any credentials. Gives the vassal exactly the plan's fds at the plan's numbers: every
+ * source is first moved above all targets (so no dup2 clobbers a source or the status
+ * fd), then dup2'd into place, which clears close-on-exec on the target only. Every
+ * other fd above 2 is already close-on-exec. Reports JAIL_STAGE_FDS, item = index. */
+static int map_fds(const jail_plan_t *plan, int *status_fd, jail_error_t *reterr) {
+        int moved[JAIL_MAX_FDS], floor = 3;
+
+        if (fault(plan, JAIL_STAGE_FDS))
+                return jail__fail(reterr, JAIL_STAGE_FDS, errno, -1, 0);
+        for (size_t i = 0; i < plan->n_fds; i++) {
+                if (plan->fds[i].dst >= floor)
+                        floor = plan->fds[i].dst + 1;
+                if (plan->fds[i].src >= floor)
+                        floor = plan->fds[i].src + 1;
+        }
+        if (*status_fd >= 0 && *status_fd < floor) {
+                int fd = fcntl(*status_fd, F_DUPFD_CLOEXEC, floor);
+                if (fd < 0)
+                        return jail__fail(reterr, JAIL_STAGE_FDS, errno, -1, 0);
+                (void) close(*status_fd);
+                *status_fd = fd;
+        }
+        for (size_t i = 0; i < plan->n_fds; i++) {
+                moved[i] = fcntl(plan->fds[i].src, F_DUPFD_CLOEXEC, floor);
+                if (moved[i] < 0)
+                        return jail__fail(reterr, JAIL_STAGE_FDS, errno, (int) i, 0);
+        }
+        for (size_t i = 0; i < plan->n_fds; i++)
+                if (dup2(moved[i], plan->fds[i].dst) < 0)
+                        return jail__fail(reterr, JAIL_STAGE_FDS, errno, (int) i, 0);
+        return 0;
+}
+
+/* Inside the jail's mount namespace, final credentials (so a directory only the vassal
+ * may enter is honoured). Reports JAIL_STAGE_CHDIR. */
+static int change_dir(const jail_plan_t *plan, jail_error_t *reterr) {
+        if (!plan->chdir)
+                return 0;
+        if (fault(plan, JAIL_STAGE_CHDIR) || chdir(plan->chdir) < 0)
+                return jail__fail(reterr, JAIL_STAGE_CHDIR, errno, -1, 0);
+        return 0;
+}
+
+static const char *plan_getenv(const jail_plan_t *plan, const char *name) {
+        size_t n = strlen(name);
+        for (size_t i = 0; i < plan->n_env; i++)
+                if (strncmp(plan->envp[i], name, n) == 0 && plan->envp[i][n] == '=')
+                        return plan->envp[i] + n + 1;
+        return NULL;
+}
+
+/* execvp() without its fallback of running a file the kernel refuses (ENOEXEC) through
+ * /bin/sh: a program is exec'd directly or not at all. PATH comes from the plan's env. */
+static int exec_search(const jail_plan_t *plan) {
+        const char *path = plan_getenv(plan, "PATH");
+        char candidate[PATH_MAX];
+        bool denied = false;
+
+        if (strchr(plan->path, '/')) {
+                execve(plan->path, (char *const *) plan->argv, (char *const *) plan->envp);
+                return -errno;
+        }
+        if (!path)
+                path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        for (const char *dir = path; dir; dir = strchr(dir, ':') ? strchr(dir, ':') + 1 : NULL) {
+                size_t dlen = strchrnul(dir, ':') - dir;
+                int n = snprintf(candidate, sizeof(candidate), "%.*s/%s", (int) dlen, dlen ? dir : ".", plan->path);
+                if (n < 0 || (size_t) n >= sizeof(candidate))
+                        continue;
+                execve(candidate, (char *const *) plan->argv, (char *const *) plan->envp);
+                if (errno == EACCES)
+                        denied = true;
+                else if (errno != ENOENT && errno != ENOTDIR)
+                        return -errno;
+        }
+        return denied ? -EACCES : -ENOENT;
+}
+
+/* Final credentials. The status fd is close-on-exec: EOF on it is the parent's proof
+ * that this exec worked. Reports JAIL_STAGE_EXEC only if the exec fails. */
+static int exec_program(const jail_plan_t *plan, jail_error_t *reterr) {
+        if (fault(plan, JAIL_STAGE_EXEC))
+                return jail__fail(reterr, JAIL_STAGE_EXEC, errno, -1, 0);
+        return jail__fail(reterr, JAIL_STAGE_EXEC, -exec_search(plan), -1, 0);
+}
+
+int jail__setup(const jail_plan_t *plan, jail_error_t *reterr) {
+        int r;
+
+        if ((r = setup_mounts(plan, reterr)) < 0 || (r = mount_proc(plan, reterr)) < 0 ||
+            (r = set_hostname(plan, reterr)) < 0 || (r = loopback_up(plan, reterr)) < 0 ||
+            (r = run_hooks(plan, reterr)) < 0)
+                return r;
+        return 0;
+}
+
+int jail__drop(const jail_plan_t *plan, jail_error_t *reterr) {
+        int r;
+
+        /* A privileged binary patch (nginx binding port 80) is exec'd before the drop
+         * and drops privileges itself. */
+        if (plan->privileged)
+                return set_no_new_privs(plan, reterr);
+        if ((r = drop_bounding(plan, reterr)) < 0 || (r = drop_ids(plan, reterr)) < 0 ||
+            (r = set_caps(plan, reterr)) < 0 || (r = set_no_new_privs(plan, reterr)) < 0)
+                return r;
+        return 0;
+}
+
+int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_error_t *reterr) {
+        bool under_init = false;
+        int r;
+
+        if ((r = jail__setup(plan, reterr)) < 0)
+                return r;
+
+        /* The jail's pid 1 stays behind as its init; the vassal goes on in the child. */
+        if (plan->namespaces & CLONE_NEWPID) {
+                r = jail__fork_init(plan, reterr);
+                if (r < 0)
+                        return r;
+                under_init = true;
+        }
+
+        if ((r = jail__drop(plan, reterr)) < 0 ||
+            (r = set_pdeathsig(plan, under_init, parent_pidfd, reterr)) < 0)
+                return r;
+        if (parent_pidfd >= 0)
+                (void) close(parent_pidfd);
+        if ((r = map_fds(plan, status_fd, reterr)) < 0 || (r = change_dir(plan, reterr)) < 0)
+                return r;
+        return exec_program(plan, reterr);
+}
+
+int jail_apply(const uint8_t *buf, size_t len, jail_error_t *reterr) {
+        jail_plan_t plan;
+        int item, r;
+
+        r = jail_plan_parse(buf, len, &plan, &item);
+        if (r < 0)
+                return jail__fail(reterr, JAIL_STAGE_PLAN, -r, item, 0);
+        /* A new pid namespace applies to our children only; the host forks after this. */
+        if (unshare(plan.namespaces) < 0)
+                r = jail__fail(reterr, JAIL_STAGE_CLONE, errno, -1, 0);
+        else if ((r = jail__setup(&plan, reterr)) >= 0 && (r = jail__drop(&plan, reterr)) >= 0)
+                r = change_dir(&plan, reterr);
+        jail_plan_free(&plan);
+        return r < 0 ? r : 0;
+}

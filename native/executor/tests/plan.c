@@ -1,0 +1,76 @@
+/* tests/plan.c: the plan parser on well-formed, truncated and unknown input. */
+#include <errno.h>
+#include <sched.h>
+
+#include "jail.h"
+#include "tap.h"
+#include "kv.h"
+
+int main(void) {
+        jail_plan_t p;
+        kv_t kv = { .len = 0 };
+        int item, r;
+
+        kv_add(&kv, "ns", "pid");
+        kv_add(&kv, "ns", "net");
+        kv_add(&kv, "hook", "echo one");
+        kv_add(&kv, "hook", "echo two");
+        kv_add(&kv, "uid", "1001");
+        kv_add(&kv, "cap", "10");
+        kv_add(&kv, "fd", "7:0");
+        kv_add(&kv, "path", "/bin/true");
+        kv_add(&kv, "argv", "true");
+        kv_add(&kv, "env", "A=b");
+        r = jail_plan_parse(kv.buf, kv.len, &p, &item);
+        is(r, 0, "a well-formed plan parses");
+        is(p.namespaces, CLONE_NEWPID | CLONE_NEWNET, "namespaces accumulate");
+        is(p.n_hooks, 2, "hooks accumulate");
+        ok(strcmp(p.hooks[1], "echo two") == 0, "hooks keep their order");
+        ok(p.set_uid && p.uid == 1001 && !p.set_gid, "uid set, gid untouched");
+        is(p.caps, 1 << 10, "cap 10 kept");
+        ok(p.no_new_privs, "no_new_privs defaults on");
+        ok(p.n_fds == 1 && p.fds[0].src == 7 && p.fds[0].dst == 0, "fd mapping parsed");
+        ok(p.argv[1] == NULL && p.envp[1] == NULL, "argv and envp are NULL-terminated");
+        jail_plan_free(&p);
+
+        r = jail_plan_parse(kv.buf, kv.len - 3, &p, &item);
+        is(r, -EINVAL, "a truncated plan is refused");
+        is(item, 9, "the truncated entry is named");
+
+        kv_t bad = { .len = 0 };
+        kv_add(&bad, "path", "/bin/true");
+        kv_add(&bad, "argv", "true");
+        kv_add(&bad, "ns", "user");
+        r = jail_plan_parse(bad.buf, bad.len, &p, &item);
+        ok(r == -EINVAL && item == 2, "an unknown namespace is refused at its entry");
+
+        kv_t unknown = { .len = 0 };
+        kv_add(&unknown, "bogus", "1");
+        r = jail_plan_parse(unknown.buf, unknown.len, &p, &item);
+        ok(r == -EINVAL && item == 0, "an unknown key is refused");
+
+        kv_t empty = { .len = 0 };
+        kv_add(&empty, "ns", "pid");
+        r = jail_plan_parse(empty.buf, empty.len, &p, &item);
+        is(r, -EINVAL, "a plan with nothing to run is refused");
+
+        kv_t caps = { .len = 0 };
+        kv_add(&caps, "cap", "64");
+        r = jail_plan_parse(caps.buf, caps.len, &p, &item);
+        is(r, -EINVAL, "a capability number past 63 is refused");
+
+        kv_t fault = { .len = 0 };
+        kv_add(&fault, "fault", "hostname:22");
+        kv_add(&fault, "path", "x");
+        kv_add(&fault, "argv", "x");
+        r = jail_plan_parse(fault.buf, fault.len, &p, &item);
+        ok(r == 0 && p.fault_stage == JAIL_STAGE_HOSTNAME && p.fault_errno == 22, "fault injection parsed");
+        jail_plan_free(&p);
+
+        ok(strcmp(jail_stage_to_string(JAIL_STAGE_NO_NEW_PRIVS), "no_new_privs") == 0, "stage names");
+        ok(jail_stage_to_string(_JAIL_STAGE_MAX) == NULL, "no name past the table");
+        for (int s = 0; s < _JAIL_STAGE_MAX; s++)
+                if (jail_stage_from_string(jail_stage_to_string(s)) != s)
+                        ok(0, "stage %d round-trips", s);
+        return tap_done();
+}
