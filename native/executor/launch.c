@@ -45,6 +45,11 @@ static void child_fail(const child_ctx_t *c, jail_stage_t stage, int errnum, int
 static int child_main(void *arg) {
         const child_ctx_t *c = arg;
 
+        /* Stdio is the vassal's unless the plan maps 0-2 (Node marks its own
+         * close-on-exec); a closed one stays closed. */
+        for (int fd = 0; fd < 3; fd++)
+                (void) fcntl(fd, F_SETFD, 0);
+
         for (size_t i = 0; i < c->n_keep; i++)
                 if (fcntl(c->keep[i], F_SETFD, 0) < 0)
                         child_fail(c, JAIL_STAGE_FDS, errno, i >= 3 ? (int) i - 3 : -1);

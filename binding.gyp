@@ -1,0 +1,58 @@
+{
+  # The executor is built once as a static library (classic-level's shape) and linked
+  # into three products: the jail-helper executable (embedded in the addon), the addon
+  # itself, and a shared library with a plain C entry point for the PSGI host.
+  'variables': {
+    'executor_sources': [
+      'native/executor/stage.c', 'native/executor/plan.c', 'native/executor/launch.c',
+      'native/executor/run.c', 'native/executor/init.c', 'native/executor/fdpass.c',
+    ],
+  },
+  'target_defaults': {
+    'defines': [ '_GNU_SOURCE' ],
+    'cflags': [ '-Wall', '-Wextra', '-fstack-protector-strong', '-fPIC' ],
+    'cflags_c': [ '-std=gnu11' ],
+  },
+  'targets': [
+    {
+      'target_name': 'jail_executor',
+      'type': 'static_library',
+      'sources': [ '<@(executor_sources)' ],
+      'direct_dependent_settings': { 'include_dirs': [ 'native/executor' ] },
+    },
+    {
+      # Static, so it needs nothing from the filesystem it is exec'd in.
+      'target_name': 'jail-helper',
+      'type': 'executable',
+      'sources': [ 'native/executor/helper.c' ],
+      'dependencies': [ 'jail_executor' ],
+      'ldflags': [ '-static', '-s' ],
+    },
+    {
+      # libjailexec.so: jail_apply() and friends for hosts that load C (the PSGI host).
+      'target_name': 'jailexec',
+      'type': 'shared_library',
+      'sources': [ '<@(executor_sources)' ],
+      'include_dirs': [ 'native/executor' ],
+    },
+    {
+      'target_name': 'jail_binding',
+      'dependencies': [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",
+        'jail_executor',
+        'jail-helper',
+      ],
+      'sources': [ 'native/binding/addon.cc', 'native/binding/fd-watcher.cc', 'native/binding/helper-memfd.cc' ],
+      'actions': [
+        {
+          'action_name': 'embed_helper',
+          'inputs': [ '<(PRODUCT_DIR)/jail-helper', 'native/tools/embed.js' ],
+          'outputs': [ '<(INTERMEDIATE_DIR)/helper-blob.c' ],
+          'action': [ 'node', 'native/tools/embed.js', '<(PRODUCT_DIR)/jail-helper', '<@(_outputs)' ],
+          'process_outputs_as_sources': 1,
+        },
+      ],
+      'defines': [ 'NAPI_VERSION=8' ],
+    },
+  ],
+}

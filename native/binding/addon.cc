@@ -1,0 +1,214 @@
+// addon.cc: the N-API surface, flat functions over the C executor (classic-level's
+// shape). Parent-side syscall failures throw ErrnoError; a failure inside the jail is
+// data read from the status fd, never an exception here.
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+#include <vector>
+
+#include "binding.h"
+#include "jail.h"
+#include "syscalls.h"
+
+Napi::Error ErrnoError(Napi::Env env, int errnum, const char *syscall) {
+  std::string message = std::string(syscall) + ": " + strerror(errnum);
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", uv_err_name(-errnum));
+  err.Set("errno", Napi::Number::New(env, -errnum));
+  err.Set("syscall", syscall);
+  return err;
+}
+
+static bool ArgIsFd(const Napi::CallbackInfo &info, size_t i) {
+  return info.Length() > i && info[i].IsNumber() && info[i].As<Napi::Number>().Int32Value() >= 0;
+}
+
+static Napi::Object ErrorRecord(Napi::Env env, const jail_error_t &err) {
+  Napi::Object o = Napi::Object::New(env);
+  const char *stage = jail_stage_to_string(static_cast<jail_stage_t>(err.stage));
+  o.Set("stage", stage ? stage : "unknown");
+  o.Set("errno", Napi::Number::New(env, err.errnum));
+  o.Set("item", Napi::Number::New(env, err.item));
+  o.Set("status", Napi::Number::New(env, err.status));
+  return o;
+}
+
+// launch(plan: Uint8Array) → {pid, pidfd, statusFd}. The thread is blocked only until
+// the helper's exec; setup runs in the helper and reports through statusFd.
+static Napi::Value Launch(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray())
+    throw Napi::TypeError::New(env, "launch(plan: Uint8Array)");
+  Napi::Uint8Array plan = info[0].As<Napi::Uint8Array>();
+  int helper = HelperFd();
+  if (helper < 0)
+    throw ErrnoError(env, -helper, "memfd_create");
+
+  jail_child_t child;
+  jail_error_t err;
+  int r = jail_launch(plan.Data(), plan.ByteLength(), helper, &child, &err);
+  if (r < 0) {
+    const char *stage = jail_stage_to_string(static_cast<jail_stage_t>(err.stage));
+    Napi::Error e = ErrnoError(env, -r, err.stage == JAIL_STAGE_PLAN ? "plan" : "clone");
+    e.Set("stage", stage ? stage : "unknown");
+    e.Set("item", Napi::Number::New(env, err.item));
+    throw e;
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", Napi::Number::New(env, child.pid));
+  o.Set("pidfd", Napi::Number::New(env, child.pidfd));
+  o.Set("statusFd", Napi::Number::New(env, child.status_fd));
+  return o;
+}
+
+// readStatus(fd) → undefined (nothing yet), null (EOF: the exec succeeded) or the
+// failure record {stage, errno, item, status}.
+static Napi::Value ReadStatus(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!ArgIsFd(info, 0))
+    throw Napi::TypeError::New(env, "readStatus(fd: number)");
+  jail_error_t err;
+  ssize_t n;
+  do
+    n = read(info[0].As<Napi::Number>().Int32Value(), &err, sizeof(err));
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EAGAIN)
+    return env.Undefined();
+  if (n < 0)
+    throw ErrnoError(env, errno, "read");
+  if (n == 0)
+    return env.Null();
+  if (n != sizeof(err))
+    throw ErrnoError(env, EPROTO, "read");
+  return ErrorRecord(env, err);
+}
+
+// waitPidfd(pidfd) → null while the process runs, else {pid, code, signal}: reaps it.
+static Napi::Value WaitPidfd(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!ArgIsFd(info, 0))
+    throw Napi::TypeError::New(env, "waitPidfd(pidfd: number)");
+  siginfo_t si;
+  memset(&si, 0, sizeof(si));
+  int r;
+  do
+    r = waitid(static_cast<idtype_t>(P_PIDFD), info[0].As<Napi::Number>().Uint32Value(), &si, WEXITED | WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r < 0)
+    throw ErrnoError(env, errno, "waitid");
+  if (si.si_pid == 0)
+    return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", Napi::Number::New(env, si.si_pid));
+  bool exited = si.si_code == CLD_EXITED;
+  o.Set("code", exited ? Napi::Number::New(env, si.si_status) : env.Null());
+  o.Set("signal", exited ? env.Null() : Napi::Number::New(env, si.si_status));
+  return o;
+}
+
+// pidfdSendSignal(pidfd, signal): no pid reuse race, unlike kill(2).
+static Napi::Value PidfdSendSignal(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!ArgIsFd(info, 0) || info.Length() < 2 || !info[1].IsNumber())
+    throw Napi::TypeError::New(env, "pidfdSendSignal(pidfd: number, signal: number)");
+  if (jail__pidfd_send_signal(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(),
+                              nullptr, 0) < 0)
+    throw ErrnoError(env, errno, "pidfd_send_signal");
+  return env.Undefined();
+}
+
+// setChildSubreaper(on): orphans of our descendants are reparented to us (the fork
+// server's grandchildren, adopted vassals).
+static Napi::Value SetChildSubreaper(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  bool on = info.Length() < 1 || info[0].ToBoolean();
+  if (prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0) < 0)
+    throw ErrnoError(env, errno, "prctl");
+  int value = 0;
+  if (prctl(PR_GET_CHILD_SUBREAPER, &value, 0, 0, 0) < 0)
+    throw ErrnoError(env, errno, "prctl");
+  return Napi::Boolean::New(env, value != 0);
+}
+
+// sendFds(socket, data: Uint8Array, fds: number[]) → bytes sent.
+static Napi::Value SendFds(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!ArgIsFd(info, 0) || info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsArray())
+    throw Napi::TypeError::New(env, "sendFds(socket: number, data: Uint8Array, fds: number[])");
+  Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+  Napi::Array list = info[2].As<Napi::Array>();
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list[i];
+    if (!v.IsNumber())
+      throw Napi::TypeError::New(env, "sendFds: fds must be numbers");
+    fds.push_back(v.As<Napi::Number>().Int32Value());
+  }
+  ssize_t n = jail_send_fds(info[0].As<Napi::Number>().Int32Value(), data.Data(), data.ByteLength(), fds.data(),
+                            fds.size());
+  if (n < 0)
+    throw ErrnoError(env, static_cast<int>(-n), "sendmsg");
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// recvFds(socket, maxBytes, maxFds) → {data: Buffer, fds: number[]}; fds are close-on-exec.
+static Napi::Value RecvFds(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!ArgIsFd(info, 0) || info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
+    throw Napi::TypeError::New(env, "recvFds(socket: number, maxBytes: number, maxFds: number)");
+  size_t max_bytes = info[1].As<Napi::Number>().Uint32Value();
+  size_t max_fds = info[2].As<Napi::Number>().Uint32Value();
+  if (max_fds > JAIL_MAX_FDS)
+    max_fds = JAIL_MAX_FDS;
+  std::vector<uint8_t> buf(max_bytes > 0 ? max_bytes : 1);
+  int fds[JAIL_MAX_FDS];
+  size_t n_fds = 0;
+  ssize_t n = jail_recv_fds(info[0].As<Napi::Number>().Int32Value(), buf.data(), buf.size(), fds, max_fds, &n_fds);
+  if (n < 0)
+    throw ErrnoError(env, static_cast<int>(-n), "recvmsg");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, buf.data(), static_cast<size_t>(n)));
+  Napi::Array list = Napi::Array::New(env, n_fds);
+  for (size_t i = 0; i < n_fds; i++)
+    list[static_cast<uint32_t>(i)] = Napi::Number::New(env, fds[i]);
+  o.Set("fds", list);
+  return o;
+}
+
+// strerror(errno) → the C library's words for it ("Operation not permitted").
+static Napi::Value StrError(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber())
+    throw Napi::TypeError::New(env, "strerror(errno: number)");
+  int e = info[0].As<Napi::Number>().Int32Value();
+  return Napi::String::New(env, strerror(e < 0 ? -e : e));
+}
+
+// stageNames() → the executor's stage table, in launch order.
+static Napi::Value StageNames(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Array list = Napi::Array::New(env, _JAIL_STAGE_MAX);
+  for (uint32_t i = 0; i < _JAIL_STAGE_MAX; i++)
+    list[i] = jail_stage_to_string(static_cast<jail_stage_t>(i));
+  return list;
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("launch", Napi::Function::New<Launch>(env, "launch"));
+  exports.Set("readStatus", Napi::Function::New<ReadStatus>(env, "readStatus"));
+  exports.Set("waitPidfd", Napi::Function::New<WaitPidfd>(env, "waitPidfd"));
+  exports.Set("pidfdSendSignal", Napi::Function::New<PidfdSendSignal>(env, "pidfdSendSignal"));
+  exports.Set("setChildSubreaper", Napi::Function::New<SetChildSubreaper>(env, "setChildSubreaper"));
+  exports.Set("sendFds", Napi::Function::New<SendFds>(env, "sendFds"));
+  exports.Set("recvFds", Napi::Function::New<RecvFds>(env, "recvFds"));
+  exports.Set("strerror", Napi::Function::New<StrError>(env, "strerror"));
+  exports.Set("stageNames", Napi::Function::New<StageNames>(env, "stageNames"));
+  InitFdWatcher(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(jail_binding, Init)

@@ -1,0 +1,17 @@
+// binding.h: what the addon's files share.
+#ifndef JAIL_BINDING_H
+#define JAIL_BINDING_H
+
+#include <napi.h>
+
+// Throws an Error shaped like Node's ErrnoException: code ('EPERM'), errno (negative),
+// syscall, and the message "syscall: strerror".
+Napi::Error ErrnoError(Napi::Env env, int errnum, const char *syscall);
+
+// The sealed memfd holding jail-helper, created once per process. Returns -errno.
+int HelperFd();
+
+// Registers the FdWatcher class on exports.
+void InitFdWatcher(Napi::Env env, Napi::Object exports);
+
+#endif
