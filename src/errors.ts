@@ -50,3 +50,27 @@ export class PlanError extends JailError {
     this.line = where.line;
   }
 }
+
+// A jail could not be set up: which vassal, which stage, which errno, which item.
+export class LaunchError extends JailError {
+  readonly vassal: string;
+  readonly stage: string;
+  /** Positive errno, or 0 when the stage failed without one (a hook's exit status). */
+  readonly errno: number;
+  /** `EPERM`, or undefined when errno is 0. */
+  readonly errnoCode: string | undefined;
+  readonly item: number;
+  constructor(
+    where: { vassal: string; stage: string; errno: number; errnoCode: string | undefined; item: number },
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('JAIL_ERR_LAUNCH', message, options);
+    this.name = 'LaunchError';
+    this.vassal = where.vassal;
+    this.stage = where.stage;
+    this.errno = where.errno;
+    this.errnoCode = where.errnoCode;
+    this.item = where.item;
+  }
+}

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
@@ -179,6 +180,18 @@ static Napi::Value RecvFds(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// socketPair() → [fd, fd]: a close-on-exec UNIX stream pair (the emperor pipe's shape).
+static Napi::Value SocketPair(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    throw ErrnoError(env, errno, "socketpair");
+  Napi::Array list = Napi::Array::New(env, 2);
+  list[0u] = Napi::Number::New(env, sv[0]);
+  list[1u] = Napi::Number::New(env, sv[1]);
+  return list;
+}
+
 // strerror(errno) → the C library's words for it ("Operation not permitted").
 static Napi::Value StrError(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -205,6 +218,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setChildSubreaper", Napi::Function::New<SetChildSubreaper>(env, "setChildSubreaper"));
   exports.Set("sendFds", Napi::Function::New<SendFds>(env, "sendFds"));
   exports.Set("recvFds", Napi::Function::New<RecvFds>(env, "recvFds"));
+  exports.Set("socketPair", Napi::Function::New<SocketPair>(env, "socketPair"));
   exports.Set("strerror", Napi::Function::New<StrError>(env, "strerror"));
   exports.Set("stageNames", Napi::Function::New<StageNames>(env, "stageNames"));
   InitFdWatcher(env, exports);

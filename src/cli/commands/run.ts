@@ -1,0 +1,95 @@
+// `jailctl run FILE`: one vassal as a jail in the foreground, like `uwsgi --ini FILE`.
+import { readVassalConfig } from '../../config/load';
+import { readUserDb } from '../../config/users';
+import { isJailError, LaunchError } from '../../errors';
+import { launchJail, type Jail } from '../../jail/launch';
+import { compilePlan } from '../../plan/compile';
+import type { LaunchPlan } from '../../plan/types';
+
+// Exit codes, as container CLIs (docker, podman, crun) use them.
+export const EXIT_SETUP = 125;
+export const EXIT_NOEXEC = 126;
+export const EXIT_NOTFOUND = 127;
+
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface RunOptions {
+  readonly printPlan?: boolean;
+}
+
+/** Where run's messages go; a test can collect them. */
+export interface RunIo {
+  error(line: string): void;
+  out(line: string): void;
+}
+
+// The environment a vassal starts from: a clean one, with the few variables that describe
+// the terminal and locale of whoever runs it.
+export function baseEnvironment(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const base: Record<string, string> = { PATH: env.PATH || DEFAULT_PATH };
+  for (const key of ['TERM', 'LANG', 'LC_ALL', 'TZ']) {
+    const v = env[key];
+    if (v !== undefined) base[key] = v;
+  }
+  return base;
+}
+
+function exitCodeOf(err: LaunchError): number {
+  if (err.stage !== 'exec') return EXIT_SETUP;
+  return err.errnoCode === 'ENOENT' ? EXIT_NOTFOUND : EXIT_NOEXEC;
+}
+
+// Loads and compiles FILE; on bad input prints one line naming the file and line.
+export function loadPlan(file: string, io: RunIo): LaunchPlan | undefined {
+  try {
+    const compiled = compilePlan(readVassalConfig(file), { users: readUserDb(), baseEnv: baseEnvironment() });
+    for (const w of compiled.warnings) io.error(`jailctl: warning: ${w}`);
+    return compiled.plan;
+  } catch (err: unknown) {
+    if (!isJailError(err)) throw err;
+    io.error(`jailctl: ${err.message}`);
+    return undefined;
+  }
+}
+
+// Forwards our control signals to the jail until it has exited.
+function forwardSignals(jail: Jail): () => void {
+  const handlers = FORWARDED.map((sig) => {
+    const handler = (): void => void jail.signal(sig);
+    process.on(sig, handler);
+    return [sig, handler] as const;
+  });
+  return () => handlers.forEach(([sig, handler]) => process.off(sig, handler));
+}
+
+// Runs the vassal and resolves with the exit code jailctl should exit with.
+export async function runVassal(file: string, options: RunOptions, io: RunIo): Promise<number> {
+  const plan = loadPlan(file, io);
+  if (!plan) return EXIT_SETUP;
+  if (options.printPlan) {
+    io.out(JSON.stringify(plan, null, 2));
+    return 0;
+  }
+  let jail: Jail;
+  try {
+    jail = launchJail(plan);
+  } catch (err: unknown) {
+    if (!(err instanceof LaunchError)) throw err;
+    io.error(`jailctl: ${err.message}`);
+    return EXIT_SETUP;
+  }
+  const stopForwarding = forwardSignals(jail);
+  let failure: LaunchError | undefined;
+  try {
+    await jail.started;
+  } catch (err: unknown) {
+    if (!(err instanceof LaunchError)) throw err;
+    failure = err;
+    io.error(`jailctl: ${err.message}`);
+  }
+  const exit = await jail.exited;
+  stopForwarding();
+  if (failure) return exitCodeOf(failure);
+  return exit.code ?? 128 + (exit.signal ?? 0);
+}

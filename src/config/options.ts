@@ -1,0 +1,40 @@
+// The vassal options jailctl understands, with uWSGI's names, so `--help`, warnings and the
+// compiler share one table.
+import { closest, distance } from 'fastest-levenshtein';
+
+/** `single`: the last value wins; `list`: every value counts, in order. */
+export type OptionKind = 'single' | 'list';
+
+export interface OptionSpec {
+  readonly name: string;
+  readonly kind: OptionKind;
+  readonly help: string;
+}
+
+// The jail options of a vassal file.
+export const VASSAL_OPTIONS: readonly OptionSpec[] = [
+  { name: 'unshare', kind: 'list', help: 'namespaces to create: fs (or mount), pid, net, ipc, uts' },
+  { name: 'exec-as-root', kind: 'list', help: 'shell command run as root inside the jail before the privilege drop' },
+  { name: 'hostname', kind: 'single', help: 'hostname inside the jail (needs unshare = uts)' },
+  { name: 'uid', kind: 'single', help: 'user to run as (name or number)' },
+  { name: 'gid', kind: 'single', help: 'group to run as (name or number; default: the user\'s group)' },
+  { name: 'cap', kind: 'list', help: 'capabilities to keep, e.g. net_bind_service,setuid; all others are dropped' },
+  { name: 'no-new-privs', kind: 'single', help: 'forbid gaining privileges through exec (default true)' },
+  { name: 'chdir', kind: 'single', help: 'working directory inside the jail' },
+  { name: 'env', kind: 'list', help: 'KEY=VALUE added to the environment' },
+  { name: 'privileged-binary-patch', kind: 'single', help: 'program exec\'d as root after the hooks, with the vassal\'s argv' },
+  { name: 'privileged-binary-patch-arg', kind: 'single', help: 'command line exec\'d as root after the hooks' },
+  { name: 'unprivileged-binary-patch', kind: 'single', help: 'program exec\'d after the privilege drop, with the vassal\'s argv' },
+  { name: 'unprivileged-binary-patch-arg', kind: 'single', help: 'command line exec\'d after the privilege drop' },
+];
+
+// The spec of an option name, or undefined when jailctl does not know it.
+export function findOption(name: string): OptionSpec | undefined {
+  return VASSAL_OPTIONS.find((o) => o.name === name);
+}
+
+// The known option nearest to a misspelt one, if it is close enough to be a typo.
+export function suggestOption(name: string): string | undefined {
+  const best = closest(name, VASSAL_OPTIONS.map((o) => o.name));
+  return distance(name, best) <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}

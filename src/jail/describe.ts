@@ -1,0 +1,84 @@
+// One line that says what failed inside a jail, in a sysadmin's words:
+// `exec-as-root[2] "mount -t proc none /proc" exited with status 32 (web.ini:7)`.
+import { constants } from 'node:os';
+import { basename } from 'node:path';
+import { getSystemErrorName } from 'node:util';
+import { binding, type StageRecord } from '../native/binding';
+import { CAPABILITY_NAMES } from '../plan/capabilities';
+import type { LaunchPlan, Origin } from '../plan/types';
+
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+
+// `SIGKILL` for 9.
+export function signalName(n: number): string {
+  return SIGNAL_NAMES.get(n) ?? `signal ${n}`;
+}
+
+// `EPERM`, or undefined for 0.
+export function errnoCode(errno: number): string | undefined {
+  return errno > 0 ? getSystemErrorName(-errno) : undefined;
+}
+
+function where(plan: LaunchPlan, origin: Origin): string {
+  return plan.file && origin.line !== undefined ? ` (${basename(plan.file)}:${origin.line})` : '';
+}
+
+function waitStatus(status: number): string {
+  const signal = status & 0x7f;
+  if (signal === 0) return `exited with status ${(status >> 8) & 0xff}`;
+  return `was killed by ${signalName(signal)}`;
+}
+
+// What the executor reported, as one line without the vassal name.
+export function describeFailure(plan: LaunchPlan, rec: StageRecord): string {
+  const why = rec.errno > 0 ? `: ${binding.strerror(rec.errno)}` : '';
+  const ns = plan.namespaces.join(',');
+  switch (rec.stage) {
+    case 'clone':
+      return `clone(${ns || 'no namespaces'})${why}`;
+    case 'helper':
+      return `exec of jail-helper${why}`;
+    case 'plan':
+      return `the executor refused the plan at entry ${rec.item}${why}`;
+    case 'mount':
+      return `making the jail's mounts private${why}`;
+    case 'proc':
+      return `mount proc on /proc${why}`;
+    case 'hostname':
+      return `sethostname("${plan.hostname ?? ''}")${why}`;
+    case 'loopback':
+      return `bringing up lo${why}`;
+    case 'hook': {
+      const hook = plan.hooks[rec.item];
+      const label = `exec-as-root[${rec.item + 1}] "${hook?.command ?? '?'}"`;
+      const loc = hook ? where(plan, hook) : '';
+      return rec.errno > 0 ? `${label}${why}${loc}` : `${label} ${waitStatus(rec.status)}${loc}`;
+    }
+    case 'init':
+      return `starting the jail's init${why}`;
+    case 'bounding':
+      return `dropping ${rec.item >= 0 ? (CAPABILITY_NAMES[rec.item] ?? `capability ${rec.item}`) : 'capabilities'} from the bounding set${why}`;
+    case 'groups':
+      return `setgroups([${plan.groups.join(',')}])${why}`;
+    case 'gid':
+      return `setgid(${plan.gid ?? '?'})${why}`;
+    case 'uid':
+      return `setuid(${plan.uid ?? '?'})${why}`;
+    case 'caps':
+      return `setting capabilities [${plan.caps.join(',')}]${why}`;
+    case 'no_new_privs':
+      return `prctl(PR_SET_NO_NEW_PRIVS)${why}`;
+    case 'pdeathsig':
+      return rec.errno === constants.errno.ESRCH ? 'the launcher died during the launch' : `prctl(PR_SET_PDEATHSIG)${why}`;
+    case 'fds': {
+      const fd = plan.fds[rec.item];
+      return `${fd ? `passing fd ${fd.src} as ${fd.dst}` : 'arranging fds'}${why}`;
+    }
+    case 'chdir':
+      return `chdir("${plan.chdir ?? ''}")${why}`;
+    case 'exec':
+      return `${plan.program.option} "${plan.program.path}"${why}${where(plan, plan.program)}`;
+    default:
+      return `stage ${rec.stage}${why}`;
+  }
+}

@@ -1,0 +1,54 @@
+// The one place that loads the native addon (node-gyp-build picks prebuilds/ or build/).
+import { join } from 'node:path';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const nodeGypBuild: (dir: string) => unknown = require('node-gyp-build');
+
+/** A failure inside the jail, as the executor reports it through the status fd. */
+export interface StageRecord {
+  readonly stage: string;
+  /** Positive errno, or 0 when the stage failed without one (a hook's exit status). */
+  readonly errno: number;
+  /** Index of the failing hook, fd or capability; -1 when none. */
+  readonly item: number;
+  /** Wait status of a failed hook; 0 otherwise. */
+  readonly status: number;
+}
+
+/** How a reaped process ended: exactly one of code and signal is set. */
+export interface ReapedProcess {
+  readonly pid: number;
+  readonly code: number | null;
+  readonly signal: number | null;
+}
+
+export interface LaunchedChild {
+  readonly pid: number;
+  readonly pidfd: number;
+  readonly statusFd: number;
+}
+
+/** Watches one fd on the event loop; callback(events): 1 readable, 4 hung up, <0 errno. */
+export interface FdWatcher {
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+/** Every export of native/binding/addon.cc, exactly typed (node-pty's native.d.ts). */
+export interface NativeBinding {
+  launch(plan: Uint8Array): LaunchedChild;
+  readStatus(fd: number): StageRecord | null | undefined;
+  waitPidfd(pidfd: number): ReapedProcess | null;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  setChildSubreaper(on: boolean): boolean;
+  sendFds(socket: number, data: Uint8Array, fds: readonly number[]): number;
+  recvFds(socket: number, maxBytes: number, maxFds: number): { data: Buffer; fds: number[] };
+  socketPair(): [number, number];
+  strerror(errno: number): string;
+  stageNames(): string[];
+  FdWatcher: new (fd: number, callback: (events: number) => void) => FdWatcher;
+}
+
+// The addon, loaded once from the package root (two levels up from src/native or dist/native).
+export const binding = nodeGypBuild(join(__dirname, '..', '..')) as NativeBinding;

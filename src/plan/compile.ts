@@ -1,0 +1,253 @@
+// compilePlan(): a parsed vassal file → a validated, read-only LaunchPlan. No I/O: users and
+// the base environment come in as arguments. Every error names the file, line and option.
+import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
+import type { ConfigEntry, RawVassalConfig } from '../config/types';
+import { findOption, suggestOption, VASSAL_OPTIONS } from '../config/options';
+import type { UserDb } from '../config/users';
+import { PlanError } from '../errors';
+import { CAPABILITY_NAMES, capabilityNumber } from './capabilities';
+import type { Hook, LaunchPlan, Namespace, Program } from './types';
+import { splitWords, WordsError } from './words';
+
+export interface CompileOptions {
+  readonly users: UserDb;
+  /** The environment the jail starts from; `env` options are added on top. */
+  readonly baseEnv: Readonly<Record<string, string>>;
+}
+
+export interface CompiledVassal {
+  readonly plan: LaunchPlan;
+  /** Things worth a line in the log that do not stop the launch (unknown options…). */
+  readonly warnings: readonly string[];
+}
+
+const NAMESPACE_NAMES: Readonly<Record<string, Namespace>> = {
+  fs: 'mount', mount: 'mount', pid: 'pid', net: 'net', ipc: 'ipc', uts: 'uts',
+};
+
+const PATCH_OPTIONS = [
+  'privileged-binary-patch', 'privileged-binary-patch-arg',
+  'unprivileged-binary-patch', 'unprivileged-binary-patch-arg',
+] as const;
+
+const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/;
+
+// The options of one file, grouped by name; single-valued ones keep their last value.
+class Entries {
+  private readonly byName = new Map<string, ConfigEntry[]>();
+  constructor(entries: readonly ConfigEntry[]) {
+    for (const e of entries) {
+      const list = this.byName.get(e.key) ?? [];
+      list.push(e);
+      this.byName.set(e.key, list);
+    }
+  }
+  all(name: string): readonly ConfigEntry[] {
+    return this.byName.get(name) ?? [];
+  }
+  last(name: string): ConfigEntry | undefined {
+    return this.all(name).at(-1);
+  }
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+}
+
+// Compiles one vassal file into a LaunchPlan, or throws PlanError naming file, line, option.
+export function compilePlan(raw: RawVassalConfig, options: CompileOptions): CompiledVassal {
+  const vassal = basename(raw.file, extname(raw.file));
+  const entries = new Entries(raw.entries);
+  const warnings: string[] = [];
+  const fail = (entry: ConfigEntry | undefined, field: string, reason: string): never => {
+    throw new PlanError({ vassal, field, file: raw.file, ...(entry ? { line: entry.line } : {}) }, reason);
+  };
+
+  for (const name of entries.names()) {
+    const spec = findOption(name);
+    const first = entries.all(name)[0]!;
+    if (!spec) {
+      const hint = suggestOption(name);
+      warnings.push(`${raw.file}:${first.line}: unknown option \`${name}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}; ignored`);
+    } else if (spec.kind === 'single' && entries.all(name).length > 1) {
+      warnings.push(`${raw.file}:${entries.last(name)!.line}: \`${name}\` is set ${entries.all(name).length} times; the last one counts`);
+    }
+  }
+
+  const namespaces = compileNamespaces(entries, fail);
+  const has = (ns: Namespace): boolean => namespaces.includes(ns);
+  if (has('pid') && !has('mount'))
+    warnings.push(`${raw.file}: unshare = pid without fs: /proc inside the jail still shows the host's processes; add fs`);
+
+  const hostnameEntry = entries.last('hostname');
+  let hostname: string | undefined;
+  if (hostnameEntry) {
+    hostname = hostnameEntry.value.trim();
+    if (!HOSTNAME_RE.test(hostname) || hostname.length > 64)
+      fail(hostnameEntry, 'hostname', `\`${hostname}\` is not a valid hostname (letters, digits, '-' and '.', at most 64 characters)`);
+    if (!has('uts'))
+      fail(hostnameEntry, 'hostname', 'needs its own uts namespace, or it would rename the host: add uts to unshare');
+  }
+
+  const hooks: Hook[] = entries.all('exec-as-root').map((e) => {
+    if (e.value.trim() === '') fail(e, 'exec-as-root', 'empty command');
+    return { option: 'exec-as-root', line: e.line, command: e.value };
+  });
+
+  const { uid, gid, home } = compileCredentials(entries, options.users, fail);
+  const caps = compileCaps(entries, fail);
+  const noNewPrivs = compileBool(entries.last('no-new-privs'), true, fail);
+
+  const env = new Map<string, string>(Object.entries(options.baseEnv));
+  if (uid !== undefined) {
+    const user = options.users.userById(uid);
+    env.set('HOME', home ?? '/');
+    if (user) {
+      env.set('USER', user.name);
+      env.set('LOGNAME', user.name);
+    }
+  }
+  for (const e of entries.all('env')) {
+    const eq = e.value.indexOf('=');
+    if (eq <= 0) fail(e, 'env', `expected KEY=VALUE, got \`${e.value}\``);
+    env.set(e.value.slice(0, eq).trim(), e.value.slice(eq + 1));
+  }
+
+  const chdirEntry = entries.last('chdir');
+  const chdir = chdirEntry ? resolve(dirname(raw.file), chdirEntry.value.trim()) : undefined;
+  if (chdirEntry && chdirEntry.value.trim() === '') fail(chdirEntry, 'chdir', 'empty directory');
+
+  const program = compileProgram(raw, entries, fail);
+
+  const plan: LaunchPlan = Object.freeze({
+    vassal,
+    file: raw.file,
+    namespaces: Object.freeze(namespaces),
+    mountProc: has('pid') && has('mount'),
+    loopback: has('net'),
+    ...(hostname !== undefined ? { hostname } : {}),
+    hooks: Object.freeze(hooks),
+    ...(uid !== undefined ? { uid } : {}),
+    ...(gid !== undefined ? { gid } : {}),
+    groups: Object.freeze([]),
+    caps: Object.freeze(caps),
+    noNewPrivs,
+    program,
+    env: Object.freeze([...env].map(([k, v]) => `${k}=${v}`)),
+    ...(chdir !== undefined ? { chdir } : {}),
+    fds: Object.freeze([]),
+  });
+  return { plan, warnings };
+}
+
+type Fail = (entry: ConfigEntry | undefined, field: string, reason: string) => never;
+
+function compileNamespaces(entries: Entries, fail: Fail): Namespace[] {
+  const out: Namespace[] = [];
+  for (const e of entries.all('unshare')) {
+    for (const word of e.value.split(/[\s,]+/).filter(Boolean)) {
+      const ns = NAMESPACE_NAMES[word.toLowerCase()];
+      if (!ns) fail(e, 'unshare', `unknown namespace \`${word}\`; valid: fs (or mount), pid, net, ipc, uts`);
+      if (!out.includes(ns)) out.push(ns);
+    }
+  }
+  return out;
+}
+
+function compileCredentials(entries: Entries, users: UserDb, fail: Fail): { uid?: number; gid?: number; home?: string } {
+  const uidEntry = entries.last('uid');
+  const gidEntry = entries.last('gid');
+  let uid: number | undefined;
+  let gid: number | undefined;
+  let home: string | undefined;
+  if (uidEntry) {
+    const v = uidEntry.value.trim();
+    const user = /^\d+$/.test(v) ? users.userById(Number(v)) : users.userByName(v);
+    if (/^\d+$/.test(v)) uid = checkId(Number(v), uidEntry, 'uid', fail);
+    else if (user) uid = user.uid;
+    else fail(uidEntry, 'uid', `unknown user \`${v}\` (not in /etc/passwd); use a user name or a number`);
+    home = user?.home;
+    // uWSGI leaves the gid at root's when only uid is set; a sysadmin expects the user's group.
+    if (!gidEntry && user) gid = user.gid;
+  }
+  if (gidEntry) {
+    const v = gidEntry.value.trim();
+    if (/^\d+$/.test(v)) gid = checkId(Number(v), gidEntry, 'gid', fail);
+    else {
+      const g = users.groupByName(v);
+      if (g === undefined) fail(gidEntry, 'gid', `unknown group \`${v}\` (not in /etc/group); use a group name or a number`);
+      gid = g;
+    }
+  }
+  if (uid !== undefined && gid === undefined)
+    fail(uidEntry, 'gid', `uid ${uid} has no /etc/passwd entry to take a group from; set gid too`);
+  return { ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}), ...(home !== undefined ? { home } : {}) };
+}
+
+function checkId(n: number, entry: ConfigEntry, field: string, fail: Fail): number {
+  if (!Number.isSafeInteger(n) || n >= 0xffffffff) fail(entry, field, `${n} is out of range`);
+  return n;
+}
+
+function compileCaps(entries: Entries, fail: Fail): string[] {
+  const out: string[] = [];
+  for (const e of entries.all('cap')) {
+    for (const word of e.value.split(/[\s,]+/).filter(Boolean)) {
+      const n = capabilityNumber(word);
+      if (n === undefined) {
+        const hint = CAPABILITY_NAMES.find((c) => word.toLowerCase().replace(/^cap_/, '').startsWith(c.slice(0, 4)));
+        fail(e, 'cap', `unknown capability \`${word}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}; see capabilities(7)`);
+      }
+      const name = CAPABILITY_NAMES[n]!;
+      if (!out.includes(name)) out.push(name);
+    }
+  }
+  return out;
+}
+
+function compileBool(entry: ConfigEntry | undefined, fallback: boolean, fail: Fail): boolean {
+  if (!entry) return fallback;
+  const v = entry.value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on', ''].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  return fail(entry, entry.key, `expected true or false, got \`${entry.value}\``);
+}
+
+// uWSGI's vassal command line, which the plain patch forms receive as their argv.
+function vassalArgv(path: string, raw: RawVassalConfig): string[] {
+  return [path, `--${raw.format}`, raw.file];
+}
+
+function compileProgram(raw: RawVassalConfig, entries: Entries, fail: Fail): Program {
+  const given = PATCH_OPTIONS.filter((name) => entries.last(name));
+  if (given.length === 0)
+    fail(undefined, 'unprivileged-binary-patch-arg',
+      'nothing to run: set unprivileged-binary-patch-arg = PROGRAM ARGS… (or privileged-binary-patch-arg to start it as root)');
+  if (given.length > 1) {
+    const second = entries.last(given[1]!)!;
+    fail(second, given[1]!, `only one program can run; \`${given[0]}\` is already set`);
+  }
+  const option = given[0]!;
+  const entry = entries.last(option)!;
+  const privileged = option.startsWith('privileged');
+  let argv: string[];
+  if (option.endsWith('-arg')) {
+    try {
+      argv = splitWords(entry.value);
+    } catch (err: unknown) {
+      if (err instanceof WordsError) return fail(entry, option, `${err.message} at column ${err.column}`);
+      throw err;
+    }
+    if (argv.length === 0) fail(entry, option, 'empty command line');
+  } else {
+    const path = entry.value.trim();
+    if (path === '') fail(entry, option, 'empty program path');
+    argv = vassalArgv(path, raw);
+  }
+  const path = argv[0]!;
+  if (path.includes('/') && !isAbsolute(path))
+    fail(entry, option, `\`${path}\` is relative to a directory that differs inside the jail; give an absolute path or a bare name looked up in PATH`);
+  return Object.freeze({ option, line: entry.line, privileged, path, argv: Object.freeze(argv) });
+}
+
+// Every option name a vassal file may use (for --help).
+export const OPTION_NAMES: readonly string[] = VASSAL_OPTIONS.map((o) => o.name);

@@ -1,0 +1,45 @@
+// serializePlan(): LaunchPlan → the executor's wire format (a uwsgi keyval body, see
+// native/executor/plan.c for the keys). Lists are repeated keys, in order.
+import { PlanError } from '../errors';
+import { capabilityNumber } from './capabilities';
+import type { LaunchPlan } from './types';
+
+/** Test-only: make one executor stage fail with an errno (never set from a config file). */
+export interface FaultInjection {
+  readonly stage: string;
+  readonly errno: number;
+}
+
+// The bytes handed to binding.launch().
+export function serializePlan(plan: LaunchPlan, fault?: FaultInjection): Buffer {
+  const parts: Buffer[] = [];
+  const add = (key: string, value: string | number): void => {
+    const k = Buffer.from(key);
+    const v = Buffer.from(String(value));
+    if (v.length > 0xffff)
+      throw new PlanError({ vassal: plan.vassal, field: key }, `value is ${v.length} bytes; the limit is 65535`);
+    const head = Buffer.alloc(2);
+    head.writeUInt16LE(k.length);
+    const vhead = Buffer.alloc(2);
+    vhead.writeUInt16LE(v.length);
+    parts.push(head, k, vhead, v);
+  };
+  for (const ns of plan.namespaces) add('ns', ns);
+  if (plan.mountProc) add('proc', 1);
+  if (plan.loopback) add('loopback', 1);
+  if (plan.hostname !== undefined) add('hostname', plan.hostname);
+  for (const hook of plan.hooks) add('hook', hook.command);
+  if (plan.uid !== undefined) add('uid', plan.uid);
+  if (plan.gid !== undefined) add('gid', plan.gid);
+  for (const g of plan.groups) add('group', g);
+  for (const cap of plan.caps) add('cap', capabilityNumber(cap)!);
+  add('no-new-privs', plan.noNewPrivs ? 1 : 0);
+  if (plan.program.privileged) add('privileged', 1);
+  add('path', plan.program.path);
+  for (const arg of plan.program.argv) add('argv', arg);
+  for (const kv of plan.env) add('env', kv);
+  if (plan.chdir !== undefined) add('chdir', plan.chdir);
+  for (const fd of plan.fds) add('fd', `${fd.src}:${fd.dst}`);
+  if (fault) add('fault', `${fault.stage}:${fault.errno}`);
+  return Buffer.concat(parts);
+}

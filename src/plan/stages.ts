@@ -1,0 +1,10 @@
+// The launch stages, in order: the TypeScript side of native/executor/stage.c's table
+// (test/addon/stages.test.ts checks they match).
+
+export const LAUNCH_STAGES = [
+  'clone', 'helper', 'plan', 'mount', 'proc', 'hostname', 'loopback', 'hook', 'init',
+  'bounding', 'groups', 'gid', 'uid', 'caps', 'no_new_privs', 'pdeathsig', 'fds', 'chdir', 'exec',
+] as const;
+
+/** One stage of the executor's launch sequence. */
+export type LaunchStage = (typeof LAUNCH_STAGES)[number];

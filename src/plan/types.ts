@@ -1,0 +1,57 @@
+// LaunchPlan: what one jail is, as plain read-only data. compile.ts builds it from a vassal
+// file; serialize.ts turns it into the executor's wire format.
+
+/** A Linux namespace a jail can get (uWSGI's `unshare` names; `fs` is read as `mount`). */
+export type Namespace = 'mount' | 'pid' | 'net' | 'ipc' | 'uts';
+
+/** Where an option came from, for messages that name the file and line. */
+export interface Origin {
+  readonly option: string;
+  readonly line?: number;
+}
+
+/** An `exec-as-root` hook: run as root inside the new namespaces through `/bin/sh -c`. */
+export interface Hook extends Origin {
+  readonly command: string;
+}
+
+/** What the jail execs: a binary patch, privileged (before the uid drop) or not. */
+export interface Program extends Origin {
+  readonly privileged: boolean;
+  /** Looked up in the jail's PATH when it has no slash. */
+  readonly path: string;
+  readonly argv: readonly string[];
+}
+
+/** One fd handed to the vassal: `src` in the launching process becomes `dst` in the jail. */
+export interface FdMapping {
+  readonly src: number;
+  readonly dst: number;
+}
+
+/** A compiled, validated vassal. Nothing in it needs the config file any more. */
+export interface LaunchPlan {
+  /** The vassal's name: its file name without the extension. */
+  readonly vassal: string;
+  /** The config file it was compiled from, if any. */
+  readonly file?: string;
+  readonly namespaces: readonly Namespace[];
+  /** Mount a fresh /proc (pid + mount namespaces). */
+  readonly mountProc: boolean;
+  /** Bring `lo` up (net namespace). */
+  readonly loopback: boolean;
+  readonly hostname?: string;
+  readonly hooks: readonly Hook[];
+  readonly uid?: number;
+  readonly gid?: number;
+  /** Supplementary groups; empty clears them. */
+  readonly groups: readonly number[];
+  /** Capability names kept (permitted, effective, inheritable, ambient, bounding). */
+  readonly caps: readonly string[];
+  readonly noNewPrivs: boolean;
+  readonly program: Program;
+  /** The complete environment, `KEY=VALUE`. */
+  readonly env: readonly string[];
+  readonly chdir?: string;
+  readonly fds: readonly FdMapping[];
+}

@@ -1,0 +1,117 @@
+// The addon without root: marshalling, the errno shape, the stage table, fd passing,
+// the fd watcher, reaping and the subreaper flag.
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { binding } from '../../src/native/binding';
+import { LAUNCH_STAGES } from '../../src/plan/stages';
+import { serializePlan } from '../../src/plan/serialize';
+import { makePlan } from '../helpers/plan';
+
+const shape = suite('binding shape');
+
+shape('the stage table matches the TypeScript LaunchStage union, in order', () => {
+  assert.equal(binding.stageNames(), [...LAUNCH_STAGES]);
+});
+
+shape('a syscall failure throws an ErrnoException-shaped error', () => {
+  try {
+    binding.pidfdSendSignal(999, 0);
+    assert.unreachable('should have thrown');
+  } catch (err: unknown) {
+    const e = err as NodeJS.ErrnoException;
+    assert.is(e.code, 'EBADF');
+    assert.is(e.errno, -9);
+    assert.is(e.syscall, 'pidfd_send_signal');
+    assert.is(e.message, 'pidfd_send_signal: Bad file descriptor');
+  }
+});
+
+shape('wrong argument types throw TypeError', () => {
+  assert.throws(() => (binding.launch as unknown as (x: unknown) => void)('not a buffer'), TypeError);
+  assert.throws(() => (binding.readStatus as unknown as (x: unknown) => void)('x'), TypeError);
+  assert.throws(() => new binding.FdWatcher(0, 'nope' as unknown as () => void), TypeError);
+});
+
+shape('a malformed plan is refused before any clone, naming the entry', () => {
+  const bytes = serializePlan(makePlan(['true']));
+  try {
+    binding.launch(bytes.subarray(0, bytes.length - 1));
+    assert.unreachable('should have thrown');
+  } catch (err: unknown) {
+    const e = err as NodeJS.ErrnoException & { stage: string; item: number };
+    assert.is(e.code, 'EINVAL');
+    assert.is(e.stage, 'plan');
+    assert.ok(e.item >= 0);
+  }
+});
+
+shape('strerror gives the C library words', () => {
+  assert.is(binding.strerror(1), 'Operation not permitted');
+});
+
+shape('setChildSubreaper turns the flag on and off', () => {
+  assert.is(binding.setChildSubreaper(true), true);
+  assert.is(binding.setChildSubreaper(false), false);
+});
+
+shape.run();
+
+const fds = suite('fd passing and watching');
+
+fds('sendFds/recvFds move fds across a UNIX socket, close-on-exec', () => {
+  const [a, b] = binding.socketPair();
+  const file = openSync('/proc/self/status', 'r');
+  assert.is(binding.sendFds(a, Buffer.from('hi'), [file, file]), 2);
+  const msg = binding.recvFds(b, 16, 4);
+  assert.is(msg.data.toString(), 'hi');
+  assert.is(msg.fds.length, 2);
+  const buf = Buffer.alloc(5);
+  readSync(msg.fds[0]!, buf, 0, 5, 0);
+  assert.is(buf.toString(), 'Name:', 'the received fd reads the same file');
+  assert.match(readFileSync(`/proc/self/fdinfo/${msg.fds[0]}`, 'utf8'), /flags:\s+0?2\d{6}/, 'O_CLOEXEC is set');
+  for (const fd of [...msg.fds, file, a, b]) closeSync(fd);
+});
+
+fds('sendFds refuses fds without a payload byte', () => {
+  const [a, b] = binding.socketPair();
+  assert.throws(() => binding.sendFds(a, Buffer.alloc(0), [a]), (err: NodeJS.ErrnoException) => err.code === 'EINVAL');
+  closeSync(a);
+  closeSync(b);
+});
+
+fds('FdWatcher sees a peer hang up', async () => {
+  const [a, b] = binding.socketPair();
+  const events = await new Promise<number>((resolve) => {
+    const w = new binding.FdWatcher(a, (ev) => {
+      w.close();
+      resolve(ev);
+    });
+    closeSync(b);
+  });
+  assert.ok(events > 0, `events ${events}`);
+  closeSync(a);
+});
+
+fds('FdWatcher reports a readable fd on the event loop and stops on close', async () => {
+  const fifo = `/tmp/jailctl-fifo-${process.pid}`;
+  execFileSync('mkfifo', [fifo]);
+  const fd = openSync(fifo, 'r+'); // O_RDWR: a FIFO opened this way never blocks
+  unlinkSync(fifo);
+  let calls = 0;
+  await new Promise<void>((resolve) => {
+    const w = new binding.FdWatcher(fd, (events) => {
+      calls++;
+      assert.is(events & 1, 1, 'readable');
+      w.close();
+      resolve();
+    });
+    writeSync(fd, 'x');
+  });
+  await new Promise((r) => setTimeout(r, 30));
+  assert.is(calls, 1, 'no callback after close');
+  closeSync(fd);
+});
+
+fds.run();

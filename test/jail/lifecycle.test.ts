@@ -1,0 +1,160 @@
+// A jail's life as `jailctl run` sees it: exit statuses, forwarded signals, orphans reaped,
+// and nothing left behind when jailctl itself is killed.
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { launchJail } from '../../src/jail/launch';
+import { jailctl, jailctlAsync } from '../helpers/cli';
+import { makePlan } from '../helpers/plan';
+import { requireRoot } from '../helpers/root';
+import { ini, vassalDir } from '../helpers/vassal';
+
+requireRoot();
+
+const test = suite('jailctl run lifecycle');
+
+// Waits until the child prints `needle` on stdout.
+function waitFor(child: ChildProcess, needle: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for "${needle}"; got: ${out}`)), 15000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes(needle)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+}
+
+function stat(pid: number): { ppid: number; state: string } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, ppid: Number(fields[1]) };
+  } catch (err: unknown) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+    throw err;
+  }
+}
+
+// Every process below `root` in the host's process tree.
+function descendants(root: number): number[] {
+  const all = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
+  const out: number[] = [];
+  let frontier = [root];
+  while (frontier.length) {
+    const next = all.filter((p) => frontier.includes(stat(p)?.ppid ?? -1));
+    out.push(...next);
+    frontier = next;
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  const s = stat(pid);
+  return s !== undefined && s.state !== 'Z' && s.state !== 'X';
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 20)))
+    if (cond()) return true;
+  return cond();
+}
+
+test('the vassal exit status is jailctl run exit status', () => {
+  const dir = vassalDir();
+  try {
+    assert.is(jailctl(['run', dir.write('a.ini', ini('unshare = pid,fs', 'unprivileged-binary-patch-arg = sh -c "exit 7"'))]).status, 7);
+    assert.is(jailctl(['run', dir.write('b.ini', ini('unshare = fs', 'unprivileged-binary-patch-arg = sh -c "exit 9"'))]).status, 9);
+  } finally {
+    dir.remove();
+  }
+});
+
+test('a vassal killed by a signal gives 128 + signal, with and without a pid namespace', () => {
+  const dir = vassalDir();
+  try {
+    assert.is(jailctl(['run', dir.write('a.ini', ini('unshare = pid,fs', "unprivileged-binary-patch-arg = sh -c 'kill -9 $$'"))]).status, 137);
+    assert.is(jailctl(['run', dir.write('b.ini', ini('unshare = fs', "unprivileged-binary-patch-arg = sh -c 'kill -9 $$'"))]).status, 137);
+  } finally {
+    dir.remove();
+  }
+});
+
+test('SIGTERM to jailctl run reaches the vassal through the jail init', async () => {
+  const dir = vassalDir();
+  try {
+    const file = dir.write('term.ini', ini('unshare = pid,fs,ipc,uts,net',
+      `unprivileged-binary-patch-arg = sh -c 'trap "echo got TERM; exit 3" TERM; echo ready; sleep 300 & wait'`));
+    const child = jailctlAsync(['run', file]);
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    await waitFor(child, 'ready');
+    child.kill('SIGTERM');
+    const exit = await exitOf(child);
+    assert.is(exit.code, 3);
+    assert.match(out, 'got TERM');
+  } finally {
+    dir.remove();
+  }
+});
+
+for (const unshare of ['pid,fs,net,ipc,uts', 'fs']) {
+  test(`SIGKILL of jailctl run leaves no process of the jail alive (unshare = ${unshare})`, async () => {
+    const dir = vassalDir();
+    try {
+      const program = unshare.includes('pid') ? "sh -c 'sleep 300 & sleep 301 & echo ready; wait'" : 'sh -c "echo ready; exec sleep 302"';
+      const file = dir.write('orphans.ini', ini(`unshare = ${unshare}`, 'uid = 1001', 'gid = 1001', `unprivileged-binary-patch-arg = ${program}`));
+      const child = jailctlAsync(['run', file]);
+      await waitFor(child, 'ready');
+      const jail = descendants(child.pid!);
+      assert.ok(jail.length >= (unshare.includes('pid') ? 4 : 1), `found the jail's processes: ${jail}`);
+      child.kill('SIGKILL');
+      await exitOf(child);
+      assert.ok(await until(() => jail.every((p) => !alive(p))), `still alive: ${jail.filter(alive)}`);
+    } finally {
+      dir.remove();
+    }
+  });
+}
+
+test('orphans inside a pid-namespaced jail are reaped by its init', () => {
+  const dir = vassalDir();
+  try {
+    const file = dir.write('reap.ini', ini('unshare = pid,fs',
+      `unprivileged-binary-patch-arg = sh -c '(sleep 0.2 &); sleep 1; echo zombies=$(grep -l "^State:.*Z" /proc/[0-9]*/status | wc -l)'`));
+    const r = jailctl(['run', file]);
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stdout.trim(), 'zombies=0');
+  } finally {
+    dir.remove();
+  }
+});
+
+test('only stdio and the fds the plan names reach the vassal, at the numbers it says', async () => {
+  const devnull = openSync('/dev/null', 'r');
+  const unrelated = openSync('/etc/passwd', 'r');
+  const jail = launchJail(makePlan(['sleep', '30'], { namespaces: ['pid', 'mount'], mountProc: true, fds: [{ src: devnull, dst: 5 }] }));
+  try {
+    await jail.started;
+    const vassal = Number(readFileSync(`/proc/${jail.pid}/task/${jail.pid}/children`, 'utf8').trim());
+    const fds = readdirSync(`/proc/${vassal}/fd`).map(Number).sort((a, b) => a - b);
+    assert.equal(fds, [0, 1, 2, 5]);
+    assert.is(readlinkSync(`/proc/${vassal}/fd/5`), '/dev/null');
+    assert.equal(readdirSync(`/proc/${jail.pid}/fd`), [], "the jail's init holds no fd at all");
+  } finally {
+    jail.signal('SIGKILL');
+    await jail.exited;
+    closeSync(devnull);
+    closeSync(unrelated);
+  }
+});
+
+test.run();
