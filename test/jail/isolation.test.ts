@@ -59,7 +59,8 @@ jail('isolates hostname, network, processes, namespaces, mounts, ids and capabil
     assert.is(kv.lo, '1', 'lo is up');
     const pids = kv.pids!.split(',').filter(Boolean).map(Number);
     assert.ok(pids.includes(1), 'the jail has its own pid 1');
-    assert.ok(pids.every((p) => p < 20), `the jail sees only its own processes: ${kv.pids}`);
+    // The host runs far more; inside: init, the probe's sh, its command substitution and ls.
+    assert.ok(pids.length <= 8 && pids.every((p) => p < 100), `the jail sees only its own processes: ${kv.pids}`);
     for (const ns of ['ipc', 'uts', 'net', 'mnt', 'pid'])
       assert.is.not(kv[`ns_${ns}`], readlinkSync(`/proc/self/ns/${ns}`), `${ns} namespace differs from the host's`);
     assert.is(kv.uid, '1001');

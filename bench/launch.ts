@@ -1,0 +1,110 @@
+// npm run bench:launch — launches N jails (all five namespaces, uid drop, capabilities
+// cleared, exec /bin/true) through the addon from this Node process and, in the same run,
+// the same jail through unshare(1)+setpriv(1), through bubblewrap, and through a raw C
+// loop calling the executor directly; plus Node's own spawnSync of /bin/true. Prints the
+// median per launch and the ratios. N defaults to 1000 (JAILCTL_BENCH_N to change it).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launchJail } from '../src/jail/launch';
+import { serializePlan } from '../src/plan/serialize';
+import type { LaunchPlan } from '../src/plan/types';
+
+const ROOT = join(__dirname, '..');
+const N = Number(process.env.JAILCTL_BENCH_N ?? 1000);
+const UID = 65534;
+
+const plan: LaunchPlan = {
+  vassal: 'bench',
+  namespaces: ['mount', 'pid', 'net', 'ipc', 'uts'],
+  mountProc: true,
+  loopback: true,
+  hooks: [],
+  uid: UID,
+  gid: UID,
+  groups: [],
+  caps: [],
+  noNewPrivs: true,
+  program: { option: 'unprivileged-binary-patch-arg', privileged: false, path: '/bin/true', argv: ['/bin/true'] },
+  env: ['PATH=/usr/bin:/bin'],
+  fds: [],
+};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function timeSync(run: () => void, n: number): number {
+  const t: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = process.hrtime.bigint();
+    run();
+    t.push(Number(process.hrtime.bigint() - a) / 1e3);
+  }
+  return median(t);
+}
+
+async function addon(n: number): Promise<number> {
+  const t: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = process.hrtime.bigint();
+    const jail = launchJail(plan);
+    await jail.started;
+    const exit = await jail.exited;
+    t.push(Number(process.hrtime.bigint() - a) / 1e3);
+    if (exit.code !== 0) throw new Error(`bench jail exited ${exit.code}`);
+  }
+  return median(t);
+}
+
+function check(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.error}`);
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('bench:launch needs root (namespaces, uid changes)');
+  const helper = join(ROOT, 'build', 'Release', 'jail-helper');
+  const loop = join(ROOT, 'native', 'executor', 'build', 'bench-loop');
+  execFileSync('make', ['-s', '-C', join(ROOT, 'native', 'executor'), 'build/bench-loop'], { stdio: 'inherit' });
+  if (!existsSync(helper)) throw new Error(`${helper} is missing: run npm install (or npm run rebuild) first`);
+  const dir = mkdtempSync(join(tmpdir(), 'jailctl-bench-'));
+  const planFile = join(dir, 'plan.bin');
+  writeFileSync(planFile, serializePlan(plan));
+
+  const unshare = ['-m', '-p', '-n', '-i', '-u', '-f', '--mount-proc', 'setpriv', `--reuid=${UID}`, `--regid=${UID}`,
+    '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '/bin/true'];
+  // bubblewrap wants a user namespace for --uid; as root it is otherwise the same jail.
+  const bwrap = ['--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts',
+    '--uid', String(UID), '--gid', String(UID), '--dev-bind', '/', '/', '--proc', '/proc', '--cap-drop', 'ALL', '/bin/true'];
+
+  const rows: Array<[string, number]> = [];
+  await addon(Math.min(50, N)); // warm-up: memfd, page cache, JIT
+  rows.push(['jailctl addon (launchJail, from Node)', await addon(N)]);
+  const c = Number(execFileSync(loop, [helper, planFile, String(N)], { encoding: 'utf8' }).trim());
+  rows.push(['raw C loop (jail_launch)', c]);
+  check('unshare', unshare);
+  rows.push(['unshare(1) + setpriv(1), spawnSync', timeSync(() => check('unshare', unshare), N)]);
+  if (spawnSync('bwrap', ['--version']).status === 0) {
+    check('bwrap', bwrap);
+    rows.push(['bubblewrap, spawnSync', timeSync(() => check('bwrap', bwrap), N)]);
+  } else rows.push(['bubblewrap (not installed)', NaN]);
+  rows.push(["Node's spawnSync('/bin/true'), no jail", timeSync(() => check('/bin/true', []), N)]);
+  rmSync(dir, { recursive: true, force: true });
+
+  const ours = rows[0]![1];
+  console.log(`\nlaunch of one jail (5 namespaces, uid ${UID}, no capabilities, /bin/true), median of ${N}:\n`);
+  for (const [name, us] of rows)
+    console.log(`  ${name.padEnd(42)} ${Number.isNaN(us) ? '     -' : (us / 1000).toFixed(3).padStart(6)} ms   ours/this = ${(ours / us).toFixed(2)}`);
+  const ratio = ours / c;
+  console.log(`\naddon vs raw C loop: ${ratio.toFixed(2)}x (target <= 1.2x)  ${ratio <= 1.2 ? 'OK' : 'MISSED'}`);
+  const spawn = rows.at(-1)![1];
+  console.log(`addon vs spawnSync(/bin/true): ${(ours / spawn).toFixed(2)}x (target < 1x)  ${ours < spawn ? 'OK' : 'MISSED'}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench:launch: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});

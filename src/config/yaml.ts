@@ -1,0 +1,19 @@
+// parseYaml(): a YAML vassal file. js-yaml's CORE schema: `yes`/`on` stay strings (YAML 1.2),
+// while `true`, `5` and `null` become values that we turn back into text.
+import { CORE_SCHEMA, load, YAMLException } from 'js-yaml';
+import { ConfigError } from '../errors';
+import { entriesOf, escapeRe, textLocator } from './structured';
+import type { RawVassalConfig } from './types';
+
+// Entries of the `jail:` (or `uwsgi:`) mapping, with the line of each key.
+export function parseYaml(text: string, file: string): RawVassalConfig {
+  let doc: unknown;
+  try {
+    doc = load(text.replace(/^\uFEFF/, ''), { schema: CORE_SCHEMA, filename: file, json: false });
+  } catch (err: unknown) {
+    if (err instanceof YAMLException)
+      throw new ConfigError(file, err.mark ? err.mark.line + 1 : undefined, undefined, err.reason || 'YAML syntax error', { cause: err });
+    throw err;
+  }
+  return entriesOf(doc, file, 'yaml', textLocator(text, (key) => new RegExp(`^\\s*["']?${escapeRe(key)}["']?\\s*:`)));
+}

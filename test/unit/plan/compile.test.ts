@@ -1,0 +1,131 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { RawVassalConfig } from '../../../src/config/types';
+import { parseUserDb } from '../../../src/config/users';
+import { PlanError } from '../../../src/errors';
+import { compilePlan } from '../../../src/plan/compile';
+
+const users = parseUserDb(
+  'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nweb:x:1001:1002::/srv/web:/bin/sh\n',
+  'root:x:0:\nnogroup:x:65534:\nwebgrp:x:1002:\n',
+);
+const baseEnv = { PATH: '/usr/bin:/bin' };
+
+// A vassal file as the config readers would produce it: entry i is on line i + 2.
+function raw(...lines: string[]): RawVassalConfig {
+  return {
+    file: '/etc/jails/web.ini', format: 'ini', section: 'jail',
+    entries: lines.map((l, i) => {
+      const eq = l.indexOf('=');
+      return { key: l.slice(0, eq).trim(), value: l.slice(eq + 1).trim(), line: i + 2 };
+    }),
+  };
+}
+
+function planError(fn: () => unknown): PlanError {
+  try {
+    fn();
+  } catch (err: unknown) {
+    if (err instanceof PlanError) return err;
+    throw err;
+  }
+  throw new Error('expected a PlanError');
+}
+
+const compile = suite('compilePlan');
+
+compile('compiles a full vassal', () => {
+  const { plan, warnings } = compilePlan(raw(
+    'unshare = fs,pid', 'unshare = net ipc,uts', 'hostname = web1', 'exec-as-root = hostname probe',
+    'exec-as-root = mount -t tmpfs none /tmp', 'uid = web', 'cap = net_bind_service,CAP_SETUID',
+    'env = A=1', 'env = B=x=y', 'chdir = /srv/web', 'unprivileged-binary-patch-arg = nginx -g "daemon off;"',
+  ), { users, baseEnv });
+  assert.equal(warnings, []);
+  assert.is(plan.vassal, 'web');
+  assert.equal(plan.namespaces, ['mount', 'pid', 'net', 'ipc', 'uts']);
+  assert.is(plan.mountProc, true);
+  assert.is(plan.loopback, true);
+  assert.is(plan.hostname, 'web1');
+  assert.equal(plan.hooks.map((h) => [h.command, h.line]), [['hostname probe', 5], ['mount -t tmpfs none /tmp', 6]]);
+  assert.is(plan.uid, 1001);
+  assert.is(plan.gid, 1002, "the user's own group when gid is not set");
+  assert.equal(plan.caps, ['net_bind_service', 'setuid']);
+  assert.is(plan.noNewPrivs, true);
+  assert.equal(plan.env, ['PATH=/usr/bin:/bin', 'HOME=/srv/web', 'USER=web', 'LOGNAME=web', 'A=1', 'B=x=y']);
+  assert.is(plan.chdir, '/srv/web');
+  assert.equal(plan.program, { option: 'unprivileged-binary-patch-arg', line: 12, privileged: false, path: 'nginx', argv: ['nginx', '-g', 'daemon off;'] });
+  assert.ok(Object.isFrozen(plan) && Object.isFrozen(plan.hooks), 'the plan is read-only');
+});
+
+compile('mount is a synonym of fs; unknown namespaces list the valid ones', () => {
+  assert.equal(compilePlan(raw('unshare = mount', 'unprivileged-binary-patch-arg = true'), { users, baseEnv }).plan.namespaces, ['mount']);
+  const err = planError(() => compilePlan(raw('unprivileged-binary-patch-arg = true', 'unshare = fs,user'), { users, baseEnv }));
+  assert.is(err.message, '/etc/jails/web.ini:3: unshare: unknown namespace `user`; valid: fs (or mount), pid, net, ipc, uts');
+  assert.is(err.line, 3);
+  assert.is(err.field, 'unshare');
+});
+
+compile('unknown users and groups name the file and line', () => {
+  const err = planError(() => compilePlan(raw('unprivileged-binary-patch-arg = true', 'uid = nosuchuser'), { users, baseEnv }));
+  assert.is(err.message, '/etc/jails/web.ini:3: uid: unknown user `nosuchuser` (not in /etc/passwd); use a user name or a number');
+  const gerr = planError(() => compilePlan(raw('uid = 1001', 'gid = nogrp', 'unprivileged-binary-patch-arg = true'), { users, baseEnv }));
+  assert.is(gerr.line, 3);
+  assert.match(gerr.message, 'unknown group `nogrp`');
+});
+
+compile('numeric ids work without a passwd entry when both are given', () => {
+  const { plan } = compilePlan(raw('uid = 4242', 'gid = 4343', 'unprivileged-binary-patch-arg = true'), { users, baseEnv });
+  assert.is(plan.uid, 4242);
+  assert.is(plan.gid, 4343);
+  assert.ok(plan.env.includes('HOME=/'));
+  const err = planError(() => compilePlan(raw('uid = 4242', 'unprivileged-binary-patch-arg = true'), { users, baseEnv }));
+  assert.match(err.message, 'uid 4242 has no /etc/passwd entry to take a group from; set gid too');
+});
+
+compile('capabilities are checked, with a suggestion', () => {
+  const err = planError(() => compilePlan(raw('cap = net_bind', 'unprivileged-binary-patch-arg = true'), { users, baseEnv }));
+  assert.match(err.message, 'unknown capability `net_bind` (did you mean `net_bind_service`?)');
+});
+
+compile('hostname needs a uts namespace and a valid name', () => {
+  assert.match(planError(() => compilePlan(raw('hostname = web', 'unprivileged-binary-patch-arg = true'), { users, baseEnv })).message,
+    'needs its own uts namespace, or it would rename the host');
+  assert.match(planError(() => compilePlan(raw('unshare = uts', 'hostname = bad_name!', 'unprivileged-binary-patch-arg = true'), { users, baseEnv })).message,
+    'is not a valid hostname');
+});
+
+compile('nothing to run is a clear error; two programs too', () => {
+  assert.match(planError(() => compilePlan(raw('unshare = pid'), { users, baseEnv })).message, 'nothing to run: set unprivileged-binary-patch-arg');
+  const two = planError(() => compilePlan(raw('privileged-binary-patch-arg = a', 'unprivileged-binary-patch-arg = b'), { users, baseEnv }));
+  assert.match(two.message, 'only one program can run');
+});
+
+compile('the plain patch forms get the vassal argv; -arg forms are split', () => {
+  const plain = compilePlan(raw('privileged-binary-patch = /usr/sbin/nginx'), { users, baseEnv }).plan.program;
+  assert.equal(plain.argv, ['/usr/sbin/nginx', '--ini', '/etc/jails/web.ini']);
+  assert.is(plain.privileged, true);
+  const err = planError(() => compilePlan(raw("unprivileged-binary-patch-arg = sh -c 'oops"), { users, baseEnv }));
+  assert.match(err.message, 'unterminated single quote at column 7');
+  assert.match(planError(() => compilePlan(raw('unprivileged-binary-patch-arg = ./run'), { users, baseEnv })).message, 'give an absolute path');
+});
+
+compile('no-new-privs can be turned off; booleans are checked', () => {
+  assert.is(compilePlan(raw('no-new-privs = false', 'unprivileged-binary-patch-arg = x'), { users, baseEnv }).plan.noNewPrivs, false);
+  assert.match(planError(() => compilePlan(raw('no-new-privs = maybe', 'unprivileged-binary-patch-arg = x'), { users, baseEnv })).message,
+    'expected true or false, got `maybe`');
+});
+
+compile('unknown options and repeated single options are warnings, with a suggestion', () => {
+  const { warnings } = compilePlan(raw('exec-as-rot = x', 'uid = 1', 'gid = 1', 'uid = 2', 'unprivileged-binary-patch-arg = x'), { users, baseEnv });
+  assert.equal(warnings, [
+    '/etc/jails/web.ini:2: unknown option `exec-as-rot` (did you mean `exec-as-root`?); ignored',
+    '/etc/jails/web.ini:5: `uid` is set 2 times; the last one counts',
+  ]);
+});
+
+compile('env entries need KEY=VALUE; chdir is resolved against the file', () => {
+  assert.match(planError(() => compilePlan(raw('env = NOEQUALS', 'unprivileged-binary-patch-arg = x'), { users, baseEnv })).message, 'expected KEY=VALUE');
+  assert.is(compilePlan(raw('chdir = app', 'unprivileged-binary-patch-arg = x'), { users, baseEnv }).plan.chdir, '/etc/jails/app');
+});
+
+compile.run();

@@ -1,0 +1,50 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { serializePlan } from '../../../src/plan/serialize';
+import { makePlan } from '../../helpers/plan';
+
+// Decodes a keyval body back into [key, value] pairs.
+function decode(buf: Buffer): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let off = 0; off < buf.length; ) {
+    const k = buf.readUInt16LE(off);
+    const key = buf.subarray(off + 2, off + 2 + k).toString();
+    off += 2 + k;
+    const v = buf.readUInt16LE(off);
+    out.push([key, buf.subarray(off + 2, off + 2 + v).toString()]);
+    off += 2 + v;
+  }
+  return out;
+}
+
+const serialize = suite('serializePlan');
+
+serialize('writes every field as uwsgi keyvals, lists as repeated keys in order', () => {
+  const plan = makePlan(['nginx', '-g', 'daemon off;'], {
+    namespaces: ['mount', 'pid'], mountProc: true, hostname: 'web',
+    hooks: [{ option: 'exec-as-root', command: 'a' }, { option: 'exec-as-root', command: 'b' }],
+    uid: 1001, gid: 1002, caps: ['setuid', 'net_bind_service'], chdir: '/srv', fds: [{ src: 9, dst: 0 }],
+  });
+  assert.equal(decode(serializePlan(plan)), [
+    ['ns', 'mount'], ['ns', 'pid'], ['proc', '1'], ['hostname', 'web'], ['hook', 'a'], ['hook', 'b'],
+    ['uid', '1001'], ['gid', '1002'], ['cap', '7'], ['cap', '10'], ['no-new-privs', '1'],
+    ['path', 'nginx'], ['argv', 'nginx'], ['argv', '-g'], ['argv', 'daemon off;'],
+    ['env', 'PATH=/usr/local/bin:/usr/bin:/bin'], ['chdir', '/srv'], ['fd', '9:0'],
+  ]);
+});
+
+serialize('marks privileged programs and carries a test fault', () => {
+  const plan = makePlan(['x'], { noNewPrivs: false });
+  const priv = { ...plan, program: { ...plan.program, privileged: true } };
+  const kv = decode(serializePlan(priv, { stage: 'uid', errno: 1 }));
+  assert.ok(kv.some(([k, v]) => k === 'privileged' && v === '1'));
+  assert.ok(kv.some(([k, v]) => k === 'no-new-privs' && v === '0'));
+  assert.equal(kv.at(-1), ['fault', 'uid:1']);
+});
+
+serialize('refuses a value over 65535 bytes, naming the field', () => {
+  const plan = makePlan(['x'], { hostname: 'h'.repeat(70000) });
+  assert.throws(() => serializePlan(plan), /hostname: value is 70000 bytes; the limit is 65535/);
+});
+
+serialize.run();
