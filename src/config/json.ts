@@ -1,6 +1,6 @@
 // parseJson(): a JSON vassal file, same shape as YAML: { "jail": { "option": value | [values] } }.
 import { ConfigError } from '../errors';
-import { entriesOf, escapeRe, textLocator } from './structured';
+import { entriesOf, escapeRe, itemLocator, textLocator } from './structured';
 import type { RawVassalConfig } from './types';
 
 function lineOfPosition(text: string, position: number): number {
@@ -19,5 +19,8 @@ export function parseJson(text: string, file: string): RawVassalConfig {
     const line = pos ? lineOfPosition(clean, Number(pos[1])) : undefined;
     throw new ConfigError(file, line, undefined, `JSON syntax error: ${err.message.replace(/ in JSON at position \d+.*$/, '')}`, { cause: err });
   }
-  return entriesOf(doc, file, 'json', textLocator(clean, (key) => new RegExp(`"${escapeRe(key)}"\\s*:`)));
+  const keys = textLocator(clean, (key) => new RegExp(`"${escapeRe(key)}"\\s*:`));
+  // One element per line in a multi-line array; an inline array keeps the key's line.
+  const items = itemLocator(clean, (l) => /^\s*("|-?\d|true|false|null)/.test(l), (l) => l.trim() === '');
+  return entriesOf(doc, file, 'json', keys, items);
 }

@@ -2,7 +2,7 @@
 // while `true`, `5` and `null` become values that we turn back into text.
 import { CORE_SCHEMA, load, YAMLException } from 'js-yaml';
 import { ConfigError } from '../errors';
-import { entriesOf, escapeRe, textLocator } from './structured';
+import { entriesOf, escapeRe, itemLocator, textLocator } from './structured';
 import type { RawVassalConfig } from './types';
 
 // Entries of the `jail:` (or `uwsgi:`) mapping, with the line of each key.
@@ -15,5 +15,7 @@ export function parseYaml(text: string, file: string): RawVassalConfig {
       throw new ConfigError(file, err.mark ? err.mark.line + 1 : undefined, undefined, err.reason || 'YAML syntax error', { cause: err });
     throw err;
   }
-  return entriesOf(doc, file, 'yaml', textLocator(text, (key) => new RegExp(`^\\s*["']?${escapeRe(key)}["']?\\s*:`)));
+  const keys = textLocator(text, (key) => new RegExp(`^\\s*["']?${escapeRe(key)}["']?\\s*:`));
+  const items = itemLocator(text, (l) => /^\s*-(\s|$)/.test(l), (l) => /^\s*(#.*)?$/.test(l));
+  return entriesOf(doc, file, 'yaml', keys, items);
 }
