@@ -95,11 +95,13 @@ test('SIGTERM to jailctl run reaches the vassal through the jail init', async ()
       `unprivileged-binary-patch-arg = sh -c 'trap "echo got TERM; exit 3" TERM; echo ready; sleep 300 & wait'`));
     const child = jailctlAsync(['run', file]);
     let out = '';
+    let err = '';
     child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     await waitFor(child, 'ready');
     child.kill('SIGTERM');
     const exit = await exitOf(child);
-    assert.is(exit.code, 3);
+    assert.is(exit.code, 3, `exit ${JSON.stringify(exit)}, stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(err)}`);
     assert.match(out, 'got TERM');
   } finally {
     dir.remove();
