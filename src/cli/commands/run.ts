@@ -53,14 +53,35 @@ export function loadPlan(file: string, io: RunIo): LaunchPlan | undefined {
   }
 }
 
-// Forwards our control signals to the jail until it has exited.
-function forwardSignals(jail: Jail): () => void {
+/** Our control signals, caught from before the launch and forwarded to the jail. */
+interface SignalForwarder {
+  // Sets the jail and delivers what arrived before it existed.
+  attach(jail: Jail): void;
+  stop(): void;
+}
+
+// Installed before the launch: the jail may be running (and be signalled by whoever
+// watches its output) before this thread is scheduled again after the clone.
+function forwardSignals(): SignalForwarder {
+  let target: Jail | undefined;
+  const early: NodeJS.Signals[] = [];
   const handlers = FORWARDED.map((sig) => {
-    const handler = (): void => void jail.signal(sig);
+    const handler = (): void => {
+      if (target) void target.signal(sig);
+      else early.push(sig);
+    };
     process.on(sig, handler);
     return [sig, handler] as const;
   });
-  return () => handlers.forEach(([sig, handler]) => process.off(sig, handler));
+  return {
+    attach(jail) {
+      target = jail;
+      for (const sig of early.splice(0)) void jail.signal(sig);
+    },
+    stop() {
+      handlers.forEach(([sig, handler]) => process.off(sig, handler));
+    },
+  };
 }
 
 // Runs the vassal and resolves with the exit code jailctl should exit with.
@@ -71,15 +92,17 @@ export async function runVassal(file: string, options: RunOptions, io: RunIo): P
     io.out(JSON.stringify(plan, null, 2));
     return 0;
   }
+  const forwarder = forwardSignals();
   let jail: Jail;
   try {
     jail = launchJail(plan);
   } catch (err: unknown) {
+    forwarder.stop();
     if (!(err instanceof LaunchError)) throw err;
     io.error(`jailctl: ${err.message}`);
     return EXIT_SETUP;
   }
-  const stopForwarding = forwardSignals(jail);
+  forwarder.attach(jail);
   let failure: LaunchError | undefined;
   try {
     await jail.started;
@@ -89,7 +112,7 @@ export async function runVassal(file: string, options: RunOptions, io: RunIo): P
     io.error(`jailctl: ${err.message}`);
   }
   const exit = await jail.exited;
-  stopForwarding();
+  forwarder.stop();
   if (failure) return exitCodeOf(failure);
   return exit.code ?? 128 + (exit.signal ?? 0);
 }
