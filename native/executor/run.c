@@ -299,10 +299,14 @@ int jail__setup(const jail_plan_t *plan, jail_error_t *reterr) {
 int jail__drop(const jail_plan_t *plan, jail_error_t *reterr) {
         int r;
 
-        /* A privileged binary patch (nginx binding port 80) is exec'd before the drop
-         * and drops privileges itself. */
-        if (plan->privileged)
+        /* A privileged binary patch (nginx binding port 80) is exec'd as root before the
+         * drop and drops privileges itself; the bounding set still limits that root to
+         * the plan's capabilities. */
+        if (plan->privileged) {
+                if ((r = drop_bounding(plan, reterr)) < 0)
+                        return r;
                 return set_no_new_privs(plan, reterr);
+        }
         if ((r = drop_bounding(plan, reterr)) < 0 || (r = drop_ids(plan, reterr)) < 0 ||
             (r = set_caps(plan, reterr)) < 0 || (r = set_no_new_privs(plan, reterr)) < 0)
                 return r;

@@ -18,7 +18,7 @@ export const VASSAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'hostname', kind: 'single', help: 'hostname inside the jail (needs unshare = uts)' },
   { name: 'uid', kind: 'single', help: 'user to run as (name or number)' },
   { name: 'gid', kind: 'single', help: 'group to run as (name or number; default: the user\'s group)' },
-  { name: 'cap', kind: 'list', help: 'capabilities to keep, e.g. net_bind_service,setuid; all others are dropped' },
+  { name: 'cap', kind: 'list', help: 'capabilities to keep, e.g. net_bind_service,setuid; all others leave the bounding set (for a privileged patch: all root keeps)' },
   { name: 'no-new-privs', kind: 'single', help: 'forbid gaining privileges through exec (default true)' },
   { name: 'chdir', kind: 'single', help: 'working directory inside the jail' },
   { name: 'env', kind: 'list', help: 'KEY=VALUE added to the environment' },
