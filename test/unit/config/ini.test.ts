@@ -2,16 +2,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseIni } from '../../../src/config/ini';
 import { ConfigError } from '../../../src/errors';
+import { thrown } from '../../helpers/thrown';
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err: unknown) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const configError = (fn: () => unknown): ConfigError => thrown(fn, ConfigError);
 
 const ini = suite('parseIni');
 

@@ -3,16 +3,9 @@ import * as assert from 'uvu/assert';
 import { parseJson } from '../../../src/config/json';
 import { parseYaml } from '../../../src/config/yaml';
 import { ConfigError } from '../../../src/errors';
+import { thrown } from '../../helpers/thrown';
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err: unknown) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const configError = (fn: () => unknown): ConfigError => thrown(fn, ConfigError);
 
 const yaml = suite('parseYaml');
 

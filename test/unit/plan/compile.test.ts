@@ -4,6 +4,7 @@ import type { RawVassalConfig } from '../../../src/config/types';
 import { parseUserDb } from '../../../src/config/users';
 import { PlanError } from '../../../src/errors';
 import { compilePlan } from '../../../src/plan/compile';
+import { thrown } from '../../helpers/thrown';
 
 const users = parseUserDb(
   'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nweb:x:1001:1002::/srv/web:/bin/sh\n',
@@ -22,15 +23,7 @@ function raw(...lines: string[]): RawVassalConfig {
   };
 }
 
-function planError(fn: () => unknown): PlanError {
-  try {
-    fn();
-  } catch (err: unknown) {
-    if (err instanceof PlanError) return err;
-    throw err;
-  }
-  throw new Error('expected a PlanError');
-}
+const planError = (fn: () => unknown): PlanError => thrown(fn, PlanError);
 
 const compile = suite('compilePlan');
 
