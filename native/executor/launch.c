@@ -8,13 +8,13 @@
  * is a fresh single-threaded process and this thread is free again. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "jail.h"
@@ -79,7 +79,7 @@ int jail_launch(const uint8_t *plan_buf, size_t plan_len, int helper_fd, jail_ch
         char arg_plan[16], arg_status[16], arg_parent[16];
         char *argv[] = { "jail-helper", arg_plan, arg_status, arg_parent, NULL };
         char *envp[] = { NULL };
-        sigset_t all, saved;
+        uint64_t all = ~UINT64_C(0), saved;
         child_ctx_t ctx;
         jail_plan_t plan;
         pid_t pid;
@@ -120,13 +120,14 @@ int jail_launch(const uint8_t *plan_buf, size_t plan_len, int helper_fd, jail_ch
                 ctx.keep[ctx.n_keep++] = plan.fds[i].src;
 
         /* Block every signal around the clone: the child shares our memory and must not
-         * run our handlers; the helper restores the defaults after its exec. */
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &saved);
+         * run our handlers; the helper restores the defaults after its exec. The raw call
+         * also blocks the two signals glibc keeps for itself (cancellation, setxid), which
+         * pthread_sigmask() would leave open. */
+        (void) syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved, sizeof(all));
         pid = clone(child_main, stack + sizeof(stack),
                     CLONE_VM | CLONE_VFORK | CLONE_PIDFD | plan.namespaces | SIGCHLD, &ctx, &pidfd);
         r = pid < 0 ? -errno : 0;
-        pthread_sigmask(SIG_SETMASK, &saved, NULL);
+        (void) syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, sizeof(saved));
         if (r < 0) {
                 r = fail(reterr, JAIL_STAGE_CLONE, -r, -1);
                 goto out;
