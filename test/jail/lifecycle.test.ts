@@ -5,6 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { launchJail } from '../../src/jail/launch';
+import { binding } from '../../src/native/binding';
 import { jailctl, jailctlAsync } from '../helpers/cli';
 import { makePlan } from '../helpers/plan';
 import { requireRoot } from '../helpers/root';
@@ -156,6 +157,24 @@ test('only stdio and the fds the plan names reach the vassal, at the numbers it 
     await jail.exited;
     closeSync(devnull);
     closeSync(unrelated);
+  }
+});
+
+test('with the subreaper flag, orphans of a jail without a pid namespace come to us', async () => {
+  assert.is(binding.setChildSubreaper(true), true);
+  try {
+    const jail = launchJail(makePlan(['sh', '-c', 'sleep 30 & echo $! > /dev/null; exit 0'], { namespaces: ['mount'] }));
+    await jail.started;
+    const pid = jail.pid;
+    const exit = await jail.exited;
+    assert.equal(exit, { code: 0, signal: null });
+    // The backgrounded sleep lost its parent; the kernel hands it to the nearest subreaper.
+    const orphan = descendants(process.pid).find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\u000030'));
+    assert.ok(orphan !== undefined && orphan !== pid, 'the orphan is now our child');
+    assert.is(stat(orphan!)!.ppid, process.pid);
+    process.kill(orphan!, 'SIGKILL');
+  } finally {
+    binding.setChildSubreaper(false);
   }
 });
 
