@@ -1,6 +1,8 @@
 // The jailctl command line: parses arguments and hands each command to its module.
 import { Command, Option } from 'commander';
 import { VASSAL_OPTIONS } from '../config/options';
+import { EMPEROR_OPTIONS, type EmperorOptionSpec } from '../emperor/options';
+import { runEmperor } from './commands/emperor';
 import { runVassal, EXIT_SETUP } from './commands/run';
 
 const VERSION = '0.1.0';
@@ -47,6 +49,49 @@ the program cannot be executed; 127 when it does not exist.`)
         out: (line) => process.stdout.write(`${line}\n`),
       });
       process.exitCode = code;
+    });
+
+  const files: string[] = [];
+  const flags: Array<readonly [EmperorOptionSpec, string]> = [];
+  const emperor = program
+    .command('emperor')
+    .description('keep one jail running per vassal config in a directory or glob')
+    .addOption(new Option('--ini <file>', 'read emperor options from the [jail] (or [uwsgi]) section of FILE').argParser((f: string) => void files.push(f)))
+    .addOption(new Option('--yaml <file>', 'read emperor options from the `jail:` key of FILE').argParser((f: string) => void files.push(f)))
+    .addOption(new Option('--json <file>', 'read emperor options from the `jail` key of FILE').argParser((f: string) => void files.push(f)));
+  for (const spec of EMPEROR_OPTIONS) {
+    const flag = spec.arg ? `--${spec.name} <${spec.arg.toLowerCase()}>` : `--${spec.name}`;
+    emperor.addOption(
+      new Option(flag, spec.help).argParser((value: string) => {
+        flags.push([spec, value ?? '']);
+      }),
+    );
+  }
+  emperor
+    .addHelpText('after', `
+Every option above can also be given in the file read by --ini/--yaml/--json, with the
+same name and no dashes (\`emperor = /etc/jails\`), as with uWSGI.
+
+Examples:
+  $ sudo jailctl emperor --emperor jails/
+  $ sudo jailctl emperor --emperor 'glob:///srv/*/jail.ini' --emperor-stats 127.0.0.1:9191
+  $ curl -s http://127.0.0.1:9191/ | jq '.vassals[] | {id, state, pid}'
+
+What happens to a vassal config:
+  appears       its jail is launched (every vassal gets at least a pid namespace, so
+                stopping it stops all of it)
+  changes       reloaded: byte 1 on the emperor pipe when the vassal speaks the emperor
+                protocol and its jail options are unchanged, else stop + start
+  disappears    stopped: byte 0 (or SIGTERM), SIGKILL of the whole jail after
+                emperor-curse-tolerance
+  dies          respawned; one that dies before it is loyal is blacklisted and waits
+                emperor-throttle ms more at each death (exit status 26: not respawned)
+
+Signals: SIGUSR1 logs the vassal table, SIGHUP reloads every vassal, SIGURG clears the
+blacklist, SIGINT/SIGTERM/SIGQUIT stop every vassal and exit (SIGKILL after reload-mercy).
+If the emperor dies in any way, every jail dies with it.`)
+    .action(async () => {
+      process.exitCode = await runEmperor({ files, flags }, { error: (line) => process.stderr.write(`${line}\n`) });
     });
 
   return program;

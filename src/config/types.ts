@@ -10,6 +10,9 @@ export interface ConfigEntry {
   readonly value: string;
   /** 1-based line of the key in the file. */
   readonly line: number;
+  /** The file the entry came from when it is not the vassal's own (vassals-include), or
+   *  the origin of an entry that has no file (`vassal-set`, `JAIL_VASSAL_*`). */
+  readonly file?: string;
 }
 
 // Everything the config layer knows about one file; plan/compile.ts gives it meaning.

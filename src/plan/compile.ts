@@ -6,13 +6,25 @@ import { findOption, suggestOption, VASSAL_OPTIONS } from '../config/options';
 import type { UserDb } from '../config/users';
 import { PlanError } from '../errors';
 import { CAPABILITY_NAMES, capabilityNumber } from './capabilities';
-import type { Hook, LaunchPlan, Namespace, Program } from './types';
+import type { FdMapping, Hook, LaunchPlan, Namespace, Program } from './types';
 import { splitWords, WordsError } from './words';
 
 export interface CompileOptions {
   readonly users: UserDb;
   /** The environment the jail starts from; `env` options are added on top. */
   readonly baseEnv: Readonly<Record<string, string>>;
+  /** Keys used as `%(key)` placeholders: not options, but not typos either. */
+  readonly placeholders?: ReadonlySet<string>;
+  /** The program is uWSGI (or another reader of the same file): options we do not know are
+   *  its own, so they get no warning. */
+  readonly foreignOptions?: boolean;
+  /** Namespaces every vassal gets on top of its own `unshare` (emperor-use-clone). */
+  readonly extraNamespaces?: readonly Namespace[];
+  /** What to run when the file sets no binary patch (the emperor's binary-path). */
+  readonly defaultProgram?: { readonly path: string; readonly argv: readonly string[] };
+  /** Fds handed to the jail, and the environment that tells the vassal about them. */
+  readonly fds?: readonly FdMapping[];
+  readonly extraEnv?: Readonly<Record<string, string>>;
 }
 
 export interface CompiledVassal {
@@ -59,17 +71,19 @@ export function compilePlan(raw: RawVassalConfig, options: CompileOptions): Comp
   const entries = new Entries(raw.entries);
   const warnings: string[] = [];
   const fail = (entry: ConfigEntry | undefined, field: string, reason: string): never => {
-    throw new PlanError({ vassal, field, file: raw.file, ...(entry ? { line: entry.line } : {}) }, reason);
+    throw new PlanError({ vassal, field, file: entry?.file ?? raw.file, ...(entry && entry.line > 0 ? { line: entry.line } : {}) }, reason);
   };
+  const at = (e: ConfigEntry): string => `${e.file ?? raw.file}${e.line > 0 ? `:${e.line}` : ''}`;
 
   for (const name of entries.names()) {
     const spec = findOption(name);
     const first = entries.all(name)[0]!;
     if (!spec) {
+      if (options.foreignOptions || options.placeholders?.has(name)) continue;
       const hint = suggestOption(name);
-      warnings.push(`${raw.file}:${first.line}: unknown option \`${name}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}; ignored`);
+      warnings.push(`${at(first)}: unknown option \`${name}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}; ignored`);
     } else if (spec.kind === 'single' && entries.all(name).length > 1) {
-      warnings.push(`${raw.file}:${entries.last(name)!.line}: \`${name}\` is set ${entries.all(name).length} times; the last one counts`);
+      warnings.push(`${at(entries.last(name)!)}: \`${name}\` is set ${entries.all(name).length} times; the last one counts`);
     }
   }
 
@@ -77,6 +91,7 @@ export function compilePlan(raw: RawVassalConfig, options: CompileOptions): Comp
   const has = (ns: Namespace): boolean => namespaces.includes(ns);
   if (has('pid') && !has('mount'))
     warnings.push(`${raw.file}: unshare = pid without fs: /proc inside the jail still shows the host's processes; add fs`);
+  for (const ns of options.extraNamespaces ?? []) if (!namespaces.includes(ns)) namespaces.push(ns);
 
   const hostnameEntry = entries.last('hostname');
   let hostname: string | undefined;
@@ -111,12 +126,13 @@ export function compilePlan(raw: RawVassalConfig, options: CompileOptions): Comp
     if (eq <= 0) fail(e, 'env', `expected KEY=VALUE, got \`${e.value}\``);
     env.set(e.value.slice(0, eq).trim(), e.value.slice(eq + 1));
   }
+  for (const [k, v] of Object.entries(options.extraEnv ?? {})) env.set(k, v);
 
   const chdirEntry = entries.last('chdir');
   const chdir = chdirEntry ? resolve(dirname(raw.file), chdirEntry.value.trim()) : undefined;
   if (chdirEntry && chdirEntry.value.trim() === '') fail(chdirEntry, 'chdir', 'empty directory');
 
-  const program = compileProgram(raw, entries, fail);
+  const program = compileProgram(raw, entries, fail, options.defaultProgram);
 
   const plan: LaunchPlan = Object.freeze({
     vassal,
@@ -134,7 +150,7 @@ export function compilePlan(raw: RawVassalConfig, options: CompileOptions): Comp
     program,
     env: Object.freeze([...env].map(([k, v]) => `${k}=${v}`)),
     ...(chdir !== undefined ? { chdir } : {}),
-    fds: Object.freeze([]),
+    fds: Object.freeze([...(options.fds ?? [])]),
   });
   return { plan, warnings };
 }
@@ -217,11 +233,13 @@ function vassalArgv(path: string, raw: RawVassalConfig): string[] {
   return [path, `--${raw.format}`, raw.file];
 }
 
-function compileProgram(raw: RawVassalConfig, entries: Entries, fail: Fail): Program {
+function compileProgram(raw: RawVassalConfig, entries: Entries, fail: Fail, fallback: CompileOptions['defaultProgram']): Program {
   const given = PATCH_OPTIONS.filter((name) => entries.last(name));
+  if (given.length === 0 && fallback)
+    return Object.freeze({ option: 'binary-path', privileged: false, path: fallback.path, argv: Object.freeze([...fallback.argv]) });
   if (given.length === 0)
     fail(undefined, 'unprivileged-binary-patch-arg',
-      'nothing to run: set unprivileged-binary-patch-arg = PROGRAM ARGS… (or privileged-binary-patch-arg to start it as root)');
+      'nothing to run: set unprivileged-binary-patch-arg = PROGRAM ARGS… (or privileged-binary-patch-arg to start it as root; under the emperor, binary-path)');
   if (given.length > 1) {
     const second = entries.last(given[1]!)!;
     fail(second, given[1]!, `only one program can run; \`${given[0]}\` is already set`);

@@ -1,0 +1,64 @@
+// `jailctl emperor`: options from the command line and/or an --ini/--yaml/--json file (the
+// same names in both), then the emperor runs until SIGINT/SIGTERM/SIGQUIT.
+import { readVassalConfig } from '../../config/load';
+import { isJailError } from '../../errors';
+import { Emperor } from '../../emperor/emperor';
+import { MonitorSpecError } from '../../monitors';
+import {
+  applyEmperorOption,
+  DEFAULT_EMPEROR_OPTIONS,
+  EmperorOptionError,
+  emperorOptionsFromEntries,
+  type EmperorOptions,
+  type EmperorOptionSpec,
+} from '../../emperor/options';
+import { baseEnvironment, EXIT_SETUP } from './run';
+
+export interface EmperorCliInput {
+  /** Config files given with --ini/--yaml/--json, in order. */
+  readonly files: readonly string[];
+  /** Command-line options as [spec, value] in the order given. */
+  readonly flags: ReadonlyArray<readonly [EmperorOptionSpec, string]>;
+}
+
+export interface EmperorCliIo {
+  error(line: string): void;
+}
+
+// Defaults ← files ← command line (lists accumulate in that order).
+export function resolveEmperorOptions(input: EmperorCliInput, warn: (m: string) => void): EmperorOptions {
+  const acc: Record<string, unknown> = { ...DEFAULT_EMPEROR_OPTIONS };
+  for (const file of input.files) {
+    const raw = readVassalConfig(file);
+    emperorOptionsFromEntries(raw.entries, raw.file, acc, warn);
+  }
+  for (const [spec, value] of input.flags) applyEmperorOption(acc, spec, value, 'command line');
+  const options = acc as unknown as EmperorOptions;
+  if (options.emperor.length === 0)
+    throw new EmperorOptionError('no vassal source: give --emperor DIR (or dir://DIR, glob://PATTERN), or `emperor = DIR` in the --ini file');
+  return options;
+}
+
+export async function runEmperor(input: EmperorCliInput, io: EmperorCliIo): Promise<number> {
+  let options: EmperorOptions;
+  try {
+    options = resolveEmperorOptions(input, (m) => io.error(`jailctl: warning: ${m}`));
+  } catch (err: unknown) {
+    if (err instanceof EmperorOptionError || isJailError(err)) {
+      io.error(`jailctl: ${err.message}`);
+      return EXIT_SETUP;
+    }
+    throw err;
+  }
+  if (process.getuid?.() !== 0) io.error('jailctl: warning: the emperor is not root: jails with namespaces or a uid change will fail to start');
+  try {
+    const emperor = new Emperor(options, { log: (line) => io.error(line) }, baseEnvironment());
+    return await emperor.run();
+  } catch (err: unknown) {
+    if (err instanceof MonitorSpecError || (err as NodeJS.ErrnoException).code !== undefined) {
+      io.error(`jailctl: ${(err as Error).message}`);
+      return EXIT_SETUP;
+    }
+    throw err;
+  }
+}

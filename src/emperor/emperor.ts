@@ -1,0 +1,164 @@
+// The emperor: monitors in, one Vassal per config file, signals, stats, and an orderly end.
+// All its state lives in one Emperor object; nothing is module-global.
+import { rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { binding } from '../native/binding';
+import { createMonitor } from '../monitors';
+import { DirMonitor } from '../monitors/dir';
+import type { Monitor, MonitorEvent } from '../monitors/types';
+import type { EmperorOptions } from './options';
+import { parseStatsAddress, startStatsServer, statsDocument } from './stats';
+import { Vassal, type VassalContext } from './vassal';
+
+export const EMPEROR_VERSION = '0.1.0';
+
+export interface EmperorIo {
+  log(line: string): void;
+}
+
+export class Emperor {
+  private readonly vassals = new Map<string, Vassal>();
+  private readonly monitors: Monitor[] = [];
+  private readonly ctx: VassalContext;
+  private statsServer: Server | undefined;
+  private keepAlive: NodeJS.Timeout | undefined;
+  private stopping: Promise<number> | undefined;
+  private finished: ((code: number) => void) | undefined;
+  private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+
+  constructor(
+    private readonly options: EmperorOptions,
+    private readonly io: EmperorIo,
+    baseEnv: Readonly<Record<string, string>>,
+    env: Readonly<Record<string, string | undefined>> = process.env,
+  ) {
+    this.ctx = {
+      options,
+      baseEnv,
+      env,
+      log: (line) => this.log(line),
+      gone: (v) => {
+        if (this.vassals.get(v.name) === v) this.vassals.delete(v.name);
+      },
+    };
+  }
+
+  // Runs until SIGINT/SIGTERM/SIGQUIT (or stop()); resolves with the exit code.
+  async run(): Promise<number> {
+    const done = new Promise<number>((resolve) => (this.finished = resolve));
+    // Vassals re-parented inside their jails never reach us, but adopted ones (fork server)
+    // must: they become our children, and we reap them by pidfd.
+    binding.setChildSubreaper(true);
+    for (const spec of this.options.emperor)
+      this.monitors.push(createMonitor(spec, { freq: this.options.freq, nofollow: this.options.nofollow, warn: (m) => this.log(m) }));
+    const firstDir = this.monitors.find((m): m is DirMonitor => m instanceof DirMonitor);
+    if (firstDir) {
+      try {
+        process.chdir(firstDir.dir);
+      } catch {
+        this.log(`cannot chdir to ${firstDir.dir}; staying in ${process.cwd()}`);
+      }
+    }
+    if (this.options.pidfile) writeFileSync(this.options.pidfile, `${process.pid}\n`);
+    if (this.options.stats) {
+      const addr = parseStatsAddress(this.options.stats);
+      this.statsServer = await startStatsServer(addr, () => this.stats());
+      this.log(`stats on ${this.options.stats}`);
+    }
+    this.installSignals();
+    this.keepAlive = setInterval(() => undefined, 1 << 30);
+    this.log(`watching ${this.monitors.map((m) => m.spec).join(', ')} (pid ${process.pid})`);
+    for (const m of this.monitors) m.start((e) => this.onEvent(e));
+    return done;
+  }
+
+  // Every vassal stopped gracefully, SIGKILL for what is left after reload-mercy, then exit.
+  stop(reason: string): Promise<number> {
+    if (this.stopping) return this.stopping;
+    this.stopping = (async () => {
+      this.log(`${reason}: stopping ${this.vassals.size} vassal(s)`);
+      for (const m of this.monitors) m.close();
+      const all = [...this.vassals.values()];
+      const mercy = setTimeout(() => {
+        this.log(`vassals still alive after ${this.options.reloadMercy} s: SIGKILL`);
+        for (const v of all) v.kill();
+      }, this.options.reloadMercy * 1000);
+      await Promise.all(all.map((v) => v.stop()));
+      clearTimeout(mercy);
+      for (const [sig, h] of this.signalHandlers) process.off(sig, h);
+      if (this.keepAlive) clearInterval(this.keepAlive);
+      await new Promise<void>((resolve) => (this.statsServer ? this.statsServer.close(() => resolve()) : resolve()));
+      if (this.options.pidfile) rmSync(this.options.pidfile, { force: true });
+      this.log('bye');
+      this.finished?.(0);
+      return 0;
+    })();
+    return this.stopping;
+  }
+
+  stats(): Record<string, unknown> {
+    const snapshots = [...this.vassals.values()].map((v) => v.snapshot());
+    return statsDocument({
+      version: EMPEROR_VERSION,
+      pid: process.pid,
+      cwd: process.cwd(),
+      monitors: this.monitors.map((m) => m.spec),
+      throttleMs: Math.max(0, ...snapshots.map((s) => s.blacklist?.throttleMs ?? 0)),
+      vassals: snapshots,
+    });
+  }
+
+  private onEvent(e: MonitorEvent): void {
+    if (this.stopping) return;
+    const { source } = e;
+    const existing = this.vassals.get(source.name);
+    if (existing && existing.path !== source.path) {
+      if (e.kind !== 'remove') this.log(`${source.path}: a vassal named ${source.name} already runs from ${existing.path}; ignored (names are unique across sources)`);
+      return;
+    }
+    try {
+      if (e.kind === 'add' && !existing) {
+        const v = new Vassal(source, this.ctx);
+        this.vassals.set(source.name, v);
+        this.log(`${source.name}: new config ${source.path}`);
+        v.start();
+      } else if (e.kind === 'remove' && existing) {
+        this.log(`${source.name}: config removed`);
+        void existing.remove();
+      } else if (existing) {
+        existing.change(source);
+      }
+    } catch (err: unknown) {
+      // Invariant 7: one vassal's trouble never takes the emperor down.
+      this.log(`${source.name}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  }
+
+  private installSignals(): void {
+    const on = (sig: NodeJS.Signals, h: () => void): void => {
+      process.on(sig, h);
+      this.signalHandlers.push([sig, h]);
+    };
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT'] as const) on(sig, () => void this.stop(sig));
+    on('SIGHUP', () => {
+      this.log('SIGHUP: reloading every vassal');
+      for (const v of this.vassals.values()) v.change(v.snapshot().source);
+    });
+    on('SIGURG', () => {
+      this.log('SIGURG: clearing the blacklist');
+      for (const v of this.vassals.values()) v.clearBlacklist();
+    });
+    on('SIGUSR1', () => this.logTable());
+  }
+
+  private logTable(): void {
+    const rows = [...this.vassals.values()].map((v) => v.snapshot());
+    this.log(`${rows.length} vassal(s):`);
+    for (const s of rows)
+      this.log(`  ${s.name.padEnd(24)} ${s.state.padEnd(12)} pid ${String(s.pid).padEnd(8)} loyal ${s.loyal ? 'yes' : 'no '} respawns ${s.respawns}${s.error ? `  error: ${s.error}` : ''}`);
+  }
+
+  private log(line: string): void {
+    this.io.log(`${new Date().toISOString()} [emperor] ${line}`);
+  }
+}

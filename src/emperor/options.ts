@@ -1,0 +1,148 @@
+// The emperor's options, with uWSGI's names. One table serves the command line, the
+// --ini/--yaml/--json file, `--help` and the parsing of each value.
+import type { ConfigEntry } from '../config/types';
+import type { Namespace } from '../plan/types';
+
+export interface EmperorOptions {
+  /** Monitor specs: dir://DIR, glob://PATTERN, or a bare directory or pattern. */
+  readonly emperor: readonly string[];
+  /** Seconds between safety-net rescans. */
+  readonly freq: number;
+  readonly nofollow: boolean;
+  readonly useClone: readonly Namespace[];
+  /** TCP host:port, :port, or a UNIX socket path. */
+  readonly stats?: string;
+  /** Milliseconds added to a blacklisted vassal's delay at each death. */
+  readonly throttle: number;
+  readonly maxThrottle: number;
+  /** Seconds of heartbeat silence after which a vassal counts as hung. */
+  readonly requiredHeartbeat: number;
+  /** Seconds a stopping vassal has before the whole jail is SIGKILLed. */
+  readonly curseTolerance: number;
+  /** Seconds a vassal that never speaks the protocol must live to count as loyal. */
+  readonly loyalAfter: number;
+  /** Seconds the emperor waits for its vassals at shutdown before SIGKILL. */
+  readonly reloadMercy: number;
+  /** Stop vassals with byte 2 (graceful) instead of byte 0. */
+  readonly gracefulShutdown: boolean;
+  readonly vassalSet: readonly string[];
+  readonly vassalsInclude: readonly string[];
+  /** The program a vassal without a binary patch runs (`binary-path --ini emperor://NAME`). */
+  readonly binaryPath?: string;
+  readonly pidfile?: string;
+}
+
+type Field = keyof EmperorOptions;
+type Kind = 'list' | 'string' | 'seconds' | 'ms' | 'bool' | 'namespaces';
+
+export interface EmperorOptionSpec {
+  readonly name: string;
+  readonly field: Field;
+  readonly kind: Kind;
+  readonly arg?: string;
+  readonly help: string;
+}
+
+export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
+  { name: 'emperor', field: 'emperor', kind: 'list', arg: 'SOURCE', help: 'watch vassal configs: DIR, dir://DIR or glob://PATTERN (repeatable)' },
+  { name: 'emperor-freq', field: 'freq', kind: 'seconds', arg: 'SECS', help: 'rescan every SECS seconds as a safety net for inotify (default 3)' },
+  { name: 'emperor-nofollow', field: 'nofollow', kind: 'bool', help: 'use a symlink\'s own mtime, so `touch -h link` reloads one vassal of a shared file' },
+  { name: 'emperor-use-clone', field: 'useClone', kind: 'namespaces', arg: 'NS', help: 'namespaces every vassal gets on top of its own unshare: fs,net,ipc,pid,uts' },
+  { name: 'emperor-stats', field: 'stats', kind: 'string', arg: 'ADDR', help: 'serve the stats JSON on host:port, :port or a UNIX socket path (raw, or HTTP GET)' },
+  { name: 'emperor-throttle', field: 'throttle', kind: 'ms', arg: 'MS', help: 'delay added at each death of a blacklisted vassal (default 1000 ms)' },
+  { name: 'emperor-max-throttle', field: 'maxThrottle', kind: 'ms', arg: 'MS', help: 'the most a blacklisted vassal waits between attempts (default 180000 ms)' },
+  { name: 'emperor-required-heartbeat', field: 'requiredHeartbeat', kind: 'seconds', arg: 'SECS', help: 'a vassal silent this long after its first heartbeat is hung: killed whole and respawned (default 30)' },
+  { name: 'emperor-curse-tolerance', field: 'curseTolerance', kind: 'seconds', arg: 'SECS', help: 'how long a stopping vassal may take before its whole jail is SIGKILLed (default 30)' },
+  { name: 'vassal-loyal-after', field: 'loyalAfter', kind: 'seconds', arg: 'SECS', help: 'a vassal that never speaks the emperor protocol is loyal after SECS alive (default 5)' },
+  { name: 'reload-mercy', field: 'reloadMercy', kind: 'seconds', arg: 'SECS', help: 'at shutdown, SIGKILL what is still running after SECS (default 30)' },
+  { name: 'emperor-graceful-shutdown', field: 'gracefulShutdown', kind: 'bool', help: 'stop vassals with the graceful byte (2) instead of byte 0' },
+  { name: 'vassal-set', field: 'vassalSet', kind: 'list', arg: 'KEY=VALUE', help: 'add an option to every vassal (repeatable)' },
+  { name: 'vassals-include', field: 'vassalsInclude', kind: 'list', arg: 'FILE', help: 'include FILE into every vassal, after its own file (repeatable)' },
+  { name: 'binary-path', field: 'binaryPath', kind: 'string', arg: 'PATH', help: 'program a vassal without a binary patch runs, e.g. /usr/bin/uwsgi' },
+  { name: 'emperor-pidfile', field: 'pidfile', kind: 'string', arg: 'FILE', help: 'write the emperor\'s pid to FILE (removed at exit)' },
+];
+
+export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
+  emperor: [],
+  freq: 3,
+  nofollow: false,
+  useClone: [],
+  throttle: 1000,
+  maxThrottle: 180_000,
+  requiredHeartbeat: 30,
+  curseTolerance: 30,
+  loyalAfter: 5,
+  reloadMercy: 30,
+  gracefulShutdown: false,
+  vassalSet: [],
+  vassalsInclude: [],
+});
+
+const NAMESPACES: Readonly<Record<string, Namespace>> = { fs: 'mount', mount: 'mount', pid: 'pid', net: 'net', ipc: 'ipc', uts: 'uts' };
+
+export class EmperorOptionError extends Error {}
+
+export function findEmperorOption(name: string): EmperorOptionSpec | undefined {
+  return EMPEROR_OPTIONS.find((o) => o.name === name);
+}
+
+// One value of one option → the field's new value (lists append to what is there).
+export function applyEmperorOption(into: Record<string, unknown>, spec: EmperorOptionSpec, raw: string, where: string): void {
+  const value = raw.trim();
+  const bad = (what: string): never => {
+    throw new EmperorOptionError(`${where}: ${spec.name}: ${what}, got \`${raw}\``);
+  };
+  switch (spec.kind) {
+    case 'list':
+      if (value === '') bad('expected a value');
+      into[spec.field] = [...((into[spec.field] as string[] | undefined) ?? []), value];
+      return;
+    case 'string':
+      if (value === '') bad('expected a value');
+      into[spec.field] = value;
+      return;
+    case 'seconds':
+    case 'ms': {
+      const n = Number(value);
+      if (value === '' || !Number.isFinite(n) || n < 0) bad(`expected a number of ${spec.kind === 'ms' ? 'milliseconds' : 'seconds'}`);
+      into[spec.field] = n;
+      return;
+    }
+    case 'bool': {
+      const v = value.toLowerCase();
+      if (['', '1', 'true', 'yes', 'on'].includes(v)) into[spec.field] = true;
+      else if (['0', 'false', 'no', 'off'].includes(v)) into[spec.field] = false;
+      else bad('expected true or false');
+      return;
+    }
+    case 'namespaces': {
+      const out = [...((into[spec.field] as Namespace[] | undefined) ?? [])];
+      for (const word of value.split(/[\s,]+/).filter(Boolean)) {
+        const ns = NAMESPACES[word.toLowerCase()];
+        if (!ns) bad(`unknown namespace \`${word}\` (valid: fs or mount, pid, net, ipc, uts)`);
+        if (!out.includes(ns)) out.push(ns);
+      }
+      into[spec.field] = out;
+      return;
+    }
+  }
+}
+
+// The emperor options of a config file's entries; options that are not the emperor's are
+// reported (a vassal option in an emperor file is a mistake worth a line).
+export function emperorOptionsFromEntries(
+  entries: readonly ConfigEntry[],
+  file: string,
+  into: Record<string, unknown>,
+  warn: (message: string) => void,
+): void {
+  for (const e of entries) {
+    const spec = findEmperorOption(e.key);
+    const where = `${file}:${e.line}`;
+    if (!spec) {
+      warn(`${where}: \`${e.key}\` is not an emperor option; ignored`);
+      continue;
+    }
+    applyEmperorOption(into, spec, e.value, where);
+  }
+}

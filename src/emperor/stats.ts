@@ -1,0 +1,113 @@
+// The Imperial Bureau of Statistics: one JSON document with uWSGI's keys (so uwsgitop and
+// existing scripts read it) plus ours. A plain connection gets the raw document, as uWSGI
+// sends it; a connection that starts with an HTTP request line gets it with HTTP headers.
+import { createServer, type Server, type Socket } from 'node:net';
+import { unlinkSync } from 'node:fs';
+import type { VassalSnapshot } from './vassal';
+
+export interface EmperorFacts {
+  readonly version: string;
+  readonly pid: number;
+  readonly cwd: string;
+  readonly monitors: readonly string[];
+  readonly throttleMs: number;
+  readonly vassals: readonly VassalSnapshot[];
+}
+
+export function statsDocument(f: EmperorFacts): Record<string, unknown> {
+  return {
+    version: f.version,
+    pid: f.pid,
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    cwd: f.cwd,
+    emperor: f.monitors,
+    emperor_tyrant: 0,
+    throttle_level: f.throttleMs,
+    vassals: f.vassals.map((v) => ({
+      id: v.name,
+      pid: v.pid,
+      born: v.born,
+      last_mod: Number(v.source.mtimeNs / 1_000_000_000n),
+      last_heartbeat: v.lastHeartbeat,
+      loyal: v.loyal ? v.lastLoyal : 0,
+      ready: v.ready ? 1 : 0,
+      accepting: v.accepting ? 1 : 0,
+      last_loyal: v.lastLoyal,
+      last_ready: v.lastReady,
+      last_accepting: v.lastAccepting,
+      first_run: v.firstRun,
+      last_run: v.lastRun,
+      cursed: v.cursed,
+      on_demand: '',
+      adopted: 0,
+      uid: v.uid ?? 0,
+      gid: v.gid ?? 0,
+      monitor: v.source.monitor,
+      respawns: v.respawns,
+      // ours
+      state: v.state,
+      config: v.source.path,
+      namespaces: v.namespaces,
+      restarts: v.restarts,
+      speaks_protocol: v.speaksProtocol,
+      launch_error: v.error ?? null,
+      last_exit: v.lastExit ?? null,
+    })),
+    blacklist: f.vassals
+      .filter((v) => v.blacklist)
+      .map((v) => ({
+        id: v.name,
+        throttle_level: v.blacklist!.throttleMs,
+        attempt: v.blacklist!.attempt,
+        first_attempt: Math.floor(v.blacklist!.firstAttempt / 1000),
+        last_attempt: Math.floor(v.blacklist!.lastAttempt / 1000),
+      })),
+  };
+}
+
+/** host:port, :port (all interfaces, as uWSGI), or a UNIX socket path. */
+export type StatsAddress = { readonly path: string } | { readonly host: string; readonly port: number };
+
+export function parseStatsAddress(addr: string): StatsAddress {
+  if (addr.includes('/')) return { path: addr };
+  const m = /^(.*):(\d+)$/.exec(addr);
+  if (!m || Number(m[2]) > 65535) throw new Error(`emperor-stats: \`${addr}\` is neither host:port, :port nor a socket path`);
+  return { host: m[1] === '' ? '0.0.0.0' : m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+}
+
+// How long a connection may stay silent before it counts as a raw (uWSGI-style) client.
+const HTTP_SNIFF_MS = 25;
+
+export function startStatsServer(addr: StatsAddress, document: () => Record<string, unknown>): Promise<Server> {
+  const server = createServer((socket: Socket) => {
+    let answered = false;
+    const answer = (http: boolean): void => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      const body = `${JSON.stringify(document(), null, 2)}\n`;
+      if (http)
+        socket.end(`HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      else socket.end(body);
+    };
+    const timer = setTimeout(() => answer(false), HTTP_SNIFF_MS);
+    socket.once('data', (chunk: Buffer) => answer(/^(GET|HEAD) /.test(chunk.toString("latin1", 0, 8))));
+    socket.on('error', () => socket.destroy());
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const ready = (): void => {
+      server.off('error', reject);
+      resolve(server);
+    };
+    if ('path' in addr) {
+      try {
+        unlinkSync(addr.path); // a stale socket from a previous run
+      } catch {
+        // none
+      }
+      server.listen(addr.path, ready);
+    } else server.listen(addr.port, addr.host, ready);
+  });
+}

@@ -1,0 +1,449 @@
+// One vassal under the emperor: an explicit state machine around one jail at a time.
+//
+//   spawning ──started──▶ running ──config changed──▶ reloading ──ready──▶ running
+//      │                    │  └──removed / shutdown──▶ stopping ──exited──▶ stopped
+//      │                    └──died──▶ respawn-wait (loyal) | blacklisted (not yet loyal)
+//      └──bad config──▶ failed (until the file changes)
+//
+// Everything a vassal needs from the emperor comes in through VassalContext; nothing here is
+// shared with another vassal.
+import { closeSync } from 'node:fs';
+import { isJailError } from '../errors';
+import { launchJail, type Jail, type JailExit } from '../jail/launch';
+import { binding } from '../native/binding';
+import type { VassalSource } from '../monitors/types';
+import { readUserDb } from '../config/users';
+import type { EmperorOptions } from './options';
+import { configPacket, EmperorChannel, EXIT_NO_RESPAWN, FROM_VASSAL, TO_VASSAL } from './protocol';
+import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
+import { buildVassal, type VassalBuild } from './vassal-config';
+
+export type VassalState = 'spawning' | 'running' | 'reloading' | 'stopping' | 'respawn-wait' | 'blacklisted' | 'failed' | 'stopped';
+
+export interface VassalContext {
+  readonly options: EmperorOptions;
+  readonly baseEnv: Readonly<Record<string, string>>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  log(line: string): void;
+  /** A removed vassal has stopped: the emperor forgets it. */
+  gone(vassal: Vassal): void;
+}
+
+/** What stats and `ps` show of a vassal (seconds since the epoch, as uWSGI's stats). */
+export interface VassalSnapshot {
+  readonly name: string;
+  readonly state: VassalState;
+  readonly source: VassalSource;
+  readonly pid: number;
+  readonly loyal: boolean;
+  readonly ready: boolean;
+  readonly accepting: boolean;
+  readonly speaksProtocol: boolean;
+  readonly born: number;
+  readonly lastHeartbeat: number;
+  readonly lastLoyal: number;
+  readonly lastReady: number;
+  readonly lastAccepting: number;
+  readonly firstRun: number;
+  readonly lastRun: number;
+  readonly cursed: number;
+  readonly respawns: number;
+  readonly restarts: number;
+  readonly namespaces: readonly string[];
+  readonly error?: string;
+  readonly lastExit?: string;
+  readonly blacklist?: BlacklistEntry;
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
+const sec = (ms: number): number => Math.floor(ms / 1000);
+
+function describeExit(exit: JailExit): string {
+  return exit.signal !== null ? `killed by signal ${exit.signal}` : `exited with status ${exit.code}`;
+}
+
+export class Vassal {
+  readonly name: string;
+  private source: VassalSource;
+  private state: VassalState = 'spawning';
+  private jail: Jail | undefined;
+  private build: VassalBuild | undefined;
+  private channel: EmperorChannel | undefined;
+  private configChannel: EmperorChannel | undefined;
+  private speaks = false;
+  private loyal = false;
+  private ready = false;
+  private accepting = false;
+  private hung = false;
+  private removed = false;
+  private restartWhenDown = false;
+  private readonly born = Date.now();
+  private lastHeartbeat = 0;
+  private lastLoyal = 0;
+  private lastReady = 0;
+  private lastAccepting = 0;
+  private firstRun = 0;
+  private lastRun = 0;
+  private cursed = 0;
+  private respawns = 0;
+  private restarts = 0;
+  private error: string | undefined;
+  private lastExit: string | undefined;
+  private blacklist: BlacklistEntry | undefined;
+  private respawnTimer: NodeJS.Timeout | undefined;
+  private curseTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private loyalTimer: NodeJS.Timeout | undefined;
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(source: VassalSource, private readonly ctx: VassalContext) {
+    this.name = source.name;
+    this.source = source;
+  }
+
+  get currentState(): VassalState {
+    return this.state;
+  }
+
+  get path(): string {
+    return this.source.path;
+  }
+
+  start(): void {
+    this.spawn();
+  }
+
+  // The config file changed (or SIGHUP asked for a reload).
+  change(source: VassalSource): void {
+    this.source = source;
+    switch (this.state) {
+      case 'failed':
+      case 'blacklisted':
+      case 'respawn-wait':
+      case 'stopped':
+        // A new config deserves a fresh start: the fix may be in it.
+        this.blacklist = undefined;
+        this.spawn();
+        return;
+      case 'stopping':
+        if (!this.removed) this.restartWhenDown = true;
+        return;
+      default:
+        this.reload();
+    }
+  }
+
+  // The config file is gone: stop the jail, then let the emperor forget this vassal.
+  remove(): Promise<void> {
+    this.removed = true;
+    return this.stop();
+  }
+
+  // Stops the jail (byte 0 or 2, or SIGTERM for a vassal that does not speak the protocol);
+  // SIGKILLs the whole jail after emperor-curse-tolerance. Resolves once it is reaped.
+  stop(): Promise<void> {
+    this.restartWhenDown = false;
+    this.clearTimer('respawnTimer');
+    if (!this.jail) {
+      this.setState('stopped');
+      this.finish();
+      return Promise.resolve();
+    }
+    const done = new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.state !== 'stopping') {
+      this.setState('stopping');
+      this.askToStop();
+    }
+    return done;
+  }
+
+  // SIGKILL of the whole jail (its init is pid 1 of its pid namespace: everything goes).
+  kill(): void {
+    this.jail?.signal('SIGKILL');
+  }
+
+  // SIGURG: off the blacklist, and a blacklisted vassal gets its next attempt now.
+  clearBlacklist(): void {
+    this.blacklist = undefined;
+    if (this.state === 'blacklisted') {
+      this.clearTimer('respawnTimer');
+      this.ctx.log(`${this.name}: off the blacklist (SIGURG); spawning now`);
+      this.spawn();
+    }
+  }
+
+  snapshot(): VassalSnapshot {
+    const plan = this.build?.plan;
+    return {
+      name: this.name,
+      state: this.state,
+      source: this.source,
+      pid: this.jail?.pid ?? 0,
+      loyal: this.loyal,
+      ready: this.ready,
+      accepting: this.accepting,
+      speaksProtocol: this.speaks,
+      born: sec(this.born),
+      lastHeartbeat: sec(this.lastHeartbeat),
+      lastLoyal: sec(this.lastLoyal),
+      lastReady: sec(this.lastReady),
+      lastAccepting: sec(this.lastAccepting),
+      firstRun: sec(this.firstRun),
+      lastRun: sec(this.lastRun),
+      cursed: sec(this.cursed),
+      respawns: this.respawns,
+      restarts: this.restarts,
+      namespaces: plan?.namespaces ?? [],
+      ...(this.error !== undefined ? { error: this.error } : {}),
+      ...(this.lastExit !== undefined ? { lastExit: this.lastExit } : {}),
+      ...(this.blacklist ? { blacklist: this.blacklist } : {}),
+      ...(plan?.uid !== undefined ? { uid: plan.uid } : {}),
+      ...(plan?.gid !== undefined ? { gid: plan.gid } : {}),
+    };
+  }
+
+  private setState(state: VassalState): void {
+    this.state = state;
+  }
+
+  private spawn(): void {
+    this.clearTimer('respawnTimer');
+    this.setState('spawning');
+    this.speaks = this.loyal = this.ready = this.accepting = this.hung = false;
+    this.lastHeartbeat = 0;
+
+    const [ours, theirs] = binding.socketPair();
+    const usesBinary = this.ctx.options.binaryPath !== undefined;
+    const [configOurs, configTheirs] = usesBinary ? binding.socketPair() : [undefined, undefined];
+    const closeAll = (fds: Array<number | undefined>): void => fds.forEach((fd) => fd !== undefined && closeSync(fd));
+
+    let build: VassalBuild;
+    try {
+      build = buildVassal(this.source, {
+        options: this.ctx.options,
+        users: readUserDb(),
+        baseEnv: this.ctx.baseEnv,
+        env: this.ctx.env,
+        emperorFd: theirs,
+        ...(configTheirs !== undefined ? { configFd: configTheirs } : {}),
+      });
+    } catch (err: unknown) {
+      closeAll([ours, theirs, configOurs, configTheirs]);
+      if (!isJailError(err)) throw err;
+      this.error = err.message;
+      this.setState('failed');
+      this.ctx.log(`${this.name}: ${err.message}; not started (fix the file: it is read again when it changes)`);
+      this.finish();
+      return;
+    }
+    for (const w of build.warnings) this.ctx.log(`${this.name}: warning: ${w}`);
+    this.build = build;
+
+    let jail: Jail;
+    try {
+      jail = launchJail(build.plan);
+    } catch (err: unknown) {
+      closeAll([ours, theirs, configOurs, configTheirs]);
+      if (!isJailError(err)) throw err;
+      this.error = err.message;
+      this.ctx.log(`${this.name}: ${err.message}`);
+      this.diedBeforeLoyal();
+      return;
+    }
+    closeAll([theirs, configTheirs]);
+    this.jail = jail;
+    this.error = undefined;
+    this.lastRun = Date.now();
+    if (this.firstRun === 0) this.firstRun = this.lastRun;
+    this.channel = new EmperorChannel(ours, (b) => this.onByte(jail, b), () => this.channel?.close());
+    if (configOurs !== undefined) {
+      this.configChannel = new EmperorChannel(configOurs, () => undefined, () => undefined);
+      this.pushConfig();
+    }
+
+    jail.started.then(
+      () => {
+        if (this.jail !== jail) return;
+        if (this.state === 'spawning') this.setState('running');
+        this.ctx.log(`${this.name}: running (pid ${jail.pid})`);
+        this.loyalTimer = setTimeout(() => {
+          if (this.jail === jail && !this.speaks) this.becomeLoyal();
+        }, this.ctx.options.loyalAfter * 1000);
+      },
+      (err: Error) => {
+        if (this.jail !== jail) return;
+        this.error = err.message;
+        this.ctx.log(err.message);
+      },
+    );
+    void jail.exited.then((exit) => this.onExit(jail, exit));
+  }
+
+  private reload(): void {
+    let next: VassalBuild;
+    try {
+      next = buildVassal(this.source, { options: this.ctx.options, users: readUserDb(), baseEnv: this.ctx.baseEnv, env: this.ctx.env, emperorFd: -1, configFd: -1 });
+    } catch (err: unknown) {
+      if (!isJailError(err)) throw err;
+      this.error = err.message;
+      this.ctx.log(`${this.name}: ${err.message}; the running vassal keeps its previous config`);
+      return;
+    }
+    this.respawns++;
+    if (this.speaks && this.jail && this.build && next.jailKey === this.build.jailKey) {
+      // Same jail, new app config: the vassal reloads itself (and asks for its config).
+      this.build = { ...this.build, ...(next.configText !== undefined ? { configText: next.configText } : {}) };
+      this.setState('reloading');
+      this.ready = this.accepting = false;
+      if (this.channel?.send(TO_VASSAL.RELOAD)) {
+        this.ctx.log(`${this.name}: config changed; reload byte sent`);
+        return;
+      }
+    }
+    this.ctx.log(`${this.name}: config changed; restarting the jail`);
+    this.restartWhenDown = true;
+    this.setState('reloading');
+    this.askToStop();
+  }
+
+  private askToStop(): void {
+    const jail = this.jail;
+    if (!jail) return;
+    const byte = this.ctx.options.gracefulShutdown ? TO_VASSAL.GRACEFUL_STOP : TO_VASSAL.STOP;
+    if (!(this.speaks && this.channel?.send(byte))) jail.signal('SIGTERM');
+    this.clearTimer('curseTimer');
+    this.curseTimer = setTimeout(() => {
+      if (this.jail !== jail) return;
+      this.cursed = Date.now();
+      this.ctx.log(`${this.name}: still alive after ${this.ctx.options.curseTolerance} s; SIGKILL to the whole jail`);
+      jail.signal('SIGKILL');
+    }, this.ctx.options.curseTolerance * 1000);
+  }
+
+  private onByte(jail: Jail, byte: number): void {
+    if (this.jail !== jail) return;
+    this.speaks = true;
+    const now = Date.now();
+    switch (byte) {
+      case FROM_VASSAL.SPAWNED:
+        this.ready = true;
+        this.lastReady = now;
+        if (this.state === 'reloading' && !this.restartWhenDown) {
+          this.setState('running');
+          this.ctx.log(`${this.name}: reloaded`);
+        }
+        return;
+      case FROM_VASSAL.CONFIG_REQUEST:
+        this.pushConfig();
+        return;
+      case FROM_VASSAL.ACCEPTING:
+        this.accepting = true;
+        this.lastAccepting = now;
+        return;
+      case FROM_VASSAL.LOYAL:
+        this.becomeLoyal();
+        return;
+      case FROM_VASSAL.HEARTBEAT:
+        this.lastHeartbeat = now;
+        if (this.heartbeatTimer) this.heartbeatTimer.refresh();
+        else this.heartbeatTimer = setTimeout(() => this.onHung(jail), this.ctx.options.requiredHeartbeat * 1000);
+        return;
+      case FROM_VASSAL.GOING_DOWN:
+        this.ctx.log(`${this.name}: going down`);
+        return;
+      case FROM_VASSAL.SOS:
+        this.ctx.log(`${this.name}: asks for help (SOS byte)`);
+        return;
+      default:
+        this.ctx.log(`${this.name}: unknown byte ${byte} on the emperor pipe; ignored`);
+    }
+  }
+
+  private becomeLoyal(): void {
+    if (!this.loyal) this.ctx.log(`${this.name}: loyal`);
+    this.loyal = true;
+    this.lastLoyal = Date.now();
+    this.blacklist = undefined;
+  }
+
+  private onHung(jail: Jail): void {
+    this.heartbeatTimer = undefined;
+    if (this.jail !== jail) return;
+    this.hung = true;
+    this.ctx.log(`${this.name}: no heartbeat for ${this.ctx.options.requiredHeartbeat} s: hung; killing the whole jail`);
+    jail.signal('SIGKILL');
+  }
+
+  private pushConfig(): void {
+    const text = this.build?.configText;
+    if (text === undefined || !this.configChannel) return;
+    try {
+      this.configChannel.write(configPacket(text));
+    } catch (err: unknown) {
+      this.ctx.log(`${this.name}: cannot send the config: ${(err as Error).message}`);
+    }
+  }
+
+  private onExit(jail: Jail, exit: JailExit): void {
+    if (this.jail !== jail) return;
+    this.jail = undefined;
+    this.channel?.close();
+    this.configChannel?.close();
+    this.channel = this.configChannel = undefined;
+    for (const t of ['curseTimer', 'heartbeatTimer', 'loyalTimer'] as const) this.clearTimer(t);
+    this.lastExit = describeExit(exit);
+
+    if (this.state === 'stopping') {
+      this.ctx.log(`${this.name}: stopped (${this.lastExit})`);
+      this.setState('stopped');
+      this.finish();
+      return;
+    }
+    if (this.restartWhenDown) {
+      this.restartWhenDown = false;
+      this.restarts++;
+      this.spawn();
+      return;
+    }
+    if (exit.code === EXIT_NO_RESPAWN) {
+      this.ctx.log(`${this.name}: exited with status 26: not respawned`);
+      this.setState('stopped');
+      return;
+    }
+    if (this.hung || this.loyal) {
+      this.ctx.log(`${this.name}: ${this.hung ? 'killed as hung' : this.lastExit}; respawning`);
+      this.setState('respawn-wait');
+      this.respawns++;
+      this.restarts++;
+      this.respawnTimer = setTimeout(() => this.spawn(), 0);
+      return;
+    }
+    this.ctx.log(`${this.name}: ${this.lastExit} before it was loyal`);
+    this.diedBeforeLoyal();
+  }
+
+  // Not loyal yet: on the blacklist, and a longer wait before every further attempt.
+  private diedBeforeLoyal(): void {
+    this.blacklist = blacklistAfterDeath(this.blacklist, Date.now(), this.ctx.options.throttle, this.ctx.options.maxThrottle);
+    this.setState('blacklisted');
+    const wait = this.blacklist.throttleMs;
+    this.ctx.log(`${this.name}: blacklisted (attempt ${this.blacklist.attempt}); next attempt in ${(wait / 1000).toFixed(1)} s`);
+    this.respawnTimer = setTimeout(() => {
+      this.respawns++;
+      this.restarts++;
+      this.spawn();
+    }, wait);
+  }
+
+  private finish(): void {
+    for (const w of this.waiters.splice(0)) w();
+    if (this.removed) this.ctx.gone(this);
+  }
+
+  private clearTimer(name: 'respawnTimer' | 'curseTimer' | 'heartbeatTimer' | 'loyalTimer'): void {
+    const t = this[name];
+    if (t) clearTimeout(t);
+    this[name] = undefined;
+  }
+}

@@ -1,0 +1,44 @@
+// The part every file-based monitor shares: which names are vassal configs, how a file's
+// identity is read, and turning two snapshots into add/change/remove events.
+import { lstatSync, statSync, type BigIntStats } from 'node:fs';
+import { basename, extname } from 'node:path';
+import { VASSAL_EXTENSIONS } from '../config/load';
+import type { MonitorEvent, VassalSource } from './types';
+
+// web.ini → true; web.skel, .web.ini.swp, .#web.ini (editor files) → false.
+export function isVassalFileName(name: string): boolean {
+  return !name.startsWith('.') && VASSAL_EXTENSIONS.includes(extname(name).toLowerCase());
+}
+
+// The source of one file, or undefined when it is gone, dangling, or not a regular file.
+export function readSource(path: string, monitor: string, nofollow: boolean): VassalSource | undefined {
+  let st: BigIntStats;
+  try {
+    st = statSync(path, { bigint: true });
+    if (!st.isFile()) return undefined;
+    if (nofollow) st = lstatSync(path, { bigint: true });
+  } catch {
+    return undefined;
+  }
+  return { name: basename(path), path, monitor, mtimeNs: st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid) };
+}
+
+// Compares one file's old and new state and emits what changed; returns the new state.
+export function diffOne(
+  known: Map<string, VassalSource>,
+  path: string,
+  now: VassalSource | undefined,
+  emit: (e: MonitorEvent) => void,
+): void {
+  const before = known.get(path);
+  if (now && !before) {
+    known.set(path, now);
+    emit({ kind: 'add', source: now });
+  } else if (now && before && (now.mtimeNs !== before.mtimeNs || now.uid !== before.uid || now.gid !== before.gid)) {
+    known.set(path, now);
+    emit({ kind: 'change', source: now });
+  } else if (!now && before) {
+    known.delete(path);
+    emit({ kind: 'remove', source: before });
+  }
+}

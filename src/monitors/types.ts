@@ -1,0 +1,41 @@
+// What every monitor reports, whatever it watches (a directory, a glob, later a database).
+
+/** A vassal config as a monitor sees it. */
+export interface VassalSource {
+  /** The vassal's name: its file name (`web.ini`), unique across every source. */
+  readonly name: string;
+  /** Absolute path of the config file. */
+  readonly path: string;
+  /** The monitor's own spec (`dir:///etc/jails`), for stats and messages. */
+  readonly monitor: string;
+  /** Modification time in nanoseconds, full precision. */
+  readonly mtimeNs: bigint;
+  /** Owner of the file (tyrant mode runs the vassal as this user). */
+  readonly uid: number;
+  readonly gid: number;
+  /** An on-demand socket the emperor holds for this vassal (on-demand vassals). */
+  readonly onDemandSocket?: string;
+}
+
+export type MonitorEvent =
+  | { readonly kind: 'add'; readonly source: VassalSource }
+  | { readonly kind: 'change'; readonly source: VassalSource }
+  | { readonly kind: 'remove'; readonly source: VassalSource };
+
+export interface Monitor {
+  readonly spec: string;
+  /** Scans once (reporting every config as added), then watches. */
+  start(emit: (event: MonitorEvent) => void): void;
+  /** Scans again now (the periodic safety net, or a SIGHUP). */
+  rescan(): void;
+  close(): void;
+}
+
+export interface MonitorOptions {
+  /** Seconds between safety-net rescans (emperor-freq). */
+  readonly freq: number;
+  /** Compare a symlink's own mtime instead of its target's (emperor-nofollow). */
+  readonly nofollow: boolean;
+  /** Problems worth a log line (a directory that vanished…); the monitor carries on. */
+  readonly warn: (message: string) => void;
+}
