@@ -329,17 +329,16 @@ export class Vassal {
       case FROM_VASSAL.SPAWNED:
         this.ready = true;
         this.lastReady = now;
-        if (this.state === 'reloading' && !this.restartWhenDown) {
-          this.setState('running');
-          this.ctx.log(`${this.name}: reloaded`);
-        }
+        this.reloaded();
         return;
       case FROM_VASSAL.CONFIG_REQUEST:
         this.pushConfig();
         return;
       case FROM_VASSAL.ACCEPTING:
+        // uWSGI 2.0 sends 5, not 1, after a graceful reload.
         this.accepting = true;
         this.lastAccepting = now;
+        this.reloaded();
         return;
       case FROM_VASSAL.LOYAL:
         this.becomeLoyal();
@@ -358,6 +357,12 @@ export class Vassal {
       default:
         this.ctx.log(`${this.name}: unknown byte ${byte} on the emperor pipe; ignored`);
     }
+  }
+
+  private reloaded(): void {
+    if (this.state !== 'reloading' || this.restartWhenDown) return;
+    this.setState('running');
+    this.ctx.log(`${this.name}: reloaded`);
   }
 
   private becomeLoyal(): void {
@@ -403,6 +408,7 @@ export class Vassal {
     if (this.restartWhenDown) {
       this.restartWhenDown = false;
       this.restarts++;
+      this.ctx.log(`${this.name}: old jail ${this.lastExit}; starting the new one`);
       this.spawn();
       return;
     }

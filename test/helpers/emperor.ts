@@ -1,0 +1,160 @@
+// A real `jailctl emperor` in the background, for tests: its log lines, its stats (over a
+// UNIX socket in its own temporary directory), and waiting for what a user would wait for.
+import type { ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { jailctlAsync } from './cli';
+
+export interface StatsVassal {
+  id: string;
+  pid: number;
+  state: string;
+  loyal: number;
+  ready: number;
+  accepting: number;
+  respawns: number;
+  restarts: number;
+  launch_error: string | null;
+  last_heartbeat: number;
+  speaks_protocol: boolean;
+  [key: string]: unknown;
+}
+
+export interface Stats {
+  pid: number;
+  vassals: StatsVassal[];
+  blacklist: Array<{ id: string; throttle_level: number; attempt: number }>;
+  [key: string]: unknown;
+}
+
+export interface RunningEmperor {
+  readonly child: ChildProcess;
+  readonly statsPath: string;
+  /** Everything the emperor logged so far. */
+  log(): string;
+  waitForLog(re: RegExp, timeoutMs?: number): Promise<string>;
+  stats(): Promise<Stats>;
+  vassal(id: string): Promise<StatsVassal | undefined>;
+  /** Polls the stats until `ok` holds for the vassal (or throws after timeoutMs). */
+  waitForVassal(id: string, ok: (v: StatsVassal | undefined) => boolean, what: string, timeoutMs?: number): Promise<StatsVassal | undefined>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): Promise<void>;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// Sends `request` (nothing for a raw client) to a stats socket and returns all it answers.
+export function askStats(target: { path: string } | { port: number; host: string }, request = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(target as never);
+    let out = '';
+    sock.on('connect', () => {
+      if (request) sock.write(request);
+    });
+    sock.on('data', (c: Buffer) => (out += c.toString()));
+    sock.on('end', () => resolve(out));
+    sock.on('error', reject);
+  });
+}
+
+export function startEmperor(args: readonly string[], statsDir: string): RunningEmperor {
+  const statsPath = join(statsDir, 'stats.sock');
+  const child = jailctlAsync(['emperor', '--emperor-stats', statsPath, ...args]);
+  let log = '';
+  const listeners = new Set<() => void>();
+  const onData = (c: Buffer): void => {
+    log += c.toString();
+    for (const l of listeners) l();
+  };
+  child.stderr!.on('data', onData);
+  child.stdout!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const self: RunningEmperor = {
+    child,
+    statsPath,
+    log: () => log,
+    waitForLog(re, timeoutMs = 15000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const m = re.exec(log);
+          if (m) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            resolve(m[0]);
+          }
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`timed out waiting for ${re} in the emperor's log:\n${log}`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      });
+    },
+    async stats() {
+      for (let i = 0; ; i++) {
+        try {
+          return JSON.parse(await askStats({ path: statsPath })) as Stats;
+        } catch (err) {
+          if (i > 100) throw err;
+          await sleep(50);
+        }
+      }
+    },
+    async vassal(id) {
+      return (await self.stats()).vassals.find((v) => v.id === id);
+    },
+    async waitForVassal(id, ok, what, timeoutMs = 15000) {
+      const end = Date.now() + timeoutMs;
+      let last: StatsVassal | undefined;
+      while (Date.now() < end) {
+        last = await self.vassal(id);
+        if (ok(last)) return last;
+        await sleep(50);
+      }
+      throw new Error(`${id}: timed out waiting for ${what}; last seen: ${JSON.stringify(last)}\nlog:\n${log}`);
+    },
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+  return self;
+}
+
+// pids of every process whose command line contains `marker` (a test's unique tag).
+export function pidsWith(marker: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(marker) && !cmd.includes('jailctl-entry')) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+export async function waitUntil(ok: () => boolean, what: string, timeoutMs = 10000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (ok()) return;
+    await sleep(25);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
