@@ -1,0 +1,120 @@
+// What the emperor makes of a vassal file: magic variables, placeholders, vassal-set,
+// vassals-include, JAIL_VASSAL_* from its environment, symlinked skeletons with nofollow,
+// glob:// sources and an --ini file of emperor options. Observed from inside the jails.
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, lutimesSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { pidsWith, startEmperor, waitUntil, type RunningEmperor } from '../helpers/emperor';
+import { requireRoot } from '../helpers/root';
+import { ini, vassalDir, type VassalDir } from '../helpers/vassal';
+
+requireRoot();
+
+const test = suite('emperor config');
+
+let dir: VassalDir;
+let emperor: RunningEmperor | undefined;
+
+test.before.each(() => {
+  dir = vassalDir();
+  chmodSync(dir.dir, 0o777);
+});
+
+test.after.each(async () => {
+  await emperor?.stop();
+  emperor = undefined;
+  dir.remove();
+});
+
+const readWhenThere = async (path: string): Promise<string> => {
+  await waitUntil(() => existsSync(path) && readFileSync(path, 'utf8').endsWith('\n'), path);
+  return readFileSync(path, 'utf8').trim();
+};
+
+test('magic variables, placeholders, vassal-set, vassals-include and JAIL_VASSAL_* reach the jail', async () => {
+  const vassals = join(dir.dir, 'vassals');
+  mkdirSync(vassals, { mode: 0o755 });
+  const out = join(dir.dir, 'out');
+  mkdirSync(out, { mode: 0o777 });
+  const include = dir.write('defaults.ini', ini(
+    'env = FROM_INCLUDE=/tmp/sockets/%(vassal_name).sock included-as-%n',
+  ));
+  const file = join(vassals, 'shop.ini');
+  require('node:fs').writeFileSync(file, ini(
+    'vassal_name = %n',
+    'env = MAGIC=%n|%e|%x|%c|%d|%p|100%%',
+    'env = HOME_OF_IT=$(JAILCTL_TEST_HOME)',
+    `unprivileged-binary-patch-arg = sh -c 'env | grep -E "^(MAGIC|FROM_|HOME_OF_IT)" | sort > ${out}/%n.env; echo >> ${out}/%n.env; exec sleep 86420'`,
+  ));
+  process.env.JAILCTL_TEST_HOME = '/srv/shop';
+  process.env.JAIL_VASSAL_ENV = 'FROM_ENV=env-%n';
+  try {
+    emperor = startEmperor(['--emperor', vassals, '--vassal-set', 'env=FROM_SET=set-%n', '--vassals-include', include], dir.dir);
+  } finally {
+    delete process.env.JAILCTL_TEST_HOME;
+    delete process.env.JAIL_VASSAL_ENV;
+  }
+  const env = await readWhenThere(join(out, 'shop.env'));
+  assert.equal(env.split('\n'), [
+    'FROM_ENV=env-shop',
+    'FROM_INCLUDE=/tmp/sockets/shop.sock included-as-defaults',
+    'FROM_SET=set-shop',
+    'HOME_OF_IT=/srv/shop',
+    `MAGIC=shop|ini|shop.ini|vassals|${vassals}/|${file}|100%`,
+  ]);
+  assert.not.match(emperor.log(), /vassal_name/, 'a referenced placeholder is no typo');
+});
+
+test('an unreferenced unknown key gets a did-you-mean warning, and the vassal still runs', async () => {
+  dir.write('typo.ini', ini('exec-as-rot = true', 'unprivileged-binary-patch-arg = sleep 86421'));
+  emperor = startEmperor(['--emperor', dir.dir], dir.dir);
+  await emperor.waitForLog(/typo\.ini:2: unknown option `exec-as-rot` \(did you mean `exec-as-root`\?\)/);
+  await emperor.waitForVassal('typo.ini', (v) => v?.state === 'running', 'running');
+});
+
+test('emperor-nofollow: touch -h on one symlink reloads only that vassal of a shared skeleton', async () => {
+  const out = join(dir.dir, 'out');
+  mkdirSync(out, { mode: 0o777 });
+  dir.write('app.skel', ini(`unprivileged-binary-patch-arg = sh -c 'echo %n > ${out}/%n; exec sleep 86422'`));
+  symlinkSync(join(dir.dir, 'app.skel'), join(dir.dir, 'app1.ini'));
+  symlinkSync(join(dir.dir, 'app.skel'), join(dir.dir, 'app2.ini'));
+  emperor = startEmperor(['--emperor', dir.dir, '--emperor-nofollow'], dir.dir);
+  assert.is(await readWhenThere(join(out, 'app1')), 'app1', '%n is the link\'s name, not the skeleton\'s');
+  assert.is(await readWhenThere(join(out, 'app2')), 'app2');
+  const a1 = await emperor.waitForVassal('app1.ini', (v) => v?.state === 'running', 'app1');
+  const a2 = await emperor.waitForVassal('app2.ini', (v) => v?.state === 'running', 'app2');
+  assert.is((await emperor.stats()).vassals.length, 2, 'app.skel itself is no vassal');
+  const t = new Date(statSync(join(dir.dir, 'app1.ini'), { throwIfNoEntry: true }).mtimeMs + 5000);
+  lutimesSync(join(dir.dir, 'app1.ini'), t, t);
+  await emperor.waitForVassal('app1.ini', (v) => v?.state === 'running' && v.pid !== a1!.pid, 'app1 restarted');
+  assert.is((await emperor.vassal('app2.ini'))!.pid, a2!.pid, 'app2 untouched');
+});
+
+test('glob:// sources merge with dir:// ones, and options come from an --ini file', async () => {
+  const sites = join(dir.dir, 'sites');
+  for (const s of ['blog', 'shop']) mkdirSync(join(sites, s), { recursive: true });
+  dir.write('sites/blog/blog.ini', ini('unprivileged-binary-patch-arg = sleep 86423'));
+  const other = join(dir.dir, 'other');
+  mkdirSync(other);
+  dir.write('other/cron.ini', ini('unprivileged-binary-patch-arg = sleep 86424'));
+  const conf = dir.write('emperor.ini', [
+    '[jail]',
+    `emperor = glob://${sites}/*/*.ini`,
+    `emperor = dir://${other}`,
+    'emperor-freq = 1',
+    '',
+  ].join('\n'));
+  emperor = startEmperor(['--ini', conf], dir.dir);
+  await waitUntil(() => pidsWith('sleep 86423').length === 1 && pidsWith('sleep 86424').length === 1, 'both sources');
+  // A new directory matching the glob: picked up without waiting for the rescan.
+  mkdirSync(join(sites, 'wiki'));
+  dir.write('sites/wiki/wiki.ini', ini('unprivileged-binary-patch-arg = sleep 86425'));
+  await waitUntil(() => pidsWith('sleep 86425').length === 1, 'the vassal in the new directory', 5000);
+  // Names are file names, unique across sources: a second blog.ini is refused, loudly.
+  dir.write('other/blog.ini', ini('unprivileged-binary-patch-arg = sleep 86426'));
+  await emperor.waitForLog(/a vassal named blog\.ini already runs from .*sites\/blog\/blog\.ini; ignored/);
+  assert.equal(pidsWith('sleep 86426'), []);
+});
+
+test.run();
