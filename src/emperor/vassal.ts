@@ -417,7 +417,10 @@ export class Vassal {
       this.setState('stopped');
       return;
     }
-    if (this.hung || this.loyal) {
+    // Loyal or not, a vassal that dies within emperor-throttle ms of its start is crash-looping:
+    // respawning it at once would be a fork bomb.
+    const quick = Date.now() - this.lastRun < this.ctx.options.throttle;
+    if (this.hung || (this.loyal && !quick)) {
       this.ctx.log(`${this.name}: ${this.hung ? 'killed as hung' : this.lastExit}; respawning`);
       this.setState('respawn-wait');
       this.respawns++;
@@ -425,7 +428,7 @@ export class Vassal {
       this.respawnTimer = setTimeout(() => this.spawn(), 0);
       return;
     }
-    this.ctx.log(`${this.name}: ${this.lastExit} before it was loyal`);
+    this.ctx.log(`${this.name}: ${this.lastExit} ${this.loyal ? `within ${this.ctx.options.throttle} ms of its start` : 'before it was loyal'}`);
     this.diedBeforeLoyal();
   }
 

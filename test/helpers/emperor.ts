@@ -60,6 +60,10 @@ export function askStats(target: { path: string } | { port: number; host: string
 
 export function startEmperor(args: readonly string[], statsDir: string): RunningEmperor {
   const statsPath = join(statsDir, 'stats.sock');
+  // The last --emperor-stats wins: a test that gives its own (TCP) address is asked there.
+  const own = args.lastIndexOf('--emperor-stats');
+  const tcp = own >= 0 ? /^(.*):(\d+)$/.exec(args[own + 1]!) : null;
+  const statsTarget = tcp ? { host: tcp[1]!, port: Number(tcp[2]) } : { path: statsPath };
   const child = jailctlAsync(['emperor', '--emperor-stats', statsPath, ...args]);
   let log = '';
   const listeners = new Set<() => void>();
@@ -97,7 +101,7 @@ export function startEmperor(args: readonly string[], statsDir: string): Running
     async stats() {
       for (let i = 0; ; i++) {
         try {
-          return JSON.parse(await askStats({ path: statsPath })) as Stats;
+          return JSON.parse(await askStats(statsTarget)) as Stats;
         } catch (err) {
           if (i > 100) throw err;
           await sleep(50);
