@@ -85,6 +85,7 @@ typedef struct {
         gid_t groups[JAIL_MAX_GROUPS];
         uint64_t caps; /* bit n = capability n, kept; all others dropped */
         bool no_new_privs;
+        bool new_session; /* setsid(): no terminal signals from whoever started the launcher */
         bool privileged; /* program is a privileged binary patch: exec before the drop */
         const char *path;
         size_t n_argv;

@@ -3,7 +3,7 @@
  * Wire format: a uwsgi keyval body, repeated `u16le keylen, key, u16le vallen, val`.
  * Lists are repeated keys, in order. Keys:
  *   ns (mount|pid|net|ipc|uts, repeated)  proc=1  loopback=1  hostname
- *   hook (repeated)  uid  gid  group (repeated)  cap (number, repeated)  no-new-privs=0|1
+ *   hook (repeated)  uid  gid  group (repeated)  cap (number, repeated)  no-new-privs=0|1  setsid=1
  *   privileged=1  path  argv (repeated)  env (KEY=VALUE, repeated)  chdir
  *   fd (SRC:DST, repeated)  fault (STAGE:ERRNO, tests only)
  * An unknown key is an error: TypeScript and C must agree exactly. */
@@ -94,6 +94,8 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
                 if (parse_uint(val, 63, &n) < 0)
                         return -EINVAL;
                 p->caps |= UINT64_C(1) << n;
+        } else if (key_is(key, klen, "setsid")) {
+                p->new_session = strcmp(val, "1") == 0;
         } else if (key_is(key, klen, "no-new-privs")) {
                 p->no_new_privs = strcmp(val, "0") != 0;
         } else if (key_is(key, klen, "privileged")) {

@@ -317,6 +317,11 @@ int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_err
         bool under_init = false;
         int r;
 
+        /* A fresh clone child is never a process-group leader, so setsid() cannot fail
+         * (EPERM is its only error); the jail then gets no signal from a terminal. */
+        if (plan->new_session)
+                (void) setsid();
+
         if ((r = jail__setup(plan, reterr)) < 0)
                 return r;
 

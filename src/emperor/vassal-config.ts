@@ -78,6 +78,7 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
       ...(usesBinary ? { defaultProgram: { path: binary, argv: [binary, '--ini', `emperor://${source.name.replace(extname(source.name), '')}.ini`] } } : {}),
       fds,
       extraEnv,
+      newSession: true,
     },
   );
   const { fds: _fds, ...jailPart } = compiled.plan;

@@ -25,6 +25,8 @@ export interface CompileOptions {
   /** Fds handed to the jail, and the environment that tells the vassal about them. */
   readonly fds?: readonly FdMapping[];
   readonly extraEnv?: Readonly<Record<string, string>>;
+  /** Put the jail in a session of its own (see LaunchPlan.newSession). */
+  readonly newSession?: boolean;
 }
 
 export interface CompiledVassal {
@@ -147,6 +149,7 @@ export function compilePlan(raw: RawVassalConfig, options: CompileOptions): Comp
     groups: Object.freeze([]),
     caps: Object.freeze(caps),
     noNewPrivs,
+    ...(options.newSession ? { newSession: true } : {}),
     program,
     env: Object.freeze([...env].map(([k, v]) => `${k}=${v}`)),
     ...(chdir !== undefined ? { chdir } : {}),

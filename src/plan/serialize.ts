@@ -34,6 +34,7 @@ export function serializePlan(plan: LaunchPlan, fault?: FaultInjection): Buffer 
   for (const g of plan.groups) add('group', g);
   for (const cap of plan.caps) add('cap', capabilityNumber(cap)!);
   add('no-new-privs', plan.noNewPrivs ? 1 : 0);
+  if (plan.newSession) add('setsid', 1);
   if (plan.program.privileged) add('privileged', 1);
   add('path', plan.program.path);
   for (const arg of plan.program.argv) add('argv', arg);

@@ -49,6 +49,9 @@ export interface LaunchPlan {
   /** Capability names kept (permitted, effective, inheritable, ambient, bounding). */
   readonly caps: readonly string[];
   readonly noNewPrivs: boolean;
+  /** Start a new session (setsid): signals from the launcher's terminal do not reach the
+   *  jail. The emperor sets it; `jailctl run` does not, so Ctrl-C works as usual. */
+  readonly newSession?: boolean;
   readonly program: Program;
   /** The complete environment, `KEY=VALUE`. */
   readonly env: readonly string[];

@@ -1,6 +1,6 @@
 // The emperor as a sysadmin sees it: real config files in a real directory, a real
 // `jailctl emperor` process, real jails; everything observed through its stats and /proc.
-import { chmodSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,6 +15,11 @@ const test = suite('emperor lifecycle');
 // A vassal that sleeps; `tag` (a unique number) finds its processes in /proc.
 const sleeper = (tag: number, ...extra: string[]): string =>
   ini('unshare = fs,pid,ipc,uts', 'uid = nobody', ...extra, `unprivileged-binary-patch-arg = sleep ${tag}`);
+
+function sessionOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+}
 
 let dir: VassalDir;
 let emperor: RunningEmperor | undefined;
@@ -46,6 +51,8 @@ test('a dropped config runs, a touched one restarts, a removed one stops with no
   const first = pidsWith('sleep 86401')[0]!;
   assert.ok(v!.pid > 0 && alive(v!.pid), 'stats give the jail\'s live pid');
   assert.equal(v!.namespaces, ['mount', 'pid', 'ipc', 'uts']);
+  // A session of its own: Ctrl-C at the emperor's terminal reaches the emperor, not the jail.
+  assert.is.not(sessionOf(first), sessionOf(e.child.pid!));
 
   // Same second, new mtime: uWSGI's whole-second comparison would miss it.
   const now = new Date();
@@ -64,7 +71,7 @@ test('a dropped config runs, a touched one restarts, a removed one stops with no
 
 test('kill -9 of a loyal vassal respawns it at once', async () => {
   dir.write('web.ini', sleeper(86402));
-  const e = start('--vassal-loyal-after', '0.2');
+  const e = start('--vassal-loyal-after', '0.2', '--emperor-throttle', '100');
   await e.waitForVassal('web.ini', (x) => x?.loyal !== undefined && x.loyal > 0, 'loyal');
   const [victim] = pidsWith('sleep 86402');
   process.kill(victim!, 'SIGKILL');
