@@ -30,14 +30,19 @@ Example:
   [jail]
   unshare = fs,pid,net,ipc,uts
   hostname = hello
-  exec-as-root = echo "setting up as $(id -un)"
+  exec-as-root = echo "setting up as \`id -un\`"
   uid = nobody
-  unprivileged-binary-patch-arg = sh -c 'echo "hello from $(hostname) as $(id -un)"'
+  unprivileged-binary-patch-arg = sh -c 'echo "hello from \`hostname\` as \`id -un\`"; exec sleep infinity'
 
   $ sudo jailctl run jails/hello.ini
 
 Vassal options:
 ${optionTable()}
+
+In values, %n %p %d %e %x %c %h are the file's magic variables (name, path, directory,
+extension, file name, directory name, hostname), %(key) the value of an earlier key,
+$(NAME) the environment variable NAME (left as written when NAME is unset, so a
+shell's $(command) still works) and %% a percent sign, as in uWSGI.
 
 Signals (TERM, INT, HUP, QUIT, USR1, USR2, WINCH) are forwarded to the vassal.
 Exit status: the vassal's own (128+N when killed by signal N); 125 when the jail

@@ -4,7 +4,8 @@
 // set before it, whichever layer set it:
 //   %n %p %d %e %x %s %c %h   magic variables of the layer's own file (see MAGIC below)
 //   %(key)                    the value last given to `key` (an option or a placeholder)
-//   $(NAME)                   the emperor's environment variable NAME ('' when unset)
+//   $(NAME)                   the environment variable NAME; left as it is when NAME is
+//                             unset (uWSGI's rule), so a shell's $(id -un) survives
 //   %%                        a literal %
 import { hostname as osHostname } from 'node:os';
 import { basename, dirname, extname } from 'node:path';
@@ -72,7 +73,7 @@ export function expandConfig(layers: readonly ConfigLayer[], ctx: ExpandContext)
           return token;
         }
         if (letter !== undefined) return magic[letter] ?? token;
-        return ctx.env[env!] ?? '';
+        return ctx.env[env!] ?? token;
       });
       values.set(entry.key, value);
       out.push({ key: entry.key, value, line: entry.line, ...(where !== ctx.vassalFile ? { file: where } : {}) });

@@ -1,9 +1,12 @@
-// Every example vassal in jails/ runs and does what its comment says.
+// Every example vassal in jails/ runs and does what its comment says, alone under
+// `jailctl run` and all together under `jailctl emperor` (the README's first command).
 import { readdirSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { jailctl, jailctlAsync, ROOT } from '../helpers/cli';
+import { jailctlAsync, ROOT } from '../helpers/cli';
+import { pidsWith, waitUntil } from '../helpers/emperor';
 import { requireRoot } from '../helpers/root';
 
 requireRoot();
@@ -11,27 +14,59 @@ requireRoot();
 const JAILS = join(ROOT, 'jails');
 const test = suite('examples in jails/');
 
+// Runs `jailctl run FILE` until its output has `lines` lines, then stops it with SIGTERM.
+async function runUntil(file: string, lines: number): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  const child = jailctlAsync(['run', join(JAILS, file)]);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await waitUntil(() => stdout.split('\n').length > lines || child.exitCode !== null, `${lines} lines from ${file}`).catch(() => undefined);
+  child.kill('SIGTERM');
+  return { stdout, stderr, code: await exited };
+}
+
+async function nginxBody(): Promise<string> {
+  let body = '';
+  for (let i = 0; i < 100 && body === ''; i++) {
+    body = await fetch('http://127.0.0.1:8080/').then((r) => r.text(), () => '');
+    if (body === '') await new Promise((r) => setTimeout(r, 50));
+  }
+  return body;
+}
+
+function nginxUids(): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      return /^Name:\tnginx$/m.test(status) ? [Number(/^Uid:\t(\d+)/m.exec(status)![1])] : [];
+    } catch (err: unknown) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') return []; // exited meanwhile
+      throw err;
+    }
+  });
+}
+
 test('every example has a test here', () => {
   const files = readdirSync(JAILS).filter((f) => /\.(ini|ya?ml|json)$/.test(f)).sort();
   assert.equal(files, ['caps.yaml', 'hello.ini', 'hooks.json', 'nginx.ini']);
 });
 
-test('hello.ini: hook as root, program as nobody in its own namespaces', () => {
-  const r = jailctl(['run', join(JAILS, 'hello.ini')]);
-  assert.is(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^hook: running as root in a jail named hello\nhello from hello as nobody; processes I can see: \d\n$/);
+test('hello.ini: hook as root, program as nobody in its own namespaces; SIGTERM stops it', async () => {
+  const r = await runUntil('hello.ini', 2);
+  assert.match(r.stdout, /^hook: running as root in a jail named hello\nhello from hello as nobody; processes I can see: \d\n$/, r.stderr);
+  assert.is(r.code, 128 + 15, 'the vassal was stopped by the forwarded SIGTERM');
 });
 
-test('caps.yaml: exactly net_bind_service, env set, no new privileges', () => {
-  const r = jailctl(['run', join(JAILS, 'caps.yaml')]);
-  assert.is(r.status, 0, r.stderr);
-  assert.is(r.stdout, 'hi\nCapEff:\t0000000000000400\nCapBnd:\t0000000000000400\nNoNewPrivs:\t1\n');
+test('caps.yaml: exactly net_bind_service, env set, no new privileges', async () => {
+  const r = await runUntil('caps.yaml', 4);
+  assert.is(r.stdout, 'hi\nCapEff:\t0000000000000400\nCapBnd:\t0000000000000400\nNoNewPrivs:\t1\n', r.stderr);
 });
 
-test('hooks.json: a root hook prepares a private mount the vassal reads', () => {
-  const r = jailctl(['run', join(JAILS, 'hooks.json')]);
-  assert.is(r.status, 0, r.stderr);
-  assert.is(r.stdout, 'written by a root hook\n');
+test('hooks.json: a root hook prepares a private mount the vassal reads', async () => {
+  const r = await runUntil('hooks.json', 1);
+  assert.is(r.stdout, 'written by a root hook\n', r.stderr);
   assert.not.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes('/tmp/jailctl-demo'), 'the mount stayed in the jail');
 });
 
@@ -41,26 +76,33 @@ test('nginx.ini: nginx as a privileged patch serves, its worker runs as www-data
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
-    let body = '';
-    for (let i = 0; i < 100 && body === ''; i++) {
-      body = await fetch('http://127.0.0.1:8080/').then((r) => r.text(), () => '');
-      if (body === '') await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.is(body, 'hello from nginx in a jail\n', stderr);
-    const users = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
-      try {
-        const status = readFileSync(`/proc/${p}/status`, 'utf8');
-        return /^Name:\tnginx$/m.test(status) ? [Number(/^Uid:\t(\d+)/m.exec(status)![1])] : [];
-      } catch (err: unknown) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') return []; // exited meanwhile
-        throw err;
-      }
-    });
+    assert.is(await nginxBody(), 'hello from nginx in a jail\n', stderr);
+    const users = nginxUids();
     assert.ok(users.includes(0) && users.includes(33), `nginx master as root and worker as www-data: ${users}`);
   } finally {
     child.kill('SIGTERM');
   }
   assert.is(await exited, 0, 'nginx stops cleanly on SIGTERM forwarded through the jail');
+});
+
+test('the README\'s main command: the emperor runs every example at once, and SIGTERM ends them all', async () => {
+  const emperor: ChildProcess = jailctlAsync(['emperor', '--emperor', 'jails/']);
+  let log = '';
+  emperor.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  emperor.stdout!.on('data', (c: Buffer) => (log += c.toString()));
+  const exited = new Promise<number | null>((resolve) => emperor.on('exit', (code) => resolve(code)));
+  try {
+    for (const name of ['caps.yaml', 'hello.ini', 'hooks.json', 'nginx.ini'])
+      await waitUntil(() => new RegExp(`${name.replace('.', '\\.')}: running`).test(log), `${name} running\n${log}`);
+    assert.is(await nginxBody(), 'hello from nginx in a jail\n', log);
+    await waitUntil(() => /hello from hello as nobody/.test(log) && /written by a root hook/.test(log) && /CapEff:\t0000000000000400/.test(log), `the examples' output in\n${log}`);
+    assert.not.match(log, /blacklisted|warning/, log);
+  } finally {
+    emperor.kill('SIGTERM');
+  }
+  assert.is(await exited, 0, log);
+  assert.equal(pidsWith('sleep infinity'), [], 'nothing left running');
+  assert.equal(nginxUids(), []);
 });
 
 test.run();

@@ -1,4 +1,5 @@
 // `jailctl run FILE`: one vassal as a jail in the foreground, like `uwsgi --ini FILE`.
+import { expandConfig } from '../../config/expand';
 import { readVassalConfig } from '../../config/load';
 import { readUserDb } from '../../config/users';
 import { isJailError, LaunchError } from '../../errors';
@@ -43,8 +44,16 @@ function exitCodeOf(err: LaunchError): number {
 // Loads and compiles FILE; on bad input prints one line naming the file and line.
 export function loadPlan(file: string, io: RunIo): LaunchPlan | undefined {
   try {
-    const compiled = compilePlan(readVassalConfig(file), { users: readUserDb(), baseEnv: baseEnvironment() });
-    for (const w of compiled.warnings) io.error(`jailctl: warning: ${w}`);
+    // Read as the emperor reads it (magic variables, placeholders, $(ENV)), so a vassal
+    // behaves the same under `run` and under the emperor.
+    const raw = readVassalConfig(file);
+    const expanded = expandConfig([{ file: raw.file, entries: raw.entries }], { vassalFile: raw.file, env: process.env });
+    const compiled = compilePlan({ ...raw, entries: expanded.entries }, {
+      users: readUserDb(),
+      baseEnv: baseEnvironment(),
+      placeholders: expanded.referenced,
+    });
+    for (const w of [...expanded.warnings, ...compiled.warnings]) io.error(`jailctl: warning: ${w}`);
     return compiled.plan;
   } catch (err: unknown) {
     if (!isJailError(err)) throw err;
