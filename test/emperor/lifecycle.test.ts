@@ -176,4 +176,20 @@ test('exit status 26 is not respawned', async () => {
   assert.is(v!.respawns, 0);
 });
 
+test('SIGHUP restarts every vassal, SIGUSR1 logs the table; a file turned bad leaves the vassal running', async () => {
+  dir.write('a.ini', sleeper(86413));
+  const e = start();
+  const v = await e.waitForVassal('a.ini', (x) => x?.state === 'running', 'running');
+  e.child.kill('SIGUSR1');
+  await e.waitForLog(/ {2}a\.ini +running +pid \d+/);
+  e.child.kill('SIGHUP');
+  const after = await e.waitForVassal('a.ini', (x) => x?.state === 'running' && x.pid !== v!.pid, 'restarted by SIGHUP');
+  dir.write('a.ini', '[jail]\nunshare = pid,warp\nunprivileged-binary-patch-arg = sleep 86413\n');
+  await e.waitForLog(/a\.ini:2: unshare: unknown namespace `warp`.*; the running vassal keeps its previous config/);
+  const still = await e.vassal('a.ini');
+  assert.is(still!.pid, after!.pid, 'nothing lost on bad input');
+  assert.is(still!.state, 'running');
+  assert.match(still!.launch_error!, 'unknown namespace `warp`');
+});
+
 test.run();
