@@ -1,5 +1,6 @@
 // `jailctl emperor`: options from the command line and/or an --ini/--yaml/--json file (the
 // same names in both), then the emperor runs until SIGINT/SIGTERM/SIGQUIT.
+import { resolve } from 'node:path';
 import { readVassalConfig } from '../../config/load';
 import { isJailError } from '../../errors';
 import { Emperor } from '../../emperor/emperor';
@@ -33,6 +34,13 @@ export function resolveEmperorOptions(input: EmperorCliInput, warn: (m: string) 
     emperorOptionsFromEntries(raw.entries, raw.file, acc, warn);
   }
   for (const [spec, value] of input.flags) applyEmperorOption(acc, spec, value, 'command line');
+  // The emperor chdirs to the vassal directory: paths given relative to where it was
+  // started must not change meaning then.
+  const abs = (p: string): string => resolve(p);
+  if (typeof acc.pidfile === 'string') acc.pidfile = abs(acc.pidfile);
+  if (typeof acc.stats === 'string' && acc.stats.includes('/')) acc.stats = abs(acc.stats);
+  if (typeof acc.binaryPath === 'string' && acc.binaryPath.includes('/')) acc.binaryPath = abs(acc.binaryPath);
+  acc.vassalsInclude = (acc.vassalsInclude as string[]).map(abs);
   const options = acc as unknown as EmperorOptions;
   if (options.emperor.length === 0)
     throw new EmperorOptionError('no vassal source: give --emperor DIR (or dir://DIR, glob://PATTERN), or `emperor = DIR` in the --ini file');
