@@ -49,7 +49,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
  private:
   static void OnEvent(uv_poll_t *handle, int status, int events) {
     FdWatcher *self = static_cast<FdWatcher *>(handle->data);
-    if (!self)
+    if (!self || self->callback_.IsEmpty())
       return;
     Napi::Env env = self->callback_.Env();
     Napi::HandleScope scope(env);
@@ -66,12 +66,15 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     handle_ = nullptr;
   }
 
-  // Stops watching; the fd itself stays open (its owner closes it).
+  // Stops watching; the fd itself stays open (its owner closes it). The callback is let go
+  // too: it usually closes over this watcher's JS object, and a strong reference held here
+  // would keep both alive forever (a leak of one closure per launched jail).
   Napi::Value Close(const Napi::CallbackInfo &info) {
     if (handle_) {
       CloseHandle();
       Unref();
     }
+    callback_.Reset();
     return info.Env().Undefined();
   }
 

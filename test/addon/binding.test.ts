@@ -2,6 +2,8 @@
 // the fd watcher, reaping and the subreaper flag.
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { binding } from '../../src/native/binding';
@@ -112,6 +114,27 @@ fds('FdWatcher reports a readable fd on the event loop and stops on close', asyn
   await new Promise((r) => setTimeout(r, 30));
   assert.is(calls, 1, 'no callback after close');
   closeSync(fd);
+});
+
+fds('a closed FdWatcher lets its callback, and what the callback holds, be collected', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const [a, b] = binding.socketPair();
+  let ref: WeakRef<object> | undefined;
+  (() => {
+    const payload = { plan: 'x'.repeat(1000) };
+    ref = new WeakRef(payload);
+    // The usual shape: the callback closes over its own watcher (to close it) and more.
+    const w = new binding.FdWatcher(a, () => w.close() ?? payload);
+    w.close();
+  })();
+  for (let i = 0; i < 5 && ref!.deref() !== undefined; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    gc();
+  }
+  assert.is(ref!.deref(), undefined, 'the watcher kept its callback alive after close()');
+  closeSync(a);
+  closeSync(b);
 });
 
 fds.run();
