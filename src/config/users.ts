@@ -1,6 +1,6 @@
 // Users and groups by name, from /etc/passwd and /etc/group, so `uid = www-data` works and an
 // unknown name is reported with the file and line of the vassal.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 export interface UserEntry {
   readonly name: string;
@@ -47,4 +47,28 @@ export function readUserDb(root = '/etc'): UserDb {
     }
   };
   return parseUserDb(read('passwd'), read('group'));
+}
+
+// A reader for long-lived processes (the emperor): the files are parsed again only when
+// their modification time or size changes, so a thousand spawns do not parse them a
+// thousand times, and a user added with useradd is seen by the next spawn.
+export function cachedUserDb(root = '/etc'): () => UserDb {
+  let key = '';
+  let db: UserDb | undefined;
+  const stamp = (file: string): string => {
+    try {
+      const st = statSync(`${root}/${file}`, { bigint: true });
+      return `${st.mtimeNs}:${st.size}:${st.ino}`;
+    } catch {
+      return 'none';
+    }
+  };
+  return () => {
+    const now = `${stamp('passwd')}|${stamp('group')}`;
+    if (!db || now !== key) {
+      db = readUserDb(root);
+      key = now;
+    }
+    return db;
+  };
 }

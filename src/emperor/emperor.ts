@@ -2,6 +2,7 @@
 // All its state lives in one Emperor object; nothing is module-global.
 import { rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
+import { cachedUserDb } from '../config/users';
 import { binding } from '../native/binding';
 import { createMonitor } from '../monitors';
 import { DirMonitor } from '../monitors/dir';
@@ -12,6 +13,9 @@ import { Vassal, type VassalContext } from './vassal';
 
 export const EMPEROR_VERSION = '0.1.0';
 
+/** Monitor events handled per turn of the event loop (each may launch a jail, ~2 ms). */
+const EVENTS_PER_TURN = 16;
+
 export interface EmperorIo {
   log(line: string): void;
 }
@@ -19,6 +23,7 @@ export interface EmperorIo {
 export class Emperor {
   private readonly vassals = new Map<string, Vassal>();
   private readonly monitors: Monitor[] = [];
+  private readonly pending: MonitorEvent[] = [];
   private readonly ctx: VassalContext;
   private statsServer: Server | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
@@ -32,10 +37,13 @@ export class Emperor {
     baseEnv: Readonly<Record<string, string>>,
     env: Readonly<Record<string, string | undefined>> = process.env,
   ) {
+    const users = cachedUserDb();
     this.ctx = {
       options,
       baseEnv,
-      env,
+      // A snapshot: process.env is slow to walk, and a vassal must not see it change.
+      env: { ...env },
+      users,
       log: (line) => this.log(line),
       gone: (v) => {
         if (this.vassals.get(v.name) === v) this.vassals.delete(v.name);
@@ -68,7 +76,7 @@ export class Emperor {
     this.installSignals();
     this.keepAlive = setInterval(() => undefined, 1 << 30);
     this.log(`watching ${this.monitors.map((m) => m.spec).join(', ')} (pid ${process.pid})`);
-    for (const m of this.monitors) m.start((e) => this.onEvent(e));
+    for (const m of this.monitors) m.start((e) => this.enqueue(e));
     return done;
   }
 
@@ -106,6 +114,18 @@ export class Emperor {
       throttleMs: Math.max(0, ...snapshots.map((s) => s.blacklist?.throttleMs ?? 0)),
       vassals: snapshots,
     });
+  }
+
+  // Monitor events are handled in order, a few per turn of the event loop: a first scan of a
+  // thousand files must not keep signals and the stats socket waiting for every launch.
+  private enqueue(e: MonitorEvent): void {
+    this.pending.push(e);
+    if (this.pending.length === 1) setImmediate(() => this.drain());
+  }
+
+  private drain(): void {
+    for (const e of this.pending.splice(0, EVENTS_PER_TURN)) this.onEvent(e);
+    if (this.pending.length > 0) setImmediate(() => this.drain());
   }
 
   private onEvent(e: MonitorEvent): void {

@@ -12,7 +12,7 @@ import { isJailError } from '../errors';
 import { launchJail, type Jail, type JailExit } from '../jail/launch';
 import { binding } from '../native/binding';
 import type { VassalSource } from '../monitors/types';
-import { readUserDb } from '../config/users';
+import type { UserDb } from '../config/users';
 import type { EmperorOptions } from './options';
 import { configPacket, EmperorChannel, EXIT_NO_RESPAWN, FROM_VASSAL, TO_VASSAL } from './protocol';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
@@ -24,6 +24,8 @@ export interface VassalContext {
   readonly options: EmperorOptions;
   readonly baseEnv: Readonly<Record<string, string>>;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** The host's users and groups, as of now. */
+  users(): UserDb;
   log(line: string): void;
   /** A removed vassal has stopped: the emperor forgets it. */
   gone(vassal: Vassal): void;
@@ -222,7 +224,7 @@ export class Vassal {
     try {
       build = buildVassal(this.source, {
         options: this.ctx.options,
-        users: readUserDb(),
+        users: this.ctx.users(),
         baseEnv: this.ctx.baseEnv,
         env: this.ctx.env,
         emperorFd: theirs,
@@ -283,7 +285,7 @@ export class Vassal {
   private reload(): void {
     let next: VassalBuild;
     try {
-      next = buildVassal(this.source, { options: this.ctx.options, users: readUserDb(), baseEnv: this.ctx.baseEnv, env: this.ctx.env, emperorFd: -1, configFd: -1 });
+      next = buildVassal(this.source, { options: this.ctx.options, users: this.ctx.users(), baseEnv: this.ctx.baseEnv, env: this.ctx.env, emperorFd: -1, configFd: -1 });
     } catch (err: unknown) {
       if (!isJailError(err)) throw err;
       this.error = err.message;

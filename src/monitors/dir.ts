@@ -1,10 +1,13 @@
 // dir://DIR: every vassal config directly in DIR. inotify (fs.watch) reports a change within
 // milliseconds; a rescan every `freq` seconds catches what inotify cannot see (a symlink's
 // target touched elsewhere, an overflowed event queue).
-import { readdirSync, watch, type FSWatcher } from 'node:fs';
+import { readdirSync, watch, type Dirent, type FSWatcher } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { diffOne, isVassalFileName, readSource } from './scan';
 import type { Monitor, MonitorEvent, MonitorOptions, VassalSource } from './types';
+
+/** One periodic pass in this many stats every file, not only the symlinks. */
+const FULL_EVERY = 10;
 
 export class DirMonitor implements Monitor {
   readonly spec: string;
@@ -14,6 +17,7 @@ export class DirMonitor implements Monitor {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private missing = false;
+  private passes = 0;
 
   constructor(dir: string, private readonly options: MonitorOptions) {
     this.dir = resolve(dir);
@@ -23,33 +27,43 @@ export class DirMonitor implements Monitor {
   start(emit: (e: MonitorEvent) => void): void {
     this.emit = emit;
     this.rescan();
-    this.timer = setInterval(() => this.rescan(), Math.max(0.1, this.options.freq) * 1000);
+    this.timer = setInterval(() => this.tick(), Math.max(0.1, this.options.freq) * 1000);
     this.timer.unref();
   }
 
-  rescan(): void {
-    let names: string[];
+  // The periodic pass. inotify already reports every change to a regular file in the
+  // directory, so a light pass only lists the directory (new and vanished names) and stats
+  // the symlinks, whose targets can change unseen; every FULL_EVERY-th pass, or when there is
+  // no watcher, every file is stat'ed (an overflowed inotify queue loses events silently).
+  rescan(full = true): void {
+    let entries: Dirent[];
     try {
-      names = readdirSync(this.dir);
+      entries = readdirSync(this.dir, { withFileTypes: true });
     } catch (err: unknown) {
       if (!this.missing) this.options.warn(`${this.spec}: cannot read the directory (${(err as NodeJS.ErrnoException).code}); retrying every ${this.options.freq} s`);
       this.missing = true;
       this.closeWatcher();
-      names = [];
+      entries = [];
     }
-    if (names.length > 0 || !this.missing) {
+    if (entries.length > 0 || !this.missing) {
       if (this.missing) this.options.warn(`${this.spec}: the directory is back`);
       this.missing = false;
       this.ensureWatcher();
     }
+    const thorough = full || !this.watcher;
     const seen = new Set<string>();
-    for (const name of names) {
-      if (!isVassalFileName(name)) continue;
-      const path = join(this.dir, name);
+    for (const entry of entries) {
+      if (!isVassalFileName(entry.name)) continue;
+      const path = join(this.dir, entry.name);
       seen.add(path);
-      this.check(path);
+      if (thorough || entry.isSymbolicLink() || !this.known.has(path)) this.check(path);
     }
     for (const path of [...this.known.keys()]) if (!seen.has(path)) this.check(path);
+  }
+
+  private tick(): void {
+    this.passes++;
+    this.rescan(this.passes % FULL_EVERY === 0);
   }
 
   close(): void {

@@ -105,6 +105,9 @@ test('glob: wildcards in directories; a new matching directory is watched at onc
   await new Promise((r) => setTimeout(r, 20));
   writeFileSync(join(dir, 'wiki', 'wiki.ini'), '[jail]\n');
   assert.equal(await waitForEvents(1), ['add wiki.ini']);
+  const m = statSync(join(dir, 'wiki', 'wiki.ini')).mtime;
+  utimesSync(join(dir, 'wiki', 'wiki.ini'), m, new Date(m.getTime() + 1));
+  assert.equal(await waitForEvents(1), ['change wiki.ini'], 'a touch is seen through inotify, not the hourly rescan');
   rmSync(join(dir, 'blog'), { recursive: true });
   assert.equal(await waitForEvents(1), ['remove blog.ini']);
 });
