@@ -1,5 +1,6 @@
 // The emperor pipe: single bytes over a UNIX socketpair (DESIGN.md, "Wire formats").
-import { Socket } from 'node:net';
+import { closeSync, readSync, writeSync } from 'node:fs';
+import { binding, type FdWatcher } from '../native/binding';
 
 /** Vassal → emperor. */
 export const FROM_VASSAL = {
@@ -26,36 +27,63 @@ export const EXIT_NO_RESPAWN = 26;
 export const EMPEROR_FD = 3;
 export const CONFIG_FD = 4;
 
-// Our end of one pipe: bytes in, bytes out, EOF when the vassal side is closed.
+// Our end of one pipe: bytes in, bytes out, EOF when the vassal side is closed. A uv_poll
+// watcher and plain read(2)/write(2) on the fd: a thousand vassals cost a thousand small
+// watchers, not a thousand net.Socket streams.
 export class EmperorChannel {
-  private readonly socket: Socket;
-  private closed = false;
+  private watcher: FdWatcher | undefined;
+  private readonly fd: number;
 
   constructor(fd: number, onByte: (byte: number) => void, onEnd: () => void) {
-    this.socket = new Socket({ fd, readable: true, writable: true });
-    this.socket.on('data', (chunk: Buffer) => {
-      for (const b of chunk) onByte(b);
+    this.fd = fd;
+    const buf = Buffer.alloc(64);
+    this.watcher = new binding.FdWatcher(fd, (events) => {
+      let n = 0;
+      if (events >= 0) {
+        try {
+          n = readSync(fd, buf, 0, buf.length, null); // readable: data or EOF, never a wait
+        } catch (err: unknown) {
+          if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return;
+        }
+      }
+      if (n <= 0) {
+        this.stopWatching();
+        onEnd();
+        return;
+      }
+      for (let i = 0; i < n; i++) onByte(buf[i]!);
     });
-    this.socket.on('end', () => onEnd());
-    this.socket.on('error', () => onEnd());
-    this.socket.unref();
+    this.watcher.unref();
   }
 
   // False when the vassal can no longer hear us.
   send(byte: number): boolean {
-    if (this.closed || this.socket.destroyed || !this.socket.writable) return false;
-    this.socket.write(Buffer.of(byte));
-    return true;
+    return this.write(Buffer.of(byte));
   }
 
-  write(data: Buffer): void {
-    if (!this.closed && this.socket.writable) this.socket.write(data);
+  // Writes all of data; a UNIX socket's buffer (200 KiB) holds any one message we send.
+  write(data: Buffer): boolean {
+    if (this.fd < 0 || this.closed) return false;
+    try {
+      for (let off = 0; off < data.length; ) off += writeSync(this.fd, data, off);
+      return true;
+    } catch {
+      return false; // EPIPE, ECONNRESET: the vassal is gone (Node ignores SIGPIPE)
+    }
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.socket.destroy();
+    this.stopWatching();
+    closeSync(this.fd);
+  }
+
+  private closed = false;
+
+  private stopWatching(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
   }
 }
 

@@ -86,7 +86,7 @@ export function startStatsServer(addr: StatsAddress, document: () => Record<stri
       if (answered) return;
       answered = true;
       clearTimeout(timer);
-      const body = `${JSON.stringify(document(), null, 2)}\n`;
+      const body = `${JSON.stringify(document())}\n`;
       if (http)
         socket.end(`HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       else socket.end(body);
