@@ -58,7 +58,7 @@ const OURS: EmperorUnderTest = {
   timeoutMs: 5000,
   pauseMs: 10,
   ready: /\[emperor\] watching /,
-  command: (dir) => [process.execPath, [JAILCTL, 'emperor', '--emperor', dir]],
+  command: (dir) => [JAILCTL, ['emperor', '--emperor', dir]],
   vassal: (name, fifo) => `[jail]\nunshare = fs,pid\nunprivileged-binary-patch-arg = sh -c 'echo ${name} > ${fifo}; exec sleep 86400'\n`,
 };
 

@@ -1,5 +1,5 @@
 // parseJson(): a JSON vassal file, same shape as YAML: { "jail": { "option": value | [values] } }.
-import { parse as locateErrors, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import type * as JsoncParser from 'jsonc-parser';
 import { ConfigError } from '../errors';
 import { entriesOf, escapeRe, itemLocator, textLocator } from './structured';
 import type { RawVassalConfig } from './types';
@@ -22,7 +22,9 @@ export function parseJson(text: string, file: string): RawVassalConfig {
   } catch (err: unknown) {
     if (!(err instanceof SyntaxError)) throw err;
     // V8's messages carry a position only sometimes; jsonc-parser always knows the offset.
-    const errors: ParseError[] = [];
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { parse: locateErrors, printParseErrorCode } = require('jsonc-parser') as typeof JsoncParser; // only on errors
+    const errors: JsoncParser.ParseError[] = [];
     locateErrors(clean, errors, { allowTrailingComma: false, disallowComments: true });
     const first = errors[0];
     const line = first ? lineOfPosition(clean, first.offset) : undefined;
