@@ -1,31 +1,19 @@
 // What the emperor makes of a vassal file: magic variables, placeholders, vassal-set,
 // vassals-include, JAIL_VASSAL_* from its environment, symlinked skeletons with nofollow,
 // glob:// sources and an --ini file of emperor options. Observed from inside the jails.
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, lutimesSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, lutimesSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { pidsWith, startEmperor, waitUntil, type RunningEmperor } from '../helpers/emperor';
+import { pidsWith, emperorFixture, waitUntil, type RunningEmperor } from '../helpers/emperor';
 import { requireRoot } from '../helpers/root';
-import { ini, vassalDir, type VassalDir } from '../helpers/vassal';
+import { ini } from '../helpers/vassal';
 
 requireRoot();
 
 const test = suite('emperor config');
 
-let dir: VassalDir;
-let emperor: RunningEmperor | undefined;
-
-test.before.each(() => {
-  dir = vassalDir();
-  chmodSync(dir.dir, 0o777);
-});
-
-test.after.each(async () => {
-  await emperor?.stop();
-  emperor = undefined;
-  dir.remove();
-});
+const fx = emperorFixture(test, 0o777);
 
 const readWhenThere = async (path: string): Promise<string> => {
   await waitUntil(() => existsSync(path) && readFileSync(path, 'utf8').endsWith('\n'), path);
@@ -33,11 +21,11 @@ const readWhenThere = async (path: string): Promise<string> => {
 };
 
 test('magic variables, placeholders, vassal-set, vassals-include and JAIL_VASSAL_* reach the jail', async () => {
-  const vassals = join(dir.dir, 'vassals');
+  const vassals = join(fx.dir.dir, 'vassals');
   mkdirSync(vassals, { mode: 0o755 });
-  const out = join(dir.dir, 'out');
+  const out = join(fx.dir.dir, 'out');
   mkdirSync(out, { mode: 0o777 });
-  const include = dir.write('defaults.ini', ini(
+  const include = fx.dir.write('defaults.ini', ini(
     'env = FROM_INCLUDE=/tmp/sockets/%(vassal_name).sock included-as-%n',
   ));
   const file = join(vassals, 'shop.ini');
@@ -49,8 +37,9 @@ test('magic variables, placeholders, vassal-set, vassals-include and JAIL_VASSAL
   ));
   process.env.JAILCTL_TEST_HOME = '/srv/shop';
   process.env.JAIL_VASSAL_ENV = 'FROM_ENV=env-%n';
+  let emperor: RunningEmperor;
   try {
-    emperor = startEmperor(['--emperor', vassals, '--vassal-set', 'env=FROM_SET=set-%n', '--vassals-include', include], dir.dir);
+    emperor = fx.start(['--emperor', vassals, '--vassal-set', 'env=FROM_SET=set-%n', '--vassals-include', include]);
   } finally {
     delete process.env.JAILCTL_TEST_HOME;
     delete process.env.JAIL_VASSAL_ENV;
@@ -67,52 +56,52 @@ test('magic variables, placeholders, vassal-set, vassals-include and JAIL_VASSAL
 });
 
 test('an unreferenced unknown key gets a did-you-mean warning, and the vassal still runs', async () => {
-  dir.write('typo.ini', ini('exec-as-rot = true', 'unprivileged-binary-patch-arg = sleep 86421'));
-  emperor = startEmperor(['--emperor', dir.dir], dir.dir);
+  fx.dir.write('typo.ini', ini('exec-as-rot = true', 'unprivileged-binary-patch-arg = sleep 86421'));
+  const emperor = fx.start(['--emperor', fx.dir.dir]);
   await emperor.waitForLog(/typo\.ini:2: unknown option `exec-as-rot` \(did you mean `exec-as-root`\?\)/);
   await emperor.waitForVassal('typo.ini', (v) => v?.state === 'running', 'running');
 });
 
 test('emperor-nofollow: touch -h on one symlink reloads only that vassal of a shared skeleton', async () => {
-  const out = join(dir.dir, 'out');
+  const out = join(fx.dir.dir, 'out');
   mkdirSync(out, { mode: 0o777 });
-  dir.write('app.skel', ini(`unprivileged-binary-patch-arg = sh -c 'echo %n > ${out}/%n; exec sleep 86422'`));
-  symlinkSync(join(dir.dir, 'app.skel'), join(dir.dir, 'app1.ini'));
-  symlinkSync(join(dir.dir, 'app.skel'), join(dir.dir, 'app2.ini'));
-  emperor = startEmperor(['--emperor', dir.dir, '--emperor-nofollow'], dir.dir);
+  fx.dir.write('app.skel', ini(`unprivileged-binary-patch-arg = sh -c 'echo %n > ${out}/%n; exec sleep 86422'`));
+  symlinkSync(join(fx.dir.dir, 'app.skel'), join(fx.dir.dir, 'app1.ini'));
+  symlinkSync(join(fx.dir.dir, 'app.skel'), join(fx.dir.dir, 'app2.ini'));
+  const emperor = fx.start(['--emperor', fx.dir.dir, '--emperor-nofollow']);
   assert.is(await readWhenThere(join(out, 'app1')), 'app1', '%n is the link\'s name, not the skeleton\'s');
   assert.is(await readWhenThere(join(out, 'app2')), 'app2');
   const a1 = await emperor.waitForVassal('app1.ini', (v) => v?.state === 'running', 'app1');
   const a2 = await emperor.waitForVassal('app2.ini', (v) => v?.state === 'running', 'app2');
   assert.is((await emperor.stats()).vassals.length, 2, 'app.skel itself is no vassal');
-  const t = new Date(statSync(join(dir.dir, 'app1.ini'), { throwIfNoEntry: true }).mtimeMs + 5000);
-  lutimesSync(join(dir.dir, 'app1.ini'), t, t);
+  const t = new Date(statSync(join(fx.dir.dir, 'app1.ini'), { throwIfNoEntry: true }).mtimeMs + 5000);
+  lutimesSync(join(fx.dir.dir, 'app1.ini'), t, t);
   await emperor.waitForVassal('app1.ini', (v) => v?.state === 'running' && v.pid !== a1!.pid, 'app1 restarted');
   assert.is((await emperor.vassal('app2.ini'))!.pid, a2!.pid, 'app2 untouched');
 });
 
 test('glob:// sources merge with dir:// ones, and options come from an --ini file', async () => {
-  const sites = join(dir.dir, 'sites');
+  const sites = join(fx.dir.dir, 'sites');
   for (const s of ['blog', 'shop']) mkdirSync(join(sites, s), { recursive: true });
-  dir.write('sites/blog/blog.ini', ini('unprivileged-binary-patch-arg = sleep 86423'));
-  const other = join(dir.dir, 'other');
+  fx.dir.write('sites/blog/blog.ini', ini('unprivileged-binary-patch-arg = sleep 86423'));
+  const other = join(fx.dir.dir, 'other');
   mkdirSync(other);
-  dir.write('other/cron.ini', ini('unprivileged-binary-patch-arg = sleep 86424'));
-  const conf = dir.write('emperor.ini', [
+  fx.dir.write('other/cron.ini', ini('unprivileged-binary-patch-arg = sleep 86424'));
+  const conf = fx.dir.write('emperor.ini', [
     '[jail]',
     `emperor = glob://${sites}/*/*.ini`,
     `emperor = dir://${other}`,
     'emperor-freq = 1',
     '',
   ].join('\n'));
-  emperor = startEmperor(['--ini', conf], dir.dir);
+  const emperor = fx.start(['--ini', conf]);
   await waitUntil(() => pidsWith('sleep 86423').length === 1 && pidsWith('sleep 86424').length === 1, 'both sources');
   // A new directory matching the glob: picked up without waiting for the rescan.
   mkdirSync(join(sites, 'wiki'));
-  dir.write('sites/wiki/wiki.ini', ini('unprivileged-binary-patch-arg = sleep 86425'));
+  fx.dir.write('sites/wiki/wiki.ini', ini('unprivileged-binary-patch-arg = sleep 86425'));
   await waitUntil(() => pidsWith('sleep 86425').length === 1, 'the vassal in the new directory', 5000);
   // Names are file names, unique across sources: a second blog.ini is refused, loudly.
-  dir.write('other/blog.ini', ini('unprivileged-binary-patch-arg = sleep 86426'));
+  fx.dir.write('other/blog.ini', ini('unprivileged-binary-patch-arg = sleep 86426'));
   await emperor.waitForLog(/a vassal named blog\.ini already runs from .*sites\/blog\/blog\.ini; ignored/);
   assert.equal(pidsWith('sleep 86426'), []);
 });

@@ -1,12 +1,12 @@
 // The emperor as a sysadmin sees it: real config files in a real directory, a real
 // `jailctl emperor` process, real jails; everything observed through its stats and /proc.
-import { chmodSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { alive, pidsWith, sleep, startEmperor, waitUntil, type RunningEmperor } from '../helpers/emperor';
+import { alive, pidsWith, sleep, emperorFixture, waitUntil, type RunningEmperor } from '../helpers/emperor';
 import { requireRoot } from '../helpers/root';
-import { ini, vassalDir, type VassalDir } from '../helpers/vassal';
+import { ini } from '../helpers/vassal';
 
 requireRoot();
 
@@ -21,31 +21,18 @@ function sessionOf(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
 }
 
-let dir: VassalDir;
-let emperor: RunningEmperor | undefined;
-
-test.before.each(() => {
-  dir = vassalDir();
-  chmodSync(dir.dir, 0o755);
-});
-
-test.after.each(async () => {
-  await emperor?.stop();
-  emperor = undefined;
-  dir.remove();
-});
+const fx = emperorFixture(test, 0o755);
 
 function start(...args: string[]): RunningEmperor {
-  emperor = startEmperor(['--emperor', dir.dir, '--emperor-freq', '1', ...args], dir.dir);
-  return emperor;
+  return fx.start(['--emperor', fx.dir.dir, '--emperor-freq', '1', ...args]);
 }
 
 test('a dropped config runs, a touched one restarts, a removed one stops with nothing left', async () => {
   const e = start();
   await e.waitForLog(/watching/);
   // Written elsewhere, then renamed in: what editors and deploy tools do.
-  writeFileSync(join(dir.dir, '.tmp'), sleeper(86401));
-  renameSync(join(dir.dir, '.tmp'), join(dir.dir, 'web.ini'));
+  writeFileSync(join(fx.dir.dir, '.tmp'), sleeper(86401));
+  renameSync(join(fx.dir.dir, '.tmp'), join(fx.dir.dir, 'web.ini'));
   const v = await e.waitForVassal('web.ini', (x) => x?.state === 'running', 'running');
   await waitUntil(() => pidsWith('sleep 86401').length === 1, 'the jail\'s sleep');
   const first = pidsWith('sleep 86401')[0]!;
@@ -56,13 +43,13 @@ test('a dropped config runs, a touched one restarts, a removed one stops with no
 
   // Same second, new mtime: uWSGI's whole-second comparison would miss it.
   const now = new Date();
-  utimesSync(join(dir.dir, 'web.ini'), now, new Date(now.getTime() + 1));
+  utimesSync(join(fx.dir.dir, 'web.ini'), now, new Date(now.getTime() + 1));
   await waitUntil(() => !alive(first) && pidsWith('sleep 86401').length === 1, 'a new jail after the touch');
   assert.is.not(pidsWith('sleep 86401')[0], first);
   const after = await e.waitForVassal('web.ini', (x) => x?.state === 'running' && x.pid !== v!.pid, 'the restarted jail');
   assert.is(after!.restarts, 1);
 
-  rmSync(join(dir.dir, 'web.ini'));
+  rmSync(join(fx.dir.dir, 'web.ini'));
   await e.waitForVassal('web.ini', (x) => x === undefined, 'the vassal to be forgotten');
   assert.equal(pidsWith('sleep 86401'), [], 'no process of the jail is left');
   assert.not.ok(alive(after!.pid));
@@ -70,7 +57,7 @@ test('a dropped config runs, a touched one restarts, a removed one stops with no
 });
 
 test('kill -9 of a loyal vassal respawns it at once', async () => {
-  dir.write('web.ini', sleeper(86402));
+  fx.dir.write('web.ini', sleeper(86402));
   const e = start('--vassal-loyal-after', '0.2', '--emperor-throttle', '100');
   await e.waitForVassal('web.ini', (x) => x?.loyal !== undefined && x.loyal > 0, 'loyal');
   const [victim] = pidsWith('sleep 86402');
@@ -82,8 +69,8 @@ test('kill -9 of a loyal vassal respawns it at once', async () => {
 });
 
 test('a crash-looping vassal is blacklisted with a growing throttle; others are untouched; SIGURG clears it', async () => {
-  dir.write('calm.ini', sleeper(86403));
-  dir.write('crash.ini', ini('unshare = pid', 'unprivileged-binary-patch-arg = sh -c "exit 3"'));
+  fx.dir.write('calm.ini', sleeper(86403));
+  fx.dir.write('crash.ini', ini('unshare = pid', 'unprivileged-binary-patch-arg = sh -c "exit 3"'));
   const e = start('--emperor-throttle', '300', '--emperor-max-throttle', '60000');
   const calm = await e.waitForVassal('calm.ini', (x) => x?.state === 'running', 'calm running');
   const levels: number[] = [];
@@ -107,7 +94,7 @@ test('a crash-looping vassal is blacklisted with a growing throttle; others are 
 
 test('a vassal that stops its heartbeat is killed whole and respawned', async () => {
   // Beats twice (bytes 1 and 26), then hangs; a second process in the jail must die too.
-  dir.write('hung.ini', ini(
+  fx.dir.write('hung.ini', ini(
     'unshare = fs,pid',
     `unprivileged-binary-patch-arg = sh -c 'sleep 86404 & printf "\\001\\032" >&3; sleep 0.3; printf "\\032" >&3; exec sleep 86405'`,
   ));
@@ -123,29 +110,29 @@ test('a vassal that stops its heartbeat is killed whole and respawned', async ()
 });
 
 test('malformed ini, yaml and json: file:line in the log and stats; the emperor and the others carry on', async () => {
-  dir.write('good.ini', sleeper(86406));
-  dir.write('bad.ini', '[jail]\nuid = nobody\nthis line has no equals sign\n');
-  dir.write('bad.yaml', 'jail:\n  uid: nobody\n  unshare: [pid\n'); // js-yaml: the list never closes, at line 4
-  dir.write('bad.json', '{"jail": {"uid": "nobody",\n "unshare": }}\n');
-  dir.write('badns.ini', ini('unshare = pid,tardis', 'unprivileged-binary-patch-arg = true'));
+  fx.dir.write('good.ini', sleeper(86406));
+  fx.dir.write('bad.ini', '[jail]\nuid = nobody\nthis line has no equals sign\n');
+  fx.dir.write('bad.yaml', 'jail:\n  uid: nobody\n  unshare: [pid\n'); // js-yaml: the list never closes, at line 4
+  fx.dir.write('bad.json', '{"jail": {"uid": "nobody",\n "unshare": }}\n');
+  fx.dir.write('badns.ini', ini('unshare = pid,tardis', 'unprivileged-binary-patch-arg = true'));
   const e = start();
   await e.waitForVassal('good.ini', (x) => x?.state === 'running', 'the good vassal');
   for (const [name, line] of [['bad.ini', 3], ['bad.yaml', 4], ['bad.json', 2], ['badns.ini', 2]] as const) {
     const v = await e.waitForVassal(name, (x) => x?.state === 'failed', `${name} failed`);
-    assert.match(v!.launch_error!, `${join(dir.dir, name)}:${line}`, `${name}: ${v!.launch_error}`);
-    assert.match(e.log(), `${join(dir.dir, name)}:${line}`);
+    assert.match(v!.launch_error!, `${join(fx.dir.dir, name)}:${line}`, `${name}: ${v!.launch_error}`);
+    assert.match(e.log(), `${join(fx.dir.dir, name)}:${line}`);
   }
   assert.match(e.log(), /unknown namespace `tardis`; valid: fs \(or mount\), pid, net, ipc, uts/);
   // Fixing the file brings the vassal up.
-  dir.write('bad.ini', sleeper(86407));
+  fx.dir.write('bad.ini', sleeper(86407));
   await e.waitForVassal('bad.ini', (x) => x?.state === 'running', 'the fixed vassal');
   assert.is(e.child.exitCode, null, 'the emperor is alive');
 });
 
 test('SIGTERM stops every jail and the emperor exits 0', async () => {
-  dir.write('a.ini', sleeper(86408));
-  dir.write('b.yaml', 'jail:\n  unshare: fs,pid\n  unprivileged-binary-patch-arg: sleep 86409\n');
-  const pidfile = join(dir.dir, 'emperor.pid');
+  fx.dir.write('a.ini', sleeper(86408));
+  fx.dir.write('b.yaml', 'jail:\n  unshare: fs,pid\n  unprivileged-binary-patch-arg: sleep 86409\n');
+  const pidfile = join(fx.dir.dir, 'emperor.pid');
   const e = start('--emperor-pidfile', pidfile);
   await waitUntil(() => pidsWith('sleep 86408').length === 1 && pidsWith('sleep 86409').length === 1, 'both vassals');
   e.child.kill('SIGTERM');
@@ -157,8 +144,8 @@ test('SIGTERM stops every jail and the emperor exits 0', async () => {
 });
 
 test('SIGKILL of the emperor takes every jail with it, including those that dropped their uid', async () => {
-  dir.write('a.ini', sleeper(86410));
-  dir.write('b.ini', ini('unshare = pid', 'uid = nobody', 'unprivileged-binary-patch-arg = sh -c "sleep 86411 & exec sleep 86412"'));
+  fx.dir.write('a.ini', sleeper(86410));
+  fx.dir.write('b.ini', ini('unshare = pid', 'uid = nobody', 'unprivileged-binary-patch-arg = sh -c "sleep 86411 & exec sleep 86412"'));
   const e = start();
   await waitUntil(() => pidsWith('sleep 8641').length === 3, 'three processes in two jails');
   e.child.kill('SIGKILL');
@@ -167,7 +154,7 @@ test('SIGKILL of the emperor takes every jail with it, including those that drop
 });
 
 test('exit status 26 is not respawned', async () => {
-  dir.write('done.ini', ini('unshare = pid', 'unprivileged-binary-patch-arg = sh -c "exit 26"'));
+  fx.dir.write('done.ini', ini('unshare = pid', 'unprivileged-binary-patch-arg = sh -c "exit 26"'));
   const e = start();
   await e.waitForLog(/done\.ini: exited with status 26: not respawned/);
   await sleep(1500);
@@ -177,14 +164,14 @@ test('exit status 26 is not respawned', async () => {
 });
 
 test('SIGHUP restarts every vassal, SIGUSR1 logs the table; a file turned bad leaves the vassal running', async () => {
-  dir.write('a.ini', sleeper(86413));
+  fx.dir.write('a.ini', sleeper(86413));
   const e = start();
   const v = await e.waitForVassal('a.ini', (x) => x?.state === 'running', 'running');
   e.child.kill('SIGUSR1');
   await e.waitForLog(/ {2}a\.ini +running +pid \d+/);
   e.child.kill('SIGHUP');
   const after = await e.waitForVassal('a.ini', (x) => x?.state === 'running' && x.pid !== v!.pid, 'restarted by SIGHUP');
-  dir.write('a.ini', '[jail]\nunshare = pid,warp\nunprivileged-binary-patch-arg = sleep 86413\n');
+  fx.dir.write('a.ini', '[jail]\nunshare = pid,warp\nunprivileged-binary-patch-arg = sleep 86413\n');
   await e.waitForLog(/a\.ini:2: unshare: unknown namespace `warp`.*; the running vassal keeps its previous config/);
   const still = await e.vassal('a.ini');
   assert.is(still!.pid, after!.pid, 'nothing lost on bad input');

@@ -1,31 +1,19 @@
 // The emperor protocol and the stats server, with vassals that speak it: a shell vassal
 // that reads its pipe, and an unmodified uWSGI 2.0 (Debian's, with the PSGI plugin).
-import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { askStats, pidsWith, sleep, startEmperor, waitUntil, type RunningEmperor } from '../helpers/emperor';
+import { askStats, pidsWith, sleep, emperorFixture, waitUntil } from '../helpers/emperor';
 import { requireRoot } from '../helpers/root';
-import { ini, vassalDir, type VassalDir } from '../helpers/vassal';
+import { ini } from '../helpers/vassal';
 
 requireRoot();
 
 const test = suite('emperor protocol');
 
-let dir: VassalDir;
-let emperor: RunningEmperor | undefined;
-
-test.before.each(() => {
-  dir = vassalDir();
-  chmodSync(dir.dir, 0o777);
-});
-
-test.after.each(async () => {
-  await emperor?.stop();
-  emperor = undefined;
-  dir.remove();
-});
+const fx = emperorFixture(test, 0o777);
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -51,18 +39,18 @@ while (sysread($p, my $b, 1)) {
 }
 `;
 const LISTENER = (log: string, tag: number): string => {
-  const script = dir.write('listener.pl', LISTENER_PL);
+  const script = fx.dir.write('listener.pl', LISTENER_PL);
   return `unprivileged-binary-patch-arg = perl ${script} ${log} listener-${tag}`;
 };
 
 test('a vassal that speaks the protocol gets byte 1 on touch (same jail, same pid) and byte 0 on rm', async () => {
-  const log = join(dir.dir, 'bytes');
-  const file = dir.write('talk.ini', ini('unshare = fs,pid', LISTENER(log, 1)));
-  emperor = startEmperor(['--emperor', dir.dir], dir.dir);
+  const log = join(fx.dir.dir, 'bytes');
+  const file = fx.dir.write('talk.ini', ini('unshare = fs,pid', LISTENER(log, 1)));
+  const emperor = fx.start(['--emperor', fx.dir.dir]);
   const v = await emperor.waitForVassal('talk.ini', (x) => !!x && x.loyal > 0 && x.ready === 1, 'ready and loyal');
   assert.ok(v!.speaks_protocol);
 
-  dir.write('talk.ini', `${readFileSync(file, 'utf8')}\n; a comment changes the mtime\n`);
+  fx.dir.write('talk.ini', `${readFileSync(file, 'utf8')}\n; a comment changes the mtime\n`);
   await waitUntil(() => existsSync(log) && readFileSync(log, 'utf8') === '1\n', 'byte 1 at the vassal');
   assert.is((await emperor.vassal('talk.ini'))!.pid, v!.pid, 'reloaded in place, not restarted');
   assert.match(emperor.log(), /talk\.ini: config changed; reload byte sent/);
@@ -74,32 +62,32 @@ test('a vassal that speaks the protocol gets byte 1 on touch (same jail, same pi
 });
 
 test('a change to the jail options restarts even a vassal that speaks the protocol', async () => {
-  const log = join(dir.dir, 'bytes');
-  dir.write('talk.ini', ini('unshare = fs,pid', LISTENER(log, 2)));
-  emperor = startEmperor(['--emperor', dir.dir], dir.dir);
+  const log = join(fx.dir.dir, 'bytes');
+  fx.dir.write('talk.ini', ini('unshare = fs,pid', LISTENER(log, 2)));
+  const emperor = fx.start(['--emperor', fx.dir.dir]);
   const v = await emperor.waitForVassal('talk.ini', (x) => !!x && x.ready === 1, 'ready');
-  dir.write('talk.ini', ini('unshare = fs,pid,uts', 'hostname = other', LISTENER(log, 2)));
+  fx.dir.write('talk.ini', ini('unshare = fs,pid,uts', 'hostname = other', LISTENER(log, 2)));
   const after = await emperor.waitForVassal('talk.ini', (x) => !!x && x.ready === 1 && x.pid !== v!.pid, 'a new jail');
   assert.equal(after!.namespaces, ['mount', 'pid', 'uts']);
   assert.is(readFileSync(log, 'utf8'), '0\n', 'the old jail was told to stop');
 });
 
 test('stats: raw JSON on a plain TCP connection, and an HTTP response to a GET', async () => {
-  dir.write('web.ini', ini('unprivileged-binary-patch-arg = sleep 86430'));
+  fx.dir.write('web.ini', ini('unprivileged-binary-patch-arg = sleep 86430'));
   const port = await freePort();
-  emperor = startEmperor(['--emperor', dir.dir, '--emperor-stats', `127.0.0.1:${port}`], dir.dir);
+  const emperor = fx.start(['--emperor', fx.dir.dir, '--emperor-stats', `127.0.0.1:${port}`]);
   await emperor.waitForLog(/web\.ini: running/);
   const raw = await askStats({ host: '127.0.0.1', port });
   const doc = JSON.parse(raw);
   for (const key of ['version', 'pid', 'uid', 'gid', 'cwd', 'emperor', 'emperor_tyrant', 'throttle_level', 'vassals', 'blacklist'])
     assert.ok(key in doc, `uWSGI's key ${key}`);
-  assert.is(doc.cwd, dir.dir, 'the emperor chdirs to the vassal directory');
+  assert.is(doc.cwd, fx.dir.dir, 'the emperor chdirs to the vassal directory');
   const v = doc.vassals[0];
   for (const key of ['id', 'pid', 'born', 'last_mod', 'last_heartbeat', 'loyal', 'ready', 'accepting', 'last_loyal', 'last_ready',
     'last_accepting', 'first_run', 'last_run', 'cursed', 'on_demand', 'adopted', 'uid', 'gid', 'monitor', 'respawns', 'state', 'namespaces', 'launch_error', 'restarts'])
     assert.ok(key in v, `vassal key ${key}`);
   assert.is(v.id, 'web.ini');
-  assert.is(v.monitor, `dir://${dir.dir}`);
+  assert.is(v.monitor, `dir://${fx.dir.dir}`);
 
   const http = await askStats({ host: '127.0.0.1', port }, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
   assert.match(http, /^HTTP\/1\.[01] 200 OK\r\n/);
@@ -111,11 +99,11 @@ test('stats: raw JSON on a plain TCP connection, and an HTTP response to a GET',
 
 test('an unmodified uWSGI vassal: spawned, accepting, loyal, reloads on byte 1, stops on byte 0', async () => {
   const port = await freePort();
-  dir.write('hello.psgi', 'my $app = sub { return [200, ["Content-Type" => "text/plain"], ["hello from psgi $$\\n"]]; };\n');
-  const file = dir.write('psgi.ini', [
+  fx.dir.write('hello.psgi', 'my $app = sub { return [200, ["Content-Type" => "text/plain"], ["hello from psgi $$\\n"]]; };\n');
+  const file = fx.dir.write('psgi.ini', [
     '[uwsgi]',
     'plugins = psgi',
-    `psgi = ${join(dir.dir, 'hello.psgi')}`,
+    `psgi = ${join(fx.dir.dir, 'hello.psgi')}`,
     `http-socket = 127.0.0.1:${port}`,
     'master = true',
     'processes = 1',
@@ -125,7 +113,7 @@ test('an unmodified uWSGI vassal: spawned, accepting, loyal, reloads on byte 1, 
     'uid = nobody',
     '',
   ].join('\n'));
-  emperor = startEmperor(['--emperor', dir.dir, '--binary-path', '/usr/bin/uwsgi'], dir.dir);
+  const emperor = fx.start(['--emperor', fx.dir.dir, '--binary-path', '/usr/bin/uwsgi']);
   await emperor.waitForVassal('psgi.ini', (x) => !!x && x.ready === 1 && x.accepting === 1, 'ready and accepting');
   const first = await httpGet(port);
   assert.match(first, /^hello from psgi \d+/);
@@ -133,7 +121,7 @@ test('an unmodified uWSGI vassal: spawned, accepting, loyal, reloads on byte 1, 
   assert.not.match(emperor.log(), /unknown option/, 'uWSGI\'s own options get no warning');
   const pid = (await emperor.vassal('psgi.ini'))!.pid;
 
-  dir.write('psgi.ini', `${readFileSync(file, 'utf8')}; touched\n`);
+  fx.dir.write('psgi.ini', `${readFileSync(file, 'utf8')}; touched\n`);
   await emperor.waitForLog(/psgi\.ini: reloaded/);
   assert.is((await emperor.vassal('psgi.ini'))!.pid, pid, 'the jail stayed, uWSGI reloaded inside it');
   let second = '';

@@ -1,10 +1,12 @@
 // A real `jailctl emperor` in the background, for tests: its log lines, its stats (over a
 // UNIX socket in its own temporary directory), and waiting for what a user would wait for.
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import type { Test } from 'uvu';
 import { jailctlAsync } from './cli';
+import { vassalDir, type VassalDir } from './vassal';
 
 export interface StatsVassal {
   id: string;
@@ -161,4 +163,34 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A suite's per-test vassal directory and emperor, both cleaned up after each test. */
+export interface EmperorFixture {
+  readonly dir: VassalDir;
+  /** Starts `jailctl emperor ARGS…` (stats on a socket in the directory); stopped after the test. */
+  start(args: readonly string[]): RunningEmperor;
+}
+
+export function emperorFixture(test: Test, mode = 0o755): EmperorFixture {
+  let dir: VassalDir | undefined;
+  let emperor: RunningEmperor | undefined;
+  test.before.each(() => {
+    dir = vassalDir();
+    chmodSync(dir.dir, mode); // the jails' users must be able to read (or write) in it
+  });
+  test.after.each(async () => {
+    await emperor?.stop();
+    emperor = undefined;
+    dir?.remove();
+  });
+  return {
+    get dir() {
+      return dir!;
+    },
+    start(args) {
+      emperor = startEmperor(args, dir!.dir);
+      return emperor;
+    },
+  };
 }
