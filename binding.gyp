@@ -42,7 +42,7 @@
         'jail_executor',
         'jail-helper',
       ],
-      'sources': [ 'native/binding/addon.cc', 'native/binding/fd-watcher.cc', 'native/binding/helper-memfd.cc' ],
+      'sources': [ 'native/binding/addon.cc', 'native/binding/fd-watcher.cc', 'native/binding/listen.cc', 'native/binding/helper-memfd.cc' ],
       'actions': [
         {
           'action_name': 'embed_helper',

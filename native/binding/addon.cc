@@ -222,6 +222,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("strerror", Napi::Function::New<StrError>(env, "strerror"));
   exports.Set("stageNames", Napi::Function::New<StageNames>(env, "stageNames"));
   InitFdWatcher(env, exports);
+  InitListen(env, exports);
   return exports;
 }
 

@@ -13,5 +13,6 @@ int HelperFd();
 
 // Registers the FdWatcher class on exports.
 void InitFdWatcher(Napi::Env env, Napi::Object exports);
+void InitListen(Napi::Env env, Napi::Object exports);
 
 #endif

@@ -5,10 +5,15 @@ import { closest, distance } from 'fastest-levenshtein';
 /** `single`: the last value wins; `list`: every value counts, in order. */
 export type OptionKind = 'single' | 'list';
 
+/** `jail`: applied by the executor, never shown to the program; `app`: read by the Node
+ *  app server (src/runtime/node) from its config. */
+export type OptionScope = 'jail' | 'app';
+
 export interface OptionSpec {
   readonly name: string;
   readonly kind: OptionKind;
   readonly help: string;
+  readonly scope?: OptionScope;
 }
 
 // The jail options of a vassal file.
@@ -26,7 +31,21 @@ export const VASSAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'privileged-binary-patch-arg', kind: 'single', help: 'command line exec\'d as root after the hooks' },
   { name: 'unprivileged-binary-patch', kind: 'single', help: 'program exec\'d after the privilege drop, with the vassal\'s argv' },
   { name: 'unprivileged-binary-patch-arg', kind: 'single', help: 'command line exec\'d after the privilege drop' },
+  { name: 'app', kind: 'single', scope: 'app', help: 'Node module whose default export is a request listener (req, res) => …: run by jailctl\'s app server' },
+  { name: 'http-socket', kind: 'list', scope: 'app', help: 'app server: listen on HOST:PORT or a UNIX socket path (repeatable)' },
+  { name: 'processes', kind: 'single', scope: 'app', help: 'app server: worker processes sharing the sockets (default 1)' },
+  { name: 'workers', kind: 'single', scope: 'app', help: 'the same as processes' },
+  { name: 'heartbeat', kind: 'single', scope: 'app', help: 'app server: each worker sends the emperor a heartbeat every N seconds' },
+  { name: 'idle', kind: 'single', scope: 'app', help: 'app server: stop the workers after N seconds without a request' },
+  { name: 'die-on-idle', kind: 'single', scope: 'app', help: 'app server: with idle, exit instead (back to on-demand)' },
+  { name: 'protocol', kind: 'single', scope: 'app', help: 'app server: the protocol on the socket (http)' },
 ];
+
+// True for the options the executor applies (they are not the program's to see).
+export function isJailOption(name: string): boolean {
+  const spec = findOption(name);
+  return spec !== undefined && (spec.scope ?? 'jail') === 'jail';
+}
 
 // The spec of an option name, or undefined when jailctl does not know it.
 export function findOption(name: string): OptionSpec | undefined {

@@ -4,7 +4,8 @@
 import { extname } from 'node:path';
 import { environmentLayer, expandConfig, vassalSetLayer, type ConfigLayer } from '../config/expand';
 import { readVassalConfig } from '../config/load';
-import { findOption } from '../config/options';
+import { findOption, isJailOption } from '../config/options';
+import { appServerCommand } from '../runtime/node/command';
 import type { ConfigEntry } from '../config/types';
 import type { UserDb } from '../config/users';
 import { compilePlan } from '../plan/compile';
@@ -49,9 +50,10 @@ export function expandVassal(source: VassalSource, ctx: Pick<VassalBuildContext,
   return { raw, expanded };
 }
 
-// The uWSGI side of a file: every option that is not ours, as ini text, already expanded.
+// What the program reads from the config pipe: every option that is not a jail option, as
+// ini text, already expanded (uWSGI's own options, or the app server's).
 export function foreignConfigText(entries: readonly ConfigEntry[]): string {
-  const lines = entries.filter((e) => !findOption(e.key)).map((e) => `${e.key} = ${e.value}`);
+  const lines = entries.filter((e) => !isJailOption(e.key)).map((e) => `${e.key} = ${e.value}`);
   return `[uwsgi]\n${lines.join('\n')}\n`;
 }
 
@@ -59,8 +61,13 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
   const { raw, expanded } = expandVassal(source, ctx);
   const fds: FdMapping[] = [{ src: ctx.emperorFd, dst: EMPEROR_FD }];
   const extraEnv: Record<string, string> = { UWSGI_EMPEROR_FD: String(EMPEROR_FD), JAIL_EMPEROR_FD: String(EMPEROR_FD), JAIL_VASSAL: source.name };
-  const binary = ctx.options.binaryPath;
-  const usesBinary = binary !== undefined && !expanded.entries.some((e) => findOption(e.key) && /binary-patch/.test(e.key));
+  // No binary patch: the emperor's binary-path (uWSGI, say), else our app server when the
+  // file names an `app`. Either reads its config from the config pipe.
+  const patched = expanded.entries.some((e) => findOption(e.key) && /binary-patch/.test(e.key));
+  const app = expanded.entries.some((e) => e.key === 'app');
+  const stem = `emperor://${source.name.replace(extname(source.name), '')}.ini`;
+  const command = patched ? undefined : ctx.options.binaryPath !== undefined ? [ctx.options.binaryPath] : app ? appServerCommand() : undefined;
+  const usesBinary = command !== undefined;
   if (usesBinary && ctx.configFd !== undefined) {
     fds.push({ src: ctx.configFd, dst: CONFIG_FD });
     extraEnv.UWSGI_EMPEROR_FD_CONFIG = String(CONFIG_FD);
@@ -72,10 +79,10 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
       users: ctx.users,
       baseEnv: ctx.baseEnv,
       placeholders: expanded.referenced,
-      foreignOptions: usesBinary,
+      foreignOptions: usesBinary && !patched && ctx.options.binaryPath !== undefined,
       // Every vassal gets a pid namespace: stopping it must stop all of it (DESIGN.md, 8).
       extraNamespaces: [...ctx.options.useClone, 'pid'],
-      ...(usesBinary ? { defaultProgram: { path: binary, argv: [binary, '--ini', `emperor://${source.name.replace(extname(source.name), '')}.ini`] } } : {}),
+      ...(command ? { defaultProgram: { path: command[0]!, argv: [...command, '--ini', stem] } } : {}),
       fds,
       extraEnv,
       newSession: true,

@@ -216,8 +216,9 @@ export class Vassal {
     this.lastHeartbeat = 0;
 
     const [ours, theirs] = binding.socketPair();
-    const usesBinary = this.ctx.options.binaryPath !== undefined;
-    const [configOurs, configTheirs] = usesBinary ? binding.socketPair() : [undefined, undefined];
+    // The config pipe; closed right after the launch when the program does not read one.
+    const [configPipe, configTheirs] = binding.socketPair();
+    let configOurs: number | undefined = configPipe;
     const closeAll = (fds: Array<number | undefined>): void => fds.forEach((fd) => fd !== undefined && closeSync(fd));
 
     let build: VassalBuild;
@@ -254,6 +255,10 @@ export class Vassal {
       return;
     }
     closeAll([theirs, configTheirs]);
+    if (build.configText === undefined) {
+      closeAll([configOurs]);
+      configOurs = undefined;
+    }
     this.jail = jail;
     this.error = undefined;
     this.lastRun = Date.now();

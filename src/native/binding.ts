@@ -47,6 +47,9 @@ export interface NativeBinding {
   socketPair(): [number, number];
   strerror(errno: number): string;
   stageNames(): string[];
+  /** A close-on-exec listening socket on host:port, :port or a UNIX path; never accepted on. */
+  listenSocket(address: string): number;
+  isListeningSocket(fd: number): boolean;
   FdWatcher: new (fd: number, callback: (events: number) => void) => FdWatcher;
 }
 

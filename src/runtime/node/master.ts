@@ -1,0 +1,205 @@
+// The Node app server's master: binds the listening sockets (or takes fd 0 from an
+// on-demand emperor), keeps N workers serving on them, speaks the emperor protocol, reloads
+// gracefully (new workers first, then the old ones finish), and goes cheap when idle.
+import { fork, type ChildProcess } from 'node:child_process';
+import { writeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { binding, type FdWatcher } from '../../native/binding';
+import { loadAppOptions, readConfigPacket, appOptions, type AppOptions } from './options';
+import { parseIni } from '../../config/ini';
+import type { FromWorker, ToWorker } from './worker';
+
+const log = (line: string): void => void process.stderr.write(`[app-server ${process.pid}] ${line}\n`);
+
+interface Worker {
+  readonly child: ChildProcess;
+  listening: boolean;
+  retiring: boolean;
+}
+
+export class Master {
+  private options: AppOptions;
+  private readonly fds: number[];
+  private readonly emperorFd: number | undefined;
+  private readonly configFd: number | undefined;
+  private workers: Worker[] = [];
+  private stopping = false;
+  private announcedAccepting = false;
+  private announcedLoyal = false;
+  private lastRequest = Date.now();
+  private cheapWatchers: FdWatcher[] = [];
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly workerArgv: readonly string[], env: NodeJS.ProcessEnv) {
+    this.options = loadAppOptions(process.argv, env, process.cwd());
+    const fd = (name: string): number | undefined => (env[`JAIL_${name}`] ?? env[`UWSGI_${name}`]) !== undefined ? Number(env[`JAIL_${name}`] ?? env[`UWSGI_${name}`]) : undefined;
+    this.emperorFd = fd('EMPEROR_FD');
+    this.configFd = fd('EMPEROR_FD_CONFIG');
+    if (this.options.sockets.length > 0) this.fds = this.options.sockets.map((a) => binding.listenSocket(a));
+    else if (binding.isListeningSocket(0)) this.fds = [0];
+    else throw new Error('nothing to listen on: set http-socket = HOST:PORT (or a socket path), or run on demand (fd 0)');
+  }
+
+  start(): void {
+    if (this.emperorFd !== undefined) this.listenToEmperor(this.emperorFd);
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, () => this.stop(sig !== 'SIGQUIT'));
+    process.on('SIGHUP', () => this.reload());
+    this.tellEmperor(1);
+    log(`serving ${this.options.app} on ${this.options.sockets.join(', ') || 'fd 0'} with ${this.options.processes} worker(s)`);
+    this.spawnGeneration();
+    if (this.options.idle > 0) this.idleTimer = setInterval(() => this.checkIdle(), 1000);
+  }
+
+  private tellEmperor(byte: number): void {
+    if (this.emperorFd === undefined) return;
+    try {
+      writeSync(this.emperorFd, Buffer.of(byte));
+    } catch {
+      // gone: its EOF stops us
+    }
+  }
+
+  private listenToEmperor(fd: number): void {
+    const pipe = new Socket({ fd, readable: true, writable: false });
+    pipe.on('data', (chunk: Buffer) => {
+      for (const b of chunk) {
+        if (b === 0) this.stop(false);
+        else if (b === 1) this.reload();
+        else if (b === 2) this.stop(true);
+      }
+    });
+    pipe.on('end', () => this.stop(false)); // the emperor is gone
+    pipe.on('error', () => this.stop(false));
+  }
+
+  private spawnGeneration(): void {
+    for (let i = 0; i < this.options.processes; i++) this.spawnWorker();
+  }
+
+  private spawnWorker(): Worker {
+    const extra = [...this.fds, ...(this.emperorFd !== undefined ? [this.emperorFd] : [])];
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      JAIL_APP_WORKER: JSON.stringify({
+        app: this.options.app,
+        fds: this.fds.map((_, i) => 4 + i),
+        emperorFd: this.emperorFd !== undefined ? 4 + this.fds.length : null,
+        heartbeat: this.options.heartbeat,
+      }),
+    };
+    for (const k of ['UWSGI_EMPEROR_FD', 'JAIL_EMPEROR_FD', 'UWSGI_EMPEROR_FD_CONFIG', 'JAIL_EMPEROR_FD_CONFIG']) delete env[k];
+    const child = fork(this.workerArgv[0]!, this.workerArgv.slice(1), {
+      env,
+      execArgv: process.execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...extra],
+    });
+    const w: Worker = { child, listening: false, retiring: false };
+    this.workers.push(w);
+    child.on('message', (m: FromWorker) => this.onWorkerMessage(w, m));
+    child.on('exit', (code, signal) => this.onWorkerExit(w, code, signal));
+    return w;
+  }
+
+  private onWorkerMessage(w: Worker, m: FromWorker): void {
+    if (m.t === 'listening') {
+      w.listening = true;
+      if (!this.announcedAccepting) {
+        this.announcedAccepting = true;
+        this.tellEmperor(5);
+      }
+      this.retireOldWhenReady();
+    } else if (m.t === 'served' || m.t === 'request') {
+      this.lastRequest = Date.now();
+      if (!this.announcedLoyal) {
+        this.announcedLoyal = true;
+        this.tellEmperor(17);
+      }
+    }
+  }
+
+  private onWorkerExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    this.workers = this.workers.filter((x) => x !== w);
+    if (this.stopping) {
+      if (this.workers.length === 0) process.exit(0);
+      return;
+    }
+    if (w.retiring) return;
+    if (!w.listening) {
+      // The app cannot even load: no use respawning here, the emperor's blacklist decides.
+      log(`a worker died before it could serve (${signal ?? `status ${code}`}); exiting`);
+      this.stopping = true;
+      for (const x of this.workers) x.child.kill('SIGKILL');
+      process.exit(1);
+    }
+    log(`worker ${w.child.pid} died (${signal ?? `status ${code}`}); replacing it`);
+    this.spawnWorker();
+  }
+
+  // Byte 1 or SIGHUP: read the config again, start a new generation, and retire the old
+  // one once every new worker listens. The sockets stay open throughout.
+  private reload(): void {
+    if (this.stopping) return;
+    if (this.configFd !== undefined) {
+      this.tellEmperor(2);
+      try {
+        this.options = { ...appOptions(parseIni(readConfigPacket(this.configFd), '(config pipe)').entries, process.cwd()), sockets: this.options.sockets };
+      } catch (err: unknown) {
+        log(`reload: the new config is unusable (${(err as Error).message}); keeping the old one`);
+      }
+    }
+    log('reloading: new workers first, then the old ones finish their requests');
+    for (const w of this.workers) w.retiring = true;
+    this.stopCheap();
+    this.spawnGeneration();
+  }
+
+  private retireOldWhenReady(): void {
+    const fresh = this.workers.filter((w) => !w.retiring);
+    if (fresh.length === 0 || !fresh.every((w) => w.listening)) return;
+    for (const w of this.workers) if (w.retiring && w.child.connected) w.child.send({ t: 'stop', graceful: true } satisfies ToWorker);
+    this.tellEmperor(1);
+  }
+
+  private stop(graceful: boolean): void {
+    if (this.stopping && graceful) return;
+    this.stopping = true;
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.stopCheap();
+    if (this.workers.length === 0) process.exit(0);
+    for (const w of this.workers) {
+      if (graceful && w.child.connected) w.child.send({ t: 'stop', graceful: true } satisfies ToWorker);
+      else w.child.kill('SIGKILL');
+    }
+  }
+
+  // Idle: the workers go; the master waits on the sockets and brings them back on the next
+  // connection, which waits in the backlog meanwhile. die-on-idle: leave instead (byte 22).
+  private checkIdle(): void {
+    if (this.stopping || this.cheapWatchers.length > 0 || Date.now() - this.lastRequest < this.options.idle * 1000) return;
+    if (this.options.dieOnIdle) {
+      log(`idle for ${this.options.idle} s: leaving (die-on-idle)`);
+      this.tellEmperor(22);
+      this.stop(true);
+      return;
+    }
+    log(`idle for ${this.options.idle} s: workers stopped until the next connection`);
+    for (const w of this.workers) {
+      w.retiring = true;
+      if (w.child.connected) w.child.send({ t: 'stop', graceful: true } satisfies ToWorker);
+    }
+    this.cheapWatchers = this.fds.map((fd) => new binding.FdWatcher(fd, () => this.wake()));
+  }
+
+  private wake(): void {
+    if (this.cheapWatchers.length === 0) return;
+    this.stopCheap();
+    this.lastRequest = Date.now();
+    log('a connection: workers back');
+    this.spawnGeneration();
+  }
+
+  private stopCheap(): void {
+    for (const w of this.cheapWatchers) w.close();
+    this.cheapWatchers = [];
+  }
+}
