@@ -24,6 +24,26 @@ export async function loadApp(path: string): Promise<RequestListener> {
   return handler as RequestListener;
 }
 
+/** How long a retiring worker may take before it leaves anyway. */
+const RETIRE_LIMIT_MS = 30_000;
+
+// Stops accepting (the master keeps the socket open, so nothing is refused) and leaves once
+// every connection has ended. Idle keep-alive connections are not cut: a client may be
+// sending on one at this very moment (and would see a reset). They close when their
+// keep-alive timeout expires, which clients such as undici anticipate by a second; a
+// request that still arrives is served, with `Connection: close`.
+function retire(servers: readonly Server[], markRetiring: () => void): void {
+  markRetiring();
+  let open = servers.length;
+  for (const s of servers) {
+    s.closeIdleConnections = () => undefined; // Node's close() would cut them at once
+    s.close(() => {
+      if (--open === 0) process.exit(0);
+    });
+  }
+  setTimeout(() => process.exit(0), RETIRE_LIMIT_MS).unref();
+}
+
 function send(msg: FromWorker): void {
   process.send?.(msg);
 }
@@ -31,6 +51,7 @@ function send(msg: FromWorker): void {
 export async function runWorker(app: string, fds: readonly number[], emperorFd: number | undefined, heartbeat: number): Promise<void> {
   const handler = await loadApp(app);
   let served = false;
+  let retiring = false;
   let lastReport = 0;
   const servers: Server[] = fds.map(() =>
     createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -45,6 +66,7 @@ export async function runWorker(app: string, fds: readonly number[], emperorFd: 
           send({ t: 'request' }); // for the master's idle clock, at most twice a second
         }
       });
+      if (retiring) res.shouldKeepAlive = false; // this response is the connection's last
       handler(req, res);
     }),
   );
@@ -66,14 +88,7 @@ export async function runWorker(app: string, fds: readonly number[], emperorFd: 
   process.on('message', (msg: ToWorker) => {
     if (msg.t !== 'stop') return;
     if (!msg.graceful) process.exit(0);
-    // Stop accepting (the master keeps the socket), finish what is in flight, leave.
-    let open = servers.length;
-    for (const s of servers) {
-      s.close(() => {
-        if (--open === 0) process.exit(0);
-      });
-      s.closeIdleConnections();
-    }
+    retire(servers, () => (retiring = true));
   });
   process.on('disconnect', () => process.exit(0)); // the master is gone
 }

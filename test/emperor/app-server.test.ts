@@ -1,0 +1,124 @@
+// The Node app server as a vassal: a tenant's request listener, in a jail, with workers,
+// the emperor protocol, graceful reloads that refuse nothing, and cheap mode when idle.
+import { createServer, type AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { emperorFixture, pidsWith, sleep, waitUntil } from '../helpers/emperor';
+import { requireRoot } from '../helpers/root';
+import { ini } from '../helpers/vassal';
+
+requireRoot();
+
+const test = suite('node app server vassal');
+const fx = emperorFixture(test, 0o755);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const ESM_APP = `export default (req, res) => {
+  res.setHeader('content-type', 'text/plain');
+  res.end(\`pid=\${process.pid} uid=\${process.getuid()} url=\${req.url}\\n\`);
+};
+`;
+
+// One request on its own connection (no keep-alive: a new connection must reach a worker).
+async function get(port: number, path = '/'): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { connection: 'close' } });
+  return res.text();
+}
+
+// Keep-alive, as browsers and proxies talk: a retiring worker must not cut these either.
+async function getKeepAlive(port: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}/`)).text();
+}
+
+test('an ESM app with two workers answers as nobody, and reports accepting and loyal', async () => {
+  const port = await freePort();
+  fx.dir.write('server.mjs', ESM_APP);
+  fx.dir.write('shop.ini', ini('unshare = fs,pid,ipc,uts', 'uid = nobody', 'app = server.mjs', `http-socket = 127.0.0.1:${port}`, 'processes = 2'));
+  const e = fx.start(['--emperor', fx.dir.dir]);
+  await e.waitForVassal('shop.ini', (v) => v?.accepting === 1 && v.ready === 1, 'accepting');
+  const pids = new Set<string>();
+  for (let i = 0; i < 40; i++) {
+    const body = await get(port, `/x${i}`);
+    assert.match(body, new RegExp(`^pid=\\d+ uid=65534 url=/x${i}\\n$`));
+    pids.add(/pid=(\d+)/.exec(body)![1]!);
+  }
+  assert.ok(pids.size >= 1 && pids.size <= 2, `served by the workers: ${[...pids]}`);
+  await e.waitForVassal('shop.ini', (v) => (v?.loyal ?? 0) > 0, 'loyal after the first request');
+  assert.not.match(e.log(), /unknown option/);
+});
+
+test('a CommonJS app works too; a graceful reload under load refuses nothing', async () => {
+  const port = await freePort();
+  fx.dir.write('server.cjs', 'module.exports = (req, res) => res.end(`ok ${process.pid}\\n`);\n');
+  const file = fx.dir.write('api.ini', ini('unshare = fs,pid', 'uid = nobody', 'app = server.cjs', `http-socket = 127.0.0.1:${port}`, 'processes = 2'));
+  const e = fx.start(['--emperor', fx.dir.dir]);
+  await e.waitForVassal('api.ini', (v) => v?.accepting === 1, 'accepting');
+  const jailPid = (await e.vassal('api.ini'))!.pid;
+  let ok = 0;
+  const failures: string[] = [];
+  const workers = new Set<string>();
+  let running = true;
+  const load = (async () => {
+    while (running) {
+      try {
+        const body = ok % 2 ? await getKeepAlive(port) : await get(port);
+        if (/^ok \d+\n$/.test(body)) {
+          ok++;
+          workers.add(body);
+        } else failures.push(body);
+      } catch (err: unknown) {
+        failures.push(String((err as Error).cause ?? err));
+      }
+    }
+  })();
+  for (let i = 0; i < 3; i++) {
+    await sleep(300);
+    const n = (e.log().match(/api\.ini: reloaded/g) ?? []).length;
+    fx.dir.write('api.ini', `${ini('unshare = fs,pid', 'uid = nobody', 'app = server.cjs', `http-socket = 127.0.0.1:${port}`, 'processes = 2')}; reload ${i}\n`);
+    await e.waitForLog(new RegExp(`(api\\.ini: reloaded[\\s\\S]*){${n + 1}}`));
+  }
+  await sleep(300);
+  running = false;
+  await load;
+  assert.equal(failures, [], 'no request failed across three reloads');
+  assert.ok(ok > 50, `requests served: ${ok}`);
+  assert.ok(workers.size >= 4, `new workers took over: ${workers.size} distinct`);
+  assert.is((await e.vassal('api.ini'))!.pid, jailPid, 'the jail itself stayed');
+  void file;
+});
+
+test('an app that throws at load: its stack is logged, the vassal is blacklisted', async () => {
+  const port = await freePort();
+  fx.dir.write('broken.mjs', 'throw new Error("no database configured");\n');
+  fx.dir.write('broken.ini', ini('unshare = pid', 'app = broken.mjs', `http-socket = 127.0.0.1:${port}`));
+  const e = fx.start(['--emperor', fx.dir.dir, '--emperor-throttle', '200']);
+  await e.waitForLog(/cannot load the app: Error: no database configured\n\s+at /);
+  await e.waitForVassal('broken.ini', (v) => v?.state === 'blacklisted', 'blacklisted');
+});
+
+test('idle: the workers go after N seconds; the next request brings them back and is served', async () => {
+  const port = await freePort();
+  fx.dir.write('server.mjs', ESM_APP);
+  fx.dir.write('quiet.ini', ini('unshare = fs,pid', 'app = server.mjs', `http-socket = 127.0.0.1:${port}`, 'idle = 1', 'processes = 2'));
+  const e = fx.start(['--emperor', fx.dir.dir]);
+  await e.waitForVassal('quiet.ini', (v) => v?.accepting === 1, 'accepting');
+  assert.match(await get(port), /^pid=/);
+  await e.waitForLog(/idle for 1 s: workers stopped until the next connection/);
+  // Only the master is left: the app server's processes all run main.ts, the master with --ini.
+  await waitUntil(() => pidsWith('runtime/node/main').length === 1, 'the workers to leave');
+  assert.match(readFileSync(`/proc/${pidsWith('runtime/node/main')[0]}/cmdline`, 'utf8'), /--ini/);
+  assert.match(await get(port, '/again'), /url=\/again/, 'the connection waited in the backlog and was served');
+  await e.waitForLog(/a connection: workers back/);
+});
+
+test.run();
