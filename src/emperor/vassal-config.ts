@@ -1,7 +1,7 @@
 // buildVassal(): one vassal file, read the way the emperor reads it (vassal-set, the file,
 // vassals-include, JAIL_VASSAL_* from the environment, magic variables, placeholders), then
 // compiled into the LaunchPlan of its jail. No side effects: the caller owns the fds.
-import { extname } from 'node:path';
+import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { environmentLayer, expandConfig, vassalSetLayer, type ConfigLayer } from '../config/expand';
 import { readVassalConfig } from '../config/load';
 import { findOption, isJailOption } from '../config/options';
@@ -89,10 +89,14 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
     },
   );
   const { fds: _fds, ...jailPart } = compiled.plan;
+  // The program reads `app` from the pipe, with no file to be relative to: make it absolute
+  // (relative to the jail's chdir, else to the vassal file's directory).
+  const base = compiled.plan.chdir ?? dirname(raw.file);
+  const forProgram = expanded.entries.map((e) => (e.key === 'app' && !isAbsolute(e.value.trim()) ? { ...e, value: resolve(base, e.value.trim()) } : e));
   return {
     plan: compiled.plan,
     warnings: [...expanded.warnings, ...compiled.warnings],
-    ...(usesBinary ? { configText: foreignConfigText(expanded.entries) } : {}),
+    ...(usesBinary ? { configText: foreignConfigText(forProgram) } : {}),
     jailKey: JSON.stringify(jailPart),
   };
 }

@@ -50,7 +50,7 @@ function nginxUids(): number[] {
 
 test('every example has a test here', () => {
   const files = readdirSync(JAILS).filter((f) => /\.(ini|ya?ml|json)$/.test(f)).sort();
-  assert.equal(files, ['caps.yaml', 'hello.ini', 'hooks.json', 'nginx.ini']);
+  assert.equal(files, ['app.ini', 'caps.yaml', 'hello.ini', 'hooks.json', 'nginx.ini']);
 });
 
 test('hello.ini: hook as root, program as nobody in its own namespaces; SIGTERM stops it', async () => {
@@ -85,6 +85,28 @@ test('nginx.ini: nginx as a privileged patch serves, its worker runs as www-data
   assert.is(await exited, 0, 'nginx stops cleanly on SIGTERM forwarded through the jail');
 });
 
+async function appBody(): Promise<string> {
+  let body = '';
+  for (let i = 0; i < 100 && body === ''; i++) {
+    body = await fetch('http://127.0.0.1:8081/', { headers: { connection: 'close' } }).then((r) => r.text(), () => '');
+    if (body === '') await new Promise((r) => setTimeout(r, 50));
+  }
+  return body;
+}
+
+test('app.ini: a Node app under the app server, two workers, as nobody', async () => {
+  const child = jailctlAsync(['run', join(JAILS, 'app.ini')]);
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    assert.match(await appBody(), /^hello from a jailed Node app: worker \d+, uid 65534, request 1 of this worker\n$/, stderr);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.is(await exited, 0, `the app server stops cleanly on SIGTERM\n${stderr}`);
+});
+
 test('the README\'s main command: the emperor runs every example at once, and SIGTERM ends them all', async () => {
   const emperor: ChildProcess = jailctlAsync(['emperor', '--emperor', 'jails/']);
   let log = '';
@@ -92,9 +114,10 @@ test('the README\'s main command: the emperor runs every example at once, and SI
   emperor.stdout!.on('data', (c: Buffer) => (log += c.toString()));
   const exited = new Promise<number | null>((resolve) => emperor.on('exit', (code) => resolve(code)));
   try {
-    for (const name of ['caps.yaml', 'hello.ini', 'hooks.json', 'nginx.ini'])
+    for (const name of ['app.ini', 'caps.yaml', 'hello.ini', 'hooks.json', 'nginx.ini'])
       await waitUntil(() => new RegExp(`${name.replace('.', '\\.')}: running`).test(log), `${name} running\n${log}`);
     assert.is(await nginxBody(), 'hello from nginx in a jail\n', log);
+    assert.match(await appBody(), /^hello from a jailed Node app/, log);
     await waitUntil(() => /hello from hello as nobody/.test(log) && /written by a root hook/.test(log) && /CapEff:\t0000000000000400/.test(log), `the examples' output in\n${log}`);
     assert.not.match(log, /blacklisted|warning/, log);
   } finally {

@@ -1,6 +1,7 @@
 // `jailctl run FILE`: one vassal as a jail in the foreground, like `uwsgi --ini FILE`.
 import { expandConfig } from '../../config/expand';
 import { readVassalConfig } from '../../config/load';
+import { appServerCommand } from '../../runtime/node/command';
 import { readUserDb } from '../../config/users';
 import { isJailError, LaunchError } from '../../errors';
 import { launchJail, type Jail } from '../../jail/launch';
@@ -48,10 +49,14 @@ export function loadPlan(file: string, io: RunIo): LaunchPlan | undefined {
     // behaves the same under `run` and under the emperor.
     const raw = readVassalConfig(file);
     const expanded = expandConfig([{ file: raw.file, entries: raw.entries }], { vassalFile: raw.file, env: process.env });
+    // A file that names an `app` and no binary patch runs our Node app server on it.
+    const app = expanded.entries.some((e) => e.key === 'app');
+    const server = [...appServerCommand(), '--ini', raw.file];
     const compiled = compilePlan({ ...raw, entries: expanded.entries }, {
       users: readUserDb(),
       baseEnv: baseEnvironment(),
       placeholders: expanded.referenced,
+      ...(app ? { defaultProgram: { path: server[0]!, argv: server } } : {}),
     });
     for (const w of [...expanded.warnings, ...compiled.warnings]) io.error(`jailctl: warning: ${w}`);
     return compiled.plan;

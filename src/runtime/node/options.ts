@@ -2,7 +2,7 @@
 // pipe (a uwsgi packet, as uWSGI reads `emperor://`), or from the file itself under
 // `jailctl run`. Values arrive expanded; only the app server's own keys matter here.
 import { readFileSync, readSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseIni } from '../../config/ini';
 import type { ConfigEntry } from '../../config/types';
 
@@ -68,14 +68,13 @@ export function appOptions(entries: readonly ConfigEntry[], base: string): AppOp
 // Where the config comes from: the emperor's config pipe, else the file named on argv.
 export function loadAppOptions(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): AppOptions {
   const pipe = env.JAIL_EMPEROR_FD_CONFIG ?? env.UWSGI_EMPEROR_FD_CONFIG;
-  let text: string;
-  let file = '(config pipe)';
-  if (pipe !== undefined) text = readConfigPacket(Number(pipe));
-  else {
-    const i = argv.indexOf('--ini');
-    if (i < 0 || !argv[i + 1]) throw new AppOptionError('usage: app-server --ini FILE (or run under the emperor)');
-    file = resolve(cwd, argv[i + 1]!);
-    text = readFileSync(file, 'utf8');
-  }
-  return appOptions(parseIni(text, file).entries, cwd);
+  // From the emperor, `app` arrives absolute. From a file, a relative `app` is relative to
+  // the file's `chdir`, else to the file's directory.
+  if (pipe !== undefined) return appOptions(parseIni(readConfigPacket(Number(pipe)), '(config pipe)').entries, cwd);
+  const i = argv.indexOf('--ini');
+  if (i < 0 || !argv[i + 1]) throw new AppOptionError('usage: app-server --ini FILE (or run under the emperor)');
+  const file = resolve(cwd, argv[i + 1]!);
+  const entries = parseIni(readFileSync(file, 'utf8'), file).entries;
+  const chdir = entries.filter((e) => e.key === 'chdir').at(-1)?.value.trim();
+  return appOptions(entries, chdir ? resolve(dirname(file), chdir) : dirname(file));
 }
