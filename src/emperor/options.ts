@@ -30,6 +30,12 @@ export interface EmperorOptions {
   /** The program a vassal without a binary patch runs (`binary-path --ini emperor://NAME`). */
   readonly binaryPath?: string;
   readonly pidfile?: string;
+  /** On-demand vassals: the file `<vassal file><ext>` holds the socket address. */
+  readonly onDemandExtension?: string;
+  /** On-demand vassals: the socket is `DIR/<name without extension>.socket`. */
+  readonly onDemandDirectory?: string;
+  /** On-demand vassals: CMD VASSAL-FILE prints the socket address. */
+  readonly onDemandExec?: string;
 }
 
 type Field = keyof EmperorOptions;
@@ -60,6 +66,9 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'vassals-include', field: 'vassalsInclude', kind: 'list', arg: 'FILE', help: 'include FILE into every vassal, after its own file (repeatable)' },
   { name: 'binary-path', field: 'binaryPath', kind: 'string', arg: 'PATH', help: 'program a vassal without a binary patch runs, e.g. /usr/bin/uwsgi' },
   { name: 'emperor-pidfile', field: 'pidfile', kind: 'string', arg: 'FILE', help: 'write the emperor\'s pid to FILE (removed at exit)' },
+  { name: 'emperor-on-demand-extension', field: 'onDemandExtension', kind: 'string', arg: 'EXT', help: 'on demand: the file VASSAL+EXT (e.g. web.ini.socket) holds the socket to hold for it' },
+  { name: 'emperor-on-demand-directory', field: 'onDemandDirectory', kind: 'string', arg: 'DIR', help: 'on demand: hold the UNIX socket DIR/NAME.socket for every vassal' },
+  { name: 'emperor-on-demand-exec', field: 'onDemandExec', kind: 'string', arg: 'CMD', help: 'on demand: CMD VASSAL-FILE prints the socket to hold for it' },
 ];
 
 export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({

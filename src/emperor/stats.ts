@@ -39,7 +39,7 @@ export function statsDocument(f: EmperorFacts): Record<string, unknown> {
       first_run: v.firstRun,
       last_run: v.lastRun,
       cursed: v.cursed,
-      on_demand: '',
+      on_demand: v.onDemand ?? '',
       adopted: 0,
       uid: v.uid ?? 0,
       gid: v.gid ?? 0,

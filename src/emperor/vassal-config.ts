@@ -12,6 +12,7 @@ import { compilePlan } from '../plan/compile';
 import type { FdMapping, LaunchPlan } from '../plan/types';
 import type { VassalSource } from '../monitors/types';
 import type { EmperorOptions } from './options';
+import { checkNotRebound } from './on-demand';
 import { CONFIG_FD, EMPEROR_FD } from './protocol';
 
 export interface VassalBuildContext {
@@ -23,6 +24,8 @@ export interface VassalBuildContext {
   /** Our ends' vassal-side fds, mapped to 3 (and 4) in the jail. */
   readonly emperorFd: number;
   readonly configFd?: number;
+  /** The on-demand socket the emperor holds: the vassal gets it as fd 0. */
+  readonly onDemand?: { readonly fd: number; readonly address: string };
 }
 
 export interface VassalBuild {
@@ -60,6 +63,10 @@ export function foreignConfigText(entries: readonly ConfigEntry[]): string {
 export function buildVassal(source: VassalSource, ctx: VassalBuildContext): VassalBuild {
   const { raw, expanded } = expandVassal(source, ctx);
   const fds: FdMapping[] = [{ src: ctx.emperorFd, dst: EMPEROR_FD }];
+  if (ctx.onDemand) {
+    checkNotRebound(expanded.entries, ctx.onDemand.address, raw.file);
+    fds.push({ src: ctx.onDemand.fd, dst: 0 });
+  }
   const extraEnv: Record<string, string> = { UWSGI_EMPEROR_FD: String(EMPEROR_FD), JAIL_EMPEROR_FD: String(EMPEROR_FD), JAIL_VASSAL: source.name };
   // No binary patch: the emperor's binary-path (uWSGI, say), else our app server when the
   // file names an `app`. Either reads its config from the config pipe.

@@ -5,20 +5,25 @@
 //      │                    └──died──▶ respawn-wait (loyal) | blacklisted (not yet loyal)
 //      └──bad config──▶ failed (until the file changes)
 //
+// An on-demand vassal starts in `on-demand`: the emperor holds its socket and spawns it at
+// the first connection; when it leaves (byte 22, or any exit) it goes back to `on-demand`.
+//
 // Everything a vassal needs from the emperor comes in through VassalContext; nothing here is
 // shared with another vassal.
-import { closeSync } from 'node:fs';
+import { closeSync, rmSync } from 'node:fs';
 import { isJailError } from '../errors';
 import { launchJail, type Jail, type JailExit } from '../jail/launch';
-import { binding } from '../native/binding';
+import { binding, type FdWatcher } from '../native/binding';
 import type { VassalSource } from '../monitors/types';
 import type { UserDb } from '../config/users';
 import type { EmperorOptions } from './options';
+import { onDemandAddress } from './on-demand';
 import { configPacket, EmperorChannel, EXIT_NO_RESPAWN, FROM_VASSAL, TO_VASSAL } from './protocol';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
 import { buildVassal, type VassalBuild } from './vassal-config';
 
-export type VassalState = 'spawning' | 'running' | 'reloading' | 'stopping' | 'respawn-wait' | 'blacklisted' | 'failed' | 'stopped';
+export type VassalState =
+  | 'on-demand' | 'spawning' | 'running' | 'reloading' | 'stopping' | 'respawn-wait' | 'blacklisted' | 'failed' | 'stopped';
 
 export interface VassalContext {
   readonly options: EmperorOptions;
@@ -55,6 +60,8 @@ export interface VassalSnapshot {
   readonly error?: string;
   readonly lastExit?: string;
   readonly blacklist?: BlacklistEntry;
+  /** The socket the emperor holds for an on-demand vassal. */
+  readonly onDemand?: string;
   readonly uid?: number;
   readonly gid?: number;
 }
@@ -98,6 +105,11 @@ export class Vassal {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private loyalTimer: NodeJS.Timeout | undefined;
   private readonly waiters: Array<() => void> = [];
+  private onDemand: { readonly address: string; readonly fd: number } | undefined;
+  private demandWatcher: FdWatcher | undefined;
+  private goingDown = false;
+  /** Bumped whenever the config is looked at again: a late on-demand answer is dropped. */
+  private generation = 0;
 
   constructor(source: VassalSource, private readonly ctx: VassalContext) {
     this.name = source.name;
@@ -113,7 +125,69 @@ export class Vassal {
   }
 
   start(): void {
-    this.spawn();
+    this.prepare();
+  }
+
+  // Works out whether the vassal is on demand (and binds its socket), then waits for a
+  // connection or spawns.
+  private prepare(): void {
+    const generation = ++this.generation;
+    onDemandAddress(this.source, this.ctx.options).then(
+      (address) => {
+        if (generation !== this.generation || this.removed) return;
+        try {
+          this.holdSocket(address);
+        } catch (err: unknown) {
+          this.fail(`cannot hold the on-demand socket ${address}: ${(err as Error).message}`);
+          return;
+        }
+        if (this.onDemand) this.waitForConnection();
+        else this.spawn();
+      },
+      (err: Error) => {
+        if (generation === this.generation && !this.removed) this.fail(err.message);
+      },
+    );
+  }
+
+  private holdSocket(address: string | undefined): void {
+    if (this.onDemand?.address === address) return;
+    this.releaseSocket();
+    if (address !== undefined) {
+      this.onDemand = { address, fd: binding.listenSocket(address) };
+      this.ctx.log(`${this.name}: on demand, holding ${address}`);
+    }
+  }
+
+  private releaseSocket(): void {
+    this.demandWatcher?.close();
+    this.demandWatcher = undefined;
+    if (!this.onDemand) return;
+    closeSync(this.onDemand.fd);
+    if (this.onDemand.address.includes('/')) rmSync(this.onDemand.address, { force: true });
+    this.onDemand = undefined;
+  }
+
+  // The jail is down; the next connection (perhaps already waiting in the backlog) spawns it.
+  private waitForConnection(): void {
+    const held = this.onDemand;
+    if (!held) return;
+    this.setState('on-demand');
+    this.demandWatcher?.close();
+    this.demandWatcher = new binding.FdWatcher(held.fd, () => {
+      this.demandWatcher?.close();
+      this.demandWatcher = undefined;
+      if (this.onDemand !== held || this.state !== 'on-demand') return;
+      this.ctx.log(`${this.name}: a connection on ${held.address}; spawning`);
+      this.spawn();
+    });
+  }
+
+  private fail(message: string): void {
+    this.error = message;
+    this.setState('failed');
+    this.ctx.log(`${this.name}: ${message}; not started (fix the file: it is read again when it changes)`);
+    this.finish();
   }
 
   // The config file changed (or SIGHUP asked for a reload).
@@ -124,9 +198,11 @@ export class Vassal {
       case 'blacklisted':
       case 'respawn-wait':
       case 'stopped':
+      case 'on-demand':
         // A new config deserves a fresh start: the fix may be in it.
+        this.clearTimer('respawnTimer');
         this.blacklist = undefined;
-        this.spawn();
+        this.prepare();
         return;
       case 'stopping':
         if (!this.removed) this.restartWhenDown = true;
@@ -146,7 +222,9 @@ export class Vassal {
   // SIGKILLs the whole jail after emperor-curse-tolerance. Resolves once it is reaped.
   stop(): Promise<void> {
     this.restartWhenDown = false;
+    this.generation++;
     this.clearTimer('respawnTimer');
+    this.releaseSocket();
     if (!this.jail) {
       this.setState('stopped');
       this.finish();
@@ -170,8 +248,8 @@ export class Vassal {
     this.blacklist = undefined;
     if (this.state === 'blacklisted') {
       this.clearTimer('respawnTimer');
-      this.ctx.log(`${this.name}: off the blacklist (SIGURG); spawning now`);
-      this.spawn();
+      this.ctx.log(`${this.name}: off the blacklist (SIGURG); ${this.onDemand ? 'back on demand' : 'spawning now'}`);
+      this.resume();
     }
   }
 
@@ -200,6 +278,7 @@ export class Vassal {
       ...(this.error !== undefined ? { error: this.error } : {}),
       ...(this.lastExit !== undefined ? { lastExit: this.lastExit } : {}),
       ...(this.blacklist ? { blacklist: this.blacklist } : {}),
+      ...(this.onDemand ? { onDemand: this.onDemand.address } : {}),
       ...(plan?.uid !== undefined ? { uid: plan.uid } : {}),
       ...(plan?.gid !== undefined ? { gid: plan.gid } : {}),
     };
@@ -212,7 +291,7 @@ export class Vassal {
   private spawn(): void {
     this.clearTimer('respawnTimer');
     this.setState('spawning');
-    this.speaks = this.loyal = this.ready = this.accepting = this.hung = false;
+    this.speaks = this.loyal = this.ready = this.accepting = this.hung = this.goingDown = false;
     this.lastHeartbeat = 0;
 
     const [ours, theirs] = binding.socketPair();
@@ -229,15 +308,13 @@ export class Vassal {
         baseEnv: this.ctx.baseEnv,
         env: this.ctx.env,
         emperorFd: theirs,
-        ...(configTheirs !== undefined ? { configFd: configTheirs } : {}),
+        configFd: configTheirs,
+        ...(this.onDemand ? { onDemand: this.onDemand } : {}),
       });
     } catch (err: unknown) {
       closeAll([ours, theirs, configOurs, configTheirs]);
       if (!isJailError(err)) throw err;
-      this.error = err.message;
-      this.setState('failed');
-      this.ctx.log(`${this.name}: ${err.message}; not started (fix the file: it is read again when it changes)`);
-      this.finish();
+      this.fail(err.message);
       return;
     }
     for (const w of build.warnings) this.ctx.log(`${this.name}: warning: ${w}`);
@@ -356,7 +433,8 @@ export class Vassal {
         else this.heartbeatTimer = setTimeout(() => this.onHung(jail), this.ctx.options.requiredHeartbeat * 1000);
         return;
       case FROM_VASSAL.GOING_DOWN:
-        this.ctx.log(`${this.name}: going down`);
+        this.goingDown = true;
+        this.ctx.log(`${this.name}: going down${this.onDemand ? ' (back to on demand)' : ''}`);
         return;
       case FROM_VASSAL.SOS:
         this.ctx.log(`${this.name}: asks for help (SOS byte)`);
@@ -415,8 +493,13 @@ export class Vassal {
     if (this.restartWhenDown) {
       this.restartWhenDown = false;
       this.restarts++;
-      this.ctx.log(`${this.name}: old jail ${this.lastExit}; starting the new one`);
-      this.spawn();
+      this.ctx.log(`${this.name}: old jail ${this.lastExit}; ${this.onDemand ? 'the next connection starts the new one' : 'starting the new one'}`);
+      this.resume();
+      return;
+    }
+    if (this.onDemand && exit.code !== EXIT_NO_RESPAWN && (this.goingDown || exit.code === 0 || (this.loyal && !this.hung))) {
+      this.ctx.log(`${this.name}: ${this.lastExit}; back to on demand`);
+      this.waitForConnection();
       return;
     }
     if (exit.code === EXIT_NO_RESPAWN) {
@@ -432,7 +515,7 @@ export class Vassal {
       this.setState('respawn-wait');
       this.respawns++;
       this.restarts++;
-      this.respawnTimer = setTimeout(() => this.spawn(), 0);
+      this.respawnTimer = setTimeout(() => this.resume(), 0);
       return;
     }
     this.ctx.log(`${this.name}: ${this.lastExit} ${this.loyal ? `within ${this.ctx.options.throttle} ms of its start` : 'before it was loyal'}`);
@@ -448,8 +531,14 @@ export class Vassal {
     this.respawnTimer = setTimeout(() => {
       this.respawns++;
       this.restarts++;
-      this.spawn();
+      this.resume();
     }, wait);
+  }
+
+  // After a death or a wait: a new jail now, or, on demand, at the next connection.
+  private resume(): void {
+    if (this.onDemand) this.waitForConnection();
+    else this.spawn();
   }
 
   private finish(): void {

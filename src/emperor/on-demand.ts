@@ -1,0 +1,93 @@
+// On-demand vassals (socket activation): where a vassal's socket is, from the emperor's
+// emperor-on-demand-* options, and the check that the vassal does not bind it itself.
+import { closeSync, readFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { JailError } from '../errors';
+import { launchJail } from '../jail/launch';
+import { binding } from '../native/binding';
+import type { VassalSource } from '../monitors/types';
+import type { ConfigEntry } from '../config/types';
+import type { EmperorOptions } from './options';
+
+// A bad on-demand setting: reported like a config error, with the vassal marked failed.
+export class OnDemandError extends JailError {
+  constructor(message: string) {
+    super('JAIL_ERR_CONFIG', message);
+    this.name = 'OnDemandError';
+  }
+}
+
+/** The options with which a vassal would bind a socket of its own. */
+const SOCKET_OPTIONS = ['http-socket', 'socket', 'uwsgi-socket', 'http', 'http11-socket', 'fastcgi-socket', 'shared-socket'];
+
+// The address the emperor holds for a vassal, or undefined when the vassal is not on demand.
+// The exec form runs CMD through the executor (never child_process: libuv would race our
+// reaper), hence the promise.
+export async function onDemandAddress(source: VassalSource, options: EmperorOptions): Promise<string | undefined> {
+  if (options.onDemandExtension) {
+    const file = `${source.path}${options.onDemandExtension}`;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err: unknown) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // this vassal is not on demand
+      throw new OnDemandError(`${file}: cannot read it (${(err as NodeJS.ErrnoException).code})`);
+    }
+    const address = text.split('\n')[0]!.trim();
+    if (address === '') throw new OnDemandError(`${file}: empty; it should hold the socket address (host:port or a path)`);
+    return address;
+  }
+  if (options.onDemandDirectory) return join(options.onDemandDirectory, `${basename(source.name, extname(source.name))}.socket`);
+  if (options.onDemandExec) return runForAddress(options.onDemandExec, source.path);
+  return undefined;
+}
+
+// `CMD FILE` with stdout on a pipe; its first line is the address.
+async function runForAddress(command: string, file: string): Promise<string> {
+  const [ours, theirs] = binding.socketPair();
+  let jail;
+  try {
+    jail = launchJail({
+      vassal: 'emperor-on-demand-exec',
+      namespaces: [],
+      mountProc: false,
+      loopback: false,
+      hooks: [],
+      groups: [],
+      caps: [],
+      noNewPrivs: false,
+      program: { option: 'emperor-on-demand-exec', privileged: true, path: '/bin/sh', argv: ['/bin/sh', '-c', `${command} "$1"`, 'sh', file] },
+      env: [`PATH=${process.env.PATH ?? '/usr/bin:/bin'}`],
+      fds: [{ src: theirs, dst: 1 }],
+    });
+  } finally {
+    closeSync(theirs);
+  }
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve) => {
+    const watcher = new binding.FdWatcher(ours, () => {
+      const got = binding.recvFds(ours, 4096, 0);
+      if (got.data.length > 0) chunks.push(got.data);
+      else {
+        watcher.close();
+        resolve();
+      }
+    });
+  });
+  closeSync(ours);
+  const exit = await jail.exited;
+  const out = Buffer.concat(chunks).toString('utf8').split('\n')[0]!.trim();
+  if (exit.code !== 0) throw new OnDemandError(`emperor-on-demand-exec \`${command} ${file}\` exited with ${exit.code ?? `signal ${exit.signal}`}`);
+  if (out === '') throw new OnDemandError(`emperor-on-demand-exec \`${command} ${file}\` printed no socket address`);
+  return out;
+}
+
+// uWSGI's docs warn that a vassal binding the on-demand socket itself breaks silently; we
+// refuse it with the line to remove.
+export function checkNotRebound(entries: readonly ConfigEntry[], address: string, file: string): void {
+  const clash = entries.find((e) => SOCKET_OPTIONS.includes(e.key) && e.value.trim() === address);
+  if (clash)
+    throw new OnDemandError(
+      `${clash.file ?? file}:${clash.line}: ${clash.key} = ${address} is the on-demand socket the emperor already holds for this vassal; remove the line (the vassal receives that socket as fd 0)`,
+    );
+}
