@@ -141,8 +141,19 @@ export class Vassal {
           this.fail(`cannot hold the on-demand socket ${address}: ${(err as Error).message}`);
           return;
         }
-        if (this.onDemand) this.waitForConnection();
-        else this.spawn();
+        if (!this.onDemand) {
+          this.spawn();
+          return;
+        }
+        // Nothing runs until a connection comes: check the config now, not then.
+        try {
+          this.dryBuild();
+        } catch (err: unknown) {
+          if (!isJailError(err)) throw err;
+          this.fail(err.message);
+          return;
+        }
+        this.waitForConnection();
       },
       (err: Error) => {
         if (generation === this.generation && !this.removed) this.fail(err.message);
@@ -364,10 +375,23 @@ export class Vassal {
     void jail.exited.then((exit) => this.onExit(jail, exit));
   }
 
+  // The config compiled without launching anything (fds are placeholders).
+  private dryBuild(): VassalBuild {
+    return buildVassal(this.source, {
+      options: this.ctx.options,
+      users: this.ctx.users(),
+      baseEnv: this.ctx.baseEnv,
+      env: this.ctx.env,
+      emperorFd: -1,
+      configFd: -1,
+      ...(this.onDemand ? { onDemand: { ...this.onDemand, fd: -1 } } : {}),
+    });
+  }
+
   private reload(): void {
     let next: VassalBuild;
     try {
-      next = buildVassal(this.source, { options: this.ctx.options, users: this.ctx.users(), baseEnv: this.ctx.baseEnv, env: this.ctx.env, emperorFd: -1, configFd: -1 });
+      next = this.dryBuild();
     } catch (err: unknown) {
       if (!isJailError(err)) throw err;
       this.error = err.message;

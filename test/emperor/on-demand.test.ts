@@ -1,0 +1,150 @@
+// On-demand vassals: the emperor holds the socket, nothing runs until a connection comes,
+// the connection waits in the backlog (never refused), the vassal gets the socket as fd 0,
+// and after die-on-idle it is on demand again. TCP and UNIX sockets, all three options.
+import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { emperorFixture, pidsWith, sleep, waitUntil } from '../helpers/emperor';
+import { requireRoot } from '../helpers/root';
+import { ini } from '../helpers/vassal';
+
+requireRoot();
+
+const test = suite('on-demand vassals');
+const fx = emperorFixture(test, 0o755);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// GET over TCP (host:port) or a UNIX socket (a path), on a connection of its own.
+function get(address: string, path = '/'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const target = address.includes('/')
+      ? { socketPath: address }
+      : { host: address.slice(0, address.lastIndexOf(':')), port: Number(address.slice(address.lastIndexOf(':') + 1)) };
+    const req = request({ ...target, path, headers: { connection: 'close' } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(`${res.statusCode} ${body}`));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const APP = 'export default (req, res) => res.end(`served ${req.url} by ${process.pid} as ${process.getuid()}\\n`);\n';
+const appServers = (): number => pidsWith('runtime/node/main').length;
+
+// A vassal with an empty network namespace: it can only serve through the socket it is given.
+function writeVassal(name: string, ...extra: string[]): string {
+  fx.dir.write('server.mjs', APP);
+  return fx.dir.write(name, ini('unshare = fs,pid,net,ipc,uts', 'uid = nobody', 'app = server.mjs', ...extra));
+}
+
+async function firstRequestSpawns(name: string, address: string, args: string[]): Promise<void> {
+  const e = fx.start(['--emperor', fx.dir.dir, ...args]);
+  await e.waitForVassal(name, (v) => v?.state === 'on-demand', 'on demand');
+  assert.is(appServers(), 0, 'nothing runs before the first connection');
+  assert.is((await e.vassal(name))!.on_demand, address);
+  assert.match(await get(address, '/first'), /^200 served \/first by \d+ as 65534\n$/);
+  await e.waitForVassal(name, (v) => v?.state === 'running', 'running');
+  assert.ok(appServers() >= 1);
+}
+
+for (const kind of ['TCP', 'UNIX'] as const) {
+  test(`emperor-on-demand-extension, ${kind}: web.ini.socket names the socket; a net-less jail serves through it`, async () => {
+    const address = kind === 'TCP' ? `127.0.0.1:${await freePort()}` : join(fx.dir.dir, 'web.sock');
+    writeVassal('web.ini');
+    fx.dir.write('web.ini.socket', `${address}\n`);
+    fx.dir.write('plain.ini', ini('unprivileged-binary-patch-arg = sleep 86440')); // no .socket file: started at once
+    await firstRequestSpawns('web.ini', address, ['--emperor-on-demand-extension', '.socket']);
+    await waitUntil(() => pidsWith('sleep 86440').length === 1, 'the vassal that is not on demand');
+  });
+
+  test(`emperor-on-demand-exec, ${kind}: the command's output names the socket`, async () => {
+    const address = kind === 'TCP' ? `127.0.0.1:${await freePort()}` : join(fx.dir.dir, 'exec.sock');
+    writeVassal('api.ini');
+    const script = fx.dir.write('where.sh', `#!/bin/sh\n# $1 is the vassal file\n[ "$(basename "$1")" = api.ini ] && echo ${address}\n`);
+    await firstRequestSpawns('api.ini', address, ['--emperor-on-demand-exec', `sh ${script}`]);
+  });
+}
+
+test('emperor-on-demand-directory (UNIX, by construction): DIR/NAME.socket', async () => {
+  const sockets = join(fx.dir.dir, 'sockets');
+  require('node:fs').mkdirSync(sockets);
+  writeVassal('blog.ini');
+  await firstRequestSpawns('blog.ini', join(sockets, 'blog.socket'), ['--emperor-on-demand-directory', sockets]);
+});
+
+test('die-on-idle sends the vassal back on demand; the next request spawns it again, five times', async () => {
+  const address = `127.0.0.1:${await freePort()}`;
+  writeVassal('shop.ini', 'idle = 1', 'die-on-idle = true');
+  fx.dir.write('shop.ini.socket', address);
+  const e = fx.start(['--emperor', fx.dir.dir, '--emperor-on-demand-extension', '.socket']);
+  await e.waitForVassal('shop.ini', (v) => v?.state === 'on-demand', 'on demand');
+  const pids = new Set<string>();
+  for (let cycle = 1; cycle <= 5; cycle++) {
+    const body = await get(address, `/cycle${cycle}`);
+    assert.match(body, new RegExp(`^200 served /cycle${cycle} by`));
+    pids.add(body);
+    await e.waitForLog(new RegExp(`(shop\\.ini: exited with status 0; back to on demand[\\s\\S]*){${cycle}}`), 10000);
+    await waitUntil(() => appServers() === 0, 'nothing left running');
+  }
+  assert.is(pids.size, 5);
+  assert.is((await e.vassal('shop.ini'))!.state, 'on-demand');
+  assert.ok(existsSync(fx.dir.dir));
+});
+
+test('a vassal that binds the on-demand socket itself gets an error naming the line', async () => {
+  const address = `127.0.0.1:${await freePort()}`;
+  writeVassal('twice.ini', `http-socket = ${address}`);
+  fx.dir.write('twice.ini.socket', address);
+  const e = fx.start(['--emperor', fx.dir.dir, '--emperor-on-demand-extension', '.socket']);
+  const v = await e.waitForVassal('twice.ini', (x) => x?.state === 'failed', 'failed at once, not at the first connection');
+  assert.match(v!.launch_error!, `twice.ini:5: http-socket = ${address} is the on-demand socket the emperor already holds for this vassal; remove the line`);
+});
+
+test('no request fails across ten reloads under load: the emperor holds the socket throughout', async () => {
+  const address = `127.0.0.1:${await freePort()}`;
+  const lines = ['processes = 2'];
+  writeVassal('busy.ini', ...lines);
+  fx.dir.write('busy.ini.socket', address);
+  const e = fx.start(['--emperor', fx.dir.dir, '--emperor-on-demand-extension', '.socket']);
+  await e.waitForVassal('busy.ini', (v) => v?.state === 'on-demand', 'on demand');
+  let ok = 0;
+  const failures: string[] = [];
+  let running = true;
+  const clients = Array.from({ length: 4 }, async () => {
+    while (running || ok < 1000) {
+      try {
+        const body = await get(address);
+        if (body.startsWith('200 served')) ok++;
+        else failures.push(body);
+      } catch (err: unknown) {
+        failures.push(String(err));
+      }
+      if (!running && ok >= 1000) break;
+    }
+  });
+  for (let i = 0; i < 10; i++) {
+    await sleep(150);
+    writeVassal('busy.ini', ...lines, `; reload ${i}`);
+    await e.waitForLog(new RegExp(`(busy\\.ini: (reloaded|config changed)[\\s\\S]*){${i + 1}}`));
+  }
+  running = false;
+  await Promise.all(clients);
+  assert.equal(failures, [], 'every request succeeded');
+  assert.ok(ok >= 1000, `${ok} requests`);
+});
+
+test.run();
