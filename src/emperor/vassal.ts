@@ -457,8 +457,10 @@ export class Vassal {
         else this.heartbeatTimer = setTimeout(() => this.onHung(jail), this.ctx.options.requiredHeartbeat * 1000);
         return;
       case FROM_VASSAL.GOING_DOWN:
+        // uWSGI's die-on-idle says 22 and waits to be told to stop; our app server just goes.
         this.goingDown = true;
         this.ctx.log(`${this.name}: going down${this.onDemand ? ' (back to on demand)' : ''}`);
+        this.askToStop();
         return;
       case FROM_VASSAL.SOS:
         this.ctx.log(`${this.name}: asks for help (SOS byte)`);

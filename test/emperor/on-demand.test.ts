@@ -114,6 +114,23 @@ test('a vassal that binds the on-demand socket itself gets an error naming the l
   assert.match(v!.launch_error!, `twice.ini:5: http-socket = ${address} is the on-demand socket the emperor already holds for this vassal; remove the line`);
 });
 
+test('an unmodified uWSGI (protocol = http, idle, die-on-idle) runs on demand, twice', async () => {
+  const address = `127.0.0.1:${await freePort()}`;
+  fx.dir.write('hello.psgi', 'my $app = sub { return [200, ["Content-Type" => "text/plain"], ["psgi $$\\n"]]; };\n');
+  fx.dir.write('psgi.ini', [
+    '[uwsgi]', 'plugins = psgi', `psgi = ${join(fx.dir.dir, 'hello.psgi')}`, 'protocol = http', 'master = true',
+    'processes = 1', 'idle = 1', 'die-on-idle = true', 'unshare = ipc,uts', 'uid = nobody', '',
+  ].join('\n'));
+  fx.dir.write('psgi.ini.socket', address);
+  const e = fx.start(['--emperor', fx.dir.dir, '--emperor-on-demand-extension', '.socket', '--binary-path', '/usr/bin/uwsgi']);
+  await e.waitForVassal('psgi.ini', (v) => v?.state === 'on-demand', 'on demand');
+  for (let cycle = 1; cycle <= 2; cycle++) {
+    assert.match(await get(address), /^200 psgi \d+\n$/);
+    await e.waitForLog(new RegExp(`(psgi\\.ini: exited with status 0; back to on demand[\\s\\S]*){${cycle}}`), 15000);
+    assert.equal(pidsWith('uwsgi'), [], 'no uWSGI process while on demand');
+  }
+});
+
 test('no request fails across ten reloads under load: the emperor holds the socket throughout', async () => {
   const address = `127.0.0.1:${await freePort()}`;
   const lines = ['processes = 2'];
