@@ -11,7 +11,8 @@ options('finds options and suggests the nearest for typos', () => {
   assert.is(suggestOption('exec-as-rot'), 'exec-as-root');
   assert.is(suggestOption('unshar'), 'unshare');
   assert.is(suggestOption('unprivileged-binary-patch-args'), 'unprivileged-binary-patch-arg');
-  assert.is(suggestOption('processes'), undefined);
+  assert.is(suggestOption('master'), undefined);
+  assert.is(suggestOption('http-sockett'), 'http-socket');
 });
 
 options.run();
