@@ -157,12 +157,16 @@ static Napi::Value SendFds(const Napi::CallbackInfo &info) {
 }
 
 // recvFds(socket, maxBytes, maxFds) → {data: Buffer, fds: number[]}; fds are close-on-exec.
+static const size_t kMaxRecvBytes = 1 << 20;
+
 static Napi::Value RecvFds(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!ArgIsFd(info, 0) || info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
     throw Napi::TypeError::New(env, "recvFds(socket: number, maxBytes: number, maxFds: number)");
   size_t max_bytes = info[1].As<Napi::Number>().Uint32Value();
   size_t max_fds = info[2].As<Napi::Number>().Uint32Value();
+  if (max_bytes > kMaxRecvBytes)  // a std::bad_alloc here would terminate the process
+    throw Napi::RangeError::New(env, "recvFds: maxBytes is at most 1 MiB");
   if (max_fds > JAIL_MAX_FDS)
     max_fds = JAIL_MAX_FDS;
   std::vector<uint8_t> buf(max_bytes > 0 ? max_bytes : 1);
@@ -171,13 +175,19 @@ static Napi::Value RecvFds(const Napi::CallbackInfo &info) {
   ssize_t n = jail_recv_fds(info[0].As<Napi::Number>().Int32Value(), buf.data(), buf.size(), fds, max_fds, &n_fds);
   if (n < 0)
     throw ErrnoError(env, static_cast<int>(-n), "recvmsg");
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("data", Napi::Buffer<uint8_t>::Copy(env, buf.data(), static_cast<size_t>(n)));
-  Napi::Array list = Napi::Array::New(env, n_fds);
-  for (size_t i = 0; i < n_fds; i++)
-    list[static_cast<uint32_t>(i)] = Napi::Number::New(env, fds[i]);
-  o.Set("fds", list);
-  return o;
+  try {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("data", Napi::Buffer<uint8_t>::Copy(env, buf.data(), static_cast<size_t>(n)));
+    Napi::Array list = Napi::Array::New(env, n_fds);
+    for (size_t i = 0; i < n_fds; i++)
+      list[static_cast<uint32_t>(i)] = Napi::Number::New(env, fds[i]);
+    o.Set("fds", list);
+    return o;
+  } catch (...) {
+    for (size_t i = 0; i < n_fds; i++)  // received, but nobody will ever know their numbers
+      close(fds[i]);
+    throw;
+  }
 }
 
 // socketPair() → [fd, fd]: a close-on-exec UNIX stream pair (the emperor pipe's shape).

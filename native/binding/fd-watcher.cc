@@ -1,6 +1,7 @@
 // fd-watcher.cc: FdWatcher, an ObjectWrap over uv_poll_t. Reports readiness of one fd
 // (a pidfd turns readable when its process exits; a status fd when the launch failed
 // or the exec succeeded) on the event loop, with no thread per child.
+#include <fcntl.h>
 #include <uv.h>
 
 #include "binding.h"
@@ -28,7 +29,13 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
     }
     callback_ = Napi::Persistent(info[1].As<Napi::Function>());
     handle_ = new uv_poll_t;
-    int r = uv_poll_init(loop, handle_, info[0].As<Napi::Number>().Int32Value());
+    // uv_poll_init sets O_NONBLOCK on the file description, which is shared: an on-demand
+    // socket would reach its vassal non-blocking. Polling needs no such mode: restore it.
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    int flags = fcntl(fd, F_GETFL);
+    int r = uv_poll_init(loop, handle_, fd);
+    if (r == 0 && flags >= 0)
+      (void) fcntl(fd, F_SETFL, flags);
     if (r == 0) {
       handle_->data = this;
       r = uv_poll_start(handle_, UV_READABLE | UV_DISCONNECT, OnEvent);
@@ -53,8 +60,13 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
       return;
     Napi::Env env = self->callback_.Env();
     Napi::HandleScope scope(env);
-    // Called from libuv, not from JS: exceptions go to the process's handlers.
-    self->callback_.MakeCallback(self->Value(), {Napi::Number::New(env, status < 0 ? status : events)});
+    // Called from libuv, not from JS: a C++ exception must not unwind through libuv
+    // (std::terminate). A throwing callback becomes the process's uncaughtException.
+    try {
+      self->callback_.MakeCallback(self->Value(), {Napi::Number::New(env, status < 0 ? status : events)});
+    } catch (const Napi::Error &e) {
+      napi_fatal_exception(env, e.Value());
+    }
   }
 
   void CloseHandle() {

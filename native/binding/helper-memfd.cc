@@ -45,9 +45,16 @@ static int CreateHelperFd() {
 }
 
 int HelperFd() {
-  // One per process: every addon instance (main thread, workers) shares it.
-  static std::once_flag once;
-  static int fd;
-  std::call_once(once, [] { fd = CreateHelperFd(); });
+  // One per process: every addon instance (main thread, workers) shares it. Only success
+  // is kept: a transient EMFILE or ENOMEM must not disable launching for good.
+  static std::mutex lock;
+  static int fd = -1;
+  std::lock_guard<std::mutex> guard(lock);
+  if (fd < 0) {
+    int r = CreateHelperFd();
+    if (r < 0)
+      return r;
+    fd = r;
+  }
   return fd;
 }

@@ -18,13 +18,17 @@ static int parse_fd(const char *s) {
 }
 
 /* The launcher blocked every signal and shared our handlers until the exec: start clean. */
+/* Default handlers, every signal still blocked. As pid 1 of a new pid namespace the
+ * helper would silently lose a signal that is neither blocked nor handled (the kernel
+ * drops it), so signals stay pending until a process that can take them exists: the
+ * init forwards them to the vassal, and hooks and the vassal unblock before exec. */
 static void reset_signals(void) {
-        sigset_t none;
+        sigset_t all;
 
         for (int sig = 1; sig < NSIG; sig++)
                 (void) signal(sig, SIG_DFL); /* EINVAL for SIGKILL, SIGSTOP, internal ones */
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
 static int read_plan(int fd, jail_plan_t *ret_plan, jail_error_t *reterr) {
@@ -70,8 +74,13 @@ int main(int argc, char **argv) {
         parent_pidfd = parse_fd(argv[3]);
 
         reset_signals();
-        /* Nothing but the plan's fds may reach the vassal or the hooks. */
-        (void) close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+        /* Nothing but the plan's fds may reach the vassal or the hooks. Without this (a
+         * kernel before 5.11, a seccomp filter) they might: refuse to go on. */
+        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+                jail_error_t e = { .stage = JAIL_STAGE_FDS, .errnum = errno, .item = -1 };
+                (void) !write(status_fd, &e, sizeof(e));
+                _exit(JAIL_EXIT_SETUP);
+        }
         if (jail__parent_gone(parent_pidfd))
                 _exit(JAIL_EXIT_SETUP);
 

@@ -66,7 +66,8 @@ int jail__fork_init(const jail_plan_t *plan, jail_error_t *reterr) {
         }
         if (pid > 0)
                 run_init(pid, &all);
-        sigprocmask(SIG_SETMASK, &saved, NULL);
+        /* The vassal's process: what was blocked for pid 1's sake is not its concern. */
+        jail__unblock_signals();
         return 0;
 }
 

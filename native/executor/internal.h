@@ -24,5 +24,7 @@ int jail__fork_init(const jail_plan_t *plan, jail_error_t *reterr);
 
 /* True when the process behind pidfd has exited (pidfd < 0: unknown, false). */
 bool jail__parent_gone(int pidfd);
+/* Empties the signal mask (before an exec, or when not a namespace's pid 1). */
+void jail__unblock_signals(void);
 
 #endif

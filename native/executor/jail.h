@@ -63,6 +63,7 @@ typedef struct {
 #define JAIL_MAX_ARGV 1024
 #define JAIL_MAX_ENV 4096
 #define JAIL_MAX_FDS 64
+#define JAIL_MAX_FD_NUMBER (1 << 20) /* the largest target fd number a plan may name */
 #define JAIL_MAX_GROUPS 64
 
 typedef struct {

@@ -116,8 +116,12 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
                 char *dst = split_colon(val);
                 if (p->n_fds >= JAIL_MAX_FDS)
                         return -E2BIG;
-                if (!dst || parse_uint(val, INT_MAX, &n) < 0 || parse_uint(dst, INT_MAX, &m) < 0)
+                /* Targets stay far below INT_MAX (map_fds computes dst + 1) and are unique. */
+                if (!dst || parse_uint(val, INT_MAX, &n) < 0 || parse_uint(dst, JAIL_MAX_FD_NUMBER, &m) < 0)
                         return -EINVAL;
+                for (size_t i = 0; i < p->n_fds; i++)
+                        if (p->fds[i].dst == (int) m)
+                                return -EINVAL;
                 p->fds[p->n_fds++] = (jail_fd_map_t) { .src = (int) n, .dst = (int) m };
         } else if (key_is(key, klen, "fault")) {
                 char *err = split_colon(val);

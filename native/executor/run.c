@@ -108,6 +108,7 @@ static int run_hooks(const jail_plan_t *plan, jail_error_t *reterr) {
                 if (pid < 0)
                         return jail__fail(reterr, JAIL_STAGE_HOOK, errno, (int) i, 0);
                 if (pid == 0) {
+                        jail__unblock_signals();
                         execve(argv[0], argv, (char *const *) plan->envp);
                         _exit(JAIL_EXIT_NOTFOUND);
                 }
@@ -266,7 +267,8 @@ static int exec_search(const jail_plan_t *plan) {
                 path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
         for (const char *dir = path; dir; dir = strchr(dir, ':') ? strchr(dir, ':') + 1 : NULL) {
                 size_t dlen = strchrnul(dir, ':') - dir;
-                int n = snprintf(candidate, sizeof(candidate), "%.*s/%s", (int) dlen, dlen ? dir : ".", plan->path);
+                /* An empty entry is the current directory (execvp's rule). */
+                int n = snprintf(candidate, sizeof(candidate), "%.*s/%s", dlen ? (int) dlen : 1, dlen ? dir : ".", plan->path);
                 if (n < 0 || (size_t) n >= sizeof(candidate))
                         continue;
                 execve(candidate, (char *const *) plan->argv, (char *const *) plan->envp);
@@ -321,6 +323,9 @@ int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_err
          * (EPERM is its only error); the jail then gets no signal from a terminal. */
         if (plan->new_session)
                 (void) setsid();
+        /* Not pid 1 of anything: signals may act as usual from here (see helper.c). */
+        if (!(plan->namespaces & CLONE_NEWPID))
+                jail__unblock_signals();
 
         if ((r = jail__setup(plan, reterr)) < 0)
                 return r;

@@ -1,7 +1,9 @@
 /* stage.c: the one stage table. Names are the wire values of TypeScript's LaunchStage. */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
+#include "internal.h"
 #include "jail.h"
 
 static const char *const stage_names[_JAIL_STAGE_MAX] = {
@@ -37,4 +39,11 @@ int jail_stage_from_string(const char *name) {
                 if (strcmp(stage_names[i], name) == 0)
                         return i;
         return -EINVAL;
+}
+
+void jail__unblock_signals(void) {
+        sigset_t none;
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
 }

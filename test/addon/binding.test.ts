@@ -116,6 +116,29 @@ fds('FdWatcher reports a readable fd on the event loop and stops on close', asyn
   closeSync(fd);
 });
 
+fds('a throwing FdWatcher callback is an uncaughtException, not an abort of the process', () => {
+  const script = `
+    const { binding } = require('./src/native/binding');
+    process.on('uncaughtException', (err) => { console.log('caught ' + err.message); process.exit(0); });
+    const [a, b] = binding.socketPair();
+    new binding.FdWatcher(a, () => { throw new Error('boom'); });
+    require('node:fs').closeSync(b);`;
+  const out = execFileSync(process.execPath, ['-r', 'tsm', '-e', script], { encoding: 'utf8' });
+  assert.is(out, 'caught boom\n');
+});
+
+fds('watching an fd leaves its file status flags alone (an on-demand socket stays blocking)', () => {
+  const [a, b] = binding.socketPair();
+  const flags = (): number => parseInt(/^flags:\s+(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${a}`, 'utf8'))![1]!, 8);
+  const before = flags();
+  const w = new binding.FdWatcher(a, () => undefined);
+  assert.is(flags() & 0o4000, 0, 'no O_NONBLOCK');
+  assert.is(flags(), before);
+  w.close();
+  closeSync(a);
+  closeSync(b);
+});
+
 fds('a closed FdWatcher lets its callback, and what the callback holds, be collected', async () => {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;

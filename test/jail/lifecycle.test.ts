@@ -128,6 +128,20 @@ for (const unshare of ['pid,fs,net,ipc,uts', 'fs']) {
   });
 }
 
+test('a SIGTERM sent while a pid-namespaced jail is still setting up reaches the vassal', async () => {
+  // The helper is pid 1 of the new namespace during the hooks: an unblocked, unhandled
+  // signal would be dropped by the kernel, and the vassal would run on as if never asked.
+  const jail = launchJail(makePlan(['sleep', '5'], {
+    namespaces: ['pid', 'mount'],
+    mountProc: true,
+    hooks: [{ option: 'exec-as-root', command: 'sleep 0.5' }],
+  }));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(jail.signal('SIGTERM'));
+  const exit = await jail.exited;
+  assert.equal(exit, { code: 128 + 15, signal: null }, 'the init forwarded the pending SIGTERM to the vassal');
+});
+
 test('orphans inside a pid-namespaced jail are reaped by its init', () => {
   const dir = vassalDir();
   try {

@@ -44,6 +44,17 @@ int main(void) {
         r = jail_plan_parse(bad.buf, bad.len, &p, &item);
         ok(r == -EINVAL && item == 2, "an unknown namespace is refused at its entry");
 
+        kv_t twice = { .len = 0 };
+        kv_add(&twice, "fd", "7:5");
+        kv_add(&twice, "fd", "8:5");
+        r = jail_plan_parse(twice.buf, twice.len, &p, &item);
+        ok(r == -EINVAL && item == 1, "two fds for one target are refused");
+
+        kv_t huge = { .len = 0 };
+        kv_add(&huge, "fd", "7:2147483647");
+        r = jail_plan_parse(huge.buf, huge.len, &p, &item);
+        ok(r == -EINVAL && item == 0, "a target fd beyond JAIL_MAX_FD_NUMBER is refused");
+
         kv_t unknown = { .len = 0 };
         kv_add(&unknown, "bogus", "1");
         r = jail_plan_parse(unknown.buf, unknown.len, &p, &item);
