@@ -6,8 +6,8 @@ import { cachedUserDb } from '../config/users';
 import { binding } from '../native/binding';
 import { createMonitor } from '../monitors';
 import { DirMonitor } from '../monitors/dir';
-import type { Monitor, MonitorEvent } from '../monitors/types';
-import type { EmperorOptions } from './options';
+import type { Monitor, MonitorEvent, VassalSource } from '../monitors/types';
+import { EmperorOptionError, type EmperorOptions } from './options';
 import { parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { Vassal, type VassalContext } from './vassal';
 
@@ -24,6 +24,8 @@ export class Emperor {
   private readonly vassals = new Map<string, Vassal>();
   private readonly monitors: Monitor[] = [];
   private readonly pending: MonitorEvent[] = [];
+  /** Files whose name a vassal from another source already has, by name and path. */
+  private readonly shadowed = new Map<string, Map<string, VassalSource>>();
   private readonly ctx: VassalContext;
   private statsServer: Server | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
@@ -46,7 +48,15 @@ export class Emperor {
       users,
       log: (line) => this.log(line),
       gone: (v) => {
-        if (this.vassals.get(v.name) === v) this.vassals.delete(v.name);
+        if (this.vassals.get(v.name) !== v) return;
+        this.vassals.delete(v.name);
+        // A file of the same name in another source was waiting: it takes over now.
+        const next = this.shadowed.get(v.name)?.values().next().value;
+        if (next && !this.stopping) {
+          this.shadowed.get(v.name)!.delete(next.path);
+          this.log(`${v.name}: ${next.path} takes over`);
+          this.enqueue({ kind: 'add', source: next });
+        }
       },
     };
   }
@@ -67,16 +77,33 @@ export class Emperor {
         this.log(`cannot chdir to ${firstDir.dir}; staying in ${process.cwd()}`);
       }
     }
-    if (this.options.pidfile) writeFileSync(this.options.pidfile, `${process.pid}\n`);
+    if (this.options.pidfile) {
+      try {
+        writeFileSync(this.options.pidfile, `${process.pid}\n`);
+      } catch (err: unknown) {
+        throw new EmperorOptionError(`emperor-pidfile: cannot write ${this.options.pidfile} (${(err as NodeJS.ErrnoException).code})`);
+      }
+    }
     if (this.options.stats) {
-      const addr = parseStatsAddress(this.options.stats);
-      this.statsServer = await startStatsServer(addr, () => this.stats());
+      try {
+        this.statsServer = await startStatsServer(parseStatsAddress(this.options.stats), () => this.stats());
+      } catch (err: unknown) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new EmperorOptionError(`emperor-stats ${this.options.stats}: ${code === 'EADDRINUSE' ? 'the address is already in use (another emperor?)' : (err as Error).message}`);
+      }
       this.log(`stats on ${this.options.stats}`);
     }
     this.installSignals();
     this.keepAlive = setInterval(() => undefined, 1 << 30);
     this.log(`watching ${this.monitors.map((m) => m.spec).join(', ')} (pid ${process.pid})`);
-    for (const m of this.monitors) m.start((e) => this.enqueue(e));
+    for (const m of this.monitors) {
+      let found = 0;
+      m.start((e) => {
+        found++;
+        this.enqueue(e);
+      });
+      if (found === 0) this.log(`${m.spec}: no vassal config there yet (.ini, .yml, .yaml, .json); watching for one`);
+    }
     return done;
   }
 
@@ -133,7 +160,14 @@ export class Emperor {
     const { source } = e;
     const existing = this.vassals.get(source.name);
     if (existing && existing.path !== source.path) {
-      if (e.kind !== 'remove') this.log(`${source.path}: a vassal named ${source.name} already runs from ${existing.path}; ignored (names are unique across sources)`);
+      const waiting = this.shadowed.get(source.name) ?? new Map<string, VassalSource>();
+      this.shadowed.set(source.name, waiting);
+      if (e.kind === 'remove') waiting.delete(source.path);
+      else {
+        if (!waiting.has(source.path))
+          this.log(`${source.path}: a vassal named ${source.name} already runs from ${existing.path}; this one waits (names are unique across sources) and takes over if that one goes`);
+        waiting.set(source.path, source);
+      }
       return;
     }
     try {
@@ -162,7 +196,7 @@ export class Emperor {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT'] as const) on(sig, () => void this.stop(sig));
     on('SIGHUP', () => {
       this.log('SIGHUP: reloading every vassal');
-      for (const v of this.vassals.values()) v.change(v.snapshot().source);
+      for (const v of this.vassals.values()) v.change(v.snapshot().source, 'SIGHUP');
     });
     on('SIGURG', () => {
       this.log('SIGURG: clearing the blacklist');

@@ -1,5 +1,6 @@
 // The emperor's options, with uWSGI's names. One table serves the command line, the
 // --ini/--yaml/--json file, `--help` and the parsing of each value.
+import { closest, distance } from 'fastest-levenshtein';
 import type { ConfigEntry } from '../config/types';
 import type { Namespace } from '../plan/types';
 
@@ -144,12 +145,16 @@ export function emperorOptionsFromEntries(
   file: string,
   into: Record<string, unknown>,
   warn: (message: string) => void,
+  placeholders: ReadonlySet<string> = new Set(),
 ): void {
   for (const e of entries) {
     const spec = findEmperorOption(e.key);
     const where = `${file}:${e.line}`;
     if (!spec) {
-      warn(`${where}: \`${e.key}\` is not an emperor option; ignored`);
+      if (placeholders.has(e.key)) continue; // used as %(key): a placeholder
+      const best = closest(e.key, EMPEROR_OPTIONS.map((o) => o.name));
+      const hint = distance(e.key, best) <= Math.max(2, Math.floor(e.key.length / 4)) ? ` (did you mean \`${best}\`?)` : '';
+      warn(`${where}: \`${e.key}\` is not an emperor option${hint}; ignored`);
       continue;
     }
     applyEmperorOption(into, spec, e.value, where);

@@ -82,17 +82,24 @@ const HTTP_SNIFF_MS = 25;
 export function startStatsServer(addr: StatsAddress, document: () => Record<string, unknown>): Promise<Server> {
   const server = createServer((socket: Socket) => {
     let answered = false;
-    const answer = (http: boolean): void => {
+    // method: undefined for a raw client, else the HTTP request's method.
+    const answer = (method: string | undefined): void => {
       if (answered) return;
       answered = true;
       clearTimeout(timer);
+      if (method !== undefined && method !== 'GET' && method !== 'HEAD') {
+        socket.end('HTTP/1.0 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
       const body = `${JSON.stringify(document())}\n`;
-      if (http)
-        socket.end(`HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-      else socket.end(body);
+      if (method === undefined) socket.end(body);
+      else {
+        const head = `HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+        socket.end(method === 'HEAD' ? head : head + body);
+      }
     };
-    const timer = setTimeout(() => answer(false), HTTP_SNIFF_MS);
-    socket.once('data', (chunk: Buffer) => answer(/^(GET|HEAD) /.test(chunk.toString("latin1", 0, 8))));
+    const timer = setTimeout(() => answer(undefined), HTTP_SNIFF_MS);
+    socket.once('data', (chunk: Buffer) => answer(/^([A-Z]+) \S/.exec(chunk.toString('latin1', 0, 16))?.[1]));
     socket.on('error', () => socket.destroy());
   });
   return new Promise((resolve, reject) => {

@@ -85,7 +85,8 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
     {
       users: ctx.users,
       baseEnv: ctx.baseEnv,
-      placeholders: expanded.referenced,
+      // Keys from vassal-set and JAIL_VASSAL_* were checked once at start: no warning per vassal.
+      placeholders: new Set([...expanded.referenced, ...expanded.entries.filter((e) => e.line === 0 || e.file === 'vassal-set').map((e) => e.key)]),
       foreignOptions: usesBinary && !patched && ctx.options.binaryPath !== undefined,
       // Every vassal gets a pid namespace: stopping it must stop all of it (DESIGN.md, 8).
       extraNamespaces: [...ctx.options.useClone, 'pid'],

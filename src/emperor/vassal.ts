@@ -11,7 +11,7 @@
 // Everything a vassal needs from the emperor comes in through VassalContext; nothing here is
 // shared with another vassal.
 import { closeSync, rmSync } from 'node:fs';
-import { isJailError } from '../errors';
+import { isJailError, type LaunchError } from '../errors';
 import { launchJail, type Jail, type JailExit } from '../jail/launch';
 import { binding, type FdWatcher } from '../native/binding';
 import type { VassalSource } from '../monitors/types';
@@ -108,6 +108,10 @@ export class Vassal {
   private onDemand: { readonly address: string; readonly fd: number } | undefined;
   private demandWatcher: FdWatcher | undefined;
   private goingDown = false;
+  private reloadReason = 'config changed';
+  /** The exec failed for good (no such program): retrying would not help. */
+  private execFailed = false;
+  private lastWarnings = '';
   /** Bumped whenever the config is looked at again: a late on-demand answer is dropped. */
   private generation = 0;
 
@@ -202,8 +206,9 @@ export class Vassal {
   }
 
   // The config file changed (or SIGHUP asked for a reload).
-  change(source: VassalSource): void {
+  change(source: VassalSource, why = 'config changed'): void {
     this.source = source;
+    this.reloadReason = why;
     switch (this.state) {
       case 'failed':
       case 'blacklisted':
@@ -302,7 +307,7 @@ export class Vassal {
   private spawn(): void {
     this.clearTimer('respawnTimer');
     this.setState('spawning');
-    this.speaks = this.loyal = this.ready = this.accepting = this.hung = this.goingDown = false;
+    this.speaks = this.loyal = this.ready = this.accepting = this.hung = this.goingDown = this.execFailed = false;
     this.lastHeartbeat = 0;
 
     const [ours, theirs] = binding.socketPair();
@@ -328,7 +333,10 @@ export class Vassal {
       this.fail(err.message);
       return;
     }
-    for (const w of build.warnings) this.ctx.log(`${this.name}: warning: ${w}`);
+    // Once per config, not once per respawn (a crash loop would flood the log).
+    const warnings = build.warnings.join('\n');
+    if (warnings !== this.lastWarnings) for (const w of build.warnings) this.ctx.log(`${this.name}: warning: ${w}`);
+    this.lastWarnings = warnings;
     this.build = build;
 
     let jail: Jail;
@@ -366,13 +374,16 @@ export class Vassal {
           if (this.jail === jail && !this.speaks) this.becomeLoyal();
         }, this.ctx.options.loyalAfter * 1000);
       },
-      (err: Error) => {
+      (err: LaunchError) => {
         if (this.jail !== jail) return;
-        this.error = err.message;
-        this.ctx.log(err.message);
+        const message = err.message.replace(/^[^:]*: /, ''); // our name, not the plan's
+        this.error = message;
+        this.execFailed = err.stage === 'exec' && (err.errnoCode === 'ENOENT' || err.errnoCode === 'EACCES' || err.errnoCode === 'ENOEXEC');
+        this.ctx.log(`${this.name}: ${message}`);
       },
     );
-    void jail.exited.then((exit) => this.onExit(jail, exit));
+    // The launch's outcome first (a failed exec is told apart from a crash), then the exit.
+    void jail.exited.then((exit) => jail.started.then(() => exit, () => exit)).then((exit) => this.onExit(jail, exit));
   }
 
   // The config compiled without launching anything (fds are placeholders).
@@ -405,11 +416,11 @@ export class Vassal {
       this.setState('reloading');
       this.ready = this.accepting = false;
       if (this.channel?.send(TO_VASSAL.RELOAD)) {
-        this.ctx.log(`${this.name}: config changed; reload byte sent`);
+        this.ctx.log(`${this.name}: ${this.reloadReason}; reload byte sent`);
         return;
       }
     }
-    this.ctx.log(`${this.name}: config changed; restarting the jail`);
+    this.ctx.log(`${this.name}: ${this.reloadReason}; restarting the jail`);
     this.restartWhenDown = true;
     this.setState('reloading');
     this.askToStop();
@@ -526,6 +537,11 @@ export class Vassal {
     if (this.onDemand && exit.code !== EXIT_NO_RESPAWN && (this.goingDown || exit.code === 0 || (this.loyal && !this.hung))) {
       this.ctx.log(`${this.name}: ${this.lastExit}; back to on demand`);
       this.waitForConnection();
+      return;
+    }
+    if (this.execFailed) {
+      this.setState('failed');
+      this.ctx.log(`${this.name}: not retried: fix the file or install the program, then touch the file (or SIGHUP the emperor)`);
       return;
     }
     if (exit.code === EXIT_NO_RESPAWN) {

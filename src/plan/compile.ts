@@ -89,6 +89,25 @@ export function compilePlan(raw: RawVassalConfig, options: CompileOptions): Comp
     }
   }
 
+  // A fatal error below may well be caused by a misspelt option (`unpriviliged-…`): say so
+  // in the error itself, since the warnings are never shown when the compile fails.
+  try {
+    return compileChecked(raw, entries, options, vassal, warnings, fail);
+  } catch (err: unknown) {
+    const typos = warnings.filter((w) => w.includes('did you mean'));
+    if (err instanceof PlanError && typos.length > 0) err.message += `; note: ${typos.join('; ')}`;
+    throw err;
+  }
+}
+
+function compileChecked(
+  raw: RawVassalConfig,
+  entries: Entries,
+  options: CompileOptions,
+  vassal: string,
+  warnings: string[],
+  fail: Fail,
+): CompiledVassal {
   const namespaces = compileNamespaces(entries, fail);
   const has = (ns: Namespace): boolean => namespaces.includes(ns);
   if (has('pid') && !has('mount'))

@@ -1,7 +1,7 @@
 // What the emperor makes of a vassal file: magic variables, placeholders, vassal-set,
 // vassals-include, JAIL_VASSAL_* from its environment, symlinked skeletons with nofollow,
 // glob:// sources and an --ini file of emperor options. Observed from inside the jails.
-import { existsSync, mkdirSync, readFileSync, symlinkSync, lutimesSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, lutimesSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -89,21 +89,26 @@ test('glob:// sources merge with dir:// ones, and options come from an --ini fil
   fx.dir.write('other/cron.ini', ini('unprivileged-binary-patch-arg = sleep 86424'));
   const conf = fx.dir.write('emperor.ini', [
     '[jail]',
-    `emperor = glob://${sites}/*/*.ini`,
+    `sites = ${sites}`,
+    'emperor = glob://%(sites)/*/*.ini', // an emperor file is expanded like a vassal file
     `emperor = dir://${other}`,
     'emperor-freq = 1',
     '',
   ].join('\n'));
   const emperor = fx.start(['--ini', conf]);
   await waitUntil(() => pidsWith('sleep 86423').length === 1 && pidsWith('sleep 86424').length === 1, 'both sources');
+  assert.not.match(emperor.log(), /not an emperor option/, 'a key used as %(key) is a placeholder');
   // A new directory matching the glob: picked up without waiting for the rescan.
   mkdirSync(join(sites, 'wiki'));
   fx.dir.write('sites/wiki/wiki.ini', ini('unprivileged-binary-patch-arg = sleep 86425'));
   await waitUntil(() => pidsWith('sleep 86425').length === 1, 'the vassal in the new directory', 5000);
-  // Names are file names, unique across sources: a second blog.ini is refused, loudly.
+  // Names are file names, unique across sources: a second blog.ini waits, loudly, and takes
+  // over when the first one goes.
   fx.dir.write('other/blog.ini', ini('unprivileged-binary-patch-arg = sleep 86426'));
-  await emperor.waitForLog(/a vassal named blog\.ini already runs from .*sites\/blog\/blog\.ini; ignored/);
+  await emperor.waitForLog(/a vassal named blog\.ini already runs from .*sites\/blog\/blog\.ini; this one waits/);
   assert.equal(pidsWith('sleep 86426'), []);
+  rmSync(join(sites, 'blog', 'blog.ini'));
+  await waitUntil(() => pidsWith('sleep 86426').length === 1 && pidsWith('sleep 86423').length === 0, 'the waiting blog.ini to take over');
 });
 
 test.run();

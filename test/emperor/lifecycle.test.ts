@@ -153,6 +153,17 @@ test('SIGKILL of the emperor takes every jail with it, including those that drop
   await waitUntil(() => pidsWith('sleep 8641').length === 0, 'no process of any jail', 5000);
 });
 
+test('a program that does not exist: one clear line, failed, not retried', async () => {
+  fx.dir.write('noprog.ini', ini('unshare = pid', 'unprivileged-binary-patch-arg = /usr/bin/no-such-server --port 1'));
+  const e = start();
+  await e.waitForLog(/noprog\.ini: exec\("\/usr\/bin\/no-such-server"\): No such file or directory|noprog\.ini: .*no-such-server.*No such file or directory/);
+  const v = await e.waitForVassal('noprog.ini', (x) => x?.state === 'failed', 'failed');
+  assert.match(e.log(), /noprog\.ini: not retried: fix the file or install the program/);
+  await sleep(1500);
+  assert.is((await e.vassal('noprog.ini'))!.respawns, v!.respawns, 'no further attempt');
+  assert.not.match(e.log(), /\] noprog: /, 'every line names the vassal by its file name');
+});
+
 test('exit status 26 is not respawned', async () => {
   fx.dir.write('done.ini', ini('unshare = pid', 'unprivileged-binary-patch-arg = sh -c "exit 26"'));
   const e = start();

@@ -93,6 +93,10 @@ test('stats: raw JSON on a plain TCP connection, and an HTTP response to a GET',
   assert.match(http, /^HTTP\/1\.[01] 200 OK\r\n/);
   assert.match(http, /Content-Type: application\/json/);
   assert.is(JSON.parse(http.slice(http.indexOf('\r\n\r\n') + 4)).vassals[0].id, 'web.ini');
+  const head = await askStats({ host: '127.0.0.1', port }, 'HEAD / HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.match(head, /^HTTP\/1\.0 200 OK\r\n[\s\S]*\r\n\r\n$/, 'HEAD: headers only');
+  const post = await askStats({ host: '127.0.0.1', port }, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n');
+  assert.match(post, /^HTTP\/1\.0 405 Method Not Allowed\r\n/);
   const viaFetch = await (await fetch(`http://127.0.0.1:${port}/`)).json() as { pid: number };
   assert.is(viaFetch.pid, emperor.child.pid);
 });

@@ -1,6 +1,9 @@
 // `jailctl emperor`: options from the command line and/or an --ini/--yaml/--json file (the
 // same names in both), then the emperor runs until SIGINT/SIGTERM/SIGQUIT.
 import { resolve } from 'node:path';
+import { expandConfig, vassalSetLayer } from '../../config/expand';
+import { readUserDb } from '../../config/users';
+import { compilePlan } from '../../plan/compile';
 import { readVassalConfig } from '../../config/load';
 import { isJailError } from '../../errors';
 import { Emperor } from '../../emperor/emperor';
@@ -30,8 +33,11 @@ export interface EmperorCliIo {
 export function resolveEmperorOptions(input: EmperorCliInput, warn: (m: string) => void): EmperorOptions {
   const acc: Record<string, unknown> = { ...DEFAULT_EMPEROR_OPTIONS };
   for (const file of input.files) {
+    // Read as a vassal file is: magic variables, %(key) placeholders, $(ENV).
     const raw = readVassalConfig(file);
-    emperorOptionsFromEntries(raw.entries, raw.file, acc, warn);
+    const expanded = expandConfig([{ file: raw.file, entries: raw.entries }], { vassalFile: raw.file, env: process.env });
+    for (const w of expanded.warnings) warn(w);
+    emperorOptionsFromEntries(expanded.entries, raw.file, acc, warn, expanded.referenced);
   }
   for (const [spec, value] of input.flags) applyEmperorOption(acc, spec, value, 'command line');
   // The emperor chdirs to the vassal directory: paths given relative to where it was
@@ -48,6 +54,23 @@ export function resolveEmperorOptions(input: EmperorCliInput, warn: (m: string) 
   return options;
 }
 
+// vassal-set applies to every vassal: check it once, now, rather than blame each vassal
+// file for it later. Its unknown keys are a typo unless a binary-path program reads them.
+function checkVassalSet(options: EmperorOptions, warn: (m: string) => void): void {
+  if (options.vassalSet.length === 0) return;
+  const layer = vassalSetLayer(options.vassalSet);
+  const compiled = compilePlan(
+    { file: 'vassal-set', format: 'ini', section: 'jail', entries: layer.entries },
+    {
+      users: readUserDb(),
+      baseEnv: {},
+      foreignOptions: options.binaryPath !== undefined,
+      defaultProgram: { path: '/bin/true', argv: ['/bin/true'] },
+    },
+  );
+  for (const w of compiled.warnings) warn(w);
+}
+
 export async function runEmperor(input: EmperorCliInput, io: EmperorCliIo): Promise<number> {
   let options: EmperorOptions;
   try {
@@ -59,12 +82,19 @@ export async function runEmperor(input: EmperorCliInput, io: EmperorCliIo): Prom
     }
     throw err;
   }
+  try {
+    checkVassalSet(options, (m) => io.error(`jailctl: warning: ${m}`));
+  } catch (err: unknown) {
+    if (!isJailError(err)) throw err;
+    io.error(`jailctl: ${err.message} (from --vassal-set: fix it there; no vassal file can)`);
+    return EXIT_SETUP;
+  }
   if (process.getuid?.() !== 0) io.error('jailctl: warning: the emperor is not root: jails with namespaces or a uid change will fail to start');
   try {
     const emperor = new Emperor(options, { log: (line) => io.error(line) }, baseEnvironment());
     return await emperor.run();
   } catch (err: unknown) {
-    if (err instanceof MonitorSpecError || (err as NodeJS.ErrnoException).code !== undefined) {
+    if (err instanceof MonitorSpecError || err instanceof EmperorOptionError || (err as NodeJS.ErrnoException).code !== undefined) {
       io.error(`jailctl: ${(err as Error).message}`);
       return EXIT_SETUP;
     }
