@@ -68,12 +68,12 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
     fds.push({ src: ctx.onDemand.fd, dst: 0 });
   }
   const extraEnv: Record<string, string> = { UWSGI_EMPEROR_FD: String(EMPEROR_FD), JAIL_EMPEROR_FD: String(EMPEROR_FD), JAIL_VASSAL: source.name };
-  // No binary patch: the emperor's binary-path (uWSGI, say), else our app server when the
-  // file names an `app`. Either reads its config from the config pipe.
+  // No binary patch: our app server when the file names an `app`, else the emperor's
+  // binary-path (uWSGI, say), so one emperor hosts both. Either reads the config pipe.
   const patched = expanded.entries.some((e) => findOption(e.key) && /binary-patch/.test(e.key));
   const app = expanded.entries.some((e) => e.key === 'app');
   const stem = `emperor://${source.name.replace(extname(source.name), '')}.ini`;
-  const command = patched ? undefined : ctx.options.binaryPath !== undefined ? [ctx.options.binaryPath] : app ? appServerCommand() : undefined;
+  const command = patched ? undefined : app ? appServerCommand() : ctx.options.binaryPath !== undefined ? [ctx.options.binaryPath] : undefined;
   const usesBinary = command !== undefined;
   if (usesBinary && ctx.configFd !== undefined) {
     fds.push({ src: ctx.configFd, dst: CONFIG_FD });
@@ -87,7 +87,7 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
       baseEnv: ctx.baseEnv,
       // Keys from vassal-set and JAIL_VASSAL_* were checked once at start: no warning per vassal.
       placeholders: new Set([...expanded.referenced, ...expanded.entries.filter((e) => e.line === 0 || e.file === 'vassal-set').map((e) => e.key)]),
-      foreignOptions: usesBinary && !patched && ctx.options.binaryPath !== undefined,
+      foreignOptions: usesBinary && !app,
       // Every vassal gets a pid namespace: stopping it must stop all of it (DESIGN.md, 8).
       extraNamespaces: [...ctx.options.useClone, 'pid'],
       ...(command ? { defaultProgram: { path: command[0]!, argv: [...command, '--ini', stem] } } : {}),
