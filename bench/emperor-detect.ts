@@ -22,6 +22,7 @@ import { chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, read
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { percentile, procStat } from './proc';
 
 const ROOT = join(__dirname, '..');
 // The emperor as users run it: bin/jailctl over the compiled dist/ (`npm run compile` first).
@@ -87,23 +88,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const pause = (em: EmperorUnderTest): Promise<void> => sleep(Math.random() * em.pauseMs);
 const ms = (from: bigint, to: bigint): number => Number(to - from) / 1e6;
 
-// Nearest-rank percentile.
-function percentile(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.max(0, Math.ceil(p * s.length) - 1)]!;
-}
 
-// "R", "S", "Z"… and the start time (field 22) of a process; undefined once it is gone.
-function procStat(pid: number): { state: string; start: string } | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { state: f[0]!, start: f[19]! };
-  } catch {
-    return undefined;
-  }
-}
 
 // The live children of the emperor `pid` in a mount namespace of their own: its vassals (a
 // jail's top process is the emperor's child), not helpers such as tsm's esbuild service.

@@ -17,10 +17,11 @@
 // by pid afterwards. Sizes: JAILCTL_BENCH_VASSALS (1000), JAILCTL_BENCH_UWSGI_VASSALS (the
 // same), JAILCTL_BENCH_IDLE_S (60).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { children } from './proc';
 
 const ROOT = join(__dirname, '..');
 // The emperor as users run it: bin/jailctl over the compiled dist/ (`npm run compile` first).
@@ -65,16 +66,6 @@ const cpuTicks = (pid: number): number => {
 };
 const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
-function children(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`))
-      for (const c of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ')) if (c) out.push(Number(c));
-  } catch {
-    // gone
-  }
-  return out;
-}
 
 function comm(pid: number): string | undefined {
   try {

@@ -36,10 +36,11 @@
 // Every process under an emperor is recorded with its start time (polled from /proc every
 // 20 ms) and SIGKILLed afterwards only if that same process still runs.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { children, percentile, procStat } from './proc';
 
 const ROOT = join(__dirname, '..');
 // The emperor as users run it: bin/jailctl over the compiled dist/ (`npm run compile` first).
@@ -154,34 +155,8 @@ interface Figures {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const elapsedMs = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
 
-// Nearest-rank percentile.
-function percentile(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.max(0, Math.ceil(p * s.length) - 1)]!;
-}
 
-// "R", "S", "Z"… and the start time (field 22) of a process; undefined once it is gone.
-function procStat(pid: number): { state: string; start: string } | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { state: f[0]!, start: f[19]! };
-  } catch {
-    return undefined;
-  }
-}
 
-function children(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`))
-      for (const c of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ')) if (c) out.push(Number(c));
-  } catch {
-    // gone
-  }
-  return out;
-}
 
 // Every live (not zombie) process below `pid`, with its start time.
 function descendants(pid: number): Map<number, string> {

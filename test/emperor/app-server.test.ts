@@ -1,10 +1,9 @@
 // The Node app server as a vassal: a tenant's request listener, in a jail, with workers,
 // the emperor protocol, graceful reloads that refuse nothing, and cheap mode when idle.
-import { createServer, type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { emperorFixture, pidsWith, sleep, waitUntil } from '../helpers/emperor';
+import { emperorFixture, freePort, pidsWith, sleep, waitUntil } from '../helpers/emperor';
 import { requireRoot } from '../helpers/root';
 import { ini } from '../helpers/vassal';
 
@@ -12,16 +11,6 @@ requireRoot();
 
 const test = suite('node app server vassal');
 const fx = emperorFixture(test, 0o755);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const ESM_APP = `export default (req, res) => {
   res.setHeader('content-type', 'text/plain');

@@ -3,11 +3,10 @@
 // and after die-on-idle it is on demand again. TCP and UNIX sockets, all three options.
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { emperorFixture, pidsWith, sleep, waitUntil } from '../helpers/emperor';
+import { emperorFixture, freePort, pidsWith, sleep, waitUntil } from '../helpers/emperor';
 import { requireRoot } from '../helpers/root';
 import { ini } from '../helpers/vassal';
 
@@ -15,16 +14,6 @@ requireRoot();
 
 const test = suite('on-demand vassals');
 const fx = emperorFixture(test, 0o755);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // GET over TCP (host:port) or a UNIX socket (a path), on a connection of its own.
 function get(address: string, path = '/'): Promise<string> {

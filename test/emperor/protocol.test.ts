@@ -1,11 +1,10 @@
 // The emperor protocol and the stats server, with vassals that speak it: a shell vassal
 // that reads its pipe, and an unmodified uWSGI 2.0 (Debian's, with the PSGI plugin).
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { askStats, pidsWith, sleep, emperorFixture, waitUntil } from '../helpers/emperor';
+import { askStats, emperorFixture, freePort, pidsWith, sleep, waitUntil } from '../helpers/emperor';
 import { requireRoot } from '../helpers/root';
 import { ini } from '../helpers/vassal';
 
@@ -14,16 +13,6 @@ requireRoot();
 const test = suite('emperor protocol');
 
 const fx = emperorFixture(test, 0o777);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function httpGet(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/`);

@@ -2,7 +2,7 @@
 // UNIX socket in its own temporary directory), and waiting for what a user would wait for.
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, readdirSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Test } from 'uvu';
 import { jailctlAsync } from './cli';
@@ -193,4 +193,15 @@ export function emperorFixture(test: Test, mode = 0o755): EmperorFixture {
       return emperor;
     },
   };
+}
+
+// A TCP port on 127.0.0.1 that nothing listens on right now.
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }
