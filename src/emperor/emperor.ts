@@ -196,7 +196,7 @@ export class Emperor {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT'] as const) on(sig, () => void this.stop(sig));
     on('SIGHUP', () => {
       this.log('SIGHUP: reloading every vassal');
-      for (const v of this.vassals.values()) v.change(v.snapshot().source, 'SIGHUP');
+      for (const v of this.vassals.values()) v.change(v.currentSource, 'SIGHUP');
     });
     on('SIGURG', () => {
       this.log('SIGURG: clearing the blacklist');

@@ -33,6 +33,7 @@ export const CONFIG_FD = 4;
 export class EmperorChannel {
   private watcher: FdWatcher | undefined;
   private readonly fd: number;
+  private closed = false;
 
   constructor(fd: number, onByte: (byte: number) => void, onEnd: () => void) {
     this.fd = fd;
@@ -78,8 +79,6 @@ export class EmperorChannel {
     this.stopWatching();
     closeSync(this.fd);
   }
-
-  private closed = false;
 
   private stopWatching(): void {
     this.watcher?.close();

@@ -74,8 +74,8 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
   const app = expanded.entries.some((e) => e.key === 'app');
   const stem = `emperor://${source.name.replace(extname(source.name), '')}.ini`;
   const command = patched ? undefined : app ? appServerCommand() : ctx.options.binaryPath !== undefined ? [ctx.options.binaryPath] : undefined;
-  const usesBinary = command !== undefined;
-  if (usesBinary && ctx.configFd !== undefined) {
+  const readsConfigPipe = command !== undefined;
+  if (readsConfigPipe && ctx.configFd !== undefined) {
     fds.push({ src: ctx.configFd, dst: CONFIG_FD });
     extraEnv.UWSGI_EMPEROR_FD_CONFIG = String(CONFIG_FD);
     extraEnv.JAIL_EMPEROR_FD_CONFIG = String(CONFIG_FD);
@@ -87,7 +87,7 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
       baseEnv: ctx.baseEnv,
       // Keys from vassal-set and JAIL_VASSAL_* were checked once at start: no warning per vassal.
       placeholders: new Set([...expanded.referenced, ...expanded.entries.filter((e) => e.line === 0 || e.file === 'vassal-set').map((e) => e.key)]),
-      foreignOptions: usesBinary && !app,
+      foreignOptions: readsConfigPipe && !app,
       // Every vassal gets a pid namespace: stopping it must stop all of it (DESIGN.md, 8).
       extraNamespaces: [...ctx.options.useClone, 'pid'],
       ...(command ? { defaultProgram: { path: command[0]!, argv: [...command, '--ini', stem] } } : {}),
@@ -104,7 +104,7 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
   return {
     plan: compiled.plan,
     warnings: [...expanded.warnings, ...compiled.warnings],
-    ...(usesBinary ? { configText: foreignConfigText(forProgram) } : {}),
+    ...(readsConfigPipe ? { configText: foreignConfigText(forProgram) } : {}),
     jailKey: JSON.stringify(jailPart),
   };
 }

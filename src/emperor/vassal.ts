@@ -108,7 +108,6 @@ export class Vassal {
   private onDemand: { readonly address: string; readonly fd: number } | undefined;
   private demandWatcher: FdWatcher | undefined;
   private goingDown = false;
-  private reloadReason = 'config changed';
   /** The exec failed for good (no such program): retrying would not help. */
   private execFailed = false;
   private lastWarnings = '';
@@ -126,6 +125,10 @@ export class Vassal {
 
   get path(): string {
     return this.source.path;
+  }
+
+  get currentSource(): VassalSource {
+    return this.source;
   }
 
   start(): void {
@@ -208,7 +211,6 @@ export class Vassal {
   // The config file changed (or SIGHUP asked for a reload).
   change(source: VassalSource, why = 'config changed'): void {
     this.source = source;
-    this.reloadReason = why;
     switch (this.state) {
       case 'failed':
       case 'blacklisted':
@@ -224,7 +226,7 @@ export class Vassal {
         if (!this.removed) this.restartWhenDown = true;
         return;
       default:
-        this.reload();
+        this.reload(why);
     }
   }
 
@@ -399,7 +401,7 @@ export class Vassal {
     });
   }
 
-  private reload(): void {
+  private reload(why: string): void {
     let next: VassalBuild;
     try {
       next = this.dryBuild();
@@ -416,11 +418,11 @@ export class Vassal {
       this.setState('reloading');
       this.ready = this.accepting = false;
       if (this.channel?.send(TO_VASSAL.RELOAD)) {
-        this.ctx.log(`${this.name}: ${this.reloadReason}; reload byte sent`);
+        this.ctx.log(`${this.name}: ${why}; reload byte sent`);
         return;
       }
     }
-    this.ctx.log(`${this.name}: ${this.reloadReason}; restarting the jail`);
+    this.ctx.log(`${this.name}: ${why}; restarting the jail`);
     this.restartWhenDown = true;
     this.setState('reloading');
     this.askToStop();

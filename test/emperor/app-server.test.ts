@@ -42,6 +42,7 @@ test('an ESM app with two workers answers as nobody, and reports accepting and l
     pids.add(/pid=(\d+)/.exec(body)![1]!);
   }
   assert.ok(pids.size >= 1 && pids.size <= 2, `served by the workers: ${[...pids]}`);
+  assert.is(pidsWith('runtime/node/main').length, 3, 'a master and two workers');
   await e.waitForVassal('shop.ini', (v) => (v?.loyal ?? 0) > 0, 'loyal after the first request');
   assert.not.match(e.log(), /unknown option/);
 });
@@ -49,7 +50,7 @@ test('an ESM app with two workers answers as nobody, and reports accepting and l
 test('a CommonJS app works too; a graceful reload under load refuses nothing', async () => {
   const port = await freePort();
   fx.dir.write('server.cjs', 'module.exports = (req, res) => res.end(`ok ${process.pid}\\n`);\n');
-  const file = fx.dir.write('api.ini', ini('unshare = fs,pid', 'uid = nobody', 'app = server.cjs', `http-socket = 127.0.0.1:${port}`, 'processes = 2'));
+  fx.dir.write('api.ini', ini('unshare = fs,pid', 'uid = nobody', 'app = server.cjs', `http-socket = 127.0.0.1:${port}`, 'processes = 2'));
   const e = fx.start(['--emperor', fx.dir.dir]);
   await e.waitForVassal('api.ini', (v) => v?.accepting === 1, 'accepting');
   const jailPid = (await e.vassal('api.ini'))!.pid;
@@ -83,7 +84,6 @@ test('a CommonJS app works too; a graceful reload under load refuses nothing', a
   assert.ok(ok > 50, `requests served: ${ok}`);
   assert.ok(workers.size >= 4, `new workers took over: ${workers.size} distinct`);
   assert.is((await e.vassal('api.ini'))!.pid, jailPid, 'the jail itself stayed');
-  void file;
 });
 
 test('an app that throws at load: its stack is logged, the vassal is blacklisted', async () => {

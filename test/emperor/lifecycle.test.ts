@@ -1,6 +1,6 @@
 // The emperor as a sysadmin sees it: real config files in a real directory, a real
 // `jailctl emperor` process, real jails; everything observed through its stats and /proc.
-import { readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -135,9 +135,11 @@ test('SIGTERM stops every jail and the emperor exits 0', async () => {
   const pidfile = join(fx.dir.dir, 'emperor.pid');
   const e = start('--emperor-pidfile', pidfile);
   await waitUntil(() => pidsWith('sleep 86408').length === 1 && pidsWith('sleep 86409').length === 1, 'both vassals');
+  assert.is(readFileSync(pidfile, 'utf8'), `${e.child.pid}\n`, 'emperor-pidfile holds the emperor\'s pid');
   e.child.kill('SIGTERM');
   const exit = await e.exited;
   assert.equal(exit, { code: 0, signal: null });
+  assert.not.ok(existsSync(pidfile), 'and is removed at exit');
   assert.equal(pidsWith('sleep 86408'), []);
   assert.equal(pidsWith('sleep 86409'), []);
   assert.match(e.log(), /SIGTERM: stopping 2 vassal\(s\)/);
