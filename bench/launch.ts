@@ -19,6 +19,7 @@ const plan: LaunchPlan = {
   vassal: 'bench',
   namespaces: ['mount', 'pid', 'net', 'ipc', 'uts'],
   mountProc: true,
+  tmpfs: [],
   loopback: true,
   hooks: [],
   uid: UID,

@@ -8,6 +8,10 @@
  * exited non-zero). */
 int jail__fail(jail_error_t *reterr, jail_stage_t stage, int errnum, int item, int status);
 
+/* jail_plan_parse(), except that a plan without a program (path, argv) is accepted when
+ * need_program is false (jail_drop_self() runs nothing). */
+int jail__plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int *ret_item, bool need_program);
+
 /* Test-only fault injection: true (with errno set) when the plan asks `stage` to fail,
  * so stages the kernel never refuses to root still have their report tested. */
 bool jail__fault(const jail_plan_t *plan, jail_stage_t stage);

@@ -27,10 +27,12 @@ typedef enum {
         JAIL_STAGE_PLAN,          /* reading and parsing the serialised plan */
         JAIL_STAGE_MOUNT,         /* making the new mount namespace private */
         JAIL_STAGE_PROC,          /* mounting a fresh /proc for the new pid namespace */
+        JAIL_STAGE_TMPFS,         /* a fresh tmpfs on each private directory, item = index */
         JAIL_STAGE_HOSTNAME,      /* sethostname() in the new uts namespace */
         JAIL_STAGE_LOOPBACK,      /* bringing `lo` up in the new net namespace */
         JAIL_STAGE_HOOK,          /* exec-as-root hooks, item = index */
         JAIL_STAGE_INIT,          /* forking the vassal under the jail's pid 1 */
+        JAIL_STAGE_RLIMIT,        /* setrlimit(RLIMIT_NPROC) for the vassal's uid */
         JAIL_STAGE_BOUNDING,      /* dropping capabilities from the bounding set */
         JAIL_STAGE_GROUPS,        /* setgroups() */
         JAIL_STAGE_GID,           /* setresgid() */
@@ -65,6 +67,7 @@ typedef struct {
 #define JAIL_MAX_FDS 64
 #define JAIL_MAX_FD_NUMBER (1 << 20) /* the largest target fd number a plan may name */
 #define JAIL_MAX_GROUPS 64
+#define JAIL_MAX_TMPFS 16
 
 typedef struct {
         int src; /* fd number in the launching process */
@@ -77,6 +80,8 @@ typedef struct {
         bool mount_proc;
         bool loopback;
         const char *hostname;
+        size_t n_tmpfs;
+        const char *tmpfs[JAIL_MAX_TMPFS]; /* directories that get a fresh tmpfs (mount ns) */
         size_t n_hooks;
         const char *hooks[JAIL_MAX_HOOKS];
         bool set_uid, set_gid;
@@ -85,6 +90,8 @@ typedef struct {
         size_t n_groups;
         gid_t groups[JAIL_MAX_GROUPS];
         uint64_t caps; /* bit n = capability n, kept; all others dropped */
+        bool set_nproc;
+        unsigned long nproc; /* RLIMIT_NPROC, soft and hard: processes of the vassal's uid */
         bool no_new_privs;
         bool new_session; /* setsid(): no terminal signals from whoever started the launcher */
         bool privileged; /* program is a privileged binary patch: exec before the drop */
@@ -131,6 +138,14 @@ int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_err
  * single-threaded process in place (unshare, hooks, credentials, fds, chdir) without
  * exec'ing, so an in-process host (the PSGI fork server) can serve as the jail. */
 int jail_apply(const uint8_t *plan, size_t plan_len, jail_error_t *reterr);
+
+/* Lowers the calling process to the plan's credentials in place (bounding set, groups,
+ * gid, uid, capabilities, which stay permitted, effective, inheritable and ambient so the
+ * processes it launches get them too) without exec'ing anything. For a multi-threaded
+ * caller: ids change in every thread (glibc), capabilities only in the calling thread,
+ * so that thread must be the one that launches. Namespaces, hooks, fds, the program and
+ * no-new-privs of the plan are ignored. Used by the emperor to run unprivileged. */
+int jail_drop_self(const uint8_t *plan, size_t plan_len, jail_error_t *reterr);
 
 /* Stable stage names, shared with TypeScript's LaunchStage union. */
 const char *jail_stage_to_string(jail_stage_t stage);

@@ -2,8 +2,9 @@
  *
  * Wire format: a uwsgi keyval body, repeated `u16le keylen, key, u16le vallen, val`.
  * Lists are repeated keys, in order. Keys:
- *   ns (mount|pid|net|ipc|uts, repeated)  proc=1  loopback=1  hostname
- *   hook (repeated)  uid  gid  group (repeated)  cap (number, repeated)  no-new-privs=0|1  setsid=1
+ *   ns (mount|pid|net|ipc|uts, repeated)  proc=1  tmpfs (absolute path, repeated)  loopback=1
+ *   hostname  hook (repeated)  nproc  uid  gid  group (repeated)  cap (number, repeated)
+ *   no-new-privs=0|1  setsid=1
  *   privileged=1  path  argv (repeated)  env (KEY=VALUE, repeated)  chdir
  *   fd (SRC:DST, repeated)  fault (STAGE:ERRNO, tests only)
  * An unknown key is an error: TypeScript and C must agree exactly. */
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "jail.h"
 
 static bool key_is(const uint8_t *key, size_t len, const char *name) {
@@ -68,6 +70,17 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
                 p->mount_proc = strcmp(val, "1") == 0;
         } else if (key_is(key, klen, "loopback")) {
                 p->loopback = strcmp(val, "1") == 0;
+        } else if (key_is(key, klen, "tmpfs")) {
+                if (p->n_tmpfs >= JAIL_MAX_TMPFS)
+                        return -E2BIG;
+                if (val[0] != '/')
+                        return -EINVAL;
+                p->tmpfs[p->n_tmpfs++] = val;
+        } else if (key_is(key, klen, "nproc")) {
+                if (parse_uint(val, INT_MAX, &n) < 0)
+                        return -EINVAL;
+                p->set_nproc = true;
+                p->nproc = n;
         } else if (key_is(key, klen, "hostname")) {
                 p->hostname = val;
         } else if (key_is(key, klen, "hook")) {
@@ -136,7 +149,25 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
         return 0;
 }
 
+/* What no plan may ask for, whatever its source: a mount on the host's /proc or /tmp or a
+ * new hostname for the host, when the plan has no namespace of its own for it. */
+static bool consistent(const jail_plan_t *p) {
+        if ((p->mount_proc || p->n_tmpfs > 0) && !(p->namespaces & CLONE_NEWNS))
+                return false;
+        if (p->mount_proc && !(p->namespaces & CLONE_NEWPID))
+                return false;
+        if (p->hostname && !(p->namespaces & CLONE_NEWUTS))
+                return false;
+        if (p->loopback && !(p->namespaces & CLONE_NEWNET))
+                return false;
+        return true;
+}
+
 int jail_plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int *ret_item) {
+        return jail__plan_parse(buf, len, ret_plan, ret_item, true);
+}
+
+int jail__plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int *ret_item, bool need_program) {
         jail_plan_t *p = ret_plan;
         size_t off = 0;
         char *out;
@@ -186,7 +217,7 @@ int jail_plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int *
         *ret_item = -1;
         p->argv[p->n_argv] = NULL;
         p->envp[p->n_env] = NULL;
-        if (!p->path || p->n_argv == 0) {
+        if ((need_program && (!p->path || p->n_argv == 0)) || !consistent(p)) {
                 jail_plan_free(p);
                 return -EINVAL;
         }

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +58,17 @@ static int mount_proc(const jail_plan_t *plan, jail_error_t *reterr) {
         if (fault(plan, JAIL_STAGE_PROC) ||
             mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
                 return jail__fail(reterr, JAIL_STAGE_PROC, errno, -1, 0);
+        return 0;
+}
+
+/* New mount namespace, root, after setup_mounts() (so the host never sees them). A fresh,
+ * empty tmpfs on each listed directory (`tmp = private`), world-writable and sticky like
+ * any /tmp, without set-id binaries or devices. Reports JAIL_STAGE_TMPFS, item = index. */
+static int mount_tmpfs(const jail_plan_t *plan, jail_error_t *reterr) {
+        for (size_t i = 0; i < plan->n_tmpfs; i++)
+                if (fault(plan, JAIL_STAGE_TMPFS) ||
+                    mount("tmpfs", plan->tmpfs[i], "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+                        return jail__fail(reterr, JAIL_STAGE_TMPFS, errno, (int) i, 0);
         return 0;
 }
 
@@ -122,18 +134,42 @@ static int run_hooks(const jail_plan_t *plan, jail_error_t *reterr) {
         return 0;
 }
 
-/* Root, before any credential change (needs CAP_SETPCAP). Drops every capability
- * outside the plan's set from the bounding set, so not even a set-uid root binary run
- * later can get it back. Reports JAIL_STAGE_BOUNDING, item = capability number. */
+/* Root (or an unprivileged launcher), before the uid change, which RLIMIT_NPROC then
+ * applies to: it counts every process of the vassal's uid, and root is exempt. Reports
+ * JAIL_STAGE_RLIMIT. */
+static int set_nproc(const jail_plan_t *plan, jail_error_t *reterr) {
+        struct rlimit lim = { .rlim_cur = plan->nproc, .rlim_max = plan->nproc };
+
+        if (!plan->set_nproc)
+                return 0;
+        if (fault(plan, JAIL_STAGE_RLIMIT) || setrlimit(RLIMIT_NPROC, &lim) < 0)
+                return jail__fail(reterr, JAIL_STAGE_RLIMIT, errno, -1, 0);
+        return 0;
+}
+
+/* Before any credential change (needs CAP_SETPCAP). Drops every capability outside the
+ * plan's set from the bounding set, so not even a set-uid root binary run later can get
+ * it back. A launcher without CAP_SETPCAP (an unprivileged emperor) cannot shrink it;
+ * that is only accepted under no_new_privs, where no exec can draw on the bounding set.
+ * Reports JAIL_STAGE_BOUNDING, item = capability number. */
 static int drop_bounding(const jail_plan_t *plan, jail_error_t *reterr) {
         if (fault(plan, JAIL_STAGE_BOUNDING))
                 return jail__fail(reterr, JAIL_STAGE_BOUNDING, errno, -1, 0);
         for (int cap = 0; cap < 64; cap++) {
+                int in_set;
+
                 if (plan->caps & (UINT64_C(1) << cap))
                         continue;
+                in_set = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+                if (in_set < 0 && errno == EINVAL) /* past the kernel's last capability */
+                        break;
+                if (in_set < 0)
+                        return jail__fail(reterr, JAIL_STAGE_BOUNDING, errno, cap, 0);
+                if (in_set == 0)
+                        continue;
                 if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-                        if (errno == EINVAL) /* past the kernel's last capability */
-                                break;
+                        if (errno == EPERM && plan->no_new_privs && !plan->privileged)
+                                continue;
                         return jail__fail(reterr, JAIL_STAGE_BOUNDING, errno, cap, 0);
                 }
         }
@@ -292,7 +328,7 @@ int jail__setup(const jail_plan_t *plan, jail_error_t *reterr) {
         int r;
 
         if ((r = setup_mounts(plan, reterr)) < 0 || (r = mount_proc(plan, reterr)) < 0 ||
-            (r = set_hostname(plan, reterr)) < 0 || (r = loopback_up(plan, reterr)) < 0 ||
+            (r = mount_tmpfs(plan, reterr)) < 0 || (r = set_hostname(plan, reterr)) < 0 || (r = loopback_up(plan, reterr)) < 0 ||
             (r = run_hooks(plan, reterr)) < 0)
                 return r;
         return 0;
@@ -304,6 +340,8 @@ int jail__drop(const jail_plan_t *plan, jail_error_t *reterr) {
         /* A privileged binary patch (nginx binding port 80) is exec'd as root before the
          * drop and drops privileges itself; the bounding set still limits that root to
          * the plan's capabilities. */
+        if ((r = set_nproc(plan, reterr)) < 0)
+                return r;
         if (plan->privileged) {
                 if ((r = drop_bounding(plan, reterr)) < 0)
                         return r;
@@ -360,6 +398,22 @@ int jail_apply(const uint8_t *buf, size_t len, jail_error_t *reterr) {
                 r = jail__fail(reterr, JAIL_STAGE_CLONE, errno, -1, 0);
         else if ((r = jail__setup(&plan, reterr)) >= 0 && (r = jail__drop(&plan, reterr)) >= 0)
                 r = change_dir(&plan, reterr);
+        jail_plan_free(&plan);
+        return r < 0 ? r : 0;
+}
+
+int jail_drop_self(const uint8_t *buf, size_t len, jail_error_t *reterr) {
+        jail_plan_t plan;
+        int item, r;
+
+        r = jail__plan_parse(buf, len, &plan, &item, false);
+        if (r < 0)
+                return jail__fail(reterr, JAIL_STAGE_PLAN, -r, item, 0);
+        /* The caller is root here: the bounding set shrinks for real (no no_new_privs). */
+        plan.no_new_privs = false;
+        plan.privileged = false;
+        if ((r = drop_bounding(&plan, reterr)) >= 0 && (r = drop_ids(&plan, reterr)) >= 0)
+                r = set_caps(&plan, reterr);
         jail_plan_free(&plan);
         return r < 0 ? r : 0;
 }

@@ -51,6 +51,7 @@ async function runForAddress(command: string, file: string): Promise<string> {
       vassal: 'emperor-on-demand-exec',
       namespaces: [],
       mountProc: false,
+      tmpfs: [],
       loopback: false,
       hooks: [],
       groups: [],

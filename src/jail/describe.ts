@@ -44,6 +44,10 @@ export function describeFailure(plan: LaunchPlan, rec: StageRecord): string {
       return `making the jail's mounts private${why}`;
     case 'proc':
       return `mount proc on /proc${why}`;
+    case 'tmpfs':
+      return `mount tmpfs on ${plan.tmpfs[rec.item] ?? '?'}${why}`;
+    case 'rlimit':
+      return `setrlimit(RLIMIT_NPROC, ${plan.maxProcs ?? '?'})${why}`;
     case 'hostname':
       return `sethostname("${plan.hostname ?? ''}")${why}`;
     case 'loopback':

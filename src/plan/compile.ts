@@ -25,6 +25,9 @@ export interface CompileOptions {
   /** Fds handed to the jail, and the environment that tells the vassal about them. */
   readonly fds?: readonly FdMapping[];
   readonly extraEnv?: Readonly<Record<string, string>>;
+  /** The identity the jail runs as whatever the file says (tyrant mode: the file's owner,
+   *  checked against the file's own uid/gid before compiling). */
+  readonly credentials?: { readonly uid: number; readonly gid: number; readonly groups: readonly number[] };
   /** Put the jail in a session of its own (see LaunchPlan.newSession). */
   readonly newSession?: boolean;
 }
@@ -124,12 +127,36 @@ function compileChecked(
       fail(hostnameEntry, 'hostname', 'needs its own uts namespace, or it would rename the host: add uts to unshare');
   }
 
+  const tmpEntry = entries.last('tmp');
+  const tmpfs: string[] = [];
+  if (tmpEntry) {
+    const v = tmpEntry.value.trim().toLowerCase();
+    if (v === 'private') {
+      if (!has('mount')) fail(tmpEntry, 'tmp', 'a private /tmp needs its own mount namespace, or it would hide the host\'s /tmp: add fs to unshare');
+      tmpfs.push('/tmp');
+    } else if (v !== 'shared' && v !== '') {
+      fail(tmpEntry, 'tmp', `expected \`private\` (a fresh tmpfs) or \`shared\` (the host's /tmp, the default), got \`${tmpEntry.value}\``);
+    }
+  }
+  const maxProcsEntry = entries.last('max-procs');
+  let maxProcs: number | undefined;
+  if (maxProcsEntry) {
+    const v = maxProcsEntry.value.trim();
+    if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 0x7fffffff)
+      fail(maxProcsEntry, 'max-procs', `expected a number of processes (1 or more), got \`${maxProcsEntry.value}\``);
+    maxProcs = Number(v);
+  }
+
   const hooks: Hook[] = entries.all('exec-as-root').map((e) => {
     if (e.value.trim() === '') fail(e, 'exec-as-root', 'empty command');
     return { option: 'exec-as-root', line: e.line, command: e.value };
   });
 
-  const { uid, gid, home } = compileCredentials(entries, options.users, fail);
+  const { uid, gid, home } = options.credentials
+    ? { ...options.credentials, home: options.users.userById(options.credentials.uid)?.home }
+    : compileCredentials(entries, options.users, fail);
+  if (maxProcsEntry && uid === undefined && !options.credentials)
+    warnings.push(`${maxProcsEntry.file ?? raw.file}:${maxProcsEntry.line}: max-procs limits the processes of the jail's uid, and root is exempt: set uid for it to count`);
   const caps = compileCaps(entries, fail);
   const noNewPrivs = compileBool(entries.last('no-new-privs'), true, fail);
 
@@ -160,12 +187,14 @@ function compileChecked(
     file: raw.file,
     namespaces: Object.freeze(namespaces),
     mountProc: has('pid') && has('mount'),
+    tmpfs: Object.freeze(tmpfs),
+    ...(maxProcs !== undefined ? { maxProcs } : {}),
     loopback: has('net'),
     ...(hostname !== undefined ? { hostname } : {}),
     hooks: Object.freeze(hooks),
     ...(uid !== undefined ? { uid } : {}),
     ...(gid !== undefined ? { gid } : {}),
-    groups: Object.freeze([]),
+    groups: Object.freeze([...(options.credentials?.groups ?? [])]),
     caps: Object.freeze(caps),
     noNewPrivs,
     ...(options.newSession ? { newSession: true } : {}),

@@ -26,9 +26,11 @@ export function serializePlan(plan: LaunchPlan, fault?: FaultInjection): Buffer 
   };
   for (const ns of plan.namespaces) add('ns', ns);
   if (plan.mountProc) add('proc', 1);
+  for (const dir of plan.tmpfs) add('tmpfs', dir);
   if (plan.loopback) add('loopback', 1);
   if (plan.hostname !== undefined) add('hostname', plan.hostname);
   for (const hook of plan.hooks) add('hook', hook.command);
+  if (plan.maxProcs !== undefined) add('nproc', plan.maxProcs);
   if (plan.uid !== undefined) add('uid', plan.uid);
   if (plan.gid !== undefined) add('gid', plan.gid);
   for (const g of plan.groups) add('group', g);

@@ -2,8 +2,8 @@
 // (test/addon/stages.test.ts checks they match).
 
 export const LAUNCH_STAGES = [
-  'clone', 'helper', 'plan', 'mount', 'proc', 'hostname', 'loopback', 'hook', 'init',
-  'bounding', 'groups', 'gid', 'uid', 'caps', 'no_new_privs', 'pdeathsig', 'fds', 'chdir', 'exec',
+  'clone', 'helper', 'plan', 'mount', 'proc', 'tmpfs', 'hostname', 'loopback', 'hook', 'init',
+  'rlimit', 'bounding', 'groups', 'gid', 'uid', 'caps', 'no_new_privs', 'pdeathsig', 'fds', 'chdir', 'exec',
 ] as const;
 
 /** One stage of the executor's launch sequence. */

@@ -38,6 +38,10 @@ export interface LaunchPlan {
   readonly namespaces: readonly Namespace[];
   /** Mount a fresh /proc (pid + mount namespaces). */
   readonly mountProc: boolean;
+  /** Directories that get a fresh, private tmpfs (mount namespace): `tmp = private`. */
+  readonly tmpfs: readonly string[];
+  /** RLIMIT_NPROC for the vassal's uid (`max-procs`). */
+  readonly maxProcs?: number;
   /** Bring `lo` up (net namespace). */
   readonly loopback: boolean;
   readonly hostname?: string;

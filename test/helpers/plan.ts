@@ -7,6 +7,7 @@ export function makePlan(argv: readonly string[], overrides: Partial<LaunchPlan>
     vassal: 'test',
     namespaces: [],
     mountProc: false,
+    tmpfs: [],
     loopback: false,
     hooks: [],
     groups: [],

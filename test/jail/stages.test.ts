@@ -15,7 +15,7 @@ import { ini, vassalDir } from '../helpers/vassal';
 
 requireRoot();
 
-const { EPERM, ENOENT, EACCES, EBADF, EBUSY, EIO, EINVAL, ENOMEM, ESRCH, EAGAIN, EMFILE } = constants.errno;
+const { EPERM, ENOENT, EACCES, EBADF, EBUSY, EIO, EINVAL, ENOMEM, ESRCH, EAGAIN, EMFILE, ENOSPC } = constants.errno;
 
 async function failure(plan: LaunchPlan, fault?: FaultInjection): Promise<LaunchError> {
   const jail = launchJail(plan, fault ? { fault } : {});
@@ -82,9 +82,11 @@ api('exec: a missing program is ENOENT, a non-executable file EACCES', async () 
 const INJECTED: ReadonlyArray<[string, number, Partial<LaunchPlan>]> = [
   ['mount', EINVAL, ALL_NS],
   ['proc', EBUSY, ALL_NS],
+  ['tmpfs', ENOSPC, { ...ALL_NS, tmpfs: ['/tmp'] }],
   ['hostname', EINVAL, { ...ALL_NS, hostname: 'probe' }],
   ['loopback', ENOMEM, ALL_NS],
   ['init', EAGAIN, ALL_NS],
+  ['rlimit', EPERM, { maxProcs: 10 }],
   ['bounding', EPERM, {}],
   ['groups', EPERM, {}],
   ['gid', EPERM, { gid: 1001 }],

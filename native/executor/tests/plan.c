@@ -70,6 +70,35 @@ int main(void) {
         r = jail_plan_parse(caps.buf, caps.len, &p, &item);
         is(r, -EINVAL, "a capability number past 63 is refused");
 
+        kv_t tmp = { .len = 0 };
+        kv_add(&tmp, "ns", "mount");
+        kv_add(&tmp, "tmpfs", "/tmp");
+        kv_add(&tmp, "nproc", "30");
+        kv_add(&tmp, "path", "x");
+        kv_add(&tmp, "argv", "x");
+        r = jail_plan_parse(tmp.buf, tmp.len, &p, &item);
+        ok(r == 0 && p.n_tmpfs == 1 && strcmp(p.tmpfs[0], "/tmp") == 0, "a private tmpfs parsed");
+        ok(p.set_nproc && p.nproc == 30, "nproc parsed");
+        jail_plan_free(&p);
+
+        kv_t hosttmp = { .len = 0 };
+        kv_add(&hosttmp, "tmpfs", "/tmp");
+        kv_add(&hosttmp, "path", "x");
+        kv_add(&hosttmp, "argv", "x");
+        is(jail_plan_parse(hosttmp.buf, hosttmp.len, &p, &item), -EINVAL, "a tmpfs without a mount namespace is refused");
+
+        kv_t hostname = { .len = 0 };
+        kv_add(&hostname, "hostname", "web");
+        kv_add(&hostname, "path", "x");
+        kv_add(&hostname, "argv", "x");
+        is(jail_plan_parse(hostname.buf, hostname.len, &p, &item), -EINVAL, "a hostname without a uts namespace is refused");
+
+        kv_t relative = { .len = 0 };
+        kv_add(&relative, "ns", "mount");
+        kv_add(&relative, "tmpfs", "tmp");
+        r = jail_plan_parse(relative.buf, relative.len, &p, &item);
+        ok(r == -EINVAL && item == 1, "a relative tmpfs path is refused at its entry");
+
         kv_t fault = { .len = 0 };
         kv_add(&fault, "fault", "hostname:22");
         kv_add(&fault, "path", "x");

@@ -87,6 +87,24 @@ compile('hostname needs a uts namespace and a valid name', () => {
     'is not a valid hostname');
 });
 
+compile('tmp = private mounts a fresh /tmp, only in a mount namespace', () => {
+  const run = 'unprivileged-binary-patch-arg = true';
+  assert.equal(compilePlan(raw('unshare = fs', 'tmp = private', run), { users, baseEnv }).plan.tmpfs, ['/tmp']);
+  assert.equal(compilePlan(raw('unshare = fs', 'tmp = shared', run), { users, baseEnv }).plan.tmpfs, []);
+  const err = planError(() => compilePlan(raw('unshare = pid', 'tmp = private', run), { users, baseEnv }));
+  assert.is(err.message, "/etc/jails/web.ini:3: tmp: a private /tmp needs its own mount namespace, or it would hide the host's /tmp: add fs to unshare");
+  assert.match(planError(() => compilePlan(raw('unshare = fs', 'tmp = yes', run), { users, baseEnv })).message, /expected `private`/);
+});
+
+compile('max-procs is a positive count, and root is told it does not count', () => {
+  const run = 'unprivileged-binary-patch-arg = true';
+  assert.is(compilePlan(raw('uid = web', 'max-procs = 30', run), { users, baseEnv }).plan.maxProcs, 30);
+  assert.match(planError(() => compilePlan(raw('uid = web', 'max-procs = 0', run), { users, baseEnv })).message, /web.ini:3: max-procs: expected a number of processes/);
+  assert.match(planError(() => compilePlan(raw('uid = web', 'max-procs = lots', run), { users, baseEnv })).message, /max-procs/);
+  const { warnings } = compilePlan(raw('max-procs = 30', run), { users, baseEnv });
+  assert.equal(warnings, ["/etc/jails/web.ini:2: max-procs limits the processes of the jail's uid, and root is exempt: set uid for it to count"]);
+});
+
 compile('nothing to run is a clear error; two programs too', () => {
   assert.match(planError(() => compilePlan(raw('unshare = pid'), { users, baseEnv })).message, 'nothing to run: set unprivileged-binary-patch-arg');
   const two = planError(() => compilePlan(raw('privileged-binary-patch-arg = a', 'unprivileged-binary-patch-arg = b'), { users, baseEnv }));
