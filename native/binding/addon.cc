@@ -66,6 +66,25 @@ static Napi::Value Launch(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// dropSelf(plan: Uint8Array) → undefined: the calling process takes the plan's uid, gid,
+// groups and capabilities (jail_drop_self). Call it on the thread that launches: the
+// capabilities are the calling thread's; the ids change in every thread.
+static Napi::Value DropSelf(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray())
+    throw Napi::TypeError::New(env, "dropSelf(plan: Uint8Array)");
+  Napi::Uint8Array plan = info[0].As<Napi::Uint8Array>();
+  jail_error_t err;
+  if (jail_drop_self(plan.Data(), plan.ByteLength(), &err) < 0) {
+    const char *stage = jail_stage_to_string(static_cast<jail_stage_t>(err.stage));
+    Napi::Error e = ErrnoError(env, err.errnum, stage ? stage : "unknown");
+    e.Set("stage", stage ? stage : "unknown");
+    e.Set("item", Napi::Number::New(env, err.item));
+    throw e;
+  }
+  return env.Undefined();
+}
+
 // readStatus(fd) → undefined (nothing yet), null (EOF: the exec succeeded) or the
 // failure record {stage, errno, item, status}.
 static Napi::Value ReadStatus(const Napi::CallbackInfo &info) {
@@ -222,6 +241,7 @@ static Napi::Value StageNames(const Napi::CallbackInfo &info) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("launch", Napi::Function::New<Launch>(env, "launch"));
+  exports.Set("dropSelf", Napi::Function::New<DropSelf>(env, "dropSelf"));
   exports.Set("readStatus", Napi::Function::New<ReadStatus>(env, "readStatus"));
   exports.Set("waitPidfd", Napi::Function::New<WaitPidfd>(env, "waitPidfd"));
   exports.Set("pidfdSendSignal", Napi::Function::New<PidfdSendSignal>(env, "pidfdSendSignal"));

@@ -18,6 +18,8 @@ export interface ConfigLayer {
   /** How to name the layer in messages when it has no file: `vassal-set`, `env JAIL_VASSAL_X`. */
   readonly origin?: string;
   readonly entries: readonly ConfigEntry[];
+  /** The environment $(NAME) reads in this layer, instead of the context's. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface ExpandContext {
@@ -73,7 +75,7 @@ export function expandConfig(layers: readonly ConfigLayer[], ctx: ExpandContext)
           return token;
         }
         if (letter !== undefined) return magic[letter] ?? token;
-        return ctx.env[env!] ?? token;
+        return (layer.env ?? ctx.env)[env!] ?? token;
       });
       values.set(entry.key, value);
       out.push({ key: entry.key, value, line: entry.line, ...(where !== ctx.vassalFile ? { file: where } : {}) });

@@ -1,5 +1,5 @@
 // readVassalConfig(): reads a vassal file and picks its parser by extension.
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { ConfigError } from '../errors';
 import { parseIni } from './ini';
@@ -15,21 +15,64 @@ export function vassalName(path: string): string {
   return basename(path, extname(path));
 }
 
-// Reads and parses one vassal file; every failure is a ConfigError naming the file.
-export function readVassalConfig(path: string): RawVassalConfig {
+/** The largest vassal file read: a config is a few kilobytes; a bigger one is a mistake
+ *  (or a tenant trying to make the emperor hold gigabytes). */
+export const MAX_VASSAL_FILE_BYTES = 1 << 20;
+
+/** A vassal file's text and the stat of what was actually read (owner, for tyrant mode). */
+export interface OpenedVassalFile {
+  readonly file: string;
+  readonly text: string;
+  readonly stat: Stats;
+}
+
+function readError(file: string, err: unknown): ConfigError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+  const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : code;
+  return new ConfigError(file, undefined, undefined, `cannot read: ${why} (${code})`, { cause: err });
+}
+
+// Opens, checks and reads one file through one fd, so the stat describes the bytes read
+// even if the path is swapped meanwhile. Non-blocking: a FIFO put in place of the file
+// must not hang the emperor; only a regular file of sane size is read.
+export function openVassalFile(path: string): OpenedVassalFile {
   const file = resolve(path);
   const ext = extname(file).toLowerCase();
   if (!VASSAL_EXTENSIONS.includes(ext))
     throw new ConfigError(file, undefined, undefined, `unsupported vassal file extension \`${ext || '(none)'}\`; use .ini, .yml, .yaml or .json`);
-  let text: string;
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err: unknown) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : code;
-    throw new ConfigError(file, undefined, undefined, `cannot read: ${why} (${code})`, { cause: err });
+    throw readError(file, err);
   }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new ConfigError(file, undefined, undefined, 'not a regular file');
+    if (stat.size > MAX_VASSAL_FILE_BYTES)
+      throw new ConfigError(file, undefined, undefined, `${stat.size} bytes; a vassal file may have at most ${MAX_VASSAL_FILE_BYTES} (1 MiB)`);
+    let text: string;
+    try {
+      text = readFileSync(fd, 'utf8');
+    } catch (err: unknown) {
+      throw readError(file, err);
+    }
+    return { file, text, stat };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// Parses a vassal file's text with the parser its extension names.
+export function parseVassalText(file: string, text: string): RawVassalConfig {
+  const ext = extname(file).toLowerCase();
   if (ext === '.ini') return parseIni(text, file);
   if (ext === '.json') return parseJson(text, file);
   return parseYaml(text, file);
+}
+
+// Reads and parses one vassal file; every failure is a ConfigError naming the file.
+export function readVassalConfig(path: string): RawVassalConfig {
+  const { file, text } = openVassalFile(path);
+  return parseVassalText(file, text);
 }

@@ -14,6 +14,8 @@ export interface UserDb {
   userByName(name: string): UserEntry | undefined;
   userById(uid: number): UserEntry | undefined;
   groupByName(name: string): number | undefined;
+  /** The supplementary groups /etc/group lists `user` in (initgroups without NSS). */
+  groupsOf(user: string): number[];
 }
 
 function parseColonFile(text: string): string[][] {
@@ -28,11 +30,13 @@ export function parseUserDb(passwd: string, group: string): UserDb {
   const users = parseColonFile(passwd)
     .filter((f) => f.length >= 7)
     .map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! }));
-  const groups = new Map(parseColonFile(group).filter((f) => f.length >= 3).map((f) => [f[0]!, Number(f[2])]));
+  const groupLines = parseColonFile(group).filter((f) => f.length >= 3);
+  const groups = new Map(groupLines.map((f) => [f[0]!, Number(f[2])]));
   return {
     userByName: (name) => users.find((u) => u.name === name),
     userById: (uid) => users.find((u) => u.uid === uid),
     groupByName: (name) => groups.get(name),
+    groupsOf: (user) => [...new Set(groupLines.filter((f) => (f[3] ?? '').split(',').includes(user)).map((f) => Number(f[2])))],
   };
 }
 

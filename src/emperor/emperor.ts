@@ -8,6 +8,7 @@ import { createMonitor } from '../monitors';
 import { DirMonitor } from '../monitors/dir';
 import type { Monitor, MonitorEvent, VassalSource } from '../monitors/types';
 import { EmperorOptionError, type EmperorOptions } from './options';
+import { describePrivileges, dropEmperorPrivileges, readPrivileges, type EmperorPrivileges } from './privileges';
 import { parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { Vassal, type VassalContext } from './vassal';
 
@@ -32,6 +33,8 @@ export class Emperor {
   private stopping: Promise<number> | undefined;
   private finished: ((code: number) => void) | undefined;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+  /** What this emperor may do: read at start, and again after it drops to its own user. */
+  private privileges: EmperorPrivileges = readPrivileges();
 
   constructor(
     private readonly options: EmperorOptions,
@@ -46,6 +49,7 @@ export class Emperor {
       // A snapshot: process.env is slow to walk, and a vassal must not see it change.
       env: { ...env },
       users,
+      privileges: () => this.privileges,
       log: (line) => this.log(line),
       gone: (v) => {
         if (this.vassals.get(v.name) !== v) return;
@@ -93,6 +97,15 @@ export class Emperor {
       }
       this.log(`stats on ${this.options.stats}`);
     }
+    // Root until here (pidfile, a stats port below 1024); the emperor's own `uid` from now on.
+    const dropped = dropEmperorPrivileges(this.options, this.ctx.users());
+    if (dropped) {
+      this.privileges = dropped;
+      this.log(`running as ${describePrivileges(dropped)}`);
+    }
+    if (this.options.tyrant) this.log(`tyrant mode: every vassal runs as the owner of its file${this.options.tyrantNofollow ? ' (a symlink: its own owner)' : ''}`);
+    if (!this.privileges.caps.has('sys_admin'))
+      this.log(`no CAP_SYS_ADMIN (${describePrivileges(this.privileges)}): vassals get no pid namespace, and one that asks for namespaces is refused`);
     this.installSignals();
     this.keepAlive = setInterval(() => undefined, 1 << 30);
     this.log(`watching ${this.monitors.map((m) => m.spec).join(', ')} (pid ${process.pid})`);
@@ -139,6 +152,7 @@ export class Emperor {
       cwd: process.cwd(),
       monitors: this.monitors.map((m) => m.spec),
       throttleMs: Math.max(0, ...snapshots.map((s) => s.blacklist?.throttleMs ?? 0)),
+      tyrant: this.options.tyrant,
       vassals: snapshots,
     });
   }

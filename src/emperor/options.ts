@@ -2,6 +2,7 @@
 // --ini/--yaml/--json file, `--help` and the parsing of each value.
 import { closest, distance } from 'fastest-levenshtein';
 import type { ConfigEntry } from '../config/types';
+import { CAPABILITY_NAMES, capabilityNumber } from '../plan/capabilities';
 import type { Namespace } from '../plan/types';
 
 export interface EmperorOptions {
@@ -37,10 +38,24 @@ export interface EmperorOptions {
   readonly onDemandDirectory?: string;
   /** On-demand vassals: CMD VASSAL-FILE prints the socket address. */
   readonly onDemandExec?: string;
+  /** Tyrant mode: each vassal runs as the owner of its config file. */
+  readonly tyrant: boolean;
+  /** Tyrant mode: a symlink counts as its own owner's, and must point at that owner's file. */
+  readonly tyrantNofollow: boolean;
+  /** Tyrant mode: tenants' files may have exec-as-root hooks and privileged binary patches. */
+  readonly tyrantAllowRootHooks: boolean;
+  /** Tyrant mode: a vassal gets its owner's supplementary groups (/etc/group). */
+  readonly tyrantInitgroups: boolean;
+  /** Tyrant mode: the capabilities a tenant's `cap` may ask for. */
+  readonly vassalsCap: readonly string[];
+  /** The emperor's own user, group and capabilities: it drops to them at start. */
+  readonly uid?: string;
+  readonly gid?: string;
+  readonly cap: readonly string[];
 }
 
 type Field = keyof EmperorOptions;
-type Kind = 'list' | 'string' | 'seconds' | 'ms' | 'bool' | 'namespaces';
+type Kind = 'list' | 'string' | 'seconds' | 'ms' | 'bool' | 'namespaces' | 'caps';
 
 export interface EmperorOptionSpec {
   readonly name: string;
@@ -70,6 +85,14 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-on-demand-extension', field: 'onDemandExtension', kind: 'string', arg: 'EXT', help: 'on demand: the file VASSAL+EXT (e.g. web.ini.socket) holds the socket to hold for it' },
   { name: 'emperor-on-demand-directory', field: 'onDemandDirectory', kind: 'string', arg: 'DIR', help: 'on demand: hold the UNIX socket DIR/NAME.socket for every vassal' },
   { name: 'emperor-on-demand-exec', field: 'onDemandExec', kind: 'string', arg: 'CMD', help: 'on demand: CMD VASSAL-FILE prints the socket to hold for it' },
+  { name: 'emperor-tyrant', field: 'tyrant', kind: 'bool', help: 'tyrant mode: each vassal runs as the owner of its file (never root); uid/gid in the file cannot change that' },
+  { name: 'emperor-tyrant-nofollow', field: 'tyrantNofollow', kind: 'bool', help: 'tyrant mode: a symlink\'s own owner counts, and it must point at a file of that owner' },
+  { name: 'emperor-tyrant-allow-root-hooks', field: 'tyrantAllowRootHooks', kind: 'bool', help: 'tyrant mode: let tenants\' files use exec-as-root and privileged binary patches (off: refused)' },
+  { name: 'emperor-tyrant-initgroups', field: 'tyrantInitgroups', kind: 'bool', help: 'tyrant mode: give each vassal its owner\'s supplementary groups' },
+  { name: 'vassals-cap', field: 'vassalsCap', kind: 'caps', arg: 'CAPS', help: 'tyrant mode: capabilities a tenant\'s `cap` may ask for, e.g. net_bind_service (default: none)' },
+  { name: 'uid', field: 'uid', kind: 'string', arg: 'USER', help: 'the emperor itself drops to USER after start-up (with emperor-tyrant and cap = setuid,setgid it still starts tenants as themselves)' },
+  { name: 'gid', field: 'gid', kind: 'string', arg: 'GROUP', help: 'the emperor\'s own group after start-up (default: USER\'s group)' },
+  { name: 'cap', field: 'cap', kind: 'caps', arg: 'CAPS', help: 'capabilities the emperor keeps when it drops to uid, e.g. setuid,setgid' },
 ];
 
 export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
@@ -86,6 +109,12 @@ export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
   gracefulShutdown: false,
   vassalSet: [],
   vassalsInclude: [],
+  tyrant: false,
+  tyrantNofollow: false,
+  tyrantAllowRootHooks: false,
+  tyrantInitgroups: false,
+  vassalsCap: [],
+  cap: [],
 });
 
 const NAMESPACES: Readonly<Record<string, Namespace>> = { fs: 'mount', mount: 'mount', pid: 'pid', net: 'net', ipc: 'ipc', uts: 'uts' };
@@ -123,6 +152,16 @@ export function applyEmperorOption(into: Record<string, unknown>, spec: EmperorO
       if (['', '1', 'true', 'yes', 'on'].includes(v)) into[spec.field] = true;
       else if (['0', 'false', 'no', 'off'].includes(v)) into[spec.field] = false;
       else bad('expected true or false');
+      return;
+    }
+    case 'caps': {
+      const out = [...((into[spec.field] as string[] | undefined) ?? [])];
+      for (const word of value.split(/[\s,]+/).filter(Boolean)) {
+        const n = capabilityNumber(word);
+        if (n === undefined) return bad('unknown capability (see capabilities(7); e.g. setuid, net_bind_service)');
+        if (!out.includes(CAPABILITY_NAMES[n]!)) out.push(CAPABILITY_NAMES[n]!);
+      }
+      into[spec.field] = out;
       return;
     }
     case 'namespaces': {

@@ -11,6 +11,7 @@ export interface EmperorFacts {
   readonly cwd: string;
   readonly monitors: readonly string[];
   readonly throttleMs: number;
+  readonly tyrant: boolean;
   readonly vassals: readonly VassalSnapshot[];
 }
 
@@ -22,7 +23,7 @@ export function statsDocument(f: EmperorFacts): Record<string, unknown> {
     gid: process.getgid?.() ?? 0,
     cwd: f.cwd,
     emperor: f.monitors,
-    emperor_tyrant: 0,
+    emperor_tyrant: f.tyrant ? 1 : 0,
     throttle_level: f.throttleMs,
     vassals: f.vassals.map((v) => ({
       id: v.name,

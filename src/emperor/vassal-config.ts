@@ -6,7 +6,7 @@ import { environmentLayer, expandConfig, vassalSetLayer, type ConfigLayer } from
 import { readVassalConfig } from '../config/load';
 import { findOption, isJailOption } from '../config/options';
 import { appServerCommand } from '../runtime/node/command';
-import type { ConfigEntry } from '../config/types';
+import type { ConfigEntry, RawVassalConfig } from '../config/types';
 import type { UserDb } from '../config/users';
 import { compilePlan } from '../plan/compile';
 import type { FdMapping, LaunchPlan } from '../plan/types';
@@ -14,6 +14,8 @@ import type { VassalSource } from '../monitors/types';
 import type { EmperorOptions } from './options';
 import { checkNotRebound } from './on-demand';
 import { CONFIG_FD, EMPEROR_FD } from './protocol';
+import { checkLaunchable, type EmperorPrivileges } from './privileges';
+import { checkTenantEntries, readTenantFile, tenantOf, type Tenant } from './tyrant';
 
 export interface VassalBuildContext {
   readonly options: EmperorOptions;
@@ -24,6 +26,8 @@ export interface VassalBuildContext {
   /** Our ends' vassal-side fds, mapped to 3 (and 4) in the jail. */
   readonly emperorFd: number;
   readonly configFd?: number;
+  /** What the emperor itself may do (a vassal asking for more is refused). */
+  readonly privileges: EmperorPrivileges;
   /** The on-demand socket the emperor holds: the vassal gets it as fd 0. */
   readonly onDemand?: { readonly fd: number; readonly address: string };
 }
@@ -37,20 +41,19 @@ export interface VassalBuild {
   readonly jailKey: string;
 }
 
-// The file's entries after every layer and expansion (exported for tests and --print-plan).
-export function expandVassal(source: VassalSource, ctx: Pick<VassalBuildContext, 'options' | 'env'>) {
-  const raw = readVassalConfig(source.path);
+// The file's entries after every layer and expansion. A tenant's file (tyrant mode) does not
+// get $(VAR) from the emperor's environment: that is the sysadmin's, not the tenant's to read.
+export function expandVassal(raw: RawVassalConfig, ctx: Pick<VassalBuildContext, 'options' | 'env'>) {
   const layers: ConfigLayer[] = [
     ...environmentLayer(ctx.env),
     ...(ctx.options.vassalSet.length > 0 ? [vassalSetLayer(ctx.options.vassalSet)] : []),
-    { file: raw.file, entries: raw.entries },
+    { file: raw.file, entries: raw.entries, ...(ctx.options.tyrant ? { env: {} } : {}) },
     ...ctx.options.vassalsInclude.map((f) => {
       const inc = readVassalConfig(f);
       return { file: inc.file, entries: inc.entries };
     }),
   ];
-  const expanded = expandConfig(layers, { vassalFile: raw.file, env: ctx.env });
-  return { raw, expanded };
+  return expandConfig(layers, { vassalFile: raw.file, env: ctx.env });
 }
 
 // What the program reads from the config pipe: every option that is not a jail option, as
@@ -60,8 +63,17 @@ export function foreignConfigText(entries: readonly ConfigEntry[]): string {
   return `[uwsgi]\n${lines.join('\n')}\n`;
 }
 
+// The file, read as its tenant's in tyrant mode (owner checked before a line is parsed).
+function readVassal(source: VassalSource, ctx: VassalBuildContext): { raw: RawVassalConfig; tenant?: Tenant } {
+  if (!ctx.options.tyrant) return { raw: readVassalConfig(source.path) };
+  const { raw, owner } = readTenantFile(source.path, ctx.options);
+  return { raw, tenant: tenantOf(owner, ctx.options, ctx.users) };
+}
+
 export function buildVassal(source: VassalSource, ctx: VassalBuildContext): VassalBuild {
-  const { raw, expanded } = expandVassal(source, ctx);
+  const { raw, tenant } = readVassal(source, ctx);
+  const expanded = expandVassal(raw, ctx);
+  if (tenant) checkTenantEntries(raw.file, expanded.entries, tenant, ctx.options, ctx.users);
   const fds: FdMapping[] = [{ src: ctx.emperorFd, dst: EMPEROR_FD }];
   if (ctx.onDemand) {
     checkNotRebound(expanded.entries, ctx.onDemand.address, raw.file);
@@ -89,13 +101,16 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
       placeholders: new Set([...expanded.referenced, ...expanded.entries.filter((e) => e.line === 0 || e.file === 'vassal-set').map((e) => e.key)]),
       foreignOptions: readsConfigPipe && !app,
       // Every vassal gets a pid namespace: stopping it must stop all of it (DESIGN.md, 8).
-      extraNamespaces: [...ctx.options.useClone, 'pid'],
+      // An emperor without CAP_SYS_ADMIN cannot: its vassals are stopped by session.
+      extraNamespaces: [...ctx.options.useClone, ...(ctx.privileges.caps.has('sys_admin') ? ['pid' as const] : [])],
+      ...(tenant ? { credentials: tenant } : {}),
       ...(command ? { defaultProgram: { path: command[0]!, argv: [...command, '--ini', stem] } } : {}),
       fds,
       extraEnv,
       newSession: true,
     },
   );
+  checkLaunchable(compiled.plan, ctx.privileges);
   const { fds: _fds, ...jailPart } = compiled.plan;
   // The program reads `app` from the pipe, with no file to be relative to: make it absolute
   // (relative to the jail's chdir, else to the vassal file's directory).

@@ -11,12 +11,14 @@
 // Everything a vassal needs from the emperor comes in through VassalContext; nothing here is
 // shared with another vassal.
 import { closeSync, rmSync } from 'node:fs';
-import { isJailError, type LaunchError } from '../errors';
+import { isJailError, PlanError, type LaunchError } from '../errors';
 import { launchJail, type Jail, type JailExit } from '../jail/launch';
 import { binding, type FdWatcher } from '../native/binding';
 import type { VassalSource } from '../monitors/types';
 import type { UserDb } from '../config/users';
 import type { EmperorOptions } from './options';
+import type { EmperorPrivileges } from './privileges';
+import { OWNER_FIELD } from './tyrant';
 import { onDemandAddress } from './on-demand';
 import { configPacket, EmperorChannel, EXIT_NO_RESPAWN, FROM_VASSAL, TO_VASSAL } from './protocol';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
@@ -31,6 +33,8 @@ export interface VassalContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The host's users and groups, as of now. */
   users(): UserDb;
+  /** What the emperor itself may do (after it dropped to its own user, if it did). */
+  privileges(): EmperorPrivileges;
   log(line: string): void;
   /** A removed vassal has stopped: the emperor forgets it. */
   gone(vassal: Vassal): void;
@@ -210,6 +214,9 @@ export class Vassal {
 
   // The config file changed (or SIGHUP asked for a reload).
   change(source: VassalSource, why = 'config changed'): void {
+    const before = this.source;
+    if (this.ctx.options.tyrant && (before.uid !== source.uid || before.gid !== source.gid || before.link?.uid !== source.link?.uid))
+      why = `the file's owner changed (uid ${before.link?.uid ?? before.uid} → ${source.link?.uid ?? source.uid})`;
     this.source = source;
     switch (this.state) {
       case 'failed':
@@ -323,6 +330,7 @@ export class Vassal {
       build = buildVassal(this.source, {
         options: this.ctx.options,
         users: this.ctx.users(),
+        privileges: this.ctx.privileges(),
         baseEnv: this.ctx.baseEnv,
         env: this.ctx.env,
         emperorFd: theirs,
@@ -393,6 +401,7 @@ export class Vassal {
     return buildVassal(this.source, {
       options: this.ctx.options,
       users: this.ctx.users(),
+      privileges: this.ctx.privileges(),
       baseEnv: this.ctx.baseEnv,
       env: this.ctx.env,
       emperorFd: -1,
@@ -408,6 +417,14 @@ export class Vassal {
     } catch (err: unknown) {
       if (!isJailError(err)) throw err;
       this.error = err.message;
+      if (err instanceof PlanError && err.field === OWNER_FIELD) {
+        // The tenant it runs as no longer owns the file: it must not go on as them.
+        this.ctx.log(`${this.name}: ${err.message}; stopping the running vassal`);
+        void this.stop().then(() => {
+          if (!this.removed) this.fail(err.message);
+        });
+        return;
+      }
       this.ctx.log(`${this.name}: ${err.message}; the running vassal keeps its previous config`);
       return;
     }

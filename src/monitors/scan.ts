@@ -13,14 +13,25 @@ export function isVassalFileName(name: string): boolean {
 // The source of one file, or undefined when it is gone, dangling, or not a regular file.
 export function readSource(path: string, monitor: string, nofollow: boolean): VassalSource | undefined {
   let st: BigIntStats;
+  let lst: BigIntStats;
   try {
     st = statSync(path, { bigint: true });
     if (!st.isFile()) return undefined;
-    if (nofollow) st = lstatSync(path, { bigint: true });
+    lst = lstatSync(path, { bigint: true });
   } catch {
     return undefined;
   }
-  return { name: basename(path), path, monitor, mtimeNs: st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid) };
+  const link = lst.isSymbolicLink() ? { uid: Number(lst.uid), gid: Number(lst.gid) } : undefined;
+  return {
+    name: basename(path), path, monitor, mtimeNs: nofollow ? lst.mtimeNs : st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid),
+    ...(link ? { link } : {}),
+  };
+}
+
+// Who owns a file and, for a symlink, the link: a change of either is a change of the vassal
+// (tyrant mode restarts it as the new owner).
+function ownerKey(s: VassalSource): string {
+  return `${s.uid}:${s.gid}:${s.link ? `${s.link.uid}:${s.link.gid}` : '-'}`;
 }
 
 // Compares one file's old and new state and emits what changed; returns the new state.
@@ -34,7 +45,7 @@ export function diffOne(
   if (now && !before) {
     known.set(path, now);
     emit({ kind: 'add', source: now });
-  } else if (now && before && (now.mtimeNs !== before.mtimeNs || now.uid !== before.uid || now.gid !== before.gid)) {
+  } else if (now && before && (now.mtimeNs !== before.mtimeNs || ownerKey(now) !== ownerKey(before))) {
     known.set(path, now);
     emit({ kind: 'change', source: now });
   } else if (!now && before) {

@@ -10,9 +10,11 @@ export interface VassalSource {
   readonly monitor: string;
   /** Modification time in nanoseconds, full precision. */
   readonly mtimeNs: bigint;
-  /** Owner of the file (tyrant mode runs the vassal as this user). */
+  /** Owner of the file, a symlink's target's (tyrant mode runs the vassal as this user). */
   readonly uid: number;
   readonly gid: number;
+  /** Owner of the symlink itself, when the path is one (emperor-tyrant-nofollow). */
+  readonly link?: { readonly uid: number; readonly gid: number };
   /** An on-demand socket the emperor holds for this vassal (on-demand vassals). */
   readonly onDemandSocket?: string;
 }

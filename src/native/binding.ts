@@ -38,6 +38,8 @@ export interface FdWatcher {
 /** Every export of native/binding/addon.cc, exactly typed (node-pty's native.d.ts). */
 export interface NativeBinding {
   launch(plan: Uint8Array): LaunchedChild;
+  /** The calling thread (and, for ids, the process) takes the plan's credentials. */
+  dropSelf(plan: Uint8Array): void;
   readStatus(fd: number): StageRecord | null | undefined;
   waitPidfd(pidfd: number): ReapedProcess | null;
   pidfdSendSignal(pidfd: number, signal: number): void;

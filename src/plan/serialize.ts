@@ -10,20 +10,46 @@ export interface FaultInjection {
   readonly errno: number;
 }
 
+/** Who a process becomes (binding.dropSelf: the emperor dropping to its own user). */
+export interface Credentials {
+  readonly uid: number;
+  readonly gid: number;
+  readonly groups: readonly number[];
+  readonly caps: readonly string[];
+}
+
+// A keyval body writer; `vassal` names the plan in the error for an oversized value.
+function keyvals(vassal: string): { add(key: string, value: string | number): void; bytes(): Buffer } {
+  const parts: Buffer[] = [];
+  return {
+    add(key, value) {
+      const k = Buffer.from(key);
+      const v = Buffer.from(String(value));
+      if (v.length > 0xffff) throw new PlanError({ vassal, field: key }, `value is ${v.length} bytes; the limit is 65535`);
+      const head = Buffer.alloc(2);
+      head.writeUInt16LE(k.length);
+      const vhead = Buffer.alloc(2);
+      vhead.writeUInt16LE(v.length);
+      parts.push(head, k, vhead, v);
+    },
+    bytes: () => Buffer.concat(parts),
+  };
+}
+
+// The bytes handed to binding.dropSelf(): a plan with credentials and nothing to run.
+export function serializeCredentials(creds: Credentials): Buffer {
+  const kv = keyvals('emperor');
+  kv.add('uid', creds.uid);
+  kv.add('gid', creds.gid);
+  for (const g of creds.groups) kv.add('group', g);
+  for (const cap of creds.caps) kv.add('cap', capabilityNumber(cap)!);
+  return kv.bytes();
+}
+
 // The bytes handed to binding.launch().
 export function serializePlan(plan: LaunchPlan, fault?: FaultInjection): Buffer {
-  const parts: Buffer[] = [];
-  const add = (key: string, value: string | number): void => {
-    const k = Buffer.from(key);
-    const v = Buffer.from(String(value));
-    if (v.length > 0xffff)
-      throw new PlanError({ vassal: plan.vassal, field: key }, `value is ${v.length} bytes; the limit is 65535`);
-    const head = Buffer.alloc(2);
-    head.writeUInt16LE(k.length);
-    const vhead = Buffer.alloc(2);
-    vhead.writeUInt16LE(v.length);
-    parts.push(head, k, vhead, v);
-  };
+  const kv = keyvals(plan.vassal);
+  const add = kv.add;
   for (const ns of plan.namespaces) add('ns', ns);
   if (plan.mountProc) add('proc', 1);
   for (const dir of plan.tmpfs) add('tmpfs', dir);
@@ -44,5 +70,5 @@ export function serializePlan(plan: LaunchPlan, fault?: FaultInjection): Buffer 
   if (plan.chdir !== undefined) add('chdir', plan.chdir);
   for (const fd of plan.fds) add('fd', `${fd.src}:${fd.dst}`);
   if (fault) add('fault', `${fault.stage}:${fault.errno}`);
-  return Buffer.concat(parts);
+  return kv.bytes();
 }

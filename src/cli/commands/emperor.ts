@@ -89,7 +89,6 @@ export async function runEmperor(input: EmperorCliInput, io: EmperorCliIo): Prom
     io.error(`jailctl: ${err.message} (from --vassal-set: fix it there; no vassal file can)`);
     return EXIT_SETUP;
   }
-  if (process.getuid?.() !== 0) io.error('jailctl: warning: the emperor is not root: jails with namespaces or a uid change will fail to start');
   try {
     const emperor = new Emperor(options, { log: (line) => io.error(line) }, baseEnvironment());
     return await emperor.run();

@@ -50,9 +50,9 @@ test('option values: lists accumulate, namespaces are checked, numbers and boole
 test('an emperor file: its options apply, a vassal option in it is reported, not fatal', () => {
   const acc: Record<string, unknown> = { ...DEFAULT_EMPEROR_OPTIONS };
   const warnings: string[] = [];
-  emperorOptionsFromEntries([{ key: 'emperor', value: '/etc/jails', line: 2 }, { key: 'uid', value: 'web', line: 3 }], '/etc/emperor.ini', acc, (w) => warnings.push(w));
+  emperorOptionsFromEntries([{ key: 'emperor', value: '/etc/jails', line: 2 }, { key: 'unshare', value: 'net', line: 3 }], '/etc/emperor.ini', acc, (w) => warnings.push(w));
   assert.equal(acc.emperor, ['/etc/jails']);
-  assert.equal(warnings, ['/etc/emperor.ini:3: `uid` is not an emperor option; ignored']);
+  assert.equal(warnings, ['/etc/emperor.ini:3: `unshare` is not an emperor option; ignored']);
 });
 
 test('the config pipe packet is uWSGI\'s: modifier1 115, u16le size, modifier2 0', () => {

@@ -1,0 +1,102 @@
+// Tyrant mode: a tenant's vassal file runs as the file's owner, and the file cannot ask for
+// more than a tenant may have. The owner is read from the open file itself (fstat), so a
+// path swapped after the scan cannot lend the vassal someone else's identity; only then is
+// the text parsed. Every refusal names the file, the line and what to do instead.
+import { lstatSync, readlinkSync } from 'node:fs';
+import { basename, extname } from 'node:path';
+import { openVassalFile, parseVassalText } from '../config/load';
+import type { ConfigEntry, RawVassalConfig } from '../config/types';
+import type { UserDb } from '../config/users';
+import { PlanError } from '../errors';
+import { CAPABILITY_NAMES, capabilityNumber } from '../plan/capabilities';
+import type { EmperorOptions } from './options';
+
+/** Who a tenant's vassal runs as. */
+export interface Tenant {
+  readonly uid: number;
+  readonly gid: number;
+  readonly groups: readonly number[];
+}
+
+type TyrantOptions = Pick<EmperorOptions, 'tyrantNofollow' | 'tyrantAllowRootHooks' | 'tyrantInitgroups' | 'vassalsCap'>;
+
+/** The field of every refusal about who owns the file: the emperor stops a running vassal
+ *  on it (its tenant lost the file), where other bad edits keep the old config running. */
+export const OWNER_FIELD = 'owner';
+
+const ROOT_OPTIONS = ['exec-as-root', 'privileged-binary-patch', 'privileged-binary-patch-arg'];
+
+function refuse(file: string, field: string, reason: string, line?: number): never {
+  throw new PlanError({ vassal: basename(file, extname(file)), field, file, ...(line !== undefined && line > 0 ? { line } : {}) }, reason);
+}
+
+// Reads a tenant's file and says whose it is: the opened file's owner, or with nofollow the
+// symlink's, which must then be the owner of what it points at too.
+export function readTenantFile(path: string, options: TyrantOptions): { raw: RawVassalConfig; owner: { uid: number; gid: number } } {
+  const opened = openVassalFile(path);
+  let owner = { uid: opened.stat.uid, gid: opened.stat.gid };
+  if (options.tyrantNofollow) {
+    const link = lstatSync(opened.file);
+    if (link.uid !== opened.stat.uid) {
+      const target = link.isSymbolicLink() ? readlinkSync(opened.file) : '(replaced while read)';
+      refuse(opened.file, OWNER_FIELD,
+        `a symlink of uid ${link.uid} to ${target}, a file of uid ${opened.stat.uid}: with emperor-tyrant-nofollow a link must point at its own owner's file (else it would run, and read, someone else's config as its own)`);
+    }
+    owner = { uid: link.uid, gid: link.gid };
+  }
+  if (owner.uid === 0 || owner.gid === 0)
+    refuse(opened.file, OWNER_FIELD,
+      `owned by ${owner.uid === 0 ? 'root (uid 0)' : 'group root (gid 0)'}: in tyrant mode a vassal runs as its file's owner, and never as root; give the file to its tenant (chown USER:GROUP ${opened.file}), it starts then`);
+  return { raw: parseVassalText(opened.file, opened.text), owner };
+}
+
+// The tenant's identity: the owner, and with emperor-tyrant-initgroups the groups
+// /etc/group gives the owner's user name.
+export function tenantOf(owner: { uid: number; gid: number }, options: TyrantOptions, users: UserDb): Tenant {
+  const name = users.userById(owner.uid)?.name;
+  const groups = options.tyrantInitgroups && name !== undefined ? users.groupsOf(name).filter((g) => g !== 0) : [];
+  return { uid: owner.uid, gid: owner.gid, groups };
+}
+
+// Refuses what a tenant's own lines may not ask for. Lines from the emperor's own layers
+// (vassal-set, vassals-include, JAIL_VASSAL_*) are the sysadmin's and pass.
+export function checkTenantEntries(file: string, entries: readonly ConfigEntry[], tenant: Tenant, options: TyrantOptions, users: UserDb): void {
+  const who = users.userById(tenant.uid)?.name;
+  const owner = `uid ${tenant.uid}${who ? ` (${who})` : ''}`;
+  for (const e of entries) {
+    if (e.file !== undefined) continue;
+    const v = e.value.trim();
+    const at = (reason: string): never => refuse(file, e.key, reason, e.line);
+    switch (e.key) {
+      case 'uid': {
+        const uid = /^\d+$/.test(v) ? Number(v) : users.userByName(v)?.uid;
+        if (uid === undefined) at(`unknown user \`${v}\` (not in /etc/passwd)`);
+        if (uid !== tenant.uid)
+          at(`${uid === 0 ? 'root' : `uid ${uid}`}: in tyrant mode this vassal runs as its file's owner, ${owner}; remove the line (or set uid = ${tenant.uid})`);
+        break;
+      }
+      case 'gid': {
+        const gid = /^\d+$/.test(v) ? Number(v) : users.groupByName(v);
+        if (gid === undefined) at(`unknown group \`${v}\` (not in /etc/group)`);
+        if (gid !== tenant.gid)
+          at(`${gid === 0 ? 'root' : `gid ${gid}`}: in tyrant mode this vassal runs with its file's group, gid ${tenant.gid}; remove the line, or chgrp the file`);
+        break;
+      }
+      case 'no-new-privs':
+        if (['0', 'false', 'no', 'off'].includes(v.toLowerCase()))
+          at('a tenant\'s jail always has no_new_privs in tyrant mode (a set-uid binary must not give it root); remove the line');
+        break;
+      case 'cap':
+        for (const word of v.split(/[\s,]+/).filter(Boolean)) {
+          const n = capabilityNumber(word);
+          const name = n === undefined ? word : CAPABILITY_NAMES[n]!;
+          if (!options.vassalsCap.includes(name))
+            at(`\`${name}\` is not among the capabilities the emperor lets tenants have (vassals-cap: ${options.vassalsCap.join(',') || 'none'}); ask the sysadmin, or remove it`);
+        }
+        break;
+      default:
+        if (ROOT_OPTIONS.includes(e.key) && !options.tyrantAllowRootHooks)
+          at('runs as root, which a tenant\'s file may not ask for in tyrant mode (the emperor\'s emperor-tyrant-allow-root-hooks allows it); use unprivileged-binary-patch-arg, which runs as you');
+    }
+  }
+}
