@@ -3,6 +3,7 @@
 // data read from the status fd, never an exception here.
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -130,14 +131,38 @@ static Napi::Value WaitPidfd(const Napi::CallbackInfo &info) {
   return o;
 }
 
-// pidfdSendSignal(pidfd, signal): no pid reuse race, unlike kill(2).
+// Sends sig through pidfd with `uid` as the calling thread's effective uid for the call
+// only. kill(2) lets a sender whose effective uid is the target's real uid, so an emperor
+// that dropped to its own user keeping just CAP_SETUID (no CAP_KILL) can still signal a
+// tenant's vassal. Raw syscalls: this thread alone changes, and its real and saved uids
+// stay, so it can always come back; if it could not, running on as the tenant is not an
+// option.
+static int SignalAs(int pidfd, int sig, uid_t uid) {
+  uid_t ruid, euid, suid;
+  int r;
+
+  if (getresuid(&ruid, &euid, &suid) < 0)
+    return -errno;
+  if (syscall(SYS_setresuid, -1, uid, -1) < 0)
+    return -errno;
+  r = jail__pidfd_send_signal(pidfd, sig, nullptr, 0) < 0 ? -errno : 0;
+  if (syscall(SYS_setresuid, -1, euid, -1) < 0)
+    abort();
+  return r;
+}
+
+// pidfdSendSignal(pidfd, signal[, asUid]): no pid reuse race, unlike kill(2). With asUid,
+// see SignalAs().
 static Napi::Value PidfdSendSignal(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (!ArgIsFd(info, 0) || info.Length() < 2 || !info[1].IsNumber())
-    throw Napi::TypeError::New(env, "pidfdSendSignal(pidfd: number, signal: number)");
-  if (jail__pidfd_send_signal(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(),
-                              nullptr, 0) < 0)
-    throw ErrnoError(env, errno, "pidfd_send_signal");
+  if (!ArgIsFd(info, 0) || info.Length() < 2 || !info[1].IsNumber() || (info.Length() > 2 && !info[2].IsNumber()))
+    throw Napi::TypeError::New(env, "pidfdSendSignal(pidfd: number, signal: number, asUid?: number)");
+  int pidfd = info[0].As<Napi::Number>().Int32Value();
+  int sig = info[1].As<Napi::Number>().Int32Value();
+  int r = info.Length() > 2 ? SignalAs(pidfd, sig, info[2].As<Napi::Number>().Uint32Value())
+                            : (jail__pidfd_send_signal(pidfd, sig, nullptr, 0) < 0 ? -errno : 0);
+  if (r < 0)
+    throw ErrnoError(env, -r, "pidfd_send_signal");
   return env.Undefined();
 }
 

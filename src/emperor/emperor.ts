@@ -104,6 +104,8 @@ export class Emperor {
       this.log(`running as ${describePrivileges(dropped)}`);
     }
     if (this.options.tyrant) this.log(`tyrant mode: every vassal runs as the owner of its file${this.options.tyrantNofollow ? ' (a symlink: its own owner)' : ''}`);
+    if (this.privileges.uid !== 0 && this.privileges.caps.has('setuid') && !this.privileges.caps.has('kill'))
+      this.log('warning: no CAP_KILL: the kernel sends PR_SET_PDEATHSIG with kill(2)\'s permission check, so if this emperor is SIGKILLed, vassals of other users that do not speak the emperor protocol outlive it; add kill to its cap (cap = setgid,setuid,kill)');
     if (!this.privileges.caps.has('sys_admin'))
       this.log(`no CAP_SYS_ADMIN (${describePrivileges(this.privileges)}): vassals get no pid namespace, and one that asks for namespaces is refused`);
     this.installSignals();
@@ -136,7 +138,14 @@ export class Emperor {
       for (const [sig, h] of this.signalHandlers) process.off(sig, h);
       if (this.keepAlive) clearInterval(this.keepAlive);
       await new Promise<void>((resolve) => (this.statsServer ? this.statsServer.close(() => resolve()) : resolve()));
-      if (this.options.pidfile) rmSync(this.options.pidfile, { force: true });
+      if (this.options.pidfile) {
+        try {
+          rmSync(this.options.pidfile, { force: true });
+        } catch (err: unknown) {
+          // An emperor that dropped to its own user may not remove what root wrote.
+          this.log(`cannot remove the pidfile ${this.options.pidfile} (${(err as NodeJS.ErrnoException).code})`);
+        }
+      }
       this.log('bye');
       this.finished?.(0);
       return 0;

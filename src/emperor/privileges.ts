@@ -29,7 +29,7 @@ export function capabilitiesOfMask(hex: string): Set<string> {
 // This thread's privileges (/proc/thread-self: capabilities are per thread).
 export function readPrivileges(statusPath = '/proc/thread-self/status'): EmperorPrivileges {
   const status = readFileSync(statusPath, 'utf8');
-  const field = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '';
+  const field = (name: string): string => new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(status)?.[1] ?? '';
   return {
     uid: Number(field('Uid').split(/\s+/)[1]),
     gid: Number(field('Gid').split(/\s+/)[1]),

@@ -34,19 +34,18 @@ function refuse(file: string, field: string, reason: string, line?: number): nev
 // symlink's, which must then be the owner of what it points at too.
 export function readTenantFile(path: string, options: TyrantOptions): { raw: RawVassalConfig; owner: { uid: number; gid: number } } {
   const opened = openVassalFile(path);
-  let owner = { uid: opened.stat.uid, gid: opened.stat.gid };
-  if (options.tyrantNofollow) {
-    const link = lstatSync(opened.file);
-    if (link.uid !== opened.stat.uid) {
-      const target = link.isSymbolicLink() ? readlinkSync(opened.file) : '(replaced while read)';
-      refuse(opened.file, OWNER_FIELD,
-        `a symlink of uid ${link.uid} to ${target}, a file of uid ${opened.stat.uid}: with emperor-tyrant-nofollow a link must point at its own owner's file (else it would run, and read, someone else's config as its own)`);
-    }
-    owner = { uid: link.uid, gid: link.gid };
-  }
+  const link = options.tyrantNofollow ? lstatSync(opened.file) : opened.stat;
+  const owner = { uid: link.uid, gid: link.gid };
   if (owner.uid === 0 || owner.gid === 0)
     refuse(opened.file, OWNER_FIELD,
       `owned by ${owner.uid === 0 ? 'root (uid 0)' : 'group root (gid 0)'}: in tyrant mode a vassal runs as its file's owner, and never as root; give the file to its tenant (chown USER:GROUP ${opened.file}), it starts then`);
+  // With nofollow the link's owner counts, and must own what it points at (compared with
+  // the file actually read: a link swapped meanwhile cannot slip through).
+  if (link.uid !== opened.stat.uid) {
+    const target = link.isSymbolicLink() ? readlinkSync(opened.file) : '(replaced while read)';
+    refuse(opened.file, OWNER_FIELD,
+      `a symlink of uid ${link.uid} to ${target}, a file of uid ${opened.stat.uid}: with emperor-tyrant-nofollow a link must point at its own owner's file (else it would run, and read, someone else's config as its own)`);
+  }
   return { raw: parseVassalText(opened.file, opened.text), owner };
 }
 

@@ -89,7 +89,13 @@ export function launchJail(plan: LaunchPlan, options: LaunchOptions = {}): Jail 
       if (reaped) return false;
       const n = typeof sig === 'number' ? sig : constants.signals[sig];
       try {
-        binding.pidfdSendSignal(pidfd, n);
+        try {
+          binding.pidfdSendSignal(pidfd, n);
+        } catch (err: unknown) {
+          // A launcher without CAP_KILL (an unprivileged emperor) signals as the jail's user.
+          if ((err as NodeJS.ErrnoException).code !== 'EPERM' || plan.uid === undefined) throw err;
+          binding.pidfdSendSignal(pidfd, n, plan.uid);
+        }
         return true;
       } catch (err: unknown) {
         if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;

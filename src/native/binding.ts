@@ -42,7 +42,8 @@ export interface NativeBinding {
   dropSelf(plan: Uint8Array): void;
   readStatus(fd: number): StageRecord | null | undefined;
   waitPidfd(pidfd: number): ReapedProcess | null;
-  pidfdSendSignal(pidfd: number, signal: number): void;
+  /** With asUid: sent as that effective uid (an emperor without CAP_KILL, a tenant's jail). */
+  pidfdSendSignal(pidfd: number, signal: number, asUid?: number): void;
   setChildSubreaper(on: boolean): boolean;
   sendFds(socket: number, data: Uint8Array, fds: readonly number[]): number;
   recvFds(socket: number, maxBytes: number, maxFds: number): { data: Buffer; fds: number[] };

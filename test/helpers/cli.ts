@@ -29,7 +29,7 @@ export function jailctl(args: readonly string[], options: { wrap?: readonly stri
 }
 
 // `jailctl ARGS…` in the background, for tests that signal it.
-export function jailctlAsync(args: readonly string[]): ChildProcess {
-  const [cmd, argv] = cliCommand(args);
+export function jailctlAsync(args: readonly string[], wrap: readonly string[] = []): ChildProcess {
+  const [cmd, argv] = cliCommand(args, wrap);
   return spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -60,13 +60,14 @@ export function askStats(target: { path: string } | { port: number; host: string
   });
 }
 
-export function startEmperor(args: readonly string[], statsDir: string): RunningEmperor {
+// `wrap` prefixes the command (setpriv, unshare): the emperor is then its last exec.
+export function startEmperor(args: readonly string[], statsDir: string, wrap: readonly string[] = []): RunningEmperor {
   const statsPath = join(statsDir, 'stats.sock');
   // The last --emperor-stats wins: a test that gives its own (TCP) address is asked there.
   const own = args.lastIndexOf('--emperor-stats');
   const tcp = own >= 0 ? /^(.*):(\d+)$/.exec(args[own + 1]!) : null;
   const statsTarget = tcp ? { host: tcp[1]!, port: Number(tcp[2]) } : { path: statsPath };
-  const child = jailctlAsync(['emperor', '--emperor-stats', statsPath, ...args]);
+  const child = jailctlAsync(['emperor', '--emperor-stats', statsPath, ...args], wrap);
   let log = '';
   const listeners = new Set<() => void>();
   const onData = (c: Buffer): void => {
@@ -169,7 +170,7 @@ export function alive(pid: number): boolean {
 export interface EmperorFixture {
   readonly dir: VassalDir;
   /** Starts `jailctl emperor ARGS…` (stats on a socket in the directory); stopped after the test. */
-  start(args: readonly string[]): RunningEmperor;
+  start(args: readonly string[], wrap?: readonly string[]): RunningEmperor;
 }
 
 export function emperorFixture(test: Test, mode = 0o755): EmperorFixture {
@@ -188,8 +189,8 @@ export function emperorFixture(test: Test, mode = 0o755): EmperorFixture {
     get dir() {
       return dir!;
     },
-    start(args) {
-      emperor = startEmperor(args, dir!.dir);
+    start(args, wrap = []) {
+      emperor = startEmperor(args, dir!.dir, wrap);
       return emperor;
     },
   };
