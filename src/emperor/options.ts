@@ -46,6 +46,8 @@ export interface EmperorOptions {
   readonly tyrantAllowRootHooks: boolean;
   /** Tyrant mode: a vassal gets its owner's supplementary groups (/etc/group). */
   readonly tyrantInitgroups: boolean;
+  /** Every vassal's max-procs unless its file sets one; in tyrant mode, also the most a tenant may set. */
+  readonly vassalsMaxProcs?: number;
   /** Tyrant mode: the capabilities a tenant's `cap` may ask for. */
   readonly vassalsCap: readonly string[];
   /** The emperor's own user, group and capabilities: it drops to them at start. */
@@ -55,7 +57,7 @@ export interface EmperorOptions {
 }
 
 type Field = keyof EmperorOptions;
-type Kind = 'list' | 'string' | 'seconds' | 'ms' | 'bool' | 'namespaces' | 'caps';
+type Kind = 'list' | 'string' | 'seconds' | 'ms' | 'count' | 'bool' | 'namespaces' | 'caps';
 
 export interface EmperorOptionSpec {
   readonly name: string;
@@ -89,6 +91,7 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-tyrant-nofollow', field: 'tyrantNofollow', kind: 'bool', help: 'tyrant mode: a symlink\'s own owner counts, and it must point at a file of that owner' },
   { name: 'emperor-tyrant-allow-root-hooks', field: 'tyrantAllowRootHooks', kind: 'bool', help: 'tyrant mode: let tenants\' files use exec-as-root and privileged binary patches (off: refused)' },
   { name: 'emperor-tyrant-initgroups', field: 'tyrantInitgroups', kind: 'bool', help: 'tyrant mode: give each vassal its owner\'s supplementary groups' },
+  { name: 'vassals-max-procs', field: 'vassalsMaxProcs', kind: 'count', arg: 'N', help: 'max-procs of every vassal whose file sets none; in tyrant mode the most a tenant may set' },
   { name: 'vassals-cap', field: 'vassalsCap', kind: 'caps', arg: 'CAPS', help: 'tyrant mode: capabilities a tenant\'s `cap` may ask for, e.g. net_bind_service (default: none)' },
   { name: 'uid', field: 'uid', kind: 'string', arg: 'USER', help: 'the emperor itself drops to USER after start-up (with emperor-tyrant and cap = setuid,setgid it still starts tenants as themselves)' },
   { name: 'gid', field: 'gid', kind: 'string', arg: 'GROUP', help: 'the emperor\'s own group after start-up (default: USER\'s group)' },
@@ -145,6 +148,11 @@ export function applyEmperorOption(into: Record<string, unknown>, spec: EmperorO
       const n = Number(value);
       if (value === '' || !Number.isFinite(n) || n < 0) bad(`expected a number of ${spec.kind === 'ms' ? 'milliseconds' : 'seconds'}`);
       into[spec.field] = n;
+      return;
+    }
+    case 'count': {
+      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 0x7fffffff) bad('expected a whole number, 1 or more');
+      into[spec.field] = Number(value);
       return;
     }
     case 'bool': {

@@ -18,7 +18,7 @@ export interface Tenant {
   readonly groups: readonly number[];
 }
 
-type TyrantOptions = Pick<EmperorOptions, 'tyrantNofollow' | 'tyrantAllowRootHooks' | 'tyrantInitgroups' | 'vassalsCap'>;
+type TyrantOptions = Pick<EmperorOptions, 'tyrantNofollow' | 'tyrantAllowRootHooks' | 'tyrantInitgroups' | 'vassalsCap' | 'vassalsMaxProcs'>;
 
 /** The field of every refusal about who owns the file: the emperor stops a running vassal
  *  on it (its tenant lost the file), where other bad edits keep the old config running. */
@@ -84,6 +84,10 @@ export function checkTenantEntries(file: string, entries: readonly ConfigEntry[]
       case 'no-new-privs':
         if (['0', 'false', 'no', 'off'].includes(v.toLowerCase()))
           at('a tenant\'s jail always has no_new_privs in tyrant mode (a set-uid binary must not give it root); remove the line');
+        break;
+      case 'max-procs':
+        if (options.vassalsMaxProcs !== undefined && !(Number(v) <= options.vassalsMaxProcs))
+          at(`${v}: the emperor lets a tenant have at most ${options.vassalsMaxProcs} processes (vassals-max-procs); set it lower, or remove the line`);
         break;
       case 'cap':
         for (const word of v.split(/[\s,]+/).filter(Boolean)) {

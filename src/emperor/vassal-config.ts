@@ -45,6 +45,9 @@ export interface VassalBuild {
 // get $(VAR) from the emperor's environment: that is the sysadmin's, not the tenant's to read.
 export function expandVassal(raw: RawVassalConfig, ctx: Pick<VassalBuildContext, 'options' | 'env'>) {
   const layers: ConfigLayer[] = [
+    ...(ctx.options.vassalsMaxProcs !== undefined
+      ? [{ origin: 'vassals-max-procs', entries: [{ key: 'max-procs', value: String(ctx.options.vassalsMaxProcs), line: 0 }] }]
+      : []),
     ...environmentLayer(ctx.env),
     ...(ctx.options.vassalSet.length > 0 ? [vassalSetLayer(ctx.options.vassalSet)] : []),
     { file: raw.file, entries: raw.entries, ...(ctx.options.tyrant ? { env: {} } : {}) },

@@ -155,7 +155,7 @@ function compileChecked(
   const { uid, gid, home } = options.credentials
     ? { ...options.credentials, home: options.users.userById(options.credentials.uid)?.home }
     : compileCredentials(entries, options.users, fail);
-  if (maxProcsEntry && uid === undefined && !options.credentials)
+  if (maxProcsEntry && maxProcsEntry.file === undefined && uid === undefined && !options.credentials)
     warnings.push(`${maxProcsEntry.file ?? raw.file}:${maxProcsEntry.line}: max-procs limits the processes of the jail's uid, and root is exempt: set uid for it to count`);
   const caps = compileCaps(entries, fail);
   const noNewPrivs = compileBool(entries.last('no-new-privs'), true, fail);

@@ -40,6 +40,15 @@ test('root hooks, privileged patches, caps outside vassals-cap and no-new-privs 
   checkTenantEntries(file, [{ ...entry('exec-as-root', 'x'), file: 'vassal-set' }, { ...entry('uid', '0'), file: '/etc/jailctl/all.ini' }], alice, options, users);
 });
 
+test('vassals-max-procs: every vassal\'s default, and the most a tenant may set', () => {
+  const capped = { ...options, vassalsMaxProcs: 64 };
+  checkTenantEntries(file, [entry('max-procs', '10')], alice, capped, users);
+  assert.is(refusal(() => checkTenantEntries(file, [entry('max-procs', '500', 5)], alice, capped, users)).message,
+    '/srv/jails/web.ini:5: max-procs: 500: the emperor lets a tenant have at most 64 processes (vassals-max-procs); set it lower, or remove the line');
+  const raw = { file, format: 'ini' as const, section: 'jail' as const, entries: [entry('unshare', 'pid')] };
+  assert.equal(expandVassal(raw, { options: capped, env: {} }).entries.filter((e) => e.key === 'max-procs').map((e) => e.value), ['64']);
+});
+
 test('initgroups: the groups /etc/group lists the owner in, only when asked', () => {
   assert.equal(tenantOf({ uid: 1001, gid: 1001 }, options, users).groups, []);
   assert.equal(tenantOf({ uid: 1001, gid: 1001 }, { ...options, tyrantInitgroups: true }, users).groups, [33, 3000]);
