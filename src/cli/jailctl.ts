@@ -81,6 +81,8 @@ Examples:
   $ sudo jailctl emperor --emperor jails/
   $ sudo jailctl emperor --emperor 'glob:///srv/*/jail.ini' --emperor-stats 127.0.0.1:9191
   $ curl -s http://127.0.0.1:9191/ | jq '.vassals[] | {id, state, pid}'
+  $ sudo jailctl emperor --emperor /srv/tenants --emperor-tyrant --vassals-max-procs 64
+      (tenants drop their own files; each runs as the file's owner, never as root)
 
 What happens to a vassal config:
   appears       its jail is launched (every vassal gets at least a pid namespace, so
@@ -94,7 +96,8 @@ What happens to a vassal config:
 
 Signals: SIGUSR1 logs the vassal table, SIGHUP reloads every vassal, SIGURG clears the
 blacklist, SIGINT/SIGTERM/SIGQUIT stop every vassal and exit (SIGKILL after reload-mercy).
-If the emperor dies in any way, every jail dies with it.`)
+If the emperor dies in any way, every jail dies with it (an emperor that runs as a user
+needs cap = setgid,setuid,kill for that; docs/SECURITY.md says why).`)
     .action(async () => {
       process.exitCode = await runEmperor({ files, flags }, { error: (line) => process.stderr.write(`${line}\n`) });
     });

@@ -55,7 +55,7 @@ test('every example has a test here', () => {
 
 test('hello.ini: hook as root, program as nobody in its own namespaces; SIGTERM stops it', async () => {
   const r = await runUntil('hello.ini', 2);
-  assert.match(r.stdout, /^hook: running as root in a jail named hello\nhello from hello as nobody; processes I can see: \d\n$/, r.stderr);
+  assert.match(r.stdout, /^hook: running as root in a jail named hello\nhello from hello as nobody; processes I can see: \d, files in \/tmp: 0\n$/, r.stderr);
   assert.is(r.code, 128 + 15, 'the vassal was stopped by the forwarded SIGTERM');
 });
 
