@@ -1,6 +1,6 @@
 // On-demand vassals (socket activation): where a vassal's socket is, from the emperor's
 // emperor-on-demand-* options, and the check that the vassal does not bind it itself.
-import { closeSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { JailError } from '../errors';
 import { launchJail } from '../jail/launch';
@@ -27,19 +27,44 @@ export async function onDemandAddress(source: VassalSource, options: EmperorOpti
   if (options.onDemandExtension) {
     const file = `${source.path}${options.onDemandExtension}`;
     let text: string;
+    let owner: number;
     try {
-      text = readFileSync(file, 'utf8');
+      const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+      try {
+        const st = fstatSync(fd);
+        if (!st.isFile() || st.size > 4096) throw new OnDemandError(`${file}: not a small regular file; it should hold the socket address (host:port or a path)`);
+        owner = st.uid;
+        text = readFileSync(fd, 'utf8');
+      } finally {
+        closeSync(fd);
+      }
     } catch (err: unknown) {
+      if (err instanceof OnDemandError) throw err;
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // this vassal is not on demand
       throw new OnDemandError(`${file}: cannot read it (${(err as NodeJS.ErrnoException).code})`);
     }
     const address = text.split('\n')[0]!.trim();
     if (address === '') throw new OnDemandError(`${file}: empty; it should hold the socket address (host:port or a path)`);
+    if (options.tyrant) checkTenantAddress(file, address, owner, source, options);
     return address;
   }
   if (options.onDemandDirectory) return join(options.onDemandDirectory, `${basename(source.name, extname(source.name))}.socket`);
   if (options.onDemandExec) return runForAddress(options.onDemandExec, source.path);
   return undefined;
+}
+
+// In tyrant mode the address file is the tenant's, and the root emperor binds what it says:
+// it must not bind where the tenant could not (a port below 1024, or a UNIX path, where it
+// would replace someone else's socket: /run/mysqld/mysqld.sock). UNIX sockets for tenants
+// come from emperor-on-demand-directory, which the sysadmin chooses.
+function checkTenantAddress(file: string, address: string, owner: number, source: VassalSource, options: EmperorOptions): void {
+  const tenant = source.link && options.tyrantNofollow ? source.link.uid : source.uid;
+  if (owner !== tenant) throw new OnDemandError(`${file}: owned by uid ${owner}, not by the vassal's owner (uid ${tenant}); in tyrant mode it is not read`);
+  const port = /^(?:\[[^\]]*\]|[^/:]*):(\d+)$/.exec(address);
+  if (!port)
+    throw new OnDemandError(`${file}: \`${address}\`: in tyrant mode a tenant's on-demand socket is host:port; UNIX sockets come from the emperor's emperor-on-demand-directory`);
+  if (Number(port[1]) < 1024 && !options.vassalsCap.includes('net_bind_service'))
+    throw new OnDemandError(`${file}: port ${port[1]} is below 1024, which a tenant may not bind (vassals-cap has no net_bind_service); use a port of 1024 or more`);
 }
 
 // `CMD FILE` with stdout on a pipe; its first line is the address.

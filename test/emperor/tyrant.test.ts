@@ -1,12 +1,14 @@
 // Tyrant mode as a hosting provider runs it: tenants' files owned by their users (1001,
 // 1002) in one directory, a real emperor (root, or dropped to uid 10000 keeping only
 // setuid/setgid), real jails; who runs as whom is read from /proc.
-import { chownSync, lchownSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { chownSync, lchownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { emperorFixture, pidsWith, sleep, waitUntil, type RunningEmperor } from '../helpers/emperor';
+import { emperorFixture, freePort, pidsWith, sleep, waitUntil, type RunningEmperor } from '../helpers/emperor';
 import { requireRoot } from '../helpers/root';
 import { ini } from '../helpers/vassal';
 
@@ -182,6 +184,31 @@ test('emperor-tyrant-initgroups gives a vassal its owner\'s supplementary groups
   const v = await jailed(77151);
   assert.equal([v.uid, v.gid, v.groups], [1001, 1001, [3001, 3002]]);
   assert.ok(readFileSync(`/proc/${v.pid}/environ`, 'utf8').split('\0').includes('USER=jt-tenant'));
+});
+
+test('on demand: a tenant\'s socket file is its own, names a TCP port of 1024 or more, and never a UNIX path', async () => {
+  const victim = join(fx.dir.dir, 'victim.sock');
+  const server = createServer().listen(victim);
+  await once(server, 'listening');
+  try {
+    const port = await freePort();
+    owned('ok.ini', plainSleeper(77191), 1001);
+    owned('ok.ini.socket', `127.0.0.1:${port}\n`, 1001);
+    owned('unix.ini', plainSleeper(77192), 1001);
+    owned('unix.ini.socket', `${victim}\n`, 1001);
+    owned('low.ini', plainSleeper(77193), 1001);
+    owned('low.ini.socket', '127.0.0.1:80\n', 1001);
+    owned('theirs.ini', plainSleeper(77194), 1001);
+    owned('theirs.ini.socket', `127.0.0.1:${port + 1}\n`, 1002);
+    const e = start('--emperor-on-demand-extension', '.socket');
+    await e.waitForLog(/ok\.ini: on demand, holding 127\.0\.0\.1:\d+/);
+    await e.waitForLog(/unix\.ini: \S+unix\.ini\.socket: `\S+victim\.sock`: in tyrant mode a tenant's on-demand socket is host:port; UNIX sockets come from the emperor's emperor-on-demand-directory/);
+    await e.waitForLog(/low\.ini: \S+low\.ini\.socket: port 80 is below 1024, which a tenant may not bind/);
+    await e.waitForLog(/theirs\.ini: \S+theirs\.ini\.socket: owned by uid 1002, not by the vassal's owner \(uid 1001\)/);
+    assert.ok(statSync(victim).isSocket() && server.listening, 'the victim\'s socket is untouched');
+  } finally {
+    server.close();
+  }
 });
 
 // Every thread of a process: [tid, status].
