@@ -142,10 +142,13 @@ real('loopback: no CAP_NET_ADMIN, lo stays down', () => {
   assert.is(r.status, 125);
 });
 
-real('bounding: no CAP_SETPCAP, the bounding set cannot shrink', () => {
-  const r = runWithout('setpcap', ['unprivileged-binary-patch-arg = true']);
+real('bounding: no CAP_SETPCAP, the bounding set cannot shrink; only no_new_privs makes that harmless', () => {
+  const r = runWithout('setpcap', ['no-new-privs = false', 'unprivileged-binary-patch-arg = true']);
   assert.match(r.stderr, /^jailctl: web: dropping \w+ from the bounding set: Operation not permitted$/);
   assert.is(r.status, 125);
+  // With no_new_privs (the default) no exec can draw on the bounding set: the launch goes on.
+  const nnp = runWithout('setpcap', ['unprivileged-binary-patch-arg = true']);
+  assert.equal([nnp.status, nnp.stderr], [0, '']);
 });
 
 real('groups: no CAP_SETGID', () => {
