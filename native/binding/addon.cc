@@ -135,19 +135,30 @@ static Napi::Value WaitPidfd(const Napi::CallbackInfo &info) {
 // only. kill(2) lets a sender whose effective uid is the target's real uid, so an emperor
 // that dropped to its own user keeping just CAP_SETUID (no CAP_KILL) can still signal a
 // tenant's vassal. Raw syscalls: this thread alone changes, and its real and saved uids
-// stay, so it can always come back; if it could not, running on as the tenant is not an
-// option.
-static int SignalAs(int pidfd, int sig, uid_t uid) {
+// stay, so it can always come back. Never uid 0: coming back from euid 0 would clear the
+// thread's effective and ambient capabilities. While euid is the tenant's, the process's
+// dumpable flag follows fs.suid_dumpable: the emperor refuses to run this way when that is
+// 1 (its /proc files would be the tenant's for the window). On failure *call names the
+// system call.
+static int SignalAs(int pidfd, int sig, uid_t uid, const char **call) {
   uid_t ruid, euid, suid;
   int r;
 
+  *call = "setresuid";
+  if (uid == 0 || uid == static_cast<uid_t>(-1))
+    return -EPERM;
   if (getresuid(&ruid, &euid, &suid) < 0)
-    return -errno;
+    return *call = "getresuid", -errno;
   if (syscall(SYS_setresuid, -1, uid, -1) < 0)
     return -errno;
+  *call = "pidfd_send_signal";
   r = jail__pidfd_send_signal(pidfd, sig, nullptr, 0) < 0 ? -errno : 0;
-  if (syscall(SYS_setresuid, -1, euid, -1) < 0)
+  if (syscall(SYS_setresuid, -1, euid, -1) < 0) {
+    /* Cannot happen (euid is our real uid); going on as the tenant is not an option. */
+    static const char msg[] = "jailctl: cannot restore the emperor's effective uid after signalling a jail; aborting\n";
+    (void) !write(2, msg, sizeof(msg) - 1);
     abort();
+  }
   return r;
 }
 
@@ -159,10 +170,11 @@ static Napi::Value PidfdSendSignal(const Napi::CallbackInfo &info) {
     throw Napi::TypeError::New(env, "pidfdSendSignal(pidfd: number, signal: number, asUid?: number)");
   int pidfd = info[0].As<Napi::Number>().Int32Value();
   int sig = info[1].As<Napi::Number>().Int32Value();
-  int r = info.Length() > 2 ? SignalAs(pidfd, sig, info[2].As<Napi::Number>().Uint32Value())
+  const char *call = "pidfd_send_signal";
+  int r = info.Length() > 2 ? SignalAs(pidfd, sig, info[2].As<Napi::Number>().Uint32Value(), &call)
                             : (jail__pidfd_send_signal(pidfd, sig, nullptr, 0) < 0 ? -errno : 0);
   if (r < 0)
-    throw ErrnoError(env, -r, "pidfd_send_signal");
+    throw ErrnoError(env, -r, call);
   return env.Undefined();
 }
 

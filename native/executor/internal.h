@@ -16,10 +16,10 @@ int jail__plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int 
  * so stages the kernel never refuses to root still have their report tested. */
 bool jail__fault(const jail_plan_t *plan, jail_stage_t stage);
 
-/* The namespace, mount, hostname, loopback and hook stages. */
+/* The mount, proc, tmpfs, hostname, loopback and hook stages. */
 int jail__setup(const jail_plan_t *plan, jail_error_t *reterr);
 
-/* The bounding set, groups, gid, uid, capabilities and no_new_privs stages. */
+/* The rlimit, bounding set, groups, gid, uid, capabilities and no_new_privs stages. */
 int jail__drop(const jail_plan_t *plan, jail_error_t *reterr);
 
 /* In a new pid namespace: forks; the parent becomes the jail's init and never returns,

@@ -82,6 +82,7 @@ typedef struct {
         const char *hostname;
         size_t n_tmpfs;
         const char *tmpfs[JAIL_MAX_TMPFS]; /* directories that get a fresh tmpfs (mount ns) */
+        unsigned long long tmpfs_size;     /* bytes each may hold (tmpfs size=) */
         size_t n_hooks;
         const char *hooks[JAIL_MAX_HOOKS];
         bool set_uid, set_gid;
@@ -142,9 +143,11 @@ int jail_apply(const uint8_t *plan, size_t plan_len, jail_error_t *reterr);
 /* Lowers the calling process to the plan's credentials in place (bounding set, groups,
  * gid, uid, capabilities, which stay permitted, effective, inheritable and ambient so the
  * processes it launches get them too) without exec'ing anything. For a multi-threaded
- * caller: ids change in every thread (glibc), capabilities only in the calling thread,
- * so that thread must be the one that launches. Namespaces, hooks, fds, the program and
- * no-new-privs of the plan are ignored. Used by the emperor to run unprivileged. */
+ * caller: ids change in every thread (glibc), so threads that exist lose every
+ * capability; the calling thread keeps the plan's (and threads it creates later inherit
+ * them), so it must be the one that launches. The bounding set shrinks in the calling
+ * thread only (the others hold no capability to use it). A plan with anything but
+ * uid, gid, groups and caps is refused (EINVAL). Used by the emperor to run unprivileged. */
 int jail_drop_self(const uint8_t *plan, size_t plan_len, jail_error_t *reterr);
 
 /* Stable stage names, shared with TypeScript's LaunchStage union. */

@@ -2,7 +2,8 @@
  *
  * Wire format: a uwsgi keyval body, repeated `u16le keylen, key, u16le vallen, val`.
  * Lists are repeated keys, in order. Keys:
- *   ns (mount|pid|net|ipc|uts, repeated)  proc=1  tmpfs (absolute path, repeated)  loopback=1
+ *   ns (mount|pid|net|ipc|uts, repeated)  proc=1  tmpfs (absolute path, repeated)  tmpfs-size
+ *   loopback=1
  *   hostname  hook (repeated)  nproc  uid  gid  group (repeated)  cap (number, repeated)
  *   no-new-privs=0|1  setsid=1
  *   privileged=1  path  argv (repeated)  env (KEY=VALUE, repeated)  chdir
@@ -76,8 +77,12 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
                 if (val[0] != '/')
                         return -EINVAL;
                 p->tmpfs[p->n_tmpfs++] = val;
+        } else if (key_is(key, klen, "tmpfs-size")) {
+                if (parse_uint(val, ULONG_MAX, &n) < 0 || n < 4096)
+                        return -EINVAL;
+                p->tmpfs_size = n;
         } else if (key_is(key, klen, "nproc")) {
-                if (parse_uint(val, INT_MAX, &n) < 0)
+                if (parse_uint(val, INT_MAX, &n) < 0 || n == 0)
                         return -EINVAL;
                 p->set_nproc = true;
                 p->nproc = n;
@@ -155,6 +160,8 @@ static bool consistent(const jail_plan_t *p) {
         if ((p->mount_proc || p->n_tmpfs > 0) && !(p->namespaces & CLONE_NEWNS))
                 return false;
         if (p->mount_proc && !(p->namespaces & CLONE_NEWPID))
+                return false;
+        if (p->n_tmpfs > 0 && p->tmpfs_size == 0) /* size=0 would be unlimited */
                 return false;
         if (p->hostname && !(p->namespaces & CLONE_NEWUTS))
                 return false;

@@ -63,11 +63,18 @@ static int mount_proc(const jail_plan_t *plan, jail_error_t *reterr) {
 
 /* New mount namespace, root, after setup_mounts() (so the host never sees them). A fresh,
  * empty tmpfs on each listed directory (`tmp = private`), world-writable and sticky like
- * any /tmp, without set-id binaries or devices. Reports JAIL_STAGE_TMPFS, item = index. */
+ * any /tmp, without set-id binaries or devices, and bounded: an unbounded tmpfs may take
+ * half the RAM, and its pages belong to no process the OOM killer would pick. Reports
+ * JAIL_STAGE_TMPFS, item = index. */
 static int mount_tmpfs(const jail_plan_t *plan, jail_error_t *reterr) {
+        char data[96];
+
+        /* One inode per 4 KiB page at most, as a tmpfs full of empty files holds. */
+        (void) snprintf(data, sizeof(data), "mode=1777,size=%llu,nr_inodes=%llu",
+                        plan->tmpfs_size, plan->tmpfs_size / 4096);
         for (size_t i = 0; i < plan->n_tmpfs; i++)
                 if (fault(plan, JAIL_STAGE_TMPFS) ||
-                    mount("tmpfs", plan->tmpfs[i], "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+                    mount("tmpfs", plan->tmpfs[i], "tmpfs", MS_NOSUID | MS_NODEV, data) < 0)
                         return jail__fail(reterr, JAIL_STAGE_TMPFS, errno, (int) i, 0);
         return 0;
 }
@@ -409,11 +416,18 @@ int jail_drop_self(const uint8_t *buf, size_t len, jail_error_t *reterr) {
         r = jail__plan_parse(buf, len, &plan, &item, false);
         if (r < 0)
                 return jail__fail(reterr, JAIL_STAGE_PLAN, -r, item, 0);
+        /* Credentials only: anything else in the plan would be silently ignored. */
+        if (plan.namespaces || plan.n_hooks || plan.n_tmpfs || plan.n_fds || plan.path || plan.set_nproc ||
+            !plan.set_uid || !plan.set_gid) {
+                jail_plan_free(&plan);
+                return jail__fail(reterr, JAIL_STAGE_PLAN, EINVAL, -1, 0);
+        }
         /* The caller is root here: the bounding set shrinks for real (no no_new_privs). */
         plan.no_new_privs = false;
         plan.privileged = false;
-        if ((r = drop_bounding(&plan, reterr)) >= 0 && (r = drop_ids(&plan, reterr)) >= 0)
-                r = set_caps(&plan, reterr);
+        if ((r = drop_bounding(&plan, reterr)) >= 0 && (r = drop_ids(&plan, reterr)) >= 0 &&
+            (r = set_caps(&plan, reterr)) >= 0 && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+                r = jail__fail(reterr, JAIL_STAGE_CAPS, errno, -1, 0);
         jail_plan_free(&plan);
         return r < 0 ? r : 0;
 }

@@ -26,6 +26,7 @@ export const VASSAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'cap', kind: 'list', help: 'capabilities to keep, e.g. net_bind_service,setuid; all others leave the bounding set (for a privileged patch: all root keeps)' },
   { name: 'no-new-privs', kind: 'single', help: 'forbid gaining privileges through exec (default true)' },
   { name: 'tmp', kind: 'single', help: '`private`: a fresh, empty tmpfs on /tmp that only this jail sees (needs unshare = fs)' },
+  { name: 'tmp-size', kind: 'single', help: 'what the private /tmp may hold: bytes, or with k, m, g (default 64m)' },
   { name: 'max-procs', kind: 'single', help: 'at most N processes for the jail\'s uid (RLIMIT_NPROC; counts all of that user\'s processes, root is exempt)' },
   { name: 'chdir', kind: 'single', help: 'working directory inside the jail' },
   { name: 'env', kind: 'list', help: 'KEY=VALUE added to the environment' },

@@ -1,6 +1,7 @@
 // The emperor: monitors in, one Vassal per config file, signals, stats, and an orderly end.
 // All its state lives in one Emperor object; nothing is module-global.
 import { rmSync, writeFileSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { cachedUserDb } from '../config/users';
 import { binding } from '../native/binding';
@@ -8,7 +9,7 @@ import { createMonitor } from '../monitors';
 import { DirMonitor } from '../monitors/dir';
 import type { Monitor, MonitorEvent, VassalSource } from '../monitors/types';
 import { EmperorOptionError, type EmperorOptions } from './options';
-import { describePrivileges, dropEmperorPrivileges, readPrivileges, type EmperorPrivileges } from './privileges';
+import { checkSignalling, describePrivileges, dropEmperorPrivileges, readPrivileges, type EmperorPrivileges } from './privileges';
 import { parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { Vassal, type VassalContext } from './vassal';
 
@@ -98,12 +99,16 @@ export class Emperor {
       this.log(`stats on ${this.options.stats}`);
     }
     // Root until here (pidfile, a stats port below 1024); the emperor's own `uid` from now on.
+    // libuv starts its thread pool on first use: now, so those threads exist at the drop
+    // and lose every capability with it (threads created later inherit the main thread's).
+    if (this.options.uid !== undefined) await access('/');
     const dropped = dropEmperorPrivileges(this.options, this.ctx.users());
     if (dropped) {
       this.privileges = dropped;
       this.log(`running as ${describePrivileges(dropped)}`);
     }
     if (this.options.tyrant) this.log(`tyrant mode: every vassal runs as the owner of its file${this.options.tyrantNofollow ? ' (a symlink: its own owner)' : ''}`);
+    checkSignalling(this.privileges);
     if (this.privileges.uid !== 0 && this.privileges.caps.has('setuid') && !this.privileges.caps.has('kill'))
       this.log('warning: no CAP_KILL: the kernel sends PR_SET_PDEATHSIG with kill(2)\'s permission check, so if this emperor is SIGKILLed, vassals of other users that do not speak the emperor protocol outlive it; add kill to its cap (cap = setgid,setuid,kill)');
     if (!this.privileges.caps.has('sys_admin'))

@@ -69,6 +69,21 @@ export function dropEmperorPrivileges(options: EmperorOptions, users: UserDb): E
   return readPrivileges();
 }
 
+// An emperor without CAP_KILL signals a tenant's jail as that tenant for one call; with
+// fs.suid_dumpable = 1 its /proc files would be the tenant's meanwhile: refuse to start so.
+export function checkSignalling(p: EmperorPrivileges, suidDumpable = readSuidDumpable()): void {
+  if (p.uid === 0 || p.caps.has('kill') || !p.caps.has('setuid') || suidDumpable !== '1') return;
+  throw new EmperorOptionError('fs.suid_dumpable is 1: this emperor (no CAP_KILL) could not stop tenants\' jails safely; add kill to its cap (cap = setgid,setuid,kill), or set fs.suid_dumpable to 0');
+}
+
+function readSuidDumpable(): string {
+  try {
+    return readFileSync('/proc/sys/fs/suid_dumpable', 'utf8').trim();
+  } catch {
+    return '0';
+  }
+}
+
 // Refuses a plan the emperor cannot launch with what it holds, naming what is missing.
 export function checkLaunchable(plan: LaunchPlan, p: EmperorPrivileges): void {
   if (p.uid === 0 && p.caps.has('sys_admin') && p.caps.has('setpcap')) return;
@@ -81,6 +96,8 @@ export function checkLaunchable(plan: LaunchPlan, p: EmperorPrivileges): void {
     refuse('unshare', `namespaces (${plan.namespaces.join(',')}) need CAP_SYS_ADMIN: run the emperor as root, or give the vassal none (no unshare, no emperor-use-clone)`);
   if (plan.hooks.length > 0 && p.uid !== 0) refuse('exec-as-root', 'root hooks need a root emperor');
   if (plan.program.privileged && p.uid !== 0) refuse(plan.program.option, 'a privileged binary patch needs a root emperor');
+  if (plan.uid === 0 || (plan.uid === undefined && plan.program.privileged))
+    refuse('uid', 'an emperor that is not root does not start root vassals; set uid');
   if (plan.uid !== undefined && plan.uid !== p.uid && !p.caps.has('setuid')) refuse('uid', `running as uid ${plan.uid} needs CAP_SETUID (cap = setuid,setgid in the emperor's config)`);
   // The executor always sets the jail's supplementary groups (empty clears them).
   if (!p.caps.has('setgid')) refuse('gid', 'setting the jail\'s groups needs CAP_SETGID (cap = setuid,setgid in the emperor\'s config)');

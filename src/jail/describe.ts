@@ -81,6 +81,9 @@ export function describeFailure(plan: LaunchPlan, rec: StageRecord): string {
     case 'chdir':
       return `chdir("${plan.chdir ?? ''}")${why}`;
     case 'exec':
+      // RLIMIT_NPROC is checked at the uid change and reported by the next exec.
+      if (rec.errno === constants.errno.EAGAIN && plan.maxProcs !== undefined)
+        return `${plan.program.option} "${plan.program.path}": the jail's user already has max-procs (${plan.maxProcs}) processes${where(plan, plan.program)}`;
       return `${plan.program.option} "${plan.program.path}"${why}${where(plan, plan.program)}`;
     default:
       return `stage ${rec.stage}${why}`;

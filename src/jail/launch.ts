@@ -93,12 +93,14 @@ export function launchJail(plan: LaunchPlan, options: LaunchOptions = {}): Jail 
           binding.pidfdSendSignal(pidfd, n);
         } catch (err: unknown) {
           // A launcher without CAP_KILL (an unprivileged emperor) signals as the jail's user.
-          if ((err as NodeJS.ErrnoException).code !== 'EPERM' || plan.uid === undefined) throw err;
+          if ((err as NodeJS.ErrnoException).code !== 'EPERM' || !plan.uid) throw err;
           binding.pidfdSendSignal(pidfd, n, plan.uid);
         }
         return true;
       } catch (err: unknown) {
-        if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+        // Gone; or not ours to signal (EPERM), which the caller's curse timer reports.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ESRCH' || code === 'EPERM') return false;
         throw err;
       }
     },

@@ -47,6 +47,9 @@ const PATCH_OPTIONS = [
   'unprivileged-binary-patch', 'unprivileged-binary-patch-arg',
 ] as const;
 
+/** A private /tmp holds 64 MiB unless `tmp-size` says otherwise: tmpfs pages are RAM. */
+const DEFAULT_TMP_SIZE = 64 * 1024 * 1024;
+
 const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/;
 
 // The options of one file, grouped by name; single-valued ones keep their last value.
@@ -138,6 +141,20 @@ function compileChecked(
       fail(tmpEntry, 'tmp', `expected \`private\` (a fresh tmpfs) or \`shared\` (the host's /tmp, the default), got \`${tmpEntry.value}\``);
     }
   }
+  const tmpSizeEntry = entries.last('tmp-size');
+  let tmpfsSize: number | undefined;
+  if (tmpfs.length > 0) {
+    tmpfsSize = DEFAULT_TMP_SIZE;
+    if (tmpSizeEntry) {
+      const m = /^(\d+)\s*([kmg]?)b?$/i.exec(tmpSizeEntry.value.trim());
+      const size = m ? Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()) : NaN;
+      if (!(size >= 4096 && Number.isSafeInteger(size)))
+        fail(tmpSizeEntry, 'tmp-size', `expected a size of 4k or more (bytes, or a number with k, m or g), got \`${tmpSizeEntry.value}\``);
+      tmpfsSize = size;
+    }
+  } else if (tmpSizeEntry) {
+    warnings.push(`${tmpSizeEntry.file ?? raw.file}:${tmpSizeEntry.line}: tmp-size without tmp = private does nothing`);
+  }
   const maxProcsEntry = entries.last('max-procs');
   let maxProcs: number | undefined;
   if (maxProcsEntry) {
@@ -188,6 +205,7 @@ function compileChecked(
     namespaces: Object.freeze(namespaces),
     mountProc: has('pid') && has('mount'),
     tmpfs: Object.freeze(tmpfs),
+    ...(tmpfsSize !== undefined ? { tmpfsSize } : {}),
     ...(maxProcs !== undefined ? { maxProcs } : {}),
     loopback: has('net'),
     ...(hostname !== undefined ? { hostname } : {}),

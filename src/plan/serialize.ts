@@ -53,6 +53,7 @@ export function serializePlan(plan: LaunchPlan, fault?: FaultInjection): Buffer 
   for (const ns of plan.namespaces) add('ns', ns);
   if (plan.mountProc) add('proc', 1);
   for (const dir of plan.tmpfs) add('tmpfs', dir);
+  if (plan.tmpfsSize !== undefined) add('tmpfs-size', plan.tmpfsSize);
   if (plan.loopback) add('loopback', 1);
   if (plan.hostname !== undefined) add('hostname', plan.hostname);
   for (const hook of plan.hooks) add('hook', hook.command);

@@ -40,6 +40,8 @@ export interface LaunchPlan {
   readonly mountProc: boolean;
   /** Directories that get a fresh, private tmpfs (mount namespace): `tmp = private`. */
   readonly tmpfs: readonly string[];
+  /** Bytes each of them may hold (`tmp-size`; required when tmpfs is not empty). */
+  readonly tmpfsSize?: number;
   /** RLIMIT_NPROC for the vassal's uid (`max-procs`). */
   readonly maxProcs?: number;
   /** Bring `lo` up (net namespace). */

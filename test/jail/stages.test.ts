@@ -82,7 +82,7 @@ api('exec: a missing program is ENOENT, a non-executable file EACCES', async () 
 const INJECTED: ReadonlyArray<[string, number, Partial<LaunchPlan>]> = [
   ['mount', EINVAL, ALL_NS],
   ['proc', EBUSY, ALL_NS],
-  ['tmpfs', ENOSPC, { ...ALL_NS, tmpfs: ['/tmp'] }],
+  ['tmpfs', ENOSPC, { ...ALL_NS, tmpfs: ['/tmp'], tmpfsSize: 1 << 20 }],
   ['hostname', EINVAL, { ...ALL_NS, hostname: 'probe' }],
   ['loopback', ENOMEM, ALL_NS],
   ['init', EAGAIN, ALL_NS],

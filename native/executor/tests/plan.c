@@ -73,19 +73,42 @@ int main(void) {
         kv_t tmp = { .len = 0 };
         kv_add(&tmp, "ns", "mount");
         kv_add(&tmp, "tmpfs", "/tmp");
+        kv_add(&tmp, "tmpfs-size", "67108864");
         kv_add(&tmp, "nproc", "30");
         kv_add(&tmp, "path", "x");
         kv_add(&tmp, "argv", "x");
         r = jail_plan_parse(tmp.buf, tmp.len, &p, &item);
         ok(r == 0 && p.n_tmpfs == 1 && strcmp(p.tmpfs[0], "/tmp") == 0, "a private tmpfs parsed");
         ok(p.set_nproc && p.nproc == 30, "nproc parsed");
+        ok(p.tmpfs_size == 67108864, "tmpfs size parsed");
         jail_plan_free(&p);
+
+        kv_t unbounded = { .len = 0 };
+        kv_add(&unbounded, "ns", "mount");
+        kv_add(&unbounded, "tmpfs", "/tmp");
+        kv_add(&unbounded, "path", "x");
+        kv_add(&unbounded, "argv", "x");
+        is(jail_plan_parse(unbounded.buf, unbounded.len, &p, &item), -EINVAL, "a tmpfs without a size is refused");
 
         kv_t hosttmp = { .len = 0 };
         kv_add(&hosttmp, "tmpfs", "/tmp");
+        kv_add(&hosttmp, "tmpfs-size", "67108864");
         kv_add(&hosttmp, "path", "x");
         kv_add(&hosttmp, "argv", "x");
         is(jail_plan_parse(hosttmp.buf, hosttmp.len, &p, &item), -EINVAL, "a tmpfs without a mount namespace is refused");
+
+        kv_t noproc = { .len = 0 };
+        kv_add(&noproc, "ns", "mount");
+        kv_add(&noproc, "proc", "1");
+        kv_add(&noproc, "path", "x");
+        kv_add(&noproc, "argv", "x");
+        is(jail_plan_parse(noproc.buf, noproc.len, &p, &item), -EINVAL, "a /proc mount without a pid namespace is refused");
+
+        kv_t nonet = { .len = 0 };
+        kv_add(&nonet, "loopback", "1");
+        kv_add(&nonet, "path", "x");
+        kv_add(&nonet, "argv", "x");
+        is(jail_plan_parse(nonet.buf, nonet.len, &p, &item), -EINVAL, "lo without a net namespace is refused");
 
         kv_t hostname = { .len = 0 };
         kv_add(&hostname, "hostname", "web");

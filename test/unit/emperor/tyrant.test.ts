@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { parseUserDb } from '../../../src/config/users';
 import { PlanError } from '../../../src/errors';
 import { DEFAULT_EMPEROR_OPTIONS } from '../../../src/emperor/options';
-import { capabilitiesOfMask, checkLaunchable } from '../../../src/emperor/privileges';
+import { capabilitiesOfMask, checkLaunchable, checkSignalling } from '../../../src/emperor/privileges';
 import { checkTenantEntries, tenantOf } from '../../../src/emperor/tyrant';
 import { expandVassal } from '../../../src/emperor/vassal-config';
 import { thrown } from '../../helpers/thrown';
@@ -80,6 +80,14 @@ privileges('an emperor with only setuid,setgid refuses what it cannot launch, sa
   assert.match(refusal(() => checkLaunchable(makePlan(['true'], { caps: ['net_raw'] }), p)).message, '`net_raw`: the emperor cannot give a capability it does not hold');
   assert.match(refusal(() => checkLaunchable(makePlan(['true'], { noNewPrivs: false }), p)).message, 'CAP_SETPCAP');
   assert.match(refusal(() => checkLaunchable(makePlan(['true'], { uid: 1001 }), { ...p, caps: new Set(['setgid']) })).message, 'needs CAP_SETUID');
+  assert.match(refusal(() => checkLaunchable(makePlan(['true'], { uid: 0, gid: 0 }), p)).message, 'does not start root vassals');
+});
+
+privileges('without CAP_KILL and with fs.suid_dumpable = 1 the emperor refuses to start', () => {
+  const p = { uid: 10000, gid: 10000, caps: new Set(['setuid', 'setgid']) };
+  assert.throws(() => checkSignalling(p, '1'), /fs.suid_dumpable is 1/);
+  checkSignalling(p, '0');
+  checkSignalling({ ...p, caps: new Set(['setuid', 'setgid', 'kill']) }, '1');
 });
 
 test.run();

@@ -89,7 +89,10 @@ compile('hostname needs a uts namespace and a valid name', () => {
 
 compile('tmp = private mounts a fresh /tmp, only in a mount namespace', () => {
   const run = 'unprivileged-binary-patch-arg = true';
-  assert.equal(compilePlan(raw('unshare = fs', 'tmp = private', run), { users, baseEnv }).plan.tmpfs, ['/tmp']);
+  const { plan } = compilePlan(raw('unshare = fs', 'tmp = private', run), { users, baseEnv });
+  assert.equal([plan.tmpfs, plan.tmpfsSize], [['/tmp'], 64 * 1024 * 1024], '64 MiB unless told');
+  assert.is(compilePlan(raw('unshare = fs', 'tmp = private', 'tmp-size = 1g', run), { users, baseEnv }).plan.tmpfsSize, 1024 ** 3);
+  assert.match(planError(() => compilePlan(raw('unshare = fs', 'tmp = private', 'tmp-size = lots', run), { users, baseEnv })).message, 'web.ini:4: tmp-size: expected a size of 4k or more');
   assert.equal(compilePlan(raw('unshare = fs', 'tmp = shared', run), { users, baseEnv }).plan.tmpfs, []);
   const err = planError(() => compilePlan(raw('unshare = pid', 'tmp = private', run), { users, baseEnv }));
   assert.is(err.message, "/etc/jails/web.ini:3: tmp: a private /tmp needs its own mount namespace, or it would hide the host's /tmp: add fs to unshare");

@@ -21,12 +21,12 @@ const serialize = suite('serializePlan');
 
 serialize('writes every field as uwsgi keyvals, lists as repeated keys in order', () => {
   const plan = makePlan(['nginx', '-g', 'daemon off;'], {
-    namespaces: ['mount', 'pid'], mountProc: true, tmpfs: ['/tmp'], maxProcs: 30, hostname: 'web',
+    namespaces: ['mount', 'pid'], mountProc: true, tmpfs: ['/tmp'], tmpfsSize: 65536, maxProcs: 30, hostname: 'web',
     hooks: [{ option: 'exec-as-root', command: 'a' }, { option: 'exec-as-root', command: 'b' }],
     uid: 1001, gid: 1002, caps: ['setuid', 'net_bind_service'], chdir: '/srv', fds: [{ src: 9, dst: 0 }],
   });
   assert.equal(decode(serializePlan(plan)), [
-    ['ns', 'mount'], ['ns', 'pid'], ['proc', '1'], ['tmpfs', '/tmp'], ['hostname', 'web'], ['hook', 'a'], ['hook', 'b'],
+    ['ns', 'mount'], ['ns', 'pid'], ['proc', '1'], ['tmpfs', '/tmp'], ['tmpfs-size', '65536'], ['hostname', 'web'], ['hook', 'a'], ['hook', 'b'],
     ['nproc', '30'], ['uid', '1001'], ['gid', '1002'], ['cap', '7'], ['cap', '10'], ['no-new-privs', '1'],
     ['path', 'nginx'], ['argv', 'nginx'], ['argv', '-g'], ['argv', 'daemon off;'],
     ['env', 'PATH=/usr/local/bin:/usr/bin:/bin'], ['chdir', '/srv'], ['fd', '9:0'],
