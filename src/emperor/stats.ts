@@ -2,7 +2,7 @@
 // existing scripts read it) plus ours. A plain connection gets the raw document, as uWSGI
 // sends it; a connection that starts with an HTTP request line gets it with HTTP headers.
 import { createServer, type Server, type Socket } from 'node:net';
-import { unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import type { VassalSnapshot } from './vassal';
 
 export interface EmperorFacts {
@@ -13,6 +13,14 @@ export interface EmperorFacts {
   readonly throttleMs: number;
   readonly tyrant: boolean;
   readonly vassals: readonly VassalSnapshot[];
+}
+
+function isSocket(path: string): boolean {
+  try {
+    return lstatSync(path).isSocket();
+  } catch {
+    return false;
+  }
 }
 
 export function statsDocument(f: EmperorFacts): Record<string, unknown> {
@@ -110,12 +118,14 @@ export function startStatsServer(addr: StatsAddress, document: () => Record<stri
       resolve(server);
     };
     if ('path' in addr) {
-      try {
-        unlinkSync(addr.path); // a stale socket from a previous run
-      } catch {
-        // none
-      }
-      server.listen(addr.path, ready);
+      // A stale socket from a previous run goes; anything else there is an error (EADDRINUSE),
+      // never deleted: a mistyped path must not cost a file.
+      if (isSocket(addr.path)) unlinkSync(addr.path);
+      // Only root (and the emperor's own user) may read every vassal's state: no umask decides.
+      server.listen(addr.path, () => {
+        chmodSync(addr.path, 0o600);
+        ready();
+      });
     } else server.listen(addr.port, addr.host, ready);
   });
 }

@@ -111,4 +111,16 @@ test('glob:// sources merge with dir:// ones, and options come from an --ini fil
   await waitUntil(() => pidsWith('sleep 86426').length === 1 && pidsWith('sleep 86423').length === 0, 'the waiting blog.ini to take over');
 });
 
+test('the stats socket is 0600 whatever the umask, and a file at its path is never deleted', async () => {
+  const e = fx.start(['--emperor', fx.dir.dir]);
+  await e.waitForLog(/watching/);
+  assert.is(statSync(e.statsPath).mode & 0o777, 0o600);
+  await e.stop();
+  const path = fx.dir.write('notes.txt', 'precious\n');
+  const second = fx.start(['--emperor', fx.dir.dir, '--emperor-stats', path]);
+  await second.exited;
+  assert.match(second.log(), /emperor-stats \S+notes\.txt: the address is already in use/);
+  assert.is(readFileSync(path, 'utf8'), 'precious\n');
+});
+
 test.run();
