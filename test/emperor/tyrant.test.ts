@@ -216,11 +216,18 @@ function threads(pid: number): Array<[number, ProcStatus]> {
   return readdirSync(`/proc/${pid}/task`).map((t) => [Number(t), statusOf(`/proc/${pid}/task/${t}/status`)]);
 }
 
-test('an emperor that drops to uid 10000 keeping setuid,setgid still starts each tenant as its owner', async () => {
+// The emperor's own file as uWSGI's docs show it: drop to uid 10000 keeping `caps`. It lives
+// in a subdirectory, out of the watched one.
+function unprivilegedEmperorFile(caps: string): string {
   const etc = join(fx.dir.dir, 'conf');
   mkdirSync(etc, { mode: 0o755 });
   const conf = join(etc, 'emperor.ini');
-  writeFileSync(conf, ['[uwsgi]', `emperor = ${fx.dir.dir}`, 'emperor-tyrant = true', 'uid = 10000', 'gid = 10000', 'cap = setgid,setuid', ''].join('\n'));
+  writeFileSync(conf, ['[uwsgi]', `emperor = ${fx.dir.dir}`, 'emperor-tyrant = true', 'uid = 10000', 'gid = 10000', `cap = ${caps}`, ''].join('\n'));
+  return conf;
+}
+
+test('an emperor that drops to uid 10000 keeping setuid,setgid still starts each tenant as its owner', async () => {
+  const conf = unprivilegedEmperorFile('setgid,setuid');
   owned('alice.ini', plainSleeper(77161), 1001);
   owned('bob.ini', plainSleeper(77162), 1002);
   owned('jailed.ini', sleeper(77163), 1001);
@@ -261,10 +268,7 @@ test('an emperor started as a user with ambient setuid,setgid (systemd User= + A
 });
 
 test('with cap = setgid,setuid,kill, tenants\' vassals die with a SIGKILLed unprivileged emperor', async () => {
-  const etc = join(fx.dir.dir, 'conf');
-  mkdirSync(etc, { mode: 0o755 });
-  const conf = join(etc, 'emperor.ini');
-  writeFileSync(conf, ['[uwsgi]', `emperor = ${fx.dir.dir}`, 'emperor-tyrant = true', 'uid = 10000', 'gid = 10000', 'cap = setgid,setuid,kill', ''].join('\n'));
+  const conf = unprivilegedEmperorFile('setgid,setuid,kill');
   owned('alice.ini', plainSleeper(77181), 1001);
   const e = fx.start(['--ini', conf]);
   await jailed(77181);
