@@ -166,7 +166,7 @@ export function applyEmperorOption(into: Record<string, unknown>, spec: EmperorO
       const out = [...((into[spec.field] as string[] | undefined) ?? [])];
       for (const word of value.split(/[\s,]+/).filter(Boolean)) {
         const n = capabilityNumber(word);
-        if (n === undefined) return bad('unknown capability (see capabilities(7); e.g. setuid, net_bind_service)');
+        if (n === undefined) return bad(`unknown capability \`${word}\` (see capabilities(7); e.g. setuid, net_bind_service)`);
         if (!out.includes(CAPABILITY_NAMES[n]!)) out.push(CAPABILITY_NAMES[n]!);
       }
       into[spec.field] = out;
