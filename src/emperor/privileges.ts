@@ -51,7 +51,7 @@ export function dropEmperorPrivileges(options: EmperorOptions, users: UserDb): E
   if (options.uid === undefined) throw new EmperorOptionError('gid and cap need uid: the emperor keeps capabilities only when it drops to a user');
   const user = /^\d+$/.test(options.uid) ? users.userById(Number(options.uid)) : users.userByName(options.uid);
   const uid = /^\d+$/.test(options.uid) ? Number(options.uid) : user?.uid;
-  if (uid === undefined) throw new EmperorOptionError(`uid: unknown user \`${options.uid}\` (not in /etc/passwd); use a user name or a number`);
+  if (uid === undefined) throw new EmperorOptionError(`uid (the emperor's own): unknown user \`${options.uid}\` (not in /etc/passwd); use a user name or a number`);
   const gid = options.gid === undefined ? user?.gid : /^\d+$/.test(options.gid) ? Number(options.gid) : users.groupByName(options.gid);
   if (gid === undefined)
     throw new EmperorOptionError(options.gid === undefined ? `uid ${uid} has no /etc/passwd entry to take a group from; set gid too` : `gid: unknown group \`${options.gid}\``);
