@@ -9,7 +9,7 @@ import { createMonitor } from '../monitors';
 import { DirMonitor } from '../monitors/dir';
 import type { Monitor, MonitorEvent, VassalSource } from '../monitors/types';
 import { EmperorOptionError, type EmperorOptions } from './options';
-import { checkSignalling, describePrivileges, dropEmperorPrivileges, readPrivileges, type EmperorPrivileges } from './privileges';
+import { checkSignalling, describePrivileges, dropEmperorPrivileges, readPrivileges, resolveEmperorCredentials, type EmperorPrivileges } from './privileges';
 import { parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { Vassal, type VassalContext } from './vassal';
 
@@ -82,37 +82,53 @@ export class Emperor {
         this.log(`cannot chdir to ${firstDir.dir}; staying in ${process.cwd()}`);
       }
     }
-    if (this.options.pidfile) {
-      try {
-        writeFileSync(this.options.pidfile, `${process.pid}\n`);
-      } catch (err: unknown) {
-        throw new EmperorOptionError(`emperor-pidfile: cannot write ${this.options.pidfile} (${(err as NodeJS.ErrnoException).code})`);
+    const creds = resolveEmperorCredentials(this.options, this.ctx.users());
+    let wrotePidfile = false;
+    try {
+      if (this.options.pidfile) {
+        try {
+          writeFileSync(this.options.pidfile, `${process.pid}\n`);
+          wrotePidfile = true;
+        } catch (err: unknown) {
+          throw new EmperorOptionError(`emperor-pidfile: cannot write ${this.options.pidfile} (${(err as NodeJS.ErrnoException).code})`);
+        }
       }
-    }
-    if (this.options.stats) {
-      try {
-        this.statsServer = await startStatsServer(parseStatsAddress(this.options.stats), () => this.stats());
-      } catch (err: unknown) {
-        const code = (err as NodeJS.ErrnoException).code;
-        throw new EmperorOptionError(`emperor-stats ${this.options.stats}: ${code === 'EADDRINUSE' ? 'the address is already in use (another emperor?)' : (err as Error).message}`);
+      if (this.options.stats) {
+        try {
+          this.statsServer = await startStatsServer(parseStatsAddress(this.options.stats), () => this.stats());
+        } catch (err: unknown) {
+          const code = (err as NodeJS.ErrnoException).code;
+          throw new EmperorOptionError(`emperor-stats ${this.options.stats}: ${code === 'EADDRINUSE' ? 'the address is already in use (another emperor?)' : (err as Error).message}`);
+        }
+        this.log(`stats on ${this.options.stats}`);
       }
-      this.log(`stats on ${this.options.stats}`);
+      // Root until here (pidfile, a stats port below 1024); the emperor's own `uid` from now on.
+      // libuv starts its thread pool on first use: now, so those threads exist at the drop
+      // and lose every capability with it (threads created later inherit the main thread's).
+      if (creds) {
+        await access('/');
+        this.privileges = dropEmperorPrivileges(creds);
+        this.log(`running as ${describePrivileges(this.privileges)}`);
+      }
+      if (this.options.tyrant) this.log(`tyrant mode: every vassal runs as the owner of its file${this.options.tyrantNofollow ? ' (a symlink: its own owner)' : ''}`);
+      checkSignalling(this.privileges);
+      if (this.privileges.uid !== 0 && this.privileges.caps.has('setuid') && !this.privileges.caps.has('kill'))
+        this.log('warning: no CAP_KILL: the kernel sends PR_SET_PDEATHSIG with kill(2)\'s permission check, so if this emperor is SIGKILLed, vassals of other users that do not speak the emperor protocol outlive it; add kill to its cap (cap = setgid,setuid,kill)');
+      if (!this.privileges.caps.has('sys_admin'))
+        this.log(`no CAP_SYS_ADMIN (${describePrivileges(this.privileges)}): vassals get no pid namespace, and one that asks for namespaces is refused`);
+    } catch (err: unknown) {
+      // Nothing of a start that failed half way stays behind.
+      for (const m of this.monitors) m.close();
+      await new Promise<void>((resolve) => (this.statsServer ? this.statsServer.close(() => resolve()) : resolve()));
+      if (wrotePidfile) {
+        try {
+          rmSync(this.options.pidfile!, { force: true });
+        } catch {
+          // dropped to a user who may not: the error below is the one to see
+        }
+      }
+      throw err;
     }
-    // Root until here (pidfile, a stats port below 1024); the emperor's own `uid` from now on.
-    // libuv starts its thread pool on first use: now, so those threads exist at the drop
-    // and lose every capability with it (threads created later inherit the main thread's).
-    if (this.options.uid !== undefined) await access('/');
-    const dropped = dropEmperorPrivileges(this.options, this.ctx.users());
-    if (dropped) {
-      this.privileges = dropped;
-      this.log(`running as ${describePrivileges(dropped)}`);
-    }
-    if (this.options.tyrant) this.log(`tyrant mode: every vassal runs as the owner of its file${this.options.tyrantNofollow ? ' (a symlink: its own owner)' : ''}`);
-    checkSignalling(this.privileges);
-    if (this.privileges.uid !== 0 && this.privileges.caps.has('setuid') && !this.privileges.caps.has('kill'))
-      this.log('warning: no CAP_KILL: the kernel sends PR_SET_PDEATHSIG with kill(2)\'s permission check, so if this emperor is SIGKILLed, vassals of other users that do not speak the emperor protocol outlive it; add kill to its cap (cap = setgid,setuid,kill)');
-    if (!this.privileges.caps.has('sys_admin'))
-      this.log(`no CAP_SYS_ADMIN (${describePrivileges(this.privileges)}): vassals get no pid namespace, and one that asks for namespaces is refused`);
     this.installSignals();
     this.keepAlive = setInterval(() => undefined, 1 << 30);
     this.log(`watching ${this.monitors.map((m) => m.spec).join(', ')} (pid ${process.pid})`);

@@ -3,6 +3,7 @@
 import { closest, distance } from 'fastest-levenshtein';
 import type { ConfigEntry } from '../config/types';
 import { CAPABILITY_NAMES, capabilityNumber } from '../plan/capabilities';
+import { parseSize } from '../plan/compile';
 import type { Namespace } from '../plan/types';
 
 export interface EmperorOptions {
@@ -48,6 +49,8 @@ export interface EmperorOptions {
   readonly tyrantInitgroups: boolean;
   /** Every vassal's max-procs unless its file sets one; in tyrant mode, also the most a tenant may set. */
   readonly vassalsMaxProcs?: number;
+  /** Every private /tmp's size unless its file sets one; in tyrant mode also the most a tenant may set. */
+  readonly vassalsTmpSize?: number;
   /** Tyrant mode: the capabilities a tenant's `cap` may ask for. */
   readonly vassalsCap: readonly string[];
   /** The emperor's own user, group and capabilities: it drops to them at start. */
@@ -57,7 +60,7 @@ export interface EmperorOptions {
 }
 
 type Field = keyof EmperorOptions;
-type Kind = 'list' | 'string' | 'seconds' | 'ms' | 'count' | 'bool' | 'namespaces' | 'caps';
+type Kind = 'list' | 'string' | 'seconds' | 'ms' | 'count' | 'size' | 'bool' | 'namespaces' | 'caps';
 
 export interface EmperorOptionSpec {
   readonly name: string;
@@ -92,6 +95,7 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-tyrant-allow-root-hooks', field: 'tyrantAllowRootHooks', kind: 'bool', help: 'tyrant mode: let tenants\' files use exec-as-root and privileged binary patches (off: refused)' },
   { name: 'emperor-tyrant-initgroups', field: 'tyrantInitgroups', kind: 'bool', help: 'tyrant mode: give each vassal its owner\'s supplementary groups' },
   { name: 'vassals-max-procs', field: 'vassalsMaxProcs', kind: 'count', arg: 'N', help: 'max-procs of every vassal whose file sets none; in tyrant mode the most a tenant may set' },
+  { name: 'vassals-tmp-size', field: 'vassalsTmpSize', kind: 'size', arg: 'SIZE', help: 'tmp-size of every private /tmp whose file sets none; in tyrant mode the most a tenant may set (default 64m)' },
   { name: 'vassals-cap', field: 'vassalsCap', kind: 'caps', arg: 'CAPS', help: 'tyrant mode: capabilities a tenant\'s `cap` may ask for, e.g. net_bind_service (default: none)' },
   { name: 'uid', field: 'uid', kind: 'string', arg: 'USER', help: 'the emperor itself drops to USER after start-up (with emperor-tyrant and cap = setuid,setgid it still starts tenants as themselves)' },
   { name: 'gid', field: 'gid', kind: 'string', arg: 'GROUP', help: 'the emperor\'s own group after start-up (default: USER\'s group)' },
@@ -153,6 +157,12 @@ export function applyEmperorOption(into: Record<string, unknown>, spec: EmperorO
     case 'count': {
       if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 0x7fffffff) bad('expected a whole number, 1 or more');
       into[spec.field] = Number(value);
+      return;
+    }
+    case 'size': {
+      const size = parseSize(value);
+      if (size === undefined) bad('expected a size of 4k or more (bytes, or a number with k, m or g)');
+      into[spec.field] = size;
       return;
     }
     case 'bool': {

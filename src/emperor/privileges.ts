@@ -9,7 +9,7 @@ import type { UserDb } from '../config/users';
 import { PlanError } from '../errors';
 import { binding } from '../native/binding';
 import { CAPABILITY_NAMES } from '../plan/capabilities';
-import { serializeCredentials } from '../plan/serialize';
+import { serializeCredentials, type Credentials } from '../plan/serialize';
 import type { LaunchPlan } from '../plan/types';
 import { EmperorOptionError, type EmperorOptions } from './options';
 
@@ -43,10 +43,9 @@ export function describePrivileges(p: EmperorPrivileges): string {
   return `uid ${p.uid} with ${p.caps.size > 0 ? [...p.caps].join(',') : 'no capabilities'}`;
 }
 
-// The emperor's `uid`/`gid`/`cap`: drop to them now, keeping just those capabilities in the
-// main thread (the one that launches) and as ambient ones, so the executor's helper it
-// starts holds them too. Other threads lose every capability with the uid change.
-export function dropEmperorPrivileges(options: EmperorOptions, users: UserDb): EmperorPrivileges | undefined {
+// The emperor's `uid`/`gid`/`cap` as ids, checked before the emperor opens anything (a
+// mistake must not leave a pidfile or a stats socket behind); undefined: it stays as is.
+export function resolveEmperorCredentials(options: EmperorOptions, users: UserDb): Credentials | undefined {
   if (options.uid === undefined && options.gid === undefined && options.cap.length === 0) return undefined;
   if (options.uid === undefined) throw new EmperorOptionError('gid and cap need uid: the emperor keeps capabilities only when it drops to a user');
   const user = /^\d+$/.test(options.uid) ? users.userById(Number(options.uid)) : users.userByName(options.uid);
@@ -54,17 +53,24 @@ export function dropEmperorPrivileges(options: EmperorOptions, users: UserDb): E
   if (uid === undefined) throw new EmperorOptionError(`uid (the emperor's own): unknown user \`${options.uid}\` (not in /etc/passwd); use a user name or a number`);
   const gid = options.gid === undefined ? user?.gid : /^\d+$/.test(options.gid) ? Number(options.gid) : users.groupByName(options.gid);
   if (gid === undefined)
-    throw new EmperorOptionError(options.gid === undefined ? `uid ${uid} has no /etc/passwd entry to take a group from; set gid too` : `gid: unknown group \`${options.gid}\``);
-  const before = readPrivileges();
+    throw new EmperorOptionError(options.gid === undefined ? `uid ${uid} has no /etc/passwd entry to take a group from; set gid too` : `gid (the emperor's own): unknown group \`${options.gid}\``);
+  const now = readPrivileges();
+  if (now.uid !== 0) throw new EmperorOptionError(`uid = ${options.uid}: only a root emperor can drop to a user (this one is uid ${now.uid})`);
+  return { uid, gid, groups: [], caps: options.cap };
+}
+
+// Drops to the emperor's own credentials now, keeping just its capabilities in the main
+// thread (the one that launches) and as ambient ones, so the executor's helper it starts
+// holds them too. Threads that exist lose every capability with the uid change.
+export function dropEmperorPrivileges(creds: Credentials): EmperorPrivileges {
   // Loaded lazily elsewhere; the project's files may not be readable by the new user.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('js-yaml'), require('jsonc-parser');
-  if (before.uid !== 0) throw new EmperorOptionError(`uid = ${options.uid}: only a root emperor can drop to a user (this one is uid ${before.uid})`);
   try {
-    binding.dropSelf(serializeCredentials({ uid, gid, groups: [], caps: options.cap }));
+    binding.dropSelf(serializeCredentials(creds));
   } catch (err: unknown) {
     const e = err as { stage?: string; message: string };
-    throw new EmperorOptionError(`cannot drop to uid ${uid}, gid ${gid} keeping [${options.cap.join(',')}] (stage ${e.stage ?? '?'}): ${e.message}`);
+    throw new EmperorOptionError(`cannot drop to uid ${creds.uid}, gid ${creds.gid} keeping [${creds.caps.join(',')}] (stage ${e.stage ?? '?'}): ${e.message}`);
   }
   return readPrivileges();
 }

@@ -9,6 +9,7 @@ import type { ConfigEntry, RawVassalConfig } from '../config/types';
 import type { UserDb } from '../config/users';
 import { PlanError } from '../errors';
 import { CAPABILITY_NAMES, capabilityNumber } from '../plan/capabilities';
+import { DEFAULT_TMP_SIZE, parseSize } from '../plan/compile';
 import type { EmperorOptions } from './options';
 
 /** Who a tenant's vassal runs as. */
@@ -18,7 +19,7 @@ export interface Tenant {
   readonly groups: readonly number[];
 }
 
-type TyrantOptions = Pick<EmperorOptions, 'tyrantNofollow' | 'tyrantAllowRootHooks' | 'tyrantInitgroups' | 'vassalsCap' | 'vassalsMaxProcs'>;
+type TyrantOptions = Pick<EmperorOptions, 'tyrantNofollow' | 'tyrantAllowRootHooks' | 'tyrantInitgroups' | 'vassalsCap' | 'vassalsMaxProcs' | 'vassalsTmpSize'>;
 
 /** The field of every refusal about who owns the file: the emperor stops a running vassal
  *  on it (its tenant lost the file), where other bad edits keep the old config running. */
@@ -38,7 +39,7 @@ export function readTenantFile(path: string, options: TyrantOptions): { raw: Raw
   const owner = { uid: link.uid, gid: link.gid };
   if (owner.uid === 0 || owner.gid === 0)
     refuse(opened.file, OWNER_FIELD,
-      `owned by ${owner.uid === 0 ? 'root (uid 0)' : 'group root (gid 0)'}: in tyrant mode a vassal runs as its file's owner, and never as root; give the file to its tenant (chown USER:GROUP ${opened.file}), it starts then`);
+      `owned by ${owner.uid === 0 ? 'root (uid 0)' : 'group root (gid 0)'}: in tyrant mode a vassal runs as its file's owner, and never as root; give the file to its tenant (chown ${link.isSymbolicLink() ? '-h ' : ''}USER:GROUP ${opened.file}), it starts then`);
   // With nofollow the link's owner counts, and must own what it points at (compared with
   // the file actually read: a link swapped meanwhile cannot slip through).
   if (link.uid !== opened.stat.uid) {
@@ -89,6 +90,14 @@ export function checkTenantEntries(file: string, entries: readonly ConfigEntry[]
         if (options.vassalsMaxProcs !== undefined && !(Number(v) <= options.vassalsMaxProcs))
           at(`${v}: the emperor lets a tenant have at most ${options.vassalsMaxProcs} processes (vassals-max-procs); set it lower, or remove the line`);
         break;
+      case 'tmp-size': {
+        // tmpfs pages are RAM no limit counts: a tenant gets what the sysadmin allows.
+        const most = options.vassalsTmpSize ?? DEFAULT_TMP_SIZE;
+        const size = parseSize(v);
+        if (size !== undefined && size > most)
+          at(`${v}: the emperor lets a tenant's /tmp hold at most ${most / 1048576} MiB (vassals-tmp-size); set it lower, or remove the line`);
+        break;
+      }
       case 'cap':
         for (const word of v.split(/[\s,]+/).filter(Boolean)) {
           const n = capabilityNumber(word);

@@ -13,6 +13,7 @@ import type { FdMapping, LaunchPlan } from '../plan/types';
 import type { VassalSource } from '../monitors/types';
 import type { EmperorOptions } from './options';
 import { checkNotRebound } from './on-demand';
+import { ConfigError } from '../errors';
 import { CONFIG_FD, EMPEROR_FD } from './protocol';
 import { checkLaunchable, type EmperorPrivileges } from './privileges';
 import { checkTenantEntries, readTenantFile, tenantOf, type Tenant } from './tyrant';
@@ -48,6 +49,9 @@ export function expandVassal(raw: RawVassalConfig, ctx: Pick<VassalBuildContext,
     ...(ctx.options.vassalsMaxProcs !== undefined
       ? [{ origin: 'vassals-max-procs', entries: [{ key: 'max-procs', value: String(ctx.options.vassalsMaxProcs), line: 0 }] }]
       : []),
+    ...(ctx.options.vassalsTmpSize !== undefined
+      ? [{ origin: 'vassals-tmp-size', entries: [{ key: 'tmp-size', value: String(ctx.options.vassalsTmpSize), line: 0 }] }]
+      : []),
     ...environmentLayer(ctx.env),
     ...(ctx.options.vassalSet.length > 0 ? [vassalSetLayer(ctx.options.vassalSet)] : []),
     { file: raw.file, entries: raw.entries, ...(ctx.options.tyrant ? { env: {} } : {}) },
@@ -74,7 +78,15 @@ function readVassal(source: VassalSource, ctx: VassalBuildContext): { raw: RawVa
 }
 
 export function buildVassal(source: VassalSource, ctx: VassalBuildContext): VassalBuild {
-  const { raw, tenant } = readVassal(source, ctx);
+  let read: ReturnType<typeof readVassal>;
+  try {
+    read = readVassal(source, ctx);
+  } catch (err: unknown) {
+    if (err instanceof ConfigError && err.message.includes('(EACCES)') && ctx.privileges.uid !== 0)
+      err.message += `; this emperor runs as uid ${ctx.privileges.uid}: make the file readable by it (mode 0640 with the emperor's group), or give it cap dac_read_search`;
+    throw err;
+  }
+  const { raw, tenant } = read;
   const expanded = expandVassal(raw, ctx);
   if (tenant) checkTenantEntries(raw.file, expanded.entries, tenant, ctx.options, ctx.users);
   const fds: FdMapping[] = [{ src: ctx.emperorFd, dst: EMPEROR_FD }];

@@ -215,8 +215,9 @@ export class Vassal {
   // The config file changed (or SIGHUP asked for a reload).
   change(source: VassalSource, why = 'config changed'): void {
     const before = this.source;
-    if (this.ctx.options.tyrant && (before.uid !== source.uid || before.gid !== source.gid || before.link?.uid !== source.link?.uid))
-      why = `the file's owner changed (uid ${before.link?.uid ?? before.uid} → ${source.link?.uid ?? source.uid})`;
+    const owner = (x: VassalSource): string => (x.link && this.ctx.options.tyrantNofollow ? `${x.link.uid}:${x.link.gid}` : `${x.uid}:${x.gid}`);
+    if (this.ctx.options.tyrant && owner(before) !== owner(source))
+      why = `the file's owner changed (${owner(before)} → ${owner(source)})`;
     this.source = source;
     switch (this.state) {
       case 'failed':
@@ -304,8 +305,9 @@ export class Vassal {
       ...(this.lastExit !== undefined ? { lastExit: this.lastExit } : {}),
       ...(this.blacklist ? { blacklist: this.blacklist } : {}),
       ...(this.onDemand ? { onDemand: this.onDemand.address } : {}),
-      ...(plan?.uid !== undefined ? { uid: plan.uid } : {}),
-      ...(plan?.gid !== undefined ? { gid: plan.gid } : {}),
+      // Tyrant mode: whom it runs (or would run) as is the file's owner, even before a plan.
+      ...(plan?.uid !== undefined ? { uid: plan.uid } : this.ctx.options.tyrant ? { uid: this.source.link && this.ctx.options.tyrantNofollow ? this.source.link.uid : this.source.uid } : {}),
+      ...(plan?.gid !== undefined ? { gid: plan.gid } : this.ctx.options.tyrant ? { gid: this.source.link && this.ctx.options.tyrantNofollow ? this.source.link.gid : this.source.gid } : {}),
     };
   }
 
@@ -379,7 +381,7 @@ export class Vassal {
       () => {
         if (this.jail !== jail) return;
         if (this.state === 'spawning') this.setState('running');
-        this.ctx.log(`${this.name}: running (pid ${jail.pid})`);
+        this.ctx.log(`${this.name}: running (pid ${jail.pid}${jail.plan.uid !== undefined ? `, uid ${jail.plan.uid}` : ''})`);
         this.loyalTimer = setTimeout(() => {
           if (this.jail === jail && !this.speaks) this.becomeLoyal();
         }, this.ctx.options.loyalAfter * 1000);

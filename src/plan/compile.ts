@@ -48,9 +48,19 @@ const PATCH_OPTIONS = [
 ] as const;
 
 /** A private /tmp holds 64 MiB unless `tmp-size` says otherwise: tmpfs pages are RAM. */
-const DEFAULT_TMP_SIZE = 64 * 1024 * 1024;
+export const DEFAULT_TMP_SIZE = 64 * 1024 * 1024;
+
+// `64m` → 67108864: bytes, or a number with k, m or g (powers of 1024); at least 4 KiB.
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+)\s*([kmg]?)b?$/i.exec(text.trim());
+  const size = m ? Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()) : NaN;
+  return size >= 4096 && Number.isSafeInteger(size) ? size : undefined;
+}
 
 const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/;
+
+// Written in the vassal file or an included one, not set by the emperor for every vassal.
+const isWritten = (e: ConfigEntry): boolean => e.line > 0 && e.file !== 'vassal-set';
 
 // The options of one file, grouped by name; single-valued ones keep their last value.
 class Entries {
@@ -90,8 +100,11 @@ export function compilePlan(raw: RawVassalConfig, options: CompileOptions): Comp
       if (options.foreignOptions || options.placeholders?.has(name)) continue;
       const hint = suggestOption(name);
       warnings.push(`${at(first)}: unknown option \`${name}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}; ignored`);
-    } else if (spec.kind === 'single' && entries.all(name).length > 1) {
-      warnings.push(`${at(entries.last(name)!)}: \`${name}\` is set ${entries.all(name).length} times; the last one counts`);
+    } else if (spec.kind === 'single' && entries.all(name).filter(isWritten).length > 1) {
+      // Defaults the emperor puts first (vassal-set, vassals-max-procs, JAIL_VASSAL_*) are
+      // there to be overridden: only values written in files count as repeats.
+      const written = entries.all(name).filter(isWritten);
+      warnings.push(`${at(written.at(-1)!)}: \`${name}\` is set ${written.length} times; the last one counts`);
     }
   }
 
@@ -146,13 +159,12 @@ function compileChecked(
   if (tmpfs.length > 0) {
     tmpfsSize = DEFAULT_TMP_SIZE;
     if (tmpSizeEntry) {
-      const m = /^(\d+)\s*([kmg]?)b?$/i.exec(tmpSizeEntry.value.trim());
-      const size = m ? Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()) : NaN;
-      if (!(size >= 4096 && Number.isSafeInteger(size)))
+      const size = parseSize(tmpSizeEntry.value);
+      if (size === undefined)
         fail(tmpSizeEntry, 'tmp-size', `expected a size of 4k or more (bytes, or a number with k, m or g), got \`${tmpSizeEntry.value}\``);
       tmpfsSize = size;
     }
-  } else if (tmpSizeEntry) {
+  } else if (tmpSizeEntry && isWritten(tmpSizeEntry)) {
     warnings.push(`${tmpSizeEntry.file ?? raw.file}:${tmpSizeEntry.line}: tmp-size without tmp = private does nothing`);
   }
   const maxProcsEntry = entries.last('max-procs');

@@ -2,7 +2,7 @@
 // 1002) in one directory, a real emperor (root, or dropped to uid 10000 keeping only
 // setuid/setgid), real jails; who runs as whom is read from /proc.
 import { once } from 'node:events';
-import { chownSync, lchownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -108,7 +108,7 @@ test('when the owner changes, the vassal restarts as the new owner; given to roo
   const first = await jailed(77121);
   assert.is(first.uid, 1001);
   chownSync(path, 1002, 1002);
-  await e.waitForLog(/web\.ini: the file's owner changed \(uid 1001 → 1002\); restarting the jail/);
+  await e.waitForLog(/web\.ini: the file's owner changed \(1001:1001 → 1002:1002\); restarting the jail/);
   await waitUntil(() => pidsWith('sleep 77121').some((p) => p !== first.pid), 'the new jail');
   const second = await jailed(77121);
   assert.equal([second.uid, second.gid], [1002, 1002]);
@@ -231,6 +231,7 @@ test('an emperor that drops to uid 10000 keeping setuid,setgid still starts each
   owned('alice.ini', plainSleeper(77161), 1001);
   owned('bob.ini', plainSleeper(77162), 1002);
   owned('jailed.ini', sleeper(77163), 1001);
+  chmodSync(owned('secret.ini', plainSleeper(77164), 1001), 0o600);
   const e = fx.start(['--ini', conf]);
   await e.waitForLog(/running as uid 10000 with setgid,setuid/);
   await e.waitForLog(/warning: no CAP_KILL/);
@@ -239,6 +240,7 @@ test('an emperor that drops to uid 10000 keeping setuid,setgid still starts each
   assert.equal([alice.uid, alice.gid, alice.capEff], [1001, 1001, 0n]);
   assert.equal([bob.uid, bob.gid, bob.capEff], [1002, 1002, 0n]);
   await e.waitForLog(/jailed\.ini: \S+jailed\.ini: unshare: namespaces \(mount,pid,ipc,uts\) need CAP_SYS_ADMIN: run the emperor as root, or give the vassal none.*this emperor runs as uid 10000 with setgid,setuid/);
+  await e.waitForLog(/secret\.ini: \S+secret\.ini: cannot read: permission denied \(EACCES\); this emperor runs as uid 10000: make the file readable by it \(mode 0640 with the emperor's group\), or give it cap dac_read_search/);
   // Capabilities are per thread: the main thread, which launches, holds exactly the two;
   // every thread runs as uid 10000, and the others hold none.
   const pid = e.child.pid!;

@@ -49,6 +49,13 @@ test('vassals-max-procs: every vassal\'s default, and the most a tenant may set'
   assert.equal(expandVassal(raw, { options: capped, env: {} }).entries.filter((e) => e.key === 'max-procs').map((e) => e.value), ['64']);
 });
 
+test('a tenant\'s private /tmp holds at most vassals-tmp-size (64m unless the sysadmin says)', () => {
+  checkTenantEntries(file, [entry('tmp-size', '64m')], alice, options, users);
+  assert.is(refusal(() => checkTenantEntries(file, [entry('tmp-size', '100g', 3)], alice, options, users)).message,
+    '/srv/jails/web.ini:3: tmp-size: 100g: the emperor lets a tenant\'s /tmp hold at most 64 MiB (vassals-tmp-size); set it lower, or remove the line');
+  checkTenantEntries(file, [entry('tmp-size', '1g')], alice, { ...options, vassalsTmpSize: 2 ** 30 }, users);
+});
+
 test('initgroups: the groups /etc/group lists the owner in, only when asked', () => {
   assert.equal(tenantOf({ uid: 1001, gid: 1001 }, options, users).groups, []);
   assert.equal(tenantOf({ uid: 1001, gid: 1001 }, { ...options, tyrantInitgroups: true }, users).groups, [33, 3000]);
