@@ -137,6 +137,13 @@ compile('unknown options and repeated single options are warnings, with a sugges
   ]);
 });
 
+compile('a default the emperor sets for every vassal is overridden without a repeat warning', () => {
+  const base = raw('uid = web', 'max-procs = 10', 'unprivileged-binary-patch-arg = x');
+  const defaults = [{ key: 'max-procs', value: '64', line: 0, file: 'vassals-max-procs' }, { key: 'max-procs', value: '32', line: 1, file: 'vassal-set' }];
+  const { plan, warnings } = compilePlan({ ...base, entries: [...defaults, ...base.entries] }, { users, baseEnv });
+  assert.equal([plan.maxProcs, warnings], [10, []]);
+});
+
 compile('env entries need KEY=VALUE; chdir is resolved against the file', () => {
   assert.match(planError(() => compilePlan(raw('env = NOEQUALS', 'unprivileged-binary-patch-arg = x'), { users, baseEnv })).message, 'expected KEY=VALUE');
   assert.is(compilePlan(raw('chdir = app', 'unprivileged-binary-patch-arg = x'), { users, baseEnv }).plan.chdir, '/etc/jails/app');
