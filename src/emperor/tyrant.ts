@@ -2,12 +2,12 @@
 // more than a tenant may have. The owner is read from the open file itself (fstat), so a
 // path swapped after the scan cannot lend the vassal someone else's identity; only then is
 // the text parsed. Every refusal names the file, the line and what to do instead.
-import { lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { openVassalFile, parseVassalText } from '../config/load';
 import type { ConfigEntry, RawVassalConfig } from '../config/types';
 import type { UserDb } from '../config/users';
-import { PlanError } from '../errors';
+import { ConfigError, PlanError } from '../errors';
 import { CAPABILITY_NAMES, capabilityNumber } from '../plan/capabilities';
 import { DEFAULT_TMP_SIZE, parseSize } from '../plan/compile';
 import type { EmperorOptions } from './options';
@@ -31,11 +31,28 @@ function refuse(file: string, field: string, reason: string, line?: number): nev
   throw new PlanError({ vassal: basename(file, extname(file)), field, file, ...(line !== undefined && line > 0 ? { line } : {}) }, reason);
 }
 
+// The path as it is now; a path gone since it was opened is a config error, like any other.
+function lstatOrGone(path: string): Stats {
+  try {
+    return lstatSync(path);
+  } catch (err: unknown) {
+    throw new ConfigError(path, undefined, undefined, `changed while read (${(err as NodeJS.ErrnoException).code}); read again at its next change`, { cause: err });
+  }
+}
+
+function readlinkOr(path: string, fallback: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return fallback;
+  }
+}
+
 // Reads a tenant's file and says whose it is: the opened file's owner, or with nofollow the
 // symlink's, which must then be the owner of what it points at too.
 export function readTenantFile(path: string, options: TyrantOptions): { raw: RawVassalConfig; owner: { uid: number; gid: number } } {
   const opened = openVassalFile(path);
-  const link = options.tyrantNofollow ? lstatSync(opened.file) : opened.stat;
+  const link = options.tyrantNofollow ? lstatOrGone(opened.file) : opened.stat;
   const owner = { uid: link.uid, gid: link.gid };
   if (owner.uid === 0 || owner.gid === 0)
     refuse(opened.file, OWNER_FIELD,
@@ -43,7 +60,7 @@ export function readTenantFile(path: string, options: TyrantOptions): { raw: Raw
   // With nofollow the link's owner counts, and must own what it points at (compared with
   // the file actually read: a link swapped meanwhile cannot slip through).
   if (link.uid !== opened.stat.uid) {
-    const target = link.isSymbolicLink() ? readlinkSync(opened.file) : '(replaced while read)';
+    const target = link.isSymbolicLink() ? readlinkOr(opened.file, '(replaced while read)') : '(replaced while read)';
     refuse(opened.file, OWNER_FIELD,
       `a symlink of uid ${link.uid} to ${target}, a file of uid ${opened.stat.uid}: with emperor-tyrant-nofollow a link must point at its own owner's file (else it would run, and read, someone else's config as its own)`);
   }
