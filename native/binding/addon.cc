@@ -258,6 +258,23 @@ static Napi::Value SocketPair(const Napi::CallbackInfo &info) {
   return list;
 }
 
+// peerCredentials(fd) → {pid, uid, gid} of the process that connected a UNIX socket
+// (SO_PEERCRED: what the kernel recorded at connect, not what the peer claims).
+static Napi::Value PeerCredentials(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!ArgIsFd(info, 0))
+    throw Napi::TypeError::New(env, "peerCredentials(fd: number)");
+  struct ucred cred;
+  socklen_t len = sizeof(cred);
+  if (getsockopt(info[0].As<Napi::Number>().Int32Value(), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+    throw ErrnoError(env, errno, "getsockopt(SO_PEERCRED)");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", Napi::Number::New(env, cred.pid));
+  o.Set("uid", Napi::Number::New(env, cred.uid));
+  o.Set("gid", Napi::Number::New(env, cred.gid));
+  return o;
+}
+
 // strerror(errno) → the C library's words for it ("Operation not permitted").
 static Napi::Value StrError(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -285,6 +302,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setChildSubreaper", Napi::Function::New<SetChildSubreaper>(env, "setChildSubreaper"));
   exports.Set("sendFds", Napi::Function::New<SendFds>(env, "sendFds"));
   exports.Set("recvFds", Napi::Function::New<RecvFds>(env, "recvFds"));
+  exports.Set("peerCredentials", Napi::Function::New<PeerCredentials>(env, "peerCredentials"));
   exports.Set("socketPair", Napi::Function::New<SocketPair>(env, "socketPair"));
   exports.Set("strerror", Napi::Function::New<StrError>(env, "strerror"));
   exports.Set("stageNames", Napi::Function::New<StageNames>(env, "stageNames"));

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { VASSAL_OPTIONS } from '../config/options';
 import { EMPEROR_OPTIONS, type EmperorOptionSpec } from '../emperor/options';
+import { runAction, runPs, runStats, type ControlIo } from './commands/control';
 import { runEmperor } from './commands/emperor';
 import { runVassal, EXIT_SETUP } from './commands/run';
 
@@ -102,7 +103,83 @@ needs cap = setgid,setuid,kill for that; docs/SECURITY.md says why).`)
       process.exitCode = await runEmperor({ files, flags }, { error: (line) => process.stderr.write(`${line}\n`) });
     });
 
+  addControlCommands(program);
   return program;
+}
+
+const SOCKET_HELP = 'the emperor\'s control socket (default: $JAILCTL_SOCKET, else /run/jailctl/emperor.sock)';
+const EXIT_HELP = `
+Exit status: 0 done; 1 the emperor refused (no such vassal among those you may see, or
+not in a state for it); 3 no emperor answers on the socket.
+Root sees and controls every vassal; any other user only the vassals running as itself.`;
+
+function controlIo(): ControlIo {
+  return {
+    out: (text) => process.stdout.write(text),
+    error: (line) => process.stderr.write(`${line}\n`),
+    color: process.stdout.isTTY === true && !process.env.NO_COLOR,
+  };
+}
+
+// ps, stats, reload, stop, start, unblacklist: requests to a running emperor.
+function addControlCommands(program: Command): void {
+  program
+    .command('ps')
+    .description('list the vassals of the running emperor: state, pid, uid:gid, namespaces, uptime, memory and CPU of each whole jail')
+    .option('-a, --all', 'include stopped and failed vassals, with their last error')
+    .option('--json', 'one JSON array, for scripts')
+    .option('--socket <path>', SOCKET_HELP)
+    .addHelpText('after', `
+Example:
+  $ sudo jailctl ps
+  NAME       STATE    PID    UID:GID      NS                   UP  RESTARTS  LOYAL  PROCS  RSS    CPU%
+  shop.ini   running  20620  33:33        mnt,pid,net,ipc,uts  3h  0         yes    5      61.2M  0.4
+  $ jailctl ps --json | jq '.[] | select(.state != "running") | .name'
+
+CPU% is the jail's CPU time over its uptime (as ps(1)); RSS and PROCS count every
+process of the jail. Colour by state on a terminal (NO_COLOR=1 turns it off).${EXIT_HELP}`)
+    .action(async (opts: { all?: boolean; json?: boolean; socket?: string }) => {
+      process.exitCode = await runPs(opts, controlIo());
+    });
+
+  program
+    .command('stats')
+    .description('the emperor\'s stats document (uWSGI\'s keys and ours), pretty-printed')
+    .option('--json', 'compact JSON on one line')
+    .option('--socket <path>', SOCKET_HELP)
+    .addHelpText('after', `
+Example:
+  $ sudo jailctl stats | jq '.vassals[] | {id, state, respawns}'
+${EXIT_HELP}`)
+    .action(async (opts: { json?: boolean; socket?: string }) => {
+      process.exitCode = await runStats(opts, controlIo());
+    });
+
+  const actions: ReadonlyArray<[string, string, string]> = [
+    ['reload', 'reload a vassal as if its file changed (byte 1 when it speaks the emperor protocol, else a restart of its jail)', 'jailctl reload shop.ini'],
+    ['stop', 'stop a vassal and keep it stopped until `jailctl start` or a change of its file', 'jailctl stop shop'],
+    ['start', 'start a stopped, failed or blacklisted vassal now', 'jailctl start shop.ini'],
+  ];
+  for (const [name, description, example] of actions)
+    program
+      .command(name)
+      .description(description)
+      .argument('<vassal>', 'the vassal\'s name: its file name (shop.ini), or without the extension')
+      .option('--socket <path>', SOCKET_HELP)
+      .addHelpText('after', `\nExample:\n  $ sudo ${example}\n${EXIT_HELP}`)
+      .action(async (vassal: string, opts: { socket?: string }) => {
+        process.exitCode = await runAction(name, vassal, opts, controlIo());
+      });
+
+  program
+    .command('unblacklist')
+    .description('take one vassal (or every one you may see) off the blacklist: its next attempt is now')
+    .argument('[vassal]', 'the vassal\'s name; all when left out')
+    .option('--socket <path>', SOCKET_HELP)
+    .addHelpText('after', `\nExample:\n  $ sudo jailctl unblacklist shop.ini\n${EXIT_HELP}`)
+    .action(async (vassal: string | undefined, opts: { socket?: string }) => {
+      process.exitCode = await runAction('unblacklist', vassal, opts, controlIo());
+    });
 }
 
 // Entry point of bin/jailctl.

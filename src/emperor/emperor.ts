@@ -9,9 +9,10 @@ import { createMonitor } from '../monitors';
 import { DirMonitor } from '../monitors/dir';
 import type { Monitor, MonitorEvent, VassalSource } from '../monitors/types';
 import { EmperorOptionError, type EmperorOptions } from './options';
+import { startControlServer, type ControlTarget } from './control';
 import { checkSignalling, describePrivileges, dropEmperorPrivileges, readPrivileges, resolveEmperorCredentials, type EmperorPrivileges } from './privileges';
 import { parseStatsAddress, startStatsServer, statsDocument } from './stats';
-import { Vassal, type VassalContext } from './vassal';
+import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
 
 export const EMPEROR_VERSION = '0.1.0';
 
@@ -30,6 +31,7 @@ export class Emperor {
   private readonly shadowed = new Map<string, Map<string, VassalSource>>();
   private readonly ctx: VassalContext;
   private statsServer: Server | undefined;
+  private controlServer: Server | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
   private stopping: Promise<number> | undefined;
   private finished: ((code: number) => void) | undefined;
@@ -102,6 +104,10 @@ export class Emperor {
         }
         this.log(`stats on ${this.options.stats}`);
       }
+      if (this.options.controlSocket !== 'none') {
+        this.controlServer = await startControlServer(this.options.controlSocket, this.controlTarget(), (line) => this.log(line));
+        this.log(`control socket ${this.options.controlSocket} (jailctl ps, stats, reload, stop, start)`);
+      }
       // Root until here (pidfile, a stats port below 1024); the emperor's own `uid` from now on.
       // libuv starts its thread pool on first use: now, so those threads exist at the drop
       // and lose every capability with it (threads created later inherit the main thread's).
@@ -119,7 +125,7 @@ export class Emperor {
     } catch (err: unknown) {
       // Nothing of a start that failed half way stays behind.
       for (const m of this.monitors) m.close();
-      await new Promise<void>((resolve) => (this.statsServer ? this.statsServer.close(() => resolve()) : resolve()));
+      await this.closeServers();
       if (wrotePidfile) {
         try {
           rmSync(this.options.pidfile!, { force: true });
@@ -158,7 +164,7 @@ export class Emperor {
       clearTimeout(mercy);
       for (const [sig, h] of this.signalHandlers) process.off(sig, h);
       if (this.keepAlive) clearInterval(this.keepAlive);
-      await new Promise<void>((resolve) => (this.statsServer ? this.statsServer.close(() => resolve()) : resolve()));
+      await this.closeServers();
       if (this.options.pidfile) {
         try {
           rmSync(this.options.pidfile, { force: true });
@@ -174,8 +180,8 @@ export class Emperor {
     return this.stopping;
   }
 
-  stats(): Record<string, unknown> {
-    const snapshots = [...this.vassals.values()].map((v) => v.snapshot());
+  stats(visible: (s: VassalSnapshot) => boolean = () => true): Record<string, unknown> {
+    const snapshots = [...this.vassals.values()].map((v) => v.snapshot()).filter(visible);
     return statsDocument({
       version: EMPEROR_VERSION,
       pid: process.pid,
@@ -185,6 +191,24 @@ export class Emperor {
       tyrant: this.options.tyrant,
       vassals: snapshots,
     });
+  }
+
+  private async closeServers(): Promise<void> {
+    for (const server of [this.statsServer, this.controlServer])
+      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  // What `jailctl` may do through the control socket (names are already checked there).
+  private controlTarget(): ControlTarget {
+    const vassal = (name: string): Vassal => this.vassals.get(name)!;
+    return {
+      snapshots: () => [...this.vassals.values()].map((v) => v.snapshot()),
+      stats: (visible) => this.stats(visible),
+      reload: (name, peer) => vassal(name).requestReload(`reload asked by uid ${peer.uid} (pid ${peer.pid})`),
+      stop: (name) => vassal(name).requestStop(),
+      start: (name) => vassal(name).requestStart(),
+      unblacklist: (name) => vassal(name).requestUnblacklist(),
+    };
   }
 
   // Monitor events are handled in order, a few per turn of the event loop: a first scan of a

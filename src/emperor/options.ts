@@ -39,6 +39,8 @@ export interface EmperorOptions {
   readonly onDemandDirectory?: string;
   /** On-demand vassals: CMD VASSAL-FILE prints the socket address. */
   readonly onDemandExec?: string;
+  /** The control socket for jailctl ps/stats/reload/stop/start (`none`: no socket). */
+  readonly controlSocket: string;
   /** Tyrant mode: each vassal runs as the owner of its config file. */
   readonly tyrant: boolean;
   /** Tyrant mode: a symlink counts as its own owner's, and must point at that owner's file. */
@@ -90,6 +92,7 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-on-demand-extension', field: 'onDemandExtension', kind: 'string', arg: 'EXT', help: 'on demand: the file VASSAL+EXT (e.g. web.ini.socket) holds the socket to hold for it' },
   { name: 'emperor-on-demand-directory', field: 'onDemandDirectory', kind: 'string', arg: 'DIR', help: 'on demand: hold the UNIX socket DIR/NAME.socket for every vassal' },
   { name: 'emperor-on-demand-exec', field: 'onDemandExec', kind: 'string', arg: 'CMD', help: 'on demand: CMD VASSAL-FILE prints the socket to hold for it' },
+  { name: 'emperor-control-socket', field: 'controlSocket', kind: 'string', arg: 'PATH', help: 'UNIX socket for jailctl ps/stats/reload/stop/start (default /run/jailctl/emperor.sock; none: no socket)' },
   { name: 'emperor-tyrant', field: 'tyrant', kind: 'bool', help: 'tyrant mode: each vassal runs as the owner of its file (never root); uid/gid in the file cannot change that' },
   { name: 'emperor-tyrant-nofollow', field: 'tyrantNofollow', kind: 'bool', help: 'tyrant mode: a symlink\'s own owner counts, and it must point at a file of that owner' },
   { name: 'emperor-tyrant-allow-root-hooks', field: 'tyrantAllowRootHooks', kind: 'bool', help: 'tyrant mode: let tenants\' files use exec-as-root and privileged binary patches (off: refused)' },
@@ -116,6 +119,7 @@ export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
   gracefulShutdown: false,
   vassalSet: [],
   vassalsInclude: [],
+  controlSocket: '/run/jailctl/emperor.sock',
   tyrant: false,
   tyrantNofollow: false,
   tyrantAllowRootHooks: false,

@@ -19,6 +19,7 @@ import type { UserDb } from '../config/users';
 import type { EmperorOptions } from './options';
 import type { EmperorPrivileges } from './privileges';
 import { OWNER_FIELD } from './tyrant';
+import { ControlError } from './control';
 import { onDemandAddress } from './on-demand';
 import { configPacket, EmperorChannel, EXIT_NO_RESPAWN, FROM_VASSAL, TO_VASSAL } from './protocol';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
@@ -277,6 +278,39 @@ export class Vassal {
       this.ctx.log(`${this.name}: off the blacklist (SIGURG); ${this.onDemand ? 'back on demand' : 'spawning now'}`);
       this.resume();
     }
+  }
+
+  // The control socket's commands (jailctl reload/stop/start/unblacklist): each answers
+  // with one line for the operator, or throws ControlError when the state does not allow it.
+
+  requestReload(why: string): string {
+    if (this.state === 'stopped') throw new ControlError('ESTATE', `${this.name} is stopped; \`jailctl start ${this.name}\` starts it`);
+    const was = this.state;
+    this.change(this.source, why);
+    return was === 'running' || was === 'reloading' ? `${this.name}: reloading` : `${this.name}: was ${was}; config read again`;
+  }
+
+  async requestStop(): Promise<string> {
+    if (this.state === 'stopped') throw new ControlError('ESTATE', `${this.name} is already stopped`);
+    this.ctx.log(`${this.name}: stop asked on the control socket`);
+    await this.stop();
+    return `${this.name}: stopped${this.lastExit ? ` (${this.lastExit})` : ''}; it stays so until \`jailctl start ${this.name}\` or its file changes`;
+  }
+
+  requestStart(): string {
+    if (!['stopped', 'failed', 'blacklisted', 'respawn-wait'].includes(this.state))
+      throw new ControlError('ESTATE', `${this.name} is already ${this.state}${this.jail ? ` (pid ${this.jail.pid})` : ''}`);
+    this.ctx.log(`${this.name}: start asked on the control socket`);
+    this.clearTimer('respawnTimer');
+    this.blacklist = undefined;
+    this.prepare();
+    return `${this.name}: starting`;
+  }
+
+  requestUnblacklist(): string {
+    if (!this.blacklist) return '';
+    this.clearBlacklist();
+    return `${this.name}: off the blacklist`;
   }
 
   snapshot(): VassalSnapshot {

@@ -48,6 +48,8 @@ export interface NativeBinding {
   sendFds(socket: number, data: Uint8Array, fds: readonly number[]): number;
   recvFds(socket: number, maxBytes: number, maxFds: number): { data: Buffer; fds: number[] };
   socketPair(): [number, number];
+  /** SO_PEERCRED of a connected UNIX socket. */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   strerror(errno: number): string;
   stageNames(): string[];
   /** A close-on-exec listening socket on host:port, :port or a UNIX path; never accepted on. */

@@ -33,6 +33,8 @@ export interface Stats {
 export interface RunningEmperor {
   readonly child: ChildProcess;
   readonly statsPath: string;
+  /** Its control socket (`jailctl ps --socket …`). */
+  readonly controlPath: string;
   /** Everything the emperor logged so far. */
   log(): string;
   waitForLog(re: RegExp, timeoutMs?: number): Promise<string>;
@@ -67,7 +69,9 @@ export function startEmperor(args: readonly string[], statsDir: string, wrap: re
   const own = args.lastIndexOf('--emperor-stats');
   const tcp = own >= 0 ? /^(.*):(\d+)$/.exec(args[own + 1]!) : null;
   const statsTarget = tcp ? { host: tcp[1]!, port: Number(tcp[2]) } : { path: statsPath };
-  const child = jailctlAsync(['emperor', '--emperor-stats', statsPath, ...args], wrap);
+  // Its own control socket, so tests never meet at /run/jailctl/emperor.sock.
+  const controlPath = join(statsDir, 'control.sock');
+  const child = jailctlAsync(['emperor', '--emperor-stats', statsPath, '--emperor-control-socket', controlPath, ...args], wrap);
   let log = '';
   const listeners = new Set<() => void>();
   const onData = (c: Buffer): void => {
@@ -82,6 +86,7 @@ export function startEmperor(args: readonly string[], statsDir: string, wrap: re
   const self: RunningEmperor = {
     child,
     statsPath,
+    controlPath,
     log: () => log,
     waitForLog(re, timeoutMs = 15000) {
       return new Promise((resolve, reject) => {

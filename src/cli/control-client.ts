@@ -1,0 +1,51 @@
+// The CLI's side of the emperor's control socket: one JSON request per line, one answer
+// per line (src/emperor/control.ts has the protocol).
+import { connect } from 'node:net';
+import { DEFAULT_CONTROL_SOCKET } from '../emperor/control';
+
+/** jailctl's exit statuses for the control commands. */
+export const EXIT_OK = 0;
+/** The emperor refused or could not do it (unknown vassal, not yours, wrong state). */
+export const EXIT_REFUSED = 1;
+/** No emperor answers on the socket. */
+export const EXIT_NO_EMPEROR = 3;
+
+export class NoEmperorError extends Error {}
+
+export interface ControlAnswer {
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly code?: string;
+  readonly [key: string]: unknown;
+}
+
+// --socket, else $JAILCTL_SOCKET, else the emperor's default.
+export function socketPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? env.JAILCTL_SOCKET ?? DEFAULT_CONTROL_SOCKET;
+}
+
+// Sends one request and resolves with the answer.
+export function ask(path: string, request: Record<string, unknown>): Promise<ControlAnswer> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(path);
+    let got = '';
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(`${JSON.stringify(request)}\n`));
+    sock.on('data', (chunk: string) => {
+      got += chunk;
+      const nl = got.indexOf('\n');
+      if (nl < 0) return;
+      sock.destroy();
+      try {
+        resolve(JSON.parse(got.slice(0, nl)) as ControlAnswer);
+      } catch {
+        reject(new Error(`the emperor at ${path} answered something that is not JSON: ${got.slice(0, 200)}`));
+      }
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) =>
+      reject(new NoEmperorError(`no emperor answers at ${path} (${err.code ?? err.message}): is \`jailctl emperor\` running? Point --socket or JAILCTL_SOCKET at its emperor-control-socket`)));
+    sock.on('end', () => {
+      if (!got.includes('\n')) reject(new NoEmperorError(`the emperor at ${path} closed the connection without an answer`));
+    });
+  });
+}

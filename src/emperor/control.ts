@@ -1,0 +1,227 @@
+// The control socket: a UNIX socket the emperor listens on for `jailctl ps/stats/reload/
+// stop/start/unblacklist`, speaking JSON lines. Who asks is read from the kernel
+// (SO_PEERCRED), never from the request: root sees and controls every vassal; any other
+// uid only the vassals that run as that uid (a tenant in tyrant mode).
+//
+//   request:  {"command": "ps" | "stats" | "reload" | "stop" | "start" | "unblacklist",
+//              "vassal"?: "web.ini"}                                     one per line
+//   response: {"ok": true, ...} | {"ok": false, "error": "…", "code": "…"}  one per line
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { closest, distance } from 'fastest-levenshtein';
+import { jailUsage } from '../jail/usage';
+import { binding } from '../native/binding';
+import { EmperorOptionError } from './options';
+import type { VassalSnapshot } from './vassal';
+
+export const DEFAULT_CONTROL_SOCKET = '/run/jailctl/emperor.sock';
+
+/** The longest request line; a peer sending more is cut off. */
+const MAX_LINE = 64 * 1024;
+
+export type ControlCommand = 'ps' | 'stats' | 'reload' | 'stop' | 'start' | 'unblacklist';
+const COMMANDS: readonly ControlCommand[] = ['ps', 'stats', 'reload', 'stop', 'start', 'unblacklist'];
+
+export interface Peer {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** What the emperor lets the control socket do; every vassal named here is already checked. */
+export interface ControlTarget {
+  snapshots(): VassalSnapshot[];
+  stats(visible: (s: VassalSnapshot) => boolean): Record<string, unknown>;
+  reload(name: string, peer: Peer): string;
+  stop(name: string): Promise<string>;
+  start(name: string): string;
+  unblacklist(name: string): string;
+}
+
+/** One row of `jailctl ps`. */
+export interface PsRecord {
+  readonly name: string;
+  readonly state: string;
+  readonly pid: number;
+  readonly uid: number | null;
+  readonly gid: number | null;
+  readonly namespaces: readonly string[];
+  /** Seconds since the current jail started; 0 when none runs. */
+  readonly uptime: number;
+  readonly restarts: number;
+  readonly loyal: boolean;
+  readonly onDemand: string | null;
+  readonly adopted: boolean;
+  readonly processes: number;
+  readonly rssBytes: number;
+  readonly cpuSeconds: number;
+  readonly error: string | null;
+  readonly lastExit: string | null;
+  readonly config: string;
+}
+
+export class ControlError extends Error {
+  constructor(readonly code: 'EBADREQ' | 'ENOVASSAL' | 'EPERM' | 'ESTATE', message: string) {
+    super(message);
+  }
+}
+
+export function psRecords(snapshots: readonly VassalSnapshot[], now = Date.now()): PsRecord[] {
+  const usage = jailUsage(snapshots.filter((s) => s.pid > 0).map((s) => s.pid));
+  return snapshots.map((s) => {
+    const u = s.pid > 0 ? usage.get(s.pid) : undefined;
+    return {
+      name: s.name,
+      state: s.state,
+      pid: s.pid,
+      uid: s.uid ?? null,
+      gid: s.gid ?? null,
+      namespaces: s.namespaces,
+      uptime: s.pid > 0 && s.lastRun > 0 ? Math.max(0, Math.floor(now / 1000) - s.lastRun) : 0,
+      restarts: s.restarts,
+      loyal: s.loyal,
+      onDemand: s.onDemand ?? null,
+      adopted: false,
+      processes: u?.processes ?? 0,
+      rssBytes: u?.rssBytes ?? 0,
+      cpuSeconds: u?.cpuSeconds ?? 0,
+      error: s.error ?? null,
+      lastExit: s.lastExit ?? null,
+      config: s.source.path,
+    };
+  });
+}
+
+// May this peer see (and so control) this vassal?
+export function canSee(peer: Peer, s: VassalSnapshot): boolean {
+  return peer.uid === 0 || s.uid === peer.uid;
+}
+
+// The vassal a request names, among those the peer may see; a miss suggests the nearest.
+function findVassal(target: ControlTarget, peer: Peer, name: unknown): string {
+  if (typeof name !== 'string' || name === '') throw new ControlError('EBADREQ', 'this command needs a vassal name');
+  const mine = target.snapshots().filter((s) => canSee(peer, s)).map((s) => s.name);
+  // `web` finds `web.ini`, as a user types it.
+  const hit = mine.find((n) => n === name) ?? mine.find((n) => n.replace(/\.[^.]+$/, '') === name);
+  if (hit) return hit;
+  const best = mine.length > 0 ? closest(name, mine) : undefined;
+  const hint = best !== undefined && distance(name, best) <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean ${best}?)` : '';
+  const whose = peer.uid === 0 ? '' : ` among the vassals running as uid ${peer.uid}`;
+  throw new ControlError('ENOVASSAL', `no vassal ${name}${whose}${hint}`);
+}
+
+// Answers one request line.
+export async function handleRequest(target: ControlTarget, peer: Peer, line: string): Promise<Record<string, unknown>> {
+  let req: { command?: unknown; vassal?: unknown };
+  try {
+    req = JSON.parse(line) as typeof req;
+  } catch {
+    throw new ControlError('EBADREQ', 'a request is one JSON object per line, e.g. {"command":"ps"}');
+  }
+  if (typeof req !== 'object' || req === null || !COMMANDS.includes(req.command as ControlCommand))
+    throw new ControlError('EBADREQ', `unknown command ${JSON.stringify((req as { command?: unknown })?.command)}; known: ${COMMANDS.join(', ')}`);
+  const visible = (s: VassalSnapshot): boolean => canSee(peer, s);
+  switch (req.command as ControlCommand) {
+    case 'ps':
+      return { vassals: psRecords(target.snapshots().filter(visible)) };
+    case 'stats':
+      return { stats: target.stats(visible) };
+    case 'reload':
+      return { message: target.reload(findVassal(target, peer, req.vassal), peer) };
+    case 'stop':
+      return { message: await target.stop(findVassal(target, peer, req.vassal)) };
+    case 'start':
+      return { message: target.start(findVassal(target, peer, req.vassal)) };
+    case 'unblacklist': {
+      if (req.vassal === undefined) {
+        const names = target.snapshots().filter(visible).map((s) => s.name);
+        return { message: names.map((n) => target.unblacklist(n)).filter(Boolean).join('\n') || 'no vassal was blacklisted' };
+      }
+      const name = findVassal(target, peer, req.vassal);
+      return { message: target.unblacklist(name) || `${name} was not blacklisted` };
+    }
+  }
+}
+
+// The socket path, ready to listen on: its directory made, a dead emperor's socket removed,
+// a live one refused (never stolen), anything else at the path left alone.
+async function claimPath(path: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return; // nothing there
+  }
+  if (!isSocket) throw new EmperorOptionError(`emperor-control-socket ${path}: something else is there (not a socket); refusing to replace it`);
+  const owner = await new Promise<number | undefined>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      const fd = (probe as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      const pid = fd !== undefined && fd >= 0 ? binding.peerCredentials(fd).pid : 0;
+      probe.destroy();
+      resolve(pid);
+    });
+    probe.once('error', () => resolve(undefined));
+  });
+  if (owner !== undefined)
+    throw new EmperorOptionError(`emperor-control-socket ${path}: another emperor (pid ${owner}) serves it; give this one its own (--emperor-control-socket PATH)`);
+  unlinkSync(path);
+}
+
+// Listens on `path` (mode 0666: who may do what is decided per connection, by uid).
+export async function startControlServer(path: string, target: ControlTarget, log: (line: string) => void): Promise<Server> {
+  await claimPath(path);
+  const server = createServer((socket) => serve(socket, target, log));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  chmodSync(path, 0o666);
+  return server;
+}
+
+function serve(socket: Socket, target: ControlTarget, log: (line: string) => void): void {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  let peer: Peer;
+  try {
+    peer = binding.peerCredentials(fd ?? -1);
+  } catch {
+    socket.destroy();
+    return;
+  }
+  let buffered = '';
+  let queue = Promise.resolve();
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    if (buffered.length > MAX_LINE && !buffered.includes('\n')) {
+      socket.end(`${JSON.stringify({ ok: false, code: 'EBADREQ', error: `a request line is at most ${MAX_LINE} bytes` })}\n`);
+      return;
+    }
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (line === '') continue;
+      // In order: a stop answers when the jail is down, and the next request waits for it.
+      queue = queue.then(async () => {
+        let answer: Record<string, unknown>;
+        try {
+          answer = { ok: true, ...(await handleRequest(target, peer, line)) };
+        } catch (err: unknown) {
+          if (!(err instanceof ControlError)) {
+            log(`control socket: internal error answering uid ${peer.uid}: ${(err as Error).stack ?? err}`);
+            answer = { ok: false, code: 'EINTERNAL', error: (err as Error).message };
+          } else answer = { ok: false, code: err.code, error: err.message };
+        }
+        if (!socket.destroyed) socket.write(`${JSON.stringify(answer)}\n`);
+      });
+    }
+  });
+  socket.on('error', () => socket.destroy());
+}
