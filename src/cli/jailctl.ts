@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { VASSAL_OPTIONS } from '../config/options';
 import { EMPEROR_OPTIONS, type EmperorOptionSpec } from '../emperor/options';
-import { runAction, runPs, runStats, type ControlIo } from './commands/control';
+import { runAction, runPs, runStats, runTop, type ControlIo, type TopFlags } from './commands/control';
 import { runEmperor } from './commands/emperor';
 import { runVassal, EXIT_SETUP } from './commands/run';
 
@@ -170,6 +170,22 @@ ${EXIT_HELP}`)
       .action(async (vassal: string, opts: { socket?: string }) => {
         process.exitCode = await runAction(name, vassal, opts, controlIo());
       });
+
+  program
+    .command('top')
+    .description('a live ps: every vassal\'s state, memory and CPU, redrawn every second')
+    .option('--sort <key>', 'cpu (default), mem or name')
+    .option('--interval <seconds>', 'seconds between frames (default 1)')
+    .option('--once', 'print one frame (CPU measured over one interval) and exit')
+    .option('--socket <path>', SOCKET_HELP)
+    .addHelpText('after', `
+Example:
+  $ sudo jailctl top --sort mem
+  (q or Ctrl-C quits)
+${EXIT_HELP}`)
+    .action(async (opts: TopFlags) => {
+      process.exitCode = await runTop(opts, { ...controlIo(), input: process.stdin });
+    });
 
   program
     .command('unblacklist')

@@ -136,6 +136,25 @@ test('a tenant sees and controls only the vassals running as itself', async () =
   assert.is(ps(e).find((x) => x.name === 'bob.ini')!.state, 'running');
 });
 
+test('top renders a frame: the busiest jail first, with its CPU% over the interval', async () => {
+  fx.dir.write('busy.ini', ini('unshare = fs,pid', 'uid = 1001', 'gid = 1001', "unprivileged-binary-patch-arg = sh -c 'while :; do :; done'"));
+  fx.dir.write('idle.ini', sleeper(78151, 1002));
+  const e = start();
+  await running(e, 'busy.ini');
+  await running(e, 'idle.ini');
+  const r = cli(e, ['top', '--once', '--interval', '0.5']);
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  assert.match(lines[0]!, /^jailctl top - \d\d:\d\d:\d\d  2 vassals, 2 running  CPU [\d.]+%  RSS \S+  \(sorted by cpu; q quits\)$/);
+  assert.match(lines[2]!, /^NAME\s+STATE\s+PID/);
+  const busy = lines[3]!.split(/\s+/);
+  assert.is(busy[0], 'busy.ini', 'the spinning jail sorts first');
+  assert.ok(Number(busy.at(-1)) > 20, `busy.ini's CPU%: ${busy.at(-1)}`);
+  assert.match(lines[4]!, /^idle\.ini\s+running/);
+  assert.match(cli(e, ['top', '--once', '--sort', 'mem', '--interval', '0.2']).stdout, /sorted by mem/);
+  assert.is(cli(e, ['top', '--sort', 'size']).status, 1);
+});
+
 test('the socket: a live emperor\'s is never taken, a dead one\'s is replaced; no emperor is exit 3', async () => {
   const e = start();
   await e.waitForLog(/control socket/);

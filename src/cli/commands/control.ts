@@ -121,3 +121,86 @@ export async function runAction(command: string, vassal: string | undefined, fla
   io.out(`${String(answer.message)}\n`);
   return EXIT_OK;
 }
+
+export interface TopFlags extends ControlFlags {
+  readonly sort?: string;
+  readonly interval?: string;
+  /** Print one frame (after one interval, so CPU% is measured) and exit. */
+  readonly once?: boolean;
+}
+
+const SORTS: Readonly<Record<string, (a: PsRecord & { cpu: number }, b: PsRecord & { cpu: number }) => number>> = {
+  cpu: (a, b) => b.cpu - a.cpu || a.name.localeCompare(b.name),
+  mem: (a, b) => b.rssBytes - a.rssBytes || a.name.localeCompare(b.name),
+  name: (a, b) => a.name.localeCompare(b.name),
+};
+
+// One frame of `jailctl top`: a summary line and the ps table, CPU% over the last interval.
+export function topFrame(rows: readonly PsRecord[], before: readonly PsRecord[], intervalSeconds: number, sort: string, color: boolean, now = new Date()): string {
+  const previous = new Map(before.map((r) => [r.name, r]));
+  const withCpu = rows.map((r) => ({ ...r, cpu: cpuPercent(r, previous.get(r.name), intervalSeconds) }));
+  withCpu.sort(SORTS[sort] ?? SORTS.cpu);
+  const running = rows.filter((r) => r.pid > 0).length;
+  const rss = rows.reduce((sum, r) => sum + r.rssBytes, 0);
+  const cpu = withCpu.reduce((sum, r) => sum + r.cpu, 0);
+  const summary = `jailctl top - ${now.toTimeString().slice(0, 8)}  ${rows.length} vassals, ${running} running  CPU ${cpu.toFixed(1)}%  RSS ${formatBytes(rss)}  (sorted by ${sort}; q quits)`;
+  const cpuOf = new Map(withCpu.map((r) => [r.name, r.cpu]));
+  return `${summary}\n\n${psTable(withCpu, { color, all: false, cpu: (r) => cpuOf.get(r.name) ?? 0 })}\n`;
+}
+
+// A live ps: every interval, the screen redrawn; q or Ctrl-C quits.
+export async function runTop(flags: TopFlags, io: ControlIo & { input?: NodeJS.ReadStream }): Promise<number> {
+  const sort = flags.sort ?? 'cpu';
+  if (!(sort in SORTS)) {
+    io.error(`jailctl: --sort ${sort}: expected cpu, mem or name`);
+    return EXIT_REFUSED;
+  }
+  const interval = Number(flags.interval ?? '1');
+  if (!(interval >= 0.1)) {
+    io.error(`jailctl: --interval ${flags.interval}: expected seconds, 0.1 or more`);
+    return EXIT_REFUSED;
+  }
+  const sample = async (): Promise<PsRecord[] | number> => {
+    const answer = await request(flags, io, { command: 'ps' });
+    return typeof answer === 'number' ? answer : (answer.vassals as PsRecord[]);
+  };
+  let before = await sample();
+  if (typeof before === 'number') return before;
+  const input = io.input;
+  let quit = false;
+  let wake: (() => void) | undefined;
+  const onKey = (key: Buffer): void => {
+    if (key[0] === 0x71 || key[0] === 0x03) {
+      quit = true;
+      wake?.();
+    }
+  };
+  if (!flags.once && input?.isTTY) {
+    input.setRawMode(true);
+    input.on('data', onKey);
+  }
+  try {
+    for (;;) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, interval * 1000);
+      });
+      if (quit) return EXIT_OK;
+      const rows = await sample();
+      if (typeof rows === 'number') return rows;
+      const frame = topFrame(rows, before, interval, sort, io.color);
+      if (flags.once) {
+        io.out(frame);
+        return EXIT_OK;
+      }
+      io.out(`\x1b[H\x1b[2J${frame}`);
+      before = rows;
+    }
+  } finally {
+    if (!flags.once && input?.isTTY) {
+      input.off('data', onKey);
+      input.setRawMode(false);
+      input.pause();
+    }
+  }
+}
