@@ -49,3 +49,33 @@ export function ask(path: string, request: Record<string, unknown>): Promise<Con
     });
   });
 }
+
+// Sends one request and hands every answer line to `onAnswer` until the emperor hangs up
+// or `onAnswer` returns false (the first line is the answer itself; `logs --follow` sends
+// more). Resolves when the connection is over.
+export function askStreaming(path: string, request: Record<string, unknown>, onAnswer: (answer: ControlAnswer) => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(path);
+    let buffered = '';
+    let answered = false;
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(`${JSON.stringify(request)}\n`));
+    sock.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        answered = true;
+        if (!onAnswer(JSON.parse(line) as ControlAnswer)) {
+          sock.destroy();
+          resolve();
+          return;
+        }
+      }
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) =>
+      reject(new NoEmperorError(`no emperor answers at ${path} (${err.code ?? err.message}): is \`jailctl emperor\` running? Point --socket or JAILCTL_SOCKET at its emperor-control-socket`)));
+    sock.on('close', () => (answered ? resolve() : reject(new NoEmperorError(`the emperor at ${path} closed the connection without an answer`))));
+  });
+}

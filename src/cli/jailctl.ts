@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { VASSAL_OPTIONS } from '../config/options';
 import { EMPEROR_OPTIONS, type EmperorOptionSpec } from '../emperor/options';
-import { runAction, runPs, runStats, runTop, type ControlIo, type TopFlags } from './commands/control';
+import { runAction, runLogs, runPs, runStats, runTop, type ControlIo, type TopFlags } from './commands/control';
 import { runEmperor } from './commands/emperor';
 import { runVassal, EXIT_SETUP } from './commands/run';
 
@@ -170,6 +170,25 @@ ${EXIT_HELP}`)
       .action(async (vassal: string, opts: { socket?: string }) => {
         process.exitCode = await runAction(name, vassal, opts, controlIo());
       });
+
+  program
+    .command('logs')
+    .description('what a vassal wrote to stdout and stderr, as the emperor keeps it (emperor-logs-dir)')
+    .argument('<vassal>', 'the vassal\'s name: its file name (shop.ini), or without the extension')
+    .option('-n, --lines <n>', 'how many of the last lines (default 20)')
+    .option('-f, --follow', 'then print every new line until Ctrl-C')
+    .option('--socket <path>', SOCKET_HELP)
+    .addHelpText('after', `
+Example:
+  $ sudo jailctl logs shop -n 50 -f
+  2026-11-22T23:59:18.123Z stdout listening on 127.0.0.1:8081
+  2026-11-22T23:59:19.007Z stderr GET / 200
+
+Each line is stamped with the time and the stream; the log is DIR/NAME.log, rotated to
+NAME.log.1 past emperor-logs-max-size.${EXIT_HELP}`)
+    .action(async (vassal: string, opts: { lines?: string; follow?: boolean; socket?: string }) => {
+      process.exitCode = await runLogs(vassal, opts, controlIo());
+    });
 
   program
     .command('top')

@@ -3,9 +3,11 @@
 // (SO_PEERCRED), never from the request: root sees and controls every vassal; any other
 // uid only the vassals that run as that uid (a tenant in tyrant mode).
 //
-//   request:  {"command": "ps" | "stats" | "reload" | "stop" | "start" | "unblacklist",
-//              "vassal"?: "web.ini"}                                     one per line
+//   request:  {"command": "ps" | "stats" | "reload" | "stop" | "start" | "unblacklist" | "logs",
+//              "vassal"?: "web.ini", "lines"?: 20, "follow"?: true}           one per line
 //   response: {"ok": true, ...} | {"ok": false, "error": "…", "code": "…"}  one per line
+//   logs with follow: the answer, then {"line": "…"} for every new line until the client
+//   hangs up (the connection serves nothing else).
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -14,14 +16,15 @@ import { jailUsage } from '../jail/usage';
 import { binding } from '../native/binding';
 import { EmperorOptionError } from './options';
 import type { VassalSnapshot } from './vassal';
+import type { VassalLog } from './vassal-log';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/jailctl/emperor.sock';
 
 /** The longest request line; a peer sending more is cut off. */
 const MAX_LINE = 64 * 1024;
 
-export type ControlCommand = 'ps' | 'stats' | 'reload' | 'stop' | 'start' | 'unblacklist';
-const COMMANDS: readonly ControlCommand[] = ['ps', 'stats', 'reload', 'stop', 'start', 'unblacklist'];
+export type ControlCommand = 'ps' | 'stats' | 'reload' | 'stop' | 'start' | 'unblacklist' | 'logs';
+const COMMANDS: readonly ControlCommand[] = ['ps', 'stats', 'reload', 'stop', 'start', 'unblacklist', 'logs'];
 
 export interface Peer {
   readonly pid: number;
@@ -37,6 +40,8 @@ export interface ControlTarget {
   stop(name: string): Promise<string>;
   start(name: string): string;
   unblacklist(name: string): string;
+  /** The vassal's captured output, or undefined when the emperor keeps no logs. */
+  log(name: string): VassalLog | undefined;
 }
 
 /** One row of `jailctl ps`. */
@@ -112,8 +117,13 @@ function findVassal(target: ControlTarget, peer: Peer, name: unknown): string {
 }
 
 // Answers one request line.
-export async function handleRequest(target: ControlTarget, peer: Peer, line: string): Promise<Record<string, unknown>> {
-  let req: { command?: unknown; vassal?: unknown };
+export async function handleRequest(
+  target: ControlTarget,
+  peer: Peer,
+  line: string,
+  follow?: (log: VassalLog) => void,
+): Promise<Record<string, unknown>> {
+  let req: { command?: unknown; vassal?: unknown; lines?: unknown; follow?: unknown };
   try {
     req = JSON.parse(line) as typeof req;
   } catch {
@@ -133,6 +143,16 @@ export async function handleRequest(target: ControlTarget, peer: Peer, line: str
       return { message: await target.stop(findVassal(target, peer, req.vassal)) };
     case 'start':
       return { message: target.start(findVassal(target, peer, req.vassal)) };
+    case 'logs': {
+      const name = findVassal(target, peer, req.vassal);
+      const log = target.log(name);
+      if (!log) throw new ControlError('ESTATE', 'this emperor keeps no logs (emperor-logs-dir = none): vassals write to its own output');
+      const n = req.lines === undefined ? 20 : Number(req.lines);
+      if (!Number.isSafeInteger(n) || n < 0) throw new ControlError('EBADREQ', `lines: expected a count, got ${JSON.stringify(req.lines)}`);
+      const lines = log.tail(n);
+      if (req.follow === true) follow?.(log);
+      return { lines, path: log.path };
+    }
     case 'unblacklist': {
       if (req.vassal === undefined) {
         const names = target.snapshots().filter(visible).map((s) => s.name);
@@ -211,8 +231,9 @@ function serve(socket: Socket, target: ControlTarget, log: (line: string) => voi
       // In order: a stop answers when the jail is down, and the next request waits for it.
       queue = queue.then(async () => {
         let answer: Record<string, unknown>;
+        let following: VassalLog | undefined;
         try {
-          answer = { ok: true, ...(await handleRequest(target, peer, line)) };
+          answer = { ok: true, ...(await handleRequest(target, peer, line, (log) => (following = log))) };
         } catch (err: unknown) {
           if (!(err instanceof ControlError)) {
             log(`control socket: internal error answering uid ${peer.uid}: ${(err as Error).stack ?? err}`);
@@ -220,6 +241,10 @@ function serve(socket: Socket, target: ControlTarget, log: (line: string) => voi
           } else answer = { ok: false, code: err.code, error: err.message };
         }
         if (!socket.destroyed) socket.write(`${JSON.stringify(answer)}\n`);
+        if (following && !socket.destroyed) {
+          const stop = following.follow((l) => socket.write(`${JSON.stringify({ line: l })}\n`));
+          socket.once('close', stop);
+        }
       });
     }
   });

@@ -1,6 +1,6 @@
 // The emperor: monitors in, one Vassal per config file, signals, stats, and an orderly end.
 // All its state lives in one Emperor object; nothing is module-global.
-import { rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { cachedUserDb } from '../config/users';
@@ -54,6 +54,7 @@ export class Emperor {
       users,
       privileges: () => this.privileges,
       log: (line) => this.log(line),
+      echo: (vassal, _stream, line) => this.io.log(`${new Date().toISOString()} [${vassal}] ${line}`),
       gone: (v) => {
         if (this.vassals.get(v.name) !== v) return;
         this.vassals.delete(v.name);
@@ -103,6 +104,15 @@ export class Emperor {
           throw new EmperorOptionError(`emperor-stats ${this.options.stats}: ${code === 'EADDRINUSE' ? 'the address is already in use (another emperor?)' : (err as Error).message}`);
         }
         this.log(`stats on ${this.options.stats}`);
+      }
+      if (this.options.logsDir !== 'none') {
+        try {
+          mkdirSync(this.options.logsDir, { recursive: true, mode: 0o750 });
+          // An emperor that drops to its own user still writes the logs.
+          if (creds) chownSync(this.options.logsDir, creds.uid, creds.gid);
+        } catch (err: unknown) {
+          throw new EmperorOptionError(`emperor-logs-dir ${this.options.logsDir}: cannot create it (${(err as NodeJS.ErrnoException).code}); give another, or none`);
+        }
       }
       if (this.options.controlSocket !== 'none') {
         this.controlServer = await startControlServer(this.options.controlSocket, this.controlTarget(), (line) => this.log(line));
@@ -208,6 +218,7 @@ export class Emperor {
       stop: (name) => vassal(name).requestStop(),
       start: (name) => vassal(name).requestStart(),
       unblacklist: (name) => vassal(name).requestUnblacklist(),
+      log: (name) => vassal(name).log,
     };
   }
 

@@ -39,6 +39,10 @@ export interface EmperorOptions {
   readonly onDemandDirectory?: string;
   /** On-demand vassals: CMD VASSAL-FILE prints the socket address. */
   readonly onDemandExec?: string;
+  /** Where each vassal's stdout/stderr is kept, NAME.log (`none`: vassals share the emperor's). */
+  readonly logsDir: string;
+  /** A vassal's log is rotated to NAME.log.1 past this many bytes. */
+  readonly logsMaxSize: number;
   /** The control socket for jailctl ps/stats/reload/stop/start (`none`: no socket). */
   readonly controlSocket: string;
   /** Tyrant mode: each vassal runs as the owner of its config file. */
@@ -92,6 +96,8 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-on-demand-extension', field: 'onDemandExtension', kind: 'string', arg: 'EXT', help: 'on demand: the file VASSAL+EXT (e.g. web.ini.socket) holds the socket to hold for it' },
   { name: 'emperor-on-demand-directory', field: 'onDemandDirectory', kind: 'string', arg: 'DIR', help: 'on demand: hold the UNIX socket DIR/NAME.socket for every vassal' },
   { name: 'emperor-on-demand-exec', field: 'onDemandExec', kind: 'string', arg: 'CMD', help: 'on demand: CMD VASSAL-FILE prints the socket to hold for it' },
+  { name: 'emperor-logs-dir', field: 'logsDir', kind: 'string', arg: 'DIR', help: 'keep each vassal\'s stdout and stderr in DIR/NAME.log, stamped (default /var/log/jailctl; none: vassals write to the emperor\'s own output)' },
+  { name: 'emperor-logs-max-size', field: 'logsMaxSize', kind: 'size', arg: 'SIZE', help: 'rotate a vassal\'s log to NAME.log.1 past SIZE (default 10m)' },
   { name: 'emperor-control-socket', field: 'controlSocket', kind: 'string', arg: 'PATH', help: 'UNIX socket for jailctl ps/stats/reload/stop/start (default /run/jailctl/emperor.sock; none: no socket)' },
   { name: 'emperor-tyrant', field: 'tyrant', kind: 'bool', help: 'tyrant mode: each vassal runs as the owner of its file (never root); uid/gid in the file cannot change that' },
   { name: 'emperor-tyrant-nofollow', field: 'tyrantNofollow', kind: 'bool', help: 'tyrant mode: a symlink\'s own owner counts, and it must point at a file of that owner' },
@@ -119,6 +125,8 @@ export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
   gracefulShutdown: false,
   vassalSet: [],
   vassalsInclude: [],
+  logsDir: '/var/log/jailctl',
+  logsMaxSize: 10 * 1024 * 1024,
   controlSocket: '/run/jailctl/emperor.sock',
   tyrant: false,
   tyrantNofollow: false,

@@ -27,6 +27,8 @@ export interface VassalBuildContext {
   /** Our ends' vassal-side fds, mapped to 3 (and 4) in the jail. */
   readonly emperorFd: number;
   readonly configFd?: number;
+  /** Our ends' vassal-side fds for its stdout and stderr (the emperor keeps its log). */
+  readonly stdio?: { readonly out: number; readonly err: number };
   /** What the emperor itself may do (a vassal asking for more is refused). */
   readonly privileges: EmperorPrivileges;
   /** The on-demand socket the emperor holds: the vassal gets it as fd 0. */
@@ -90,6 +92,7 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
   const expanded = expandVassal(raw, ctx);
   if (tenant) checkTenantEntries(raw.file, expanded.entries, tenant, ctx.options, ctx.users);
   const fds: FdMapping[] = [{ src: ctx.emperorFd, dst: EMPEROR_FD }];
+  if (ctx.stdio) fds.push({ src: ctx.stdio.out, dst: 1 }, { src: ctx.stdio.err, dst: 2 });
   if (ctx.onDemand) {
     checkNotRebound(expanded.entries, ctx.onDemand.address, raw.file);
     fds.push({ src: ctx.onDemand.fd, dst: 0 });

@@ -19,6 +19,7 @@ import type { UserDb } from '../config/users';
 import type { EmperorOptions } from './options';
 import type { EmperorPrivileges } from './privileges';
 import { OWNER_FIELD } from './tyrant';
+import { VassalLog, type Stream } from './vassal-log';
 import { ControlError } from './control';
 import { onDemandAddress } from './on-demand';
 import { configPacket, EmperorChannel, EXIT_NO_RESPAWN, FROM_VASSAL, TO_VASSAL } from './protocol';
@@ -37,6 +38,8 @@ export interface VassalContext {
   /** What the emperor itself may do (after it dropped to its own user, if it did). */
   privileges(): EmperorPrivileges;
   log(line: string): void;
+  /** One line a vassal wrote (with a logs directory, also kept in its log). */
+  echo(vassal: string, stream: Stream, line: string): void;
   /** A removed vassal has stopped: the emperor forgets it. */
   gone(vassal: Vassal): void;
 }
@@ -119,9 +122,14 @@ export class Vassal {
   /** Bumped whenever the config is looked at again: a late on-demand answer is dropped. */
   private generation = 0;
 
+  /** Its stdout/stderr, when the emperor keeps logs (emperor-logs-dir). */
+  readonly log: VassalLog | undefined;
+
   constructor(source: VassalSource, private readonly ctx: VassalContext) {
     this.name = source.name;
     this.source = source;
+    if (ctx.options.logsDir !== 'none')
+      this.log = new VassalLog(ctx.options.logsDir, source.name, ctx.options.logsMaxSize, (stream, line) => ctx.echo(source.name, stream, line));
   }
 
   get currentState(): VassalState {
@@ -359,6 +367,9 @@ export class Vassal {
     // The config pipe; closed right after the launch when the program does not read one.
     const [configPipe, configTheirs] = binding.socketPair();
     let configOurs: number | undefined = configPipe;
+    // The vassal's stdout and stderr, read into its log.
+    const [outOurs, outTheirs] = this.log ? binding.socketPair() : [undefined, undefined];
+    const [errOurs, errTheirs] = this.log ? binding.socketPair() : [undefined, undefined];
     const closeAll = (fds: Array<number | undefined>): void => fds.forEach((fd) => fd !== undefined && closeSync(fd));
 
     let build: VassalBuild;
@@ -371,10 +382,11 @@ export class Vassal {
         env: this.ctx.env,
         emperorFd: theirs,
         configFd: configTheirs,
+        ...(outTheirs !== undefined && errTheirs !== undefined ? { stdio: { out: outTheirs, err: errTheirs } } : {}),
         ...(this.onDemand ? { onDemand: this.onDemand } : {}),
       });
     } catch (err: unknown) {
-      closeAll([ours, theirs, configOurs, configTheirs]);
+      closeAll([ours, theirs, configOurs, configTheirs, outOurs, outTheirs, errOurs, errTheirs]);
       if (!isJailError(err)) throw err;
       this.fail(err.message);
       return;
@@ -389,14 +401,16 @@ export class Vassal {
     try {
       jail = launchJail(build.plan);
     } catch (err: unknown) {
-      closeAll([ours, theirs, configOurs, configTheirs]);
+      closeAll([ours, theirs, configOurs, configTheirs, outOurs, outTheirs, errOurs, errTheirs]);
       if (!isJailError(err)) throw err;
       this.error = err.message;
       this.ctx.log(`${this.name}: ${err.message}`);
       this.diedBeforeLoyal();
       return;
     }
-    closeAll([theirs, configTheirs]);
+    closeAll([theirs, configTheirs, outTheirs, errTheirs]);
+    if (outOurs !== undefined) this.log!.attach(outOurs, 'stdout');
+    if (errOurs !== undefined) this.log!.attach(errOurs, 'stderr');
     if (build.configText === undefined) {
       closeAll([configOurs]);
       configOurs = undefined;
@@ -640,7 +654,10 @@ export class Vassal {
 
   private finish(): void {
     for (const w of this.waiters.splice(0)) w();
-    if (this.removed) this.ctx.gone(this);
+    if (this.removed) {
+      this.log?.close();
+      this.ctx.gone(this);
+    }
   }
 
   private clearTimer(name: 'respawnTimer' | 'curseTimer' | 'heartbeatTimer' | 'loyalTimer'): void {

@@ -91,7 +91,8 @@ test('an app that throws at load: its stack is logged, the vassal is blacklisted
   fx.dir.write('broken.mjs', 'throw new Error("no database configured");\n');
   fx.dir.write('broken.ini', ini('unshare = pid', 'app = broken.mjs', `http-socket = 127.0.0.1:${port}`));
   const e = fx.start(['--emperor', fx.dir.dir, '--emperor-throttle', '200']);
-  await e.waitForLog(/cannot load the app: Error: no database configured\n\s+at /);
+  // Its stack, line by line, each echoed as `[broken.ini] …` by the emperor (and kept in its log).
+  await e.waitForLog(/cannot load the app: Error: no database configured\n\S+ \[\S+\.ini\]\s+at /);
   await e.waitForVassal('broken.ini', (v) => v?.state === 'blacklisted', 'blacklisted');
 });
 

@@ -1,9 +1,11 @@
 // jailctl ps / stats / reload / stop / start / unblacklist against a real emperor, through
 // its real control socket, as root and as a tenant (setpriv), checked against /proc.
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { jailctl, type CliResult } from '../helpers/cli';
+import { cliCommand, jailctl, ROOT, type CliResult } from '../helpers/cli';
 import { alive, emperorFixture, pidsWith, startEmperor, waitUntil, type RunningEmperor } from '../helpers/emperor';
 import { requireRoot } from '../helpers/root';
 import { ini } from '../helpers/vassal';
@@ -153,6 +155,43 @@ test('top renders a frame: the busiest jail first, with its CPU% over the interv
   assert.match(lines[4]!, /^idle\.ini\s+running/);
   assert.match(cli(e, ['top', '--once', '--sort', 'mem', '--interval', '0.2']).stdout, /sorted by mem/);
   assert.is(cli(e, ['top', '--sort', 'size']).status, 1);
+});
+
+test('logs: both streams stamped and kept, the tail, following, rotation, and only one\'s own', async () => {
+  fx.dir.write('web.ini', ini('unshare = fs,pid', 'uid = 1001', 'gid = 1001',
+    "unprivileged-binary-patch-arg = sh -c 'echo started; echo warned >&2; i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.1; done'"));
+  fx.dir.write('chatty.ini', ini('unshare = fs,pid', 'uid = 1002', 'gid = 1002',
+    "unprivileged-binary-patch-arg = sh -c 'while :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; sleep 0.01; done'"));
+  const e = fx.start(['--emperor', fx.dir.dir, '--emperor-logs-max-size', '8k']);
+  await running(e, 'web.ini');
+  await e.waitForLog(/\[web\.ini\] tick 3/);
+  const stamp = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z';
+  const all = cli(e, ['logs', 'web', '-n', '1000']);
+  assert.is(all.status, 0, all.stderr);
+  assert.match(all.stdout, new RegExp(`^${stamp} stdout started\n`, 'm'));
+  assert.match(all.stdout, new RegExp(`^${stamp} stderr warned\n`, 'm'));
+  const two = cli(e, ['logs', 'web.ini', '-n', '2']).stdout.trimEnd().split('\n');
+  assert.is(two.length, 2);
+  assert.match(two[1]!, new RegExp(`^${stamp} stdout tick \\d+$`));
+  assert.ok(readFileSync(join(e.logsDir, 'web.ini.log'), 'utf8').includes('stdout started'), 'kept in DIR/NAME.log');
+
+  // -f prints the tail, then new lines as they come.
+  const [cmd, argv] = cliCommand(['logs', 'web', '-n', '0', '-f', '--socket', e.controlPath]);
+  const follower = spawn(cmd, argv, { cwd: ROOT });
+  let followed = '';
+  follower.stdout.on('data', (c: Buffer) => (followed += c.toString()));
+  try {
+    await waitUntil(() => (followed.match(/stdout tick \d+\n/g) ?? []).length >= 3, 'three new lines followed');
+  } finally {
+    follower.kill();
+  }
+
+  await waitUntil(() => existsSync(join(e.logsDir, 'chatty.ini.log.1')), 'the chatty log rotated');
+  assert.ok(statSync(join(e.logsDir, 'chatty.ini.log')).size <= 8192, 'the current log stays under its cap');
+
+  const r = cli(e, ['logs', 'chatty'], 1001);
+  assert.equal([r.status, r.stderr.trim()], [1, 'jailctl: no vassal chatty among the vassals running as uid 1001']);
+  assert.is(cli(e, ['logs', 'web', '-n', '1'], 1001).status, 0, 'its own log it may read');
 });
 
 test('the socket: a live emperor\'s is never taken, a dead one\'s is replaced; no emperor is exit 3', async () => {

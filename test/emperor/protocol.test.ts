@@ -1,6 +1,6 @@
 // The emperor protocol and the stats server, with vassals that speak it: a shell vassal
 // that reads its pipe, and an unmodified uWSGI 2.0 (Debian's, with the PSGI plugin).
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -39,7 +39,10 @@ test('a vassal that speaks the protocol gets byte 1 on touch (same jail, same pi
   const v = await emperor.waitForVassal('talk.ini', (x) => !!x && x.loyal > 0 && x.ready === 1, 'ready and loyal');
   assert.ok(v!.speaks_protocol);
 
-  fx.dir.write('talk.ini', `${readFileSync(file, 'utf8')}\n; a comment changes the mtime\n`);
+  // Written beside and renamed in: a file rewritten in place can be seen twice (truncated,
+  // then written), and each change is a reload.
+  fx.dir.write('.talk.ini', `${readFileSync(file, 'utf8')}\n; a comment changes the mtime\n`);
+  renameSync(join(fx.dir.dir, '.talk.ini'), file);
   await waitUntil(() => existsSync(log) && readFileSync(log, 'utf8') === '1\n', 'byte 1 at the vassal');
   assert.is((await emperor.vassal('talk.ini'))!.pid, v!.pid, 'reloaded in place, not restarted');
   assert.match(emperor.log(), /talk\.ini: config changed; reload byte sent/);

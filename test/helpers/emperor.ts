@@ -35,6 +35,8 @@ export interface RunningEmperor {
   readonly statsPath: string;
   /** Its control socket (`jailctl ps --socket …`). */
   readonly controlPath: string;
+  /** Where it keeps each vassal's NAME.log. */
+  readonly logsDir: string;
   /** Everything the emperor logged so far. */
   log(): string;
   waitForLog(re: RegExp, timeoutMs?: number): Promise<string>;
@@ -71,7 +73,8 @@ export function startEmperor(args: readonly string[], statsDir: string, wrap: re
   const statsTarget = tcp ? { host: tcp[1]!, port: Number(tcp[2]) } : { path: statsPath };
   // Its own control socket, so tests never meet at /run/jailctl/emperor.sock.
   const controlPath = join(statsDir, 'control.sock');
-  const child = jailctlAsync(['emperor', '--emperor-stats', statsPath, '--emperor-control-socket', controlPath, ...args], wrap);
+  const logsDir = join(statsDir, 'logs');
+  const child = jailctlAsync(['emperor', '--emperor-stats', statsPath, '--emperor-control-socket', controlPath, '--emperor-logs-dir', logsDir, ...args], wrap);
   let log = '';
   const listeners = new Set<() => void>();
   const onData = (c: Buffer): void => {
@@ -87,6 +90,7 @@ export function startEmperor(args: readonly string[], statsDir: string, wrap: re
     child,
     statsPath,
     controlPath,
+    logsDir,
     log: () => log,
     waitForLog(re, timeoutMs = 15000) {
       return new Promise((resolve, reject) => {

@@ -174,9 +174,12 @@ function processesOf(uid: number): number {
   return n;
 }
 
-// The probe's ESCAPE lines in the emperor's log (its stdout is the emperor's).
+// The probe's ESCAPE lines: the emperor keeps its stdout and echoes each line as `[probe.ini] …`.
 function parseRows(log: string): Row[] {
-  return log.split('\n').filter((l) => l.startsWith('ESCAPE\t')).map((l) => {
+  return log.split('\n').flatMap((l) => {
+    const m = /\[probe\.ini\] (ESCAPE\t.*)$/.exec(l);
+    return m ? [m[1]!] : [];
+  }).map((l) => {
     const [, id, verdict, attempt, detail] = l.split('\t');
     return { id: id!, verdict: verdict!, attempt: attempt!, detail: detail ?? '' };
   });
@@ -248,15 +251,15 @@ test('from inside a jail, every attempt on the host, the emperor and another ten
     `unprivileged-binary-patch-arg = ${probe} ${args}`,
   ));
   // A probe that dies half way never prints ESCAPE-DONE: its exit fails the test at once.
-  const end = await e.waitForLog(/^ESCAPE-DONE\t\d+$|probe\.ini: (exited with status (?!26\b)\d+|killed by signal \w+)/m);
-  assert.match(end, /^ESCAPE-DONE/, `the probe did not finish:\n${e.log()}`);
+  const end = await e.waitForLog(/\[probe\.ini\] ESCAPE-DONE\t\d+$|probe\.ini: (exited with status (?!26\b)\d+|killed by signal \w+)/m);
+  assert.match(end, /ESCAPE-DONE/, `the probe did not finish:\n${e.log()}`);
   await e.waitForLog(/probe\.ini: exited with status 26: not respawned/);
 
   const rows = parseRows(e.log());
   console.log(`\n${table(rows)}\n`);
 
   assert.equal(rows.map((r) => r.id), [...MUST_FAIL, ...DOCUMENTED], 'every attempt ran, once, in order');
-  assert.is(/^ESCAPE-DONE\t(\d+)$/m.exec(e.log())![1], String(rows.length));
+  assert.is(/\[probe\.ini\] ESCAPE-DONE\t(\d+)$/m.exec(e.log())![1], String(rows.length));
   assert.ok(MUST_FAIL.length >= 20);
   const open = rows.filter((r) => MUST_FAIL.includes(r.id) && r.verdict !== 'blocked');
   assert.equal(open.map((r) => `${r.id}: ${r.verdict}: ${r.detail}`), [], 'attempts not blocked');

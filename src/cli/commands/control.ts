@@ -2,7 +2,7 @@
 // through its control socket, and their output for a terminal or a script.
 import chalk from 'chalk';
 import type { PsRecord } from '../../emperor/control';
-import { ask, EXIT_NO_EMPEROR, EXIT_OK, EXIT_REFUSED, NoEmperorError, socketPath, type ControlAnswer } from '../control-client';
+import { ask, askStreaming, EXIT_NO_EMPEROR, EXIT_OK, EXIT_REFUSED, NoEmperorError, socketPath, type ControlAnswer } from '../control-client';
 
 export interface ControlIo {
   out(text: string): void;
@@ -203,4 +203,30 @@ export async function runTop(flags: TopFlags, io: ControlIo & { input?: NodeJS.R
       input.pause();
     }
   }
+}
+
+// jailctl logs VASSAL [-n N] [-f]: the last lines of its log, then (with -f) every new one.
+export async function runLogs(vassal: string, flags: ControlFlags & { lines?: string; follow?: boolean }, io: ControlIo): Promise<number> {
+  const lines = flags.lines === undefined ? 20 : Number(flags.lines);
+  if (!Number.isSafeInteger(lines) || lines < 0) {
+    io.error(`jailctl: -n ${flags.lines}: expected a number of lines`);
+    return EXIT_REFUSED;
+  }
+  let status = EXIT_OK;
+  try {
+    await askStreaming(socketPath(flags.socket), { command: 'logs', vassal, lines, follow: flags.follow === true }, (answer) => {
+      if (!answer.ok && answer.line === undefined) {
+        io.error(`jailctl: ${answer.error ?? 'refused'}`);
+        status = EXIT_REFUSED;
+        return false;
+      }
+      if (answer.line !== undefined) io.out(`${String(answer.line)}\n`);
+      else for (const l of answer.lines as string[]) io.out(`${l}\n`);
+      return flags.follow === true;
+    });
+  } catch (err: unknown) {
+    io.error(`jailctl: ${(err as Error).message}`);
+    return err instanceof NoEmperorError ? EXIT_NO_EMPEROR : EXIT_REFUSED;
+  }
+  return status;
 }

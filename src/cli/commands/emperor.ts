@@ -49,6 +49,7 @@ export function resolveEmperorOptions(input: EmperorCliInput, warn: (m: string) 
   acc.vassalsInclude = (acc.vassalsInclude as string[]).map(abs);
   if (typeof acc.onDemandDirectory === 'string') acc.onDemandDirectory = abs(acc.onDemandDirectory);
   if (acc.controlSocket !== 'none') acc.controlSocket = abs(acc.controlSocket as string);
+  if (acc.logsDir !== 'none') acc.logsDir = abs(acc.logsDir as string);
   const options = acc as unknown as EmperorOptions;
   if (options.emperor.length === 0)
     throw new EmperorOptionError('no vassal source: give --emperor DIR (or dir://DIR, glob://PATTERN), or `emperor = DIR` in the --ini file');
