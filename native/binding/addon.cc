@@ -2,6 +2,8 @@
 // shape). Parent-side syscall failures throw ErrnoError; a failure inside the jail is
 // data read from the status fd, never an exception here.
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +277,51 @@ static Napi::Value PeerCredentials(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// pidfdOpen(pid) → a close-on-exec pidfd (jailctl enter joins the namespaces behind it).
+static Napi::Value PidfdOpen(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber())
+    throw Napi::TypeError::New(env, "pidfdOpen(pid: number)");
+  int fd = jail__pidfd_open(info[0].As<Napi::Number>().Int32Value(), 0);
+  if (fd < 0)
+    throw ErrnoError(env, errno, "pidfd_open");
+  return Napi::Number::New(env, fd);
+}
+
+// openPty() → {master, slave}: a pseudo-terminal pair, both close-on-exec (the slave is
+// handed to a jail as its 0, 1, 2 through the plan); the master stays non-blocking.
+static Napi::Value OpenPty(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+  if (master < 0)
+    throw ErrnoError(env, errno, "posix_openpt");
+  char name[64];
+  int slave = -1;
+  if (grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0 ||
+      (slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+    int err = errno;
+    close(master);
+    throw ErrnoError(env, err, "openpty");
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("master", Napi::Number::New(env, master));
+  o.Set("slave", Napi::Number::New(env, slave));
+  return o;
+}
+
+// setWindowSize(fd, columns, rows): TIOCSWINSZ on a pty (the program inside gets SIGWINCH).
+static Napi::Value SetWindowSize(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!ArgIsFd(info, 0) || info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
+    throw Napi::TypeError::New(env, "setWindowSize(fd: number, columns: number, rows: number)");
+  struct winsize ws = {};
+  ws.ws_col = static_cast<unsigned short>(info[1].As<Napi::Number>().Uint32Value());
+  ws.ws_row = static_cast<unsigned short>(info[2].As<Napi::Number>().Uint32Value());
+  if (ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCSWINSZ, &ws) < 0)
+    throw ErrnoError(env, errno, "ioctl(TIOCSWINSZ)");
+  return env.Undefined();
+}
+
 // strerror(errno) → the C library's words for it ("Operation not permitted").
 static Napi::Value StrError(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -302,6 +349,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setChildSubreaper", Napi::Function::New<SetChildSubreaper>(env, "setChildSubreaper"));
   exports.Set("sendFds", Napi::Function::New<SendFds>(env, "sendFds"));
   exports.Set("recvFds", Napi::Function::New<RecvFds>(env, "recvFds"));
+  exports.Set("pidfdOpen", Napi::Function::New<PidfdOpen>(env, "pidfdOpen"));
+  exports.Set("openPty", Napi::Function::New<OpenPty>(env, "openPty"));
+  exports.Set("setWindowSize", Napi::Function::New<SetWindowSize>(env, "setWindowSize"));
   exports.Set("peerCredentials", Napi::Function::New<PeerCredentials>(env, "peerCredentials"));
   exports.Set("socketPair", Napi::Function::New<SocketPair>(env, "socketPair"));
   exports.Set("strerror", Napi::Function::New<StrError>(env, "strerror"));

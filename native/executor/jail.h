@@ -25,6 +25,7 @@ typedef enum {
         JAIL_STAGE_CLONE = 0,     /* clone(CLONE_PIDFD | namespaces) in the caller */
         JAIL_STAGE_HELPER,        /* exec of jail-helper inside the new namespaces */
         JAIL_STAGE_PLAN,          /* reading and parsing the serialised plan */
+        JAIL_STAGE_JOIN,          /* setns() into a running jail's namespaces (jailctl enter) */
         JAIL_STAGE_MOUNT,         /* making the new mount namespace private */
         JAIL_STAGE_PROC,          /* mounting a fresh /proc for the new pid namespace */
         JAIL_STAGE_TMPFS,         /* a fresh tmpfs on each private directory, item = index */
@@ -95,6 +96,10 @@ typedef struct {
         unsigned long nproc; /* RLIMIT_NPROC, soft and hard: processes of the vassal's uid */
         bool no_new_privs;
         bool new_session; /* setsid(): no terminal signals from whoever started the launcher */
+        int join_fd;          /* -1, or a launcher fd: the pidfd of a running jail's process to
+                               * join (its `namespaces`) instead of creating new ones */
+        const char *join_cwd; /* with join: a directory opened before the setns (/proc/PID/cwd) */
+        bool ctty;            /* fd 0 (a pty) becomes the controlling terminal of a new session */
         bool privileged; /* program is a privileged binary patch: exec before the drop */
         const char *path;
         size_t n_argv;

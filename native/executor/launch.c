@@ -26,7 +26,7 @@
 typedef struct {
         int helper_fd;
         int status_fd; /* write end */
-        int keep[JAIL_MAX_FDS + 3];
+        int keep[JAIL_MAX_FDS + 4];
         size_t n_keep;
         char *const *argv;
         char *const *envp;
@@ -118,6 +118,8 @@ int jail_launch(const uint8_t *plan_buf, size_t plan_len, int helper_fd, jail_ch
         ctx.keep[ctx.n_keep++] = parent_pidfd;
         for (size_t i = 0; i < plan.n_fds; i++)
                 ctx.keep[ctx.n_keep++] = plan.fds[i].src;
+        if (plan.join_fd >= 0)
+                ctx.keep[ctx.n_keep++] = plan.join_fd;
 
         /* Block every signal around the clone: the child shares our memory and must not
          * run our handlers; the helper restores the defaults after its exec. The raw call
@@ -125,7 +127,7 @@ int jail_launch(const uint8_t *plan_buf, size_t plan_len, int helper_fd, jail_ch
          * pthread_sigmask() would leave open. */
         (void) syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved, sizeof(all));
         pid = clone(child_main, stack + sizeof(stack),
-                    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | plan.namespaces | SIGCHLD, &ctx, &pidfd);
+                    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | (plan.join_fd >= 0 ? 0 : plan.namespaces) | SIGCHLD, &ctx, &pidfd);
         r = pid < 0 ? -errno : 0;
         (void) syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, sizeof(saved));
         if (r < 0) {

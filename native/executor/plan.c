@@ -5,7 +5,7 @@
  *   ns (mount|pid|net|ipc|uts, repeated)  proc=1  tmpfs (absolute path, repeated)  tmpfs-size
  *   loopback=1
  *   hostname  hook (repeated)  nproc  uid  gid  group (repeated)  cap (number, repeated)
- *   no-new-privs=0|1  setsid=1
+ *   no-new-privs=0|1  setsid=1  join (launcher fd: a pidfd)  join-cwd  ctty=1
  *   privileged=1  path  argv (repeated)  env (KEY=VALUE, repeated)  chdir
  *   fd (SRC:DST, repeated)  fault (STAGE:ERRNO, tests only)
  * An unknown key is an error: TypeScript and C must agree exactly. */
@@ -116,6 +116,14 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
                 p->new_session = strcmp(val, "1") == 0;
         } else if (key_is(key, klen, "no-new-privs")) {
                 p->no_new_privs = strcmp(val, "0") != 0;
+        } else if (key_is(key, klen, "join")) {
+                if (parse_uint(val, INT_MAX, &n) < 0)
+                        return -EINVAL;
+                p->join_fd = (int) n;
+        } else if (key_is(key, klen, "join-cwd")) {
+                p->join_cwd = val;
+        } else if (key_is(key, klen, "ctty")) {
+                p->ctty = strcmp(val, "1") == 0;
         } else if (key_is(key, klen, "privileged")) {
                 p->privileged = strcmp(val, "1") == 0;
         } else if (key_is(key, klen, "path")) {
@@ -157,6 +165,11 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
 /* What no plan may ask for, whatever its source: a mount on the host's /proc or /tmp or a
  * new hostname for the host, when the plan has no namespace of its own for it. */
 static bool consistent(const jail_plan_t *p) {
+        /* Joining a running jail sets nothing up: its mounts, names and hooks are done. */
+        if (p->join_fd >= 0 && (p->mount_proc || p->n_tmpfs || p->hostname || p->loopback || p->n_hooks || p->privileged))
+                return false;
+        if (p->join_cwd && p->join_fd < 0)
+                return false;
         if ((p->mount_proc || p->n_tmpfs > 0) && !(p->namespaces & CLONE_NEWNS))
                 return false;
         if (p->mount_proc && !(p->namespaces & CLONE_NEWPID))
@@ -182,6 +195,7 @@ int jail__plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int 
 
         memset(p, 0, sizeof(*p));
         p->no_new_privs = true;
+        p->join_fd = -1;
         p->fault_stage = -1;
         *ret_item = -1;
 

@@ -233,14 +233,56 @@ static int set_no_new_privs(const jail_plan_t *plan, jail_error_t *reterr) {
 }
 
 /* After the last credential change, which resets the parent-death signal. Then checks
- * the parent did not die before that: under the jail's init the parent must still be
- * pid 1, otherwise the launcher's pidfd must not be readable. Reports
- * JAIL_STAGE_PDEATHSIG (ESRCH: the parent is gone). */
-static int set_pdeathsig(const jail_plan_t *plan, bool under_init, int parent_pidfd, jail_error_t *reterr) {
+ * the parent did not die before that: when the parent stayed behind as a forwarding init
+ * its pid is known (`parent`: 1 in a new pid namespace, 0 when it is outside a joined one,
+ * where it has no pid), otherwise (parent < 0) the launcher's pidfd must not be readable.
+ * Reports JAIL_STAGE_PDEATHSIG (ESRCH: the parent is gone). */
+static int set_pdeathsig(const jail_plan_t *plan, pid_t parent, int parent_pidfd, jail_error_t *reterr) {
         if (fault(plan, JAIL_STAGE_PDEATHSIG) || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 return jail__fail(reterr, JAIL_STAGE_PDEATHSIG, errno, -1, 0);
-        if (under_init ? getppid() != 1 : jail__parent_gone(parent_pidfd))
+        if (parent >= 0 ? getppid() != parent : jail__parent_gone(parent_pidfd))
                 return jail__fail(reterr, JAIL_STAGE_PDEATHSIG, ESRCH, -1, 0);
+        return 0;
+}
+
+/* jailctl enter, in the helper: a fresh process outside any jail, root. Opens the running
+ * jail's cwd (join_cwd, /proc/PID/cwd of its vassal) while it is still reachable by that
+ * path, then joins the plan's namespaces of the process behind the pidfd in one setns(2)
+ * (the mount namespace also moves root and cwd to that namespace's root). A joined pid
+ * namespace holds only processes forked after this. Reports JAIL_STAGE_JOIN. */
+static int join_jail(const jail_plan_t *plan, int *ret_cwd_fd, jail_error_t *reterr) {
+        *ret_cwd_fd = -1;
+        if (fault(plan, JAIL_STAGE_JOIN))
+                return jail__fail(reterr, JAIL_STAGE_JOIN, errno, -1, 0);
+        if (plan->join_cwd) {
+                *ret_cwd_fd = open(plan->join_cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (*ret_cwd_fd < 0)
+                        return jail__fail(reterr, JAIL_STAGE_JOIN, errno, -1, 0);
+        }
+        if (plan->namespaces && setns(plan->join_fd, plan->namespaces) < 0)
+                return jail__fail(reterr, JAIL_STAGE_JOIN, errno, -1, 0);
+        (void) close(plan->join_fd);
+        return 0;
+}
+
+/* The joined jail's working directory, once inside it with final credentials. Reports
+ * JAIL_STAGE_CHDIR. */
+static int change_dir_fd(const jail_plan_t *plan, int fd, jail_error_t *reterr) {
+        if (fd < 0)
+                return 0;
+        if (fault(plan, JAIL_STAGE_CHDIR) || fchdir(fd) < 0)
+                return jail__fail(reterr, JAIL_STAGE_CHDIR, errno, -1, 0);
+        (void) close(fd);
+        return 0;
+}
+
+/* After map_fds(), fd 0 is the pty the launcher made: a new session whose controlling
+ * terminal it is, so Ctrl-C and job control work inside. Reports JAIL_STAGE_FDS. */
+static int take_tty(const jail_plan_t *plan, jail_error_t *reterr) {
+        if (!plan->ctty)
+                return 0;
+        if (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0)
+                return jail__fail(reterr, JAIL_STAGE_FDS, errno, 0, 0);
         return 0;
 }
 
@@ -360,9 +402,38 @@ int jail__drop(const jail_plan_t *plan, jail_error_t *reterr) {
         return 0;
 }
 
+/* jailctl enter: join, fork inside a joined pid namespace (this process stays outside as
+ * the command's forwarding parent, init.c, and exits with its status), then the same
+ * credentials, fds and exec as a launch. Nothing is set up: the jail already is. */
+static int run_joined(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_error_t *reterr) {
+        pid_t parent = -1;
+        int cwd_fd, r;
+
+        if (!(plan->namespaces & CLONE_NEWPID))
+                jail__unblock_signals();
+        if ((r = join_jail(plan, &cwd_fd, reterr)) < 0)
+                return r;
+        if (plan->namespaces & CLONE_NEWPID) {
+                if ((r = jail__fork_init(plan, reterr)) < 0)
+                        return r;
+                parent = 0;
+        }
+        if ((r = jail__drop(plan, reterr)) < 0 || (r = set_pdeathsig(plan, parent, parent_pidfd, reterr)) < 0)
+                return r;
+        if (parent_pidfd >= 0)
+                (void) close(parent_pidfd);
+        if ((r = map_fds(plan, status_fd, reterr)) < 0 || (r = take_tty(plan, reterr)) < 0 ||
+            (r = change_dir_fd(plan, cwd_fd, reterr)) < 0 || (r = change_dir(plan, reterr)) < 0)
+                return r;
+        return exec_program(plan, reterr);
+}
+
 int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_error_t *reterr) {
         bool under_init = false;
         int r;
+
+        if (plan->join_fd >= 0)
+                return run_joined(plan, status_fd, parent_pidfd, reterr);
 
         /* A fresh clone child is never a process-group leader, so setsid() cannot fail
          * (EPERM is its only error); the jail then gets no signal from a terminal. */
@@ -384,11 +455,12 @@ int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_err
         }
 
         if ((r = jail__drop(plan, reterr)) < 0 ||
-            (r = set_pdeathsig(plan, under_init, parent_pidfd, reterr)) < 0)
+            (r = set_pdeathsig(plan, under_init ? 1 : -1, parent_pidfd, reterr)) < 0)
                 return r;
         if (parent_pidfd >= 0)
                 (void) close(parent_pidfd);
-        if ((r = map_fds(plan, status_fd, reterr)) < 0 || (r = change_dir(plan, reterr)) < 0)
+        if ((r = map_fds(plan, status_fd, reterr)) < 0 || (r = take_tty(plan, reterr)) < 0 ||
+            (r = change_dir(plan, reterr)) < 0)
                 return r;
         return exec_program(plan, reterr);
 }

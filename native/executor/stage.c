@@ -10,6 +10,7 @@ static const char *const stage_names[_JAIL_STAGE_MAX] = {
         [JAIL_STAGE_CLONE] = "clone",
         [JAIL_STAGE_HELPER] = "helper",
         [JAIL_STAGE_PLAN] = "plan",
+        [JAIL_STAGE_JOIN] = "join",
         [JAIL_STAGE_MOUNT] = "mount",
         [JAIL_STAGE_PROC] = "proc",
         [JAIL_STAGE_TMPFS] = "tmpfs",

@@ -4,6 +4,7 @@ import { VASSAL_OPTIONS } from '../config/options';
 import { EMPEROR_OPTIONS, type EmperorOptionSpec } from '../emperor/options';
 import { runAction, runLogs, runPs, runStats, runTop, type ControlIo, type TopFlags } from './commands/control';
 import { runEmperor } from './commands/emperor';
+import { runEnter } from './commands/enter';
 import { runVassal, EXIT_SETUP } from './commands/run';
 
 const VERSION = '0.1.0';
@@ -170,6 +171,35 @@ ${EXIT_HELP}`)
       .action(async (vassal: string, opts: { socket?: string }) => {
         process.exitCode = await runAction(name, vassal, opts, controlIo());
       });
+
+  program
+    .command('enter')
+    .description('run a command inside a running jail: its namespaces, cwd, environment, uid/gid and capabilities')
+    .argument('<vassal>', 'the vassal\'s name: its file name (shop.ini), or without the extension')
+    .argument('[command...]', 'what to run (after --); default: the jail user\'s login shell, or /bin/sh')
+    .option('--root', 'as root with every capability instead of the vassal\'s user')
+    .option('-t, --tty', 'a pty even when stdin is not a terminal')
+    .option('-T, --no-tty', 'plain pipes even when stdin is a terminal')
+    .option('--socket <path>', SOCKET_HELP)
+    .addHelpText('after', `
+Examples:
+  $ sudo jailctl enter shop                      (a shell inside, as the vassal's user)
+  $ sudo jailctl enter shop -- ls -l /proc
+  $ sudo jailctl enter shop --root -- ip addr
+
+The command joins every namespace of the jail through a pidfd, in a fresh child (never in
+jailctl's own process), starts in the vassal's working directory with its environment
+(TERM is yours), and with a terminal gets a pty whose size follows yours.
+Exit status: the command's (128+N when killed by signal N); 1 when there is no such
+vassal or it does not run; 3 when no emperor answers; 125 when joining failed; 126/127
+when the command cannot be run or does not exist. Needs root.`)
+    .action(async (vassal: string, command: string[], opts: { root?: boolean; tty?: boolean; socket?: string }) => {
+      process.exitCode = await runEnter(vassal, command, opts, {
+        error: (line) => process.stderr.write(`${line}\n`),
+        stdin: process.stdin,
+        stdout: process.stdout,
+      });
+    });
 
   program
     .command('logs')

@@ -7,6 +7,8 @@ export interface UserEntry {
   readonly uid: number;
   readonly gid: number;
   readonly home: string;
+  /** The login shell (jailctl enter's default command). */
+  readonly shell: string;
 }
 
 /** Lookups the plan compiler needs; compile.ts does no I/O itself. */
@@ -29,7 +31,7 @@ function parseColonFile(text: string): string[][] {
 export function parseUserDb(passwd: string, group: string): UserDb {
   const users = parseColonFile(passwd)
     .filter((f) => f.length >= 7)
-    .map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! }));
+    .map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]!, shell: f[6]! }));
   const groupLines = parseColonFile(group).filter((f) => f.length >= 3);
   const groups = new Map(groupLines.map((f) => [f[0]!, Number(f[2])]));
   return {

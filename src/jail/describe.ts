@@ -40,6 +40,8 @@ export function describeFailure(plan: LaunchPlan, rec: StageRecord): string {
       return `exec of jail-helper${why}`;
     case 'plan':
       return `the executor refused the plan at entry ${rec.item}${why}`;
+    case 'join':
+      return `joining the running jail's namespaces (${ns || 'none'})${why}`;
     case 'mount':
       return `making the jail's mounts private${why}`;
     case 'proc':

@@ -48,6 +48,10 @@ export interface NativeBinding {
   sendFds(socket: number, data: Uint8Array, fds: readonly number[]): number;
   recvFds(socket: number, maxBytes: number, maxFds: number): { data: Buffer; fds: number[] };
   socketPair(): [number, number];
+  pidfdOpen(pid: number): number;
+  /** A pseudo-terminal pair (master non-blocking), both close-on-exec. */
+  openPty(): { master: number; slave: number };
+  setWindowSize(fd: number, columns: number, rows: number): void;
   /** SO_PEERCRED of a connected UNIX socket. */
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   strerror(errno: number): string;

@@ -70,6 +70,9 @@ export function serializePlan(plan: LaunchPlan, fault?: FaultInjection): Buffer 
   for (const kv of plan.env) add('env', kv);
   if (plan.chdir !== undefined) add('chdir', plan.chdir);
   for (const fd of plan.fds) add('fd', `${fd.src}:${fd.dst}`);
+  if (plan.join) add('join', plan.join.pidfd);
+  if (plan.join?.cwd !== undefined) add('join-cwd', plan.join.cwd);
+  if (plan.ctty) add('ctty', 1);
   if (fault) add('fault', `${fault.stage}:${fault.errno}`);
   return kv.bytes();
 }

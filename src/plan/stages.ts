@@ -2,7 +2,7 @@
 // (test/addon/stages.test.ts checks they match).
 
 export const LAUNCH_STAGES = [
-  'clone', 'helper', 'plan', 'mount', 'proc', 'tmpfs', 'hostname', 'loopback', 'hook', 'init',
+  'clone', 'helper', 'plan', 'join', 'mount', 'proc', 'tmpfs', 'hostname', 'loopback', 'hook', 'init',
   'rlimit', 'bounding', 'groups', 'gid', 'uid', 'caps', 'no_new_privs', 'pdeathsig', 'fds', 'chdir', 'exec',
 ] as const;
 

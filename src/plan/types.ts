@@ -63,4 +63,9 @@ export interface LaunchPlan {
   readonly env: readonly string[];
   readonly chdir?: string;
   readonly fds: readonly FdMapping[];
+  /** jailctl enter: join `namespaces` of the process behind this pidfd (a launcher fd)
+   *  instead of creating them; `cwd` is opened first (/proc/PID/cwd). */
+  readonly join?: { readonly pidfd: number; readonly cwd?: string };
+  /** fd 0 is a pty: make it the controlling terminal of a new session. */
+  readonly ctty?: boolean;
 }
