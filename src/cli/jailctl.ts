@@ -133,8 +133,8 @@ function addControlCommands(program: Command): void {
     .addHelpText('after', `
 Example:
   $ sudo jailctl ps
-  NAME       STATE    PID    UID:GID      NS                   UP  RESTARTS  LOYAL  PROCS  RSS    CPU%
-  shop.ini   running  20620  33:33        mnt,pid,net,ipc,uts  3h  0         yes    5      61.2M  0.4
+  NAME      STATE    PID    UID:GID  NS                   UP  RESTARTS  LOYAL  MODE  PROCS  RSS    CPU%
+  shop.ini  running  20620  33:33    mnt,pid,net,ipc,uts  3h  0         yes    -     5      61.2M  0.4
   $ jailctl ps --json | jq '.[] | select(.state != "running") | .name'
 
 CPU% is the jail's CPU time over its uptime (as ps(1)); RSS and PROCS count every

@@ -73,7 +73,7 @@ test('ps shows each vassal\'s state, pid, uid:gid, namespaces and the whole jail
   const table = cli(e, ['ps']);
   assert.is(table.status, 0);
   const lines = table.stdout.trimEnd().split('\n');
-  assert.match(lines[0]!, /^NAME\s+STATE\s+PID\s+UID:GID\s+NS\s+UP\s+RESTARTS\s+LOYAL\s+PROCS\s+RSS\s+CPU%$/);
+  assert.match(lines[0]!, /^NAME\s+STATE\s+PID\s+UID:GID\s+NS\s+UP\s+RESTARTS\s+LOYAL\s+MODE\s+PROCS\s+RSS\s+CPU%$/);
   assert.match(lines[1]!, new RegExp(`^alice\\.ini\\s+running\\s+${alice.pid}\\s+1001:1001\\s+mnt,pid,ipc,uts\\s`));
   assert.is(lines.length, 3, 'the failed one only with -a');
   assert.not.match(table.stdout, /\x1b\[/, 'no colour when stdout is not a terminal');

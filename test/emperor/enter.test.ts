@@ -48,7 +48,8 @@ test('exit codes: the command\'s own, 126/127 when it cannot run, 1 for no such 
   const missing = enter(e, ['web', '--', '/no/such/program']);
   assert.equal([missing.status, missing.stderr.trim()], [127, 'jailctl: web.ini: enter "/no/such/program": No such file or directory']);
   const unknown = enter(e, ['shop', '--', 'true']);
-  assert.equal([unknown.status, unknown.stderr.trim()], [1, 'jailctl: no vassal shop (running: web.ini)']);
+  assert.equal([unknown.status, unknown.stderr.trim()], [1, 'jailctl: no vassal shop (there are: web.ini)']);
+  assert.is(enter(e, ['wbe.ini', '--', 'true']).stderr.trim(), 'jailctl: no vassal wbe.ini (did you mean web.ini?)');
   assert.is(jailctl(['stop', 'web', '--socket', e.controlPath]).status, 0);
   const stopped = enter(e, ['web', '--', 'true']);
   assert.equal([stopped.status, stopped.stderr.trim()], [1, 'jailctl: web.ini is stopped: nothing runs to enter (jailctl start web.ini)']);

@@ -68,7 +68,7 @@ export function psTable(rows: readonly PsRecord[], opts: { color: boolean; all: 
     running: c.green, spawning: c.yellow, reloading: c.yellow, stopping: c.yellow, 'respawn-wait': c.yellow,
     'on-demand': c.cyan, blacklisted: c.red, failed: c.red, stopped: c.gray,
   };
-  const head = ['NAME', 'STATE', 'PID', 'UID:GID', 'NS', 'UP', 'RESTARTS', 'LOYAL', 'PROCS', 'RSS', 'CPU%', ...(opts.all ? ['ERROR'] : [])];
+  const head = ['NAME', 'STATE', 'PID', 'UID:GID', 'NS', 'UP', 'RESTARTS', 'LOYAL', 'MODE', 'PROCS', 'RSS', 'CPU%', ...(opts.all ? ['ERROR'] : [])];
   const cells = rows.map((r) => [
     r.name,
     r.state,
@@ -78,6 +78,7 @@ export function psTable(rows: readonly PsRecord[], opts: { color: boolean; all: 
     formatUptime(r.uptime),
     String(r.restarts),
     r.loyal ? 'yes' : 'no',
+    r.adopted ? 'adopted' : r.onDemand ? 'on-demand' : '-',
     r.processes > 0 ? String(r.processes) : '-',
     formatBytes(r.rssBytes),
     r.pid > 0 ? (opts.cpu ?? ((x: PsRecord) => cpuPercent(x)))(r).toFixed(1) : '-',

@@ -2,6 +2,7 @@
 // our stdin is a terminal (raw mode, window size followed) and plain pipes otherwise; our
 // exit status is the command's.
 import { closeSync, readSync, writeSync } from 'node:fs';
+import { closest, distance } from 'fastest-levenshtein';
 import { readUserDb } from '../../config/users';
 import type { PsRecord } from '../../emperor/control';
 import { isJailError } from '../../errors';
@@ -86,7 +87,9 @@ export async function runEnter(vassal: string, argv: readonly string[], flags: E
     const rows = answer.vassals as PsRecord[];
     record = rows.find((r) => r.name === vassal) ?? rows.find((r) => r.name.replace(/\.[^.]+$/, '') === vassal);
     if (!record) {
-      io.error(`jailctl: no vassal ${vassal}${rows.length ? ` (running: ${rows.map((r) => r.name).join(', ')})` : ''}`);
+      const best = rows.length > 0 ? closest(vassal, rows.map((r) => r.name)) : undefined;
+      const near = best !== undefined && distance(vassal, best) <= Math.max(2, Math.floor(vassal.length / 3));
+      io.error(`jailctl: no vassal ${vassal}${near ? ` (did you mean ${best}?)` : rows.length ? ` (there are: ${rows.map((r) => r.name).join(', ')})` : ''}`);
       return EXIT_REFUSED;
     }
   } catch (err: unknown) {
