@@ -177,7 +177,7 @@ ${EXIT_HELP}`)
     .description('run a command inside a running jail: its namespaces, cwd, environment, uid/gid and capabilities')
     .argument('<vassal>', 'the vassal\'s name: its file name (shop.ini), or without the extension')
     .argument('[command...]', 'what to run (after --); default: the jail user\'s login shell, or /bin/sh')
-    .option('--root', 'as root with every capability instead of the vassal\'s user')
+    .option('--root', 'as root with every capability instead of the vassal\'s user (root only)')
     .option('-t, --tty', 'a pty even when stdin is not a terminal')
     .option('-T, --no-tty', 'plain pipes even when stdin is a terminal')
     .option('--socket <path>', SOCKET_HELP)
@@ -191,8 +191,10 @@ The command joins every namespace of the jail through a pidfd, in a fresh child 
 jailctl's own process), starts in the vassal's working directory with its environment
 (TERM is yours), and with a terminal gets a pty whose size follows yours.
 Exit status: the command's (128+N when killed by signal N); 1 when there is no such
-vassal or it does not run; 3 when no emperor answers; 125 when joining failed; 126/127
-when the command cannot be run or does not exist. Needs root.`)
+vassal or it does not run (or is not yours); 3 when no emperor answers; 125 when joining
+failed; 126/127 when the command cannot be run or does not exist.
+As root, jailctl joins the jail itself; any other user asks the emperor, which lets them
+into the jails that run as themselves only and relays the terminal.`)
     .action(async (vassal: string, command: string[], opts: { root?: boolean; tty?: boolean; socket?: string }) => {
       process.exitCode = await runEnter(vassal, command, opts, {
         error: (line) => process.stderr.write(`${line}\n`),

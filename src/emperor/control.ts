@@ -8,6 +8,10 @@
 //   response: {"ok": true, ...} | {"ok": false, "error": "…", "code": "…"}  one per line
 //   logs with follow: the answer, then {"line": "…"} for every new line until the client
 //   hangs up (the connection serves nothing else).
+//   enter ({"argv": […], "tty": true, "columns": 80, "rows": 24}, for users who cannot
+//   setns themselves): the answer, then the client sends {"in": BASE64} | {"resize":
+//   [columns, rows]} | {"eof": true} and the emperor {"out": BASE64, "stream": "stdout" |
+//   "stderr"} and at last {"exit": STATUS}.
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -17,14 +21,15 @@ import { binding } from '../native/binding';
 import { EmperorOptionError } from './options';
 import type { VassalSnapshot } from './vassal';
 import type { VassalLog } from './vassal-log';
+import type { EnterRequest, EnterSession } from './enter-session';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/jailctl/emperor.sock';
 
 /** The longest request line; a peer sending more is cut off. */
 const MAX_LINE = 64 * 1024;
 
-export type ControlCommand = 'ps' | 'stats' | 'reload' | 'stop' | 'start' | 'unblacklist' | 'logs';
-const COMMANDS: readonly ControlCommand[] = ['ps', 'stats', 'reload', 'stop', 'start', 'unblacklist', 'logs'];
+export type ControlCommand = 'ps' | 'stats' | 'reload' | 'stop' | 'start' | 'unblacklist' | 'logs' | 'enter';
+const COMMANDS: readonly ControlCommand[] = ['ps', 'stats', 'reload', 'stop', 'start', 'unblacklist', 'logs', 'enter'];
 
 export interface Peer {
   readonly pid: number;
@@ -42,6 +47,8 @@ export interface ControlTarget {
   unblacklist(name: string): string;
   /** The vassal's captured output, or undefined when the emperor keeps no logs. */
   log(name: string): VassalLog | undefined;
+  /** Runs a command inside the vassal's running jail for `peer` (see enter-session.ts). */
+  enter(name: string, req: EnterRequest, output: (stream: 'stdout' | 'stderr', data: Buffer) => void): EnterSession;
 }
 
 /** One row of `jailctl ps`. */
@@ -117,13 +124,20 @@ function findVassal(target: ControlTarget, peer: Peer, name: unknown): string {
 }
 
 // Answers one request line.
+/** What a request may turn its connection into, after its answer. */
+export interface Continuation {
+  follow?: VassalLog;
+  /** Makes the session once the answer is written, handing it its output channel. */
+  enter?: (output: (stream: 'stdout' | 'stderr', data: Buffer) => void) => EnterSession;
+}
+
 export async function handleRequest(
   target: ControlTarget,
   peer: Peer,
   line: string,
-  follow?: (log: VassalLog) => void,
+  then: Continuation = {},
 ): Promise<Record<string, unknown>> {
-  let req: { command?: unknown; vassal?: unknown; lines?: unknown; follow?: unknown };
+  let req: { command?: unknown; vassal?: unknown; lines?: unknown; follow?: unknown; argv?: unknown; tty?: unknown; columns?: unknown; rows?: unknown; term?: unknown };
   try {
     req = JSON.parse(line) as typeof req;
   } catch {
@@ -150,8 +164,24 @@ export async function handleRequest(
       const n = req.lines === undefined ? 20 : Number(req.lines);
       if (!Number.isSafeInteger(n) || n < 0) throw new ControlError('EBADREQ', `lines: expected a count, got ${JSON.stringify(req.lines)}`);
       const lines = log.tail(n);
-      if (req.follow === true) follow?.(log);
+      if (req.follow === true) then.follow = log;
       return { lines, path: log.path };
+    }
+    case 'enter': {
+      const name = findVassal(target, peer, req.vassal);
+      const snapshot = target.snapshots().find((x) => x.name === name)!;
+      if (snapshot.pid <= 0) throw new ControlError('ESTATE', `${name} is ${snapshot.state}: nothing runs to enter (jailctl start ${name})`);
+      if (!Array.isArray(req.argv) || !req.argv.every((a) => typeof a === 'string'))
+        throw new ControlError('EBADREQ', 'enter: argv must be an array of strings (empty: the user\'s shell)');
+      const enterReq: EnterRequest = {
+        argv: req.argv as string[],
+        tty: req.tty === true,
+        ...(typeof req.columns === 'number' ? { columns: req.columns } : {}),
+        ...(typeof req.rows === 'number' ? { rows: req.rows } : {}),
+        env: typeof req.term === 'string' ? { TERM: req.term } : {},
+      };
+      then.enter = (output) => target.enter(name, enterReq, output);
+      return { vassal: name };
     }
     case 'unblacklist': {
       if (req.vassal === undefined) {
@@ -205,6 +235,38 @@ export async function startControlServer(path: string, target: ControlTarget, lo
   return server;
 }
 
+// An enter session on this connection: output out, {"exit"} at the end; the client going
+// away ends the command.
+function startSession(socket: Socket, make: NonNullable<Continuation['enter']>, log: (line: string) => void): EnterSession | undefined {
+  let session: EnterSession;
+  try {
+    session = make((stream, data) => {
+      if (!socket.destroyed) socket.write(`${JSON.stringify({ out: data.toString('base64'), stream })}\n`);
+    });
+  } catch (err: unknown) {
+    socket.end(`${JSON.stringify({ exit: 125, error: (err as Error).message })}\n`);
+    log(`control socket: enter failed: ${(err as Error).message}`);
+    return undefined;
+  }
+  socket.once('close', () => session.kill());
+  void session.done.then((status) => {
+    if (!socket.destroyed) socket.end(`${JSON.stringify({ exit: status })}\n`);
+  });
+  return session;
+}
+
+function sessionInput(session: EnterSession, line: string): void {
+  let msg: { in?: unknown; resize?: unknown; eof?: unknown };
+  try {
+    msg = JSON.parse(line) as typeof msg;
+  } catch {
+    return;
+  }
+  if (typeof msg.in === 'string') session.input(Buffer.from(msg.in, 'base64'));
+  if (Array.isArray(msg.resize) && msg.resize.length === 2) session.resize(Number(msg.resize[0]), Number(msg.resize[1]));
+  if (msg.eof === true) session.endInput();
+}
+
 function serve(socket: Socket, target: ControlTarget, log: (line: string) => void): void {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
   let peer: Peer;
@@ -216,6 +278,7 @@ function serve(socket: Socket, target: ControlTarget, log: (line: string) => voi
   }
   let buffered = '';
   let queue = Promise.resolve();
+  let session: EnterSession | undefined;
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => {
     buffered += chunk;
@@ -228,12 +291,16 @@ function serve(socket: Socket, target: ControlTarget, log: (line: string) => voi
       const line = buffered.slice(0, nl).trim();
       buffered = buffered.slice(nl + 1);
       if (line === '') continue;
+      if (session) {
+        sessionInput(session, line);
+        continue;
+      }
       // In order: a stop answers when the jail is down, and the next request waits for it.
       queue = queue.then(async () => {
         let answer: Record<string, unknown>;
-        let following: VassalLog | undefined;
+        const then: Continuation = {};
         try {
-          answer = { ok: true, ...(await handleRequest(target, peer, line, (log) => (following = log))) };
+          answer = { ok: true, ...(await handleRequest(target, peer, line, then)) };
         } catch (err: unknown) {
           if (!(err instanceof ControlError)) {
             log(`control socket: internal error answering uid ${peer.uid}: ${(err as Error).stack ?? err}`);
@@ -241,10 +308,11 @@ function serve(socket: Socket, target: ControlTarget, log: (line: string) => voi
           } else answer = { ok: false, code: err.code, error: err.message };
         }
         if (!socket.destroyed) socket.write(`${JSON.stringify(answer)}\n`);
-        if (following && !socket.destroyed) {
-          const stop = following.follow((l) => socket.write(`${JSON.stringify({ line: l })}\n`));
+        if (then.follow && !socket.destroyed) {
+          const stop = then.follow.follow((l) => socket.write(`${JSON.stringify({ line: l })}\n`));
           socket.once('close', stop);
         }
+        if (then.enter && !socket.destroyed) session = startSession(socket, then.enter, log);
       });
     }
   });

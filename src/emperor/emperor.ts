@@ -10,6 +10,8 @@ import { DirMonitor } from '../monitors/dir';
 import type { Monitor, MonitorEvent, VassalSource } from '../monitors/types';
 import { EmperorOptionError, type EmperorOptions } from './options';
 import { startControlServer, type ControlTarget } from './control';
+import { startEnterSession } from './enter-session';
+import type { Namespace } from '../plan/types';
 import { checkSignalling, describePrivileges, dropEmperorPrivileges, readPrivileges, resolveEmperorCredentials, type EmperorPrivileges } from './privileges';
 import { parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
@@ -219,6 +221,10 @@ export class Emperor {
       start: (name) => vassal(name).requestStart(),
       unblacklist: (name) => vassal(name).requestUnblacklist(),
       log: (name) => vassal(name).log,
+      enter: (name, req, output) => {
+        const s = vassal(name).snapshot();
+        return startEnterSession({ vassal: name, pid: s.pid, namespaces: s.namespaces as Namespace[] }, req, this.ctx.users(), output);
+      },
     };
   }
 

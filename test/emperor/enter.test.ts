@@ -64,25 +64,41 @@ function tmux(...args: string[]): string {
   return r.stdout;
 }
 
-test('interactive: a shell in a real pty, the window size followed, the exit status returned', async () => {
+for (const [who, wrap] of [['root', []], ['a tenant (uid 1001), through the emperor', ['setpriv', '--reuid=1001', '--regid=1001', '--clear-groups']]] as const) {
+  test(`interactive, as ${who}: a shell in a real pty, the window size followed, the exit status returned`, async () => {
+    const e = await startWeb();
+    const [cmd, argv] = cliCommand(['enter', 'web', '--socket', e.controlPath], wrap);
+    const line = [cmd, ...argv].map((a) => `'${a}'`).join(' ');
+    tmux('new-session', '-d', '-s', 'enter', '-x', '100', '-y', '30', `cd ${ROOT} && ${line}; echo EXITED=$?; sleep 60`);
+    try {
+      const screen = (): string => tmux('capture-pane', '-p', '-t', 'enter');
+      await waitUntil(() => /^\$\s*$/m.test(screen()), `the jail's shell prompt:\n${screen()}`);
+      tmux('send-keys', '-t', 'enter', 'echo "in $(hostname) as $(id -u), $(stty size)"', 'Enter');
+      await waitUntil(() => /^in inside as 1001, 30 100$/m.test(screen()), `the answer on the screen:\n${screen()}`);
+      tmux('resize-window', '-t', 'enter', '-x', '120', '-y', '40');
+      await sleep(300);
+      tmux('send-keys', '-t', 'enter', 'stty size', 'Enter');
+      await waitUntil(() => /^40 120$/m.test(screen()), `the new size inside:\n${screen()}`);
+      tmux('send-keys', '-t', 'enter', 'exit 5', 'Enter');
+      await waitUntil(() => /^EXITED=5$/m.test(screen()), `the exit status:\n${screen()}`);
+    } finally {
+      spawnSync('tmux', ['-L', 'jailctl-test', 'kill-server']);
+    }
+  });
+}
+
+test('a tenant enters only its own jails, through the emperor, with pipes when not on a terminal', async () => {
   const e = await startWeb();
-  const [cmd, argv] = cliCommand(['enter', 'web', '--socket', e.controlPath]);
-  const line = [cmd, ...argv].map((a) => `'${a}'`).join(' ');
-  tmux('new-session', '-d', '-s', 'enter', '-x', '100', '-y', '30', `cd ${ROOT} && ${line}; echo EXITED=$?; sleep 60`);
-  try {
-    const screen = (): string => tmux('capture-pane', '-p', '-t', 'enter');
-    await waitUntil(() => /^\$\s*$/m.test(screen()), 'the jail\'s shell prompt');
-    tmux('send-keys', '-t', 'enter', 'echo "in $(hostname) as $(id -u), $(stty size)"', 'Enter');
-    await waitUntil(() => /^in inside as 1001, 30 100$/m.test(screen()), `the answer on the screen:\n${screen()}`);
-    tmux('resize-window', '-t', 'enter', '-x', '120', '-y', '40');
-    await sleep(300);
-    tmux('send-keys', '-t', 'enter', 'stty size', 'Enter');
-    await waitUntil(() => /^40 120$/m.test(screen()), `the new size inside:\n${screen()}`);
-    tmux('send-keys', '-t', 'enter', 'exit 5', 'Enter');
-    await waitUntil(() => /^EXITED=5$/m.test(screen()), `the exit status:\n${screen()}`);
-  } finally {
-    spawnSync('tmux', ['-L', 'jailctl-test', 'kill-server']);
-  }
+  fx.dir.write('other.ini', ini('unshare = fs,pid', 'uid = 1002', 'gid = 1002', 'unprivileged-binary-patch-arg = sleep 79111'));
+  await e.waitForVassal('other.ini', (v) => v?.state === 'running', 'running');
+  const [cmd, argv] = cliCommand(['enter', '--socket', e.controlPath, 'web', '--', 'sh', '-c', 'read line; echo "got $line in $(hostname) as $(id -u)"; echo oops >&2; exit 4'],
+    ['setpriv', '--reuid=1001', '--regid=1001', '--clear-groups']);
+  const r = spawnSync(cmd, argv, { cwd: ROOT, input: 'hello\n', encoding: 'utf8' });
+  assert.equal([r.status, r.stdout, r.stderr], [4, 'got hello in inside as 1001\n', 'oops\n']);
+  const other = jailctl(['enter', '--socket', e.controlPath, 'other', '--', 'true'], { wrap: ['setpriv', '--reuid=1001', '--regid=1001', '--clear-groups'] });
+  assert.equal([other.status, other.stderr.trim()], [1, 'jailctl: no vassal other among the vassals running as uid 1001']);
+  const root = jailctl(['enter', '--socket', e.controlPath, '--root', 'web', '--', 'true'], { wrap: ['setpriv', '--reuid=1001', '--regid=1001', '--clear-groups'] });
+  assert.equal([root.status, root.stderr.trim()], [1, 'jailctl: --root is for root only']);
 });
 
 test.run();

@@ -3,6 +3,7 @@
 // exit status is the command's.
 import { closeSync, readSync, writeSync } from 'node:fs';
 import { closest, distance } from 'fastest-levenshtein';
+import { connect } from 'node:net';
 import { readUserDb } from '../../config/users';
 import type { PsRecord } from '../../emperor/control';
 import { isJailError } from '../../errors';
@@ -76,9 +77,14 @@ async function relay(jail: Jail, master: number, io: EnterIo): Promise<void> {
 }
 
 export async function runEnter(vassal: string, argv: readonly string[], flags: EnterFlags, io: EnterIo): Promise<number> {
+  // Joining namespaces needs root: anyone else asks the emperor, which checks the vassal
+  // runs as them, joins for them and relays the terminal.
   if (process.getuid?.() !== 0) {
-    io.error('jailctl: enter joins a jail\'s namespaces, which needs root (sudo jailctl enter …)');
-    return EXIT_REFUSED;
+    if (flags.root) {
+      io.error('jailctl: --root is for root only');
+      return EXIT_REFUSED;
+    }
+    return enterThroughEmperor(vassal, argv, flags, io);
   }
   let record: PsRecord | undefined;
   try {
@@ -140,4 +146,69 @@ export async function runEnter(vassal: string, argv: readonly string[], flags: E
   await jail.started.catch(() => undefined);
   if (failed) return exit.code ?? EXIT_SETUP;
   return exit.code ?? 128 + (exit.signal ?? 0);
+}
+
+// The emperor's side of enter for a user who is not root: one control connection carries
+// the request, then our input and its output as JSON lines (src/emperor/control.ts).
+async function enterThroughEmperor(vassal: string, argv: readonly string[], flags: EnterFlags, io: EnterIo): Promise<number> {
+  const tty = flags.tty ?? (io.stdin.isTTY === true);
+  const path = socketPath(flags.socket);
+  return new Promise<number>((resolve) => {
+    const sock = connect(path);
+    let buffered = '';
+    let started = false;
+    let exitStatus: number | undefined;
+    const send = (msg: Record<string, unknown>): void => {
+      if (!sock.destroyed) sock.write(`${JSON.stringify(msg)}\n`);
+    };
+    const onInput = (d: Buffer): void => send({ in: d.toString('base64') });
+    const onEnd = (): void => send({ eof: true });
+    const onResize = (): void => send({ resize: [io.stdout.columns || 80, io.stdout.rows || 24] });
+    const raw = tty && io.stdin.isTTY === true;
+    const cleanup = (): void => {
+      io.stdin.off('data', onInput);
+      io.stdin.off('end', onEnd);
+      process.off('SIGWINCH', onResize);
+      if (raw) io.stdin.setRawMode(false);
+      io.stdin.pause();
+    };
+    sock.setEncoding('utf8');
+    sock.on('connect', () =>
+      send({ command: 'enter', vassal, argv, tty, columns: io.stdout.columns || 80, rows: io.stdout.rows || 24, ...(process.env.TERM ? { term: process.env.TERM } : {}) }));
+    sock.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const msg = JSON.parse(buffered.slice(0, nl)) as { ok?: boolean; error?: string; out?: string; stream?: string; exit?: number };
+        buffered = buffered.slice(nl + 1);
+        if (!started) {
+          if (!msg.ok) {
+            io.error(`jailctl: ${msg.error ?? 'refused'}`);
+            exitStatus = EXIT_REFUSED;
+            sock.destroy();
+            return;
+          }
+          started = true;
+          if (raw) io.stdin.setRawMode(true);
+          io.stdin.on('data', onInput);
+          io.stdin.on('end', onEnd);
+          process.on('SIGWINCH', onResize);
+          io.stdin.resume();
+        } else if (msg.out !== undefined) {
+          (msg.stream === 'stderr' ? process.stderr : io.stdout).write(Buffer.from(msg.out, 'base64'));
+        } else if (msg.exit !== undefined) {
+          if (msg.error) io.error(`jailctl: ${msg.error}`);
+          exitStatus = msg.exit;
+        }
+      }
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      io.error(`jailctl: no emperor answers at ${path} (${err.code ?? err.message})`);
+      exitStatus ??= EXIT_NO_EMPEROR;
+    });
+    sock.on('close', () => {
+      cleanup();
+      resolve(exitStatus ?? EXIT_SETUP);
+    });
+  });
 }

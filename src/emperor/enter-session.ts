@@ -1,0 +1,119 @@
+// jailctl enter for a user who is not root: the emperor joins the jail on their behalf (they
+// cannot setns) and relays the command's terminal over the control connection. With a tty
+// the command gets a pty the emperor holds; without, three socket pairs for 0, 1, 2.
+import { closeSync, readSync, writeSync } from 'node:fs';
+import type { UserDb } from '../config/users';
+import { enterPlan, type EnterTarget } from '../jail/enter';
+import { launchJail } from '../jail/launch';
+import { binding, type FdWatcher } from '../native/binding';
+
+export interface EnterRequest {
+  readonly argv: readonly string[];
+  readonly tty: boolean;
+  readonly columns?: number;
+  readonly rows?: number;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+export interface EnterSession {
+  input(data: Buffer): void;
+  /** No more input (pipes only: a pty gets ^D from the user). */
+  endInput(): void;
+  resize(columns: number, rows: number): void;
+  /** Ends the command (the client went away). */
+  kill(): void;
+  /** Resolves with the exit status once the command is gone and its output read. */
+  readonly done: Promise<number>;
+}
+
+// Reads a non-blocking fd (pty master or socket) until EOF, handing each chunk on.
+function pump(fd: number, isPty: boolean, out: (data: Buffer) => void): { done: Promise<void>; stop(): void } {
+  let stop = (): void => undefined;
+  const done = new Promise<void>((resolve) => {
+    const buf = Buffer.alloc(65536);
+    const watcher: FdWatcher = new binding.FdWatcher(fd, () => {
+      for (;;) {
+        let n: number;
+        try {
+          n = isPty ? readSync(fd, buf, 0, buf.length, null) : binding.recvFds(fd, 65536, 0).data.copy(buf);
+        } catch (err: unknown) {
+          if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return;
+          n = 0; // EIO on a pty: the command and its children are gone
+        }
+        if (n === 0) {
+          watcher.close();
+          // A pty master is also the input side: its owner closes it when all is done.
+          if (!isPty) closeSync(fd);
+          resolve();
+          return;
+        }
+        out(Buffer.from(buf.subarray(0, n)));
+        if (!isPty) return; // one message per wake-up: the socket is blocking
+      }
+    });
+    stop = () => {
+      watcher.close();
+      resolve();
+    };
+  });
+  return { done, stop: () => stop() };
+}
+
+export function startEnterSession(target: EnterTarget, req: EnterRequest, users: UserDb, output: (stream: 'stdout' | 'stderr', data: Buffer) => void): EnterSession {
+  const pty = req.tty ? binding.openPty() : undefined;
+  if (pty) binding.setWindowSize(pty.master, req.columns || 80, req.rows || 24);
+  const pairs = pty ? [] : [binding.socketPair(), binding.socketPair(), binding.socketPair()];
+  const theirs = pty ? [pty.slave, pty.slave, pty.slave] : pairs.map((p) => p[1]);
+  const plan = enterPlan(target, { argv: req.argv, root: false, fds: theirs.map((src, dst) => ({ src, dst })), ctty: pty !== undefined, env: req.env }, users);
+  let jail;
+  try {
+    jail = launchJail(plan);
+  } finally {
+    closeSync(plan.join!.pidfd);
+    for (const fd of new Set(theirs)) closeSync(fd);
+  }
+  const inputFd = pty ? pty.master : pairs[0]![0];
+  const reading = pty
+    ? [pump(pty.master, true, (d) => output('stdout', d))]
+    : [pump(pairs[1]![0], false, (d) => output('stdout', d)), pump(pairs[2]![0], false, (d) => output('stderr', d))];
+  let inputOpen = true;
+  const started = jail.started.then(() => undefined, (err: Error) => {
+    output('stderr', Buffer.from(`jailctl: ${err.message}\n`));
+  });
+  const done = (async () => {
+    const exit = await jail.exited;
+    await started;
+    // Pipes end when every writer is gone; a pty's last output may never see EIO if a
+    // daemonised child kept it: a moment for what is buffered, then we stop reading.
+    if (!pty) await Promise.all(reading.map((r) => r.done));
+    else await Promise.race([reading[0]!.done, new Promise((r) => setTimeout(r, 200))]);
+    for (const r of reading) r.stop();
+    if (inputOpen || pty) closeSync(inputFd);
+    inputOpen = false;
+    return exit.code ?? 128 + (exit.signal ?? 0);
+  })();
+  return {
+    input(data) {
+      if (!inputOpen) return;
+      for (let off = 0; off < data.length;) {
+        try {
+          off += pty ? writeSync(inputFd, data, off) : binding.sendFds(inputFd, data.subarray(off), []);
+        } catch (err: unknown) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+        }
+      }
+    },
+    endInput() {
+      if (pty || !inputOpen) return;
+      inputOpen = false;
+      closeSync(inputFd);
+    },
+    resize(columns, rows) {
+      if (pty) binding.setWindowSize(pty.master, columns, rows);
+    },
+    kill() {
+      jail.signal('SIGKILL');
+    },
+    done,
+  };
+}
