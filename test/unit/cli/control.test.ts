@@ -1,0 +1,52 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cpuPercent, formatBytes, formatUptime, psTable, topFrame } from '../../../src/cli/commands/control';
+import { socketPath } from '../../../src/cli/control-client';
+import type { PsRecord } from '../../../src/emperor/control';
+
+const row = (over: Partial<PsRecord>): PsRecord => ({
+  name: 'web.ini', state: 'running', pid: 100, uid: 1001, gid: 1001, namespaces: ['mount', 'pid'], uptime: 100, restarts: 0,
+  loyal: true, onDemand: null, adopted: false, processes: 3, rssBytes: 3 * 1024 * 1024, cpuSeconds: 5, error: null, lastExit: null,
+  config: '/etc/jails/web.ini', ...over,
+});
+
+const test = suite('ps and top output');
+
+test('sizes and durations read at a glance', () => {
+  assert.equal([formatUptime(0), formatUptime(45), formatUptime(600), formatUptime(7200), formatUptime(200000)], ['-', '45s', '10m', '2h', '2d']);
+  assert.equal([formatBytes(0), formatBytes(512), formatBytes(1536), formatBytes(205 * 1024 * 1024)], ['-', '512B', '1.5K', '205M']);
+});
+
+test('CPU%: over the uptime, or over the interval between two samples', () => {
+  assert.is(cpuPercent(row({ cpuSeconds: 5, uptime: 100 })), 5);
+  assert.is(cpuPercent(row({ cpuSeconds: 6 }), row({ cpuSeconds: 5.5 }), 1), 50);
+  assert.is(cpuPercent(row({ cpuSeconds: 6, pid: 101 }), row({ cpuSeconds: 5.5 }), 1), 6, 'a new jail: its own average');
+});
+
+test('the table is coloured by state only on request', () => {
+  const rows = [row({}), row({ name: 'bad.ini', state: 'failed', pid: 0, error: 'exec failed' })];
+  const plain = psTable(rows, { color: false, all: true });
+  assert.not.match(plain, /\x1b\[/);
+  assert.match(plain.split('\n')[2]!, /^bad\.ini\s+failed\s+-\s.*exec failed$/);
+  const coloured = psTable(rows, { color: true, all: false });
+  assert.match(coloured, /\x1b\[32mrunning/, 'running in green');
+  assert.match(coloured, /\x1b\[31mfailed/, 'failed in red');
+});
+
+test('a top frame sorts by CPU over the interval, busiest first', () => {
+  const before = [row({ name: 'a.ini', cpuSeconds: 1 }), row({ name: 'b.ini', cpuSeconds: 1 })];
+  const now = [row({ name: 'a.ini', cpuSeconds: 1.1 }), row({ name: 'b.ini', cpuSeconds: 1.9 })];
+  const frame = topFrame(now, before, 1, 'cpu', false, new Date('2026-11-22T10:20:30'));
+  const lines = frame.split('\n');
+  assert.match(lines[0]!, /^jailctl top - 10:20:30  2 vassals, 2 running  CPU 100\.0%/);
+  assert.match(lines[3]!, /^b\.ini .* 90\.0$/);
+  assert.match(lines[4]!, /^a\.ini .* 10\.0$/);
+});
+
+test('the socket: --socket, else JAILCTL_SOCKET, else /run/jailctl/emperor.sock', () => {
+  assert.is(socketPath('/x.sock', { JAILCTL_SOCKET: '/y.sock' }), '/x.sock');
+  assert.is(socketPath(undefined, { JAILCTL_SOCKET: '/y.sock' }), '/y.sock');
+  assert.is(socketPath(undefined, {}), '/run/jailctl/emperor.sock');
+});
+
+test.run();
