@@ -322,6 +322,19 @@ static Napi::Value SetWindowSize(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// setNonBlocking(fd): O_NONBLOCK, so a write to a peer that does not read fails with
+// EAGAIN instead of stopping the event loop.
+static Napi::Value SetNonBlocking(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!ArgIsFd(info, 0))
+    throw Napi::TypeError::New(env, "setNonBlocking(fd: number)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+    throw ErrnoError(env, errno, "fcntl");
+  return env.Undefined();
+}
+
 // strerror(errno) → the C library's words for it ("Operation not permitted").
 static Napi::Value StrError(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -349,6 +362,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setChildSubreaper", Napi::Function::New<SetChildSubreaper>(env, "setChildSubreaper"));
   exports.Set("sendFds", Napi::Function::New<SendFds>(env, "sendFds"));
   exports.Set("recvFds", Napi::Function::New<RecvFds>(env, "recvFds"));
+  exports.Set("setNonBlocking", Napi::Function::New<SetNonBlocking>(env, "setNonBlocking"));
   exports.Set("pidfdOpen", Napi::Function::New<PidfdOpen>(env, "pidfdOpen"));
   exports.Set("openPty", Napi::Function::New<OpenPty>(env, "openPty"));
   exports.Set("setWindowSize", Napi::Function::New<SetWindowSize>(env, "setWindowSize"));

@@ -7,6 +7,9 @@ import { enterPlan, type EnterTarget } from '../jail/enter';
 import { launchJail } from '../jail/launch';
 import { binding, type FdWatcher } from '../native/binding';
 
+/** Input a command has not read yet, kept before more is dropped. */
+const MAX_PENDING_INPUT = 1024 * 1024;
+
 export interface EnterRequest {
   readonly argv: readonly string[];
   readonly tty: boolean;
@@ -77,6 +80,33 @@ export function startEnterSession(target: EnterTarget, req: EnterRequest, users:
     ? [pump(pty.master, true, (d) => output('stdout', d))]
     : [pump(pairs[1]![0], false, (d) => output('stdout', d)), pump(pairs[2]![0], false, (d) => output('stderr', d))];
   let inputOpen = true;
+  if (!pty) binding.setNonBlocking(inputFd);
+  const pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let retry: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    while (pending.length > 0 && inputOpen) {
+      const head = pending[0]!;
+      let n: number;
+      try {
+        n = pty ? writeSync(inputFd, head) : binding.sendFds(inputFd, head, []);
+      } catch (err: unknown) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+          retry ??= setTimeout(() => {
+            retry = undefined;
+            flush();
+          }, 50);
+          return;
+        }
+        pending.length = 0; // the command closed its input: what is left has no reader
+        pendingBytes = 0;
+        return;
+      }
+      pendingBytes -= n;
+      if (n < head.length) pending[0] = head.subarray(n);
+      else pending.shift();
+    }
+  };
   const started = jail.started.then(() => undefined, (err: Error) => {
     output('stderr', Buffer.from(`jailctl: ${err.message}\n`));
   });
@@ -88,6 +118,7 @@ export function startEnterSession(target: EnterTarget, req: EnterRequest, users:
     if (!pty) await Promise.all(reading.map((r) => r.done));
     else await Promise.race([reading[0]!.done, new Promise((r) => setTimeout(r, 200))]);
     for (const r of reading) r.stop();
+    if (retry) clearTimeout(retry);
     if (inputOpen || pty) closeSync(inputFd);
     inputOpen = false;
     return exit.code ?? 128 + (exit.signal ?? 0);
@@ -95,13 +126,12 @@ export function startEnterSession(target: EnterTarget, req: EnterRequest, users:
   return {
     input(data) {
       if (!inputOpen) return;
-      for (let off = 0; off < data.length;) {
-        try {
-          off += pty ? writeSync(inputFd, data, off) : binding.sendFds(inputFd, data.subarray(off), []);
-        } catch (err: unknown) {
-          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
-        }
-      }
+      // A command that does not read its input must not stop the emperor: what it has not
+      // taken waits here (up to 1 MiB, then input is dropped) and is retried.
+      if (pendingBytes + data.length > MAX_PENDING_INPUT) return;
+      pending.push(data);
+      pendingBytes += data.length;
+      flush();
     },
     endInput() {
       if (pty || !inputOpen) return;

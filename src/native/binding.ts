@@ -49,6 +49,7 @@ export interface NativeBinding {
   recvFds(socket: number, maxBytes: number, maxFds: number): { data: Buffer; fds: number[] };
   socketPair(): [number, number];
   pidfdOpen(pid: number): number;
+  setNonBlocking(fd: number): void;
   /** A pseudo-terminal pair (master non-blocking), both close-on-exec. */
   openPty(): { master: number; slave: number };
   setWindowSize(fd: number, columns: number, rows: number): void;
