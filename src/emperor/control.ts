@@ -21,7 +21,7 @@ import { binding } from '../native/binding';
 import { EmperorOptionError } from './options';
 import type { VassalSnapshot } from './vassal';
 import type { VassalLog } from './vassal-log';
-import type { EnterRequest, EnterSession } from './enter-session';
+import type { EnterSession, RemoteEnterRequest } from './enter-session';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/jailctl/emperor.sock';
 
@@ -48,7 +48,7 @@ export interface ControlTarget {
   /** The vassal's captured output, or undefined when the emperor keeps no logs. */
   log(name: string): VassalLog | undefined;
   /** Runs a command inside the vassal's running jail for `peer` (see enter-session.ts). */
-  enter(name: string, req: EnterRequest, output: (stream: 'stdout' | 'stderr', data: Buffer) => void): EnterSession;
+  enter(name: string, req: RemoteEnterRequest, output: (stream: 'stdout' | 'stderr', data: Buffer) => void): EnterSession;
 }
 
 /** One row of `jailctl ps`. */
@@ -59,6 +59,9 @@ export interface PsRecord {
   readonly uid: number | null;
   readonly gid: number | null;
   readonly namespaces: readonly string[];
+  /** The jail's supplementary groups and capabilities, as its launch plan gave them. */
+  readonly groups: readonly number[];
+  readonly caps: readonly string[];
   /** Seconds since the current jail started; 0 when none runs. */
   readonly uptime: number;
   readonly restarts: number;
@@ -90,6 +93,8 @@ export function psRecords(snapshots: readonly VassalSnapshot[], now = Date.now()
       uid: s.uid ?? null,
       gid: s.gid ?? null,
       namespaces: s.namespaces,
+      groups: s.groups,
+      caps: s.caps,
       uptime: s.pid > 0 && s.lastRun > 0 ? Math.max(0, Math.floor(now / 1000) - s.lastRun) : 0,
       restarts: s.restarts,
       loyal: s.loyal,
@@ -173,7 +178,7 @@ export async function handleRequest(
       if (snapshot.pid <= 0) throw new ControlError('ESTATE', `${name} is ${snapshot.state}: nothing runs to enter (jailctl start ${name})`);
       if (!Array.isArray(req.argv) || !req.argv.every((a) => typeof a === 'string'))
         throw new ControlError('EBADREQ', 'enter: argv must be an array of strings (empty: the user\'s shell)');
-      const enterReq: EnterRequest = {
+      const enterReq: RemoteEnterRequest = {
         argv: req.argv as string[],
         tty: req.tty === true,
         ...(typeof req.columns === 'number' ? { columns: req.columns } : {}),

@@ -223,7 +223,8 @@ export class Emperor {
       log: (name) => vassal(name).log,
       enter: (name, req, output) => {
         const s = vassal(name).snapshot();
-        return startEnterSession({ vassal: name, pid: s.pid, namespaces: s.namespaces as Namespace[] }, req, this.ctx.users(), output);
+        const target = { vassal: name, pid: s.pid, namespaces: s.namespaces as Namespace[], ...(s.uid !== undefined ? { uid: s.uid } : {}), ...(s.gid !== undefined ? { gid: s.gid } : {}), groups: s.groups, caps: s.caps };
+        return startEnterSession(target, { ...req, root: false, rootCaller: false }, this.ctx.users(), output);
       },
     };
   }

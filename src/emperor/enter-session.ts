@@ -9,6 +9,8 @@ import { binding, type FdWatcher } from '../native/binding';
 
 /** Input a command has not read yet, kept before more is dropped. */
 const MAX_PENDING_INPUT = 1024 * 1024;
+/** Past this much unread input, input() asks its caller to wait for `drained`. */
+const HIGH_WATER = 64 * 1024;
 
 export interface EnterRequest {
   readonly argv: readonly string[];
@@ -16,10 +18,18 @@ export interface EnterRequest {
   readonly columns?: number;
   readonly rows?: number;
   readonly env: Readonly<Record<string, string>>;
+  /** As root (jailctl enter --root, by root only): a fixed environment, cwd `/`. */
+  readonly root: boolean;
+  /** Root asks (its own jailctl): commands are looked up in the host's PATH. */
+  readonly rootCaller: boolean;
 }
 
+/** What a user asks for through the control socket: never root, never root's PATH. */
+export type RemoteEnterRequest = Omit<EnterRequest, 'root' | 'rootCaller'>;
+
 export interface EnterSession {
-  input(data: Buffer): void;
+  /** Queues input for the command; false: enough is waiting, hold on until `drained`. */
+  input(data: Buffer): boolean;
   /** No more input (pipes only: a pty gets ^D from the user). */
   endInput(): void;
   resize(columns: number, rows: number): void;
@@ -62,12 +72,24 @@ function pump(fd: number, isPty: boolean, out: (data: Buffer) => void): { done: 
   return { done, stop: () => stop() };
 }
 
-export function startEnterSession(target: EnterTarget, req: EnterRequest, users: UserDb, output: (stream: 'stdout' | 'stderr', data: Buffer) => void): EnterSession {
+// Starts the command; `output` gets what it writes, `drained` is called when input() may
+// take more again after it said false.
+export function startEnterSession(
+  target: EnterTarget,
+  req: EnterRequest,
+  users: UserDb,
+  output: (stream: 'stdout' | 'stderr', data: Buffer) => void,
+  drained: () => void = () => undefined,
+): EnterSession {
   const pty = req.tty ? binding.openPty() : undefined;
   if (pty) binding.setWindowSize(pty.master, req.columns || 80, req.rows || 24);
   const pairs = pty ? [] : [binding.socketPair(), binding.socketPair(), binding.socketPair()];
   const theirs = pty ? [pty.slave, pty.slave, pty.slave] : pairs.map((p) => p[1]);
-  const plan = enterPlan(target, { argv: req.argv, root: false, fds: theirs.map((src, dst) => ({ src, dst })), ctty: pty !== undefined, env: req.env }, users);
+  const plan = enterPlan(
+    target,
+    { argv: req.argv, root: req.root, rootCaller: req.rootCaller, fds: theirs.map((src, dst) => ({ src, dst })), ctty: pty !== undefined, env: req.env },
+    users,
+  );
   let jail;
   try {
     jail = launchJail(plan);
@@ -80,11 +102,20 @@ export function startEnterSession(target: EnterTarget, req: EnterRequest, users:
     ? [pump(pty.master, true, (d) => output('stdout', d))]
     : [pump(pairs[1]![0], false, (d) => output('stdout', d)), pump(pairs[2]![0], false, (d) => output('stderr', d))];
   let inputOpen = true;
+  let closeWhenFlushed = false;
   if (!pty) binding.setNonBlocking(inputFd);
   const pending: Buffer[] = [];
   let pendingBytes = 0;
   let retry: NodeJS.Timeout | undefined;
+  const closeInput = (): void => {
+    if (!inputOpen) return;
+    inputOpen = false;
+    pending.length = 0;
+    pendingBytes = 0;
+    closeSync(inputFd);
+  };
   const flush = (): void => {
+    const wasFull = pendingBytes >= HIGH_WATER;
     while (pending.length > 0 && inputOpen) {
       const head = pending[0]!;
       let n: number;
@@ -95,17 +126,20 @@ export function startEnterSession(target: EnterTarget, req: EnterRequest, users:
           retry ??= setTimeout(() => {
             retry = undefined;
             flush();
-          }, 50);
+          }, 20);
           return;
         }
-        pending.length = 0; // the command closed its input: what is left has no reader
+        // The command closed its input (EPIPE): what is left has no reader.
+        pending.length = 0;
         pendingBytes = 0;
-        return;
+        break;
       }
       pendingBytes -= n;
       if (n < head.length) pending[0] = head.subarray(n);
       else pending.shift();
     }
+    if (closeWhenFlushed && pending.length === 0 && !pty) closeInput();
+    if (wasFull && pendingBytes < HIGH_WATER) drained();
   };
   const started = jail.started.then(() => undefined, (err: Error) => {
     output('stderr', Buffer.from(`jailctl: ${err.message}\n`));
@@ -119,24 +153,29 @@ export function startEnterSession(target: EnterTarget, req: EnterRequest, users:
     else await Promise.race([reading[0]!.done, new Promise((r) => setTimeout(r, 200))]);
     for (const r of reading) r.stop();
     if (retry) clearTimeout(retry);
-    if (inputOpen || pty) closeSync(inputFd);
-    inputOpen = false;
+    if (pty) {
+      inputOpen = false;
+      closeSync(inputFd);
+    } else closeInput();
     return exit.code ?? 128 + (exit.signal ?? 0);
   })();
   return {
     input(data) {
-      if (!inputOpen) return;
+      if (!inputOpen || closeWhenFlushed) return false;
       // A command that does not read its input must not stop the emperor: what it has not
-      // taken waits here (up to 1 MiB, then input is dropped) and is retried.
-      if (pendingBytes + data.length > MAX_PENDING_INPUT) return;
+      // taken waits here and is retried; past MAX_PENDING_INPUT (a peer that ignores the
+      // false below) input is dropped.
+      if (pendingBytes + data.length > MAX_PENDING_INPUT) return false;
       pending.push(data);
       pendingBytes += data.length;
       flush();
+      return pendingBytes < HIGH_WATER;
     },
     endInput() {
       if (pty || !inputOpen) return;
-      inputOpen = false;
-      closeSync(inputFd);
+      // What is still queued goes first: `printf x | jailctl enter web -- cat` prints x.
+      closeWhenFlushed = true;
+      flush();
     },
     resize(columns, rows) {
       if (pty) binding.setWindowSize(pty.master, columns, rows);

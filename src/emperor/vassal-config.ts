@@ -121,7 +121,7 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
       // Every vassal gets a pid namespace: stopping it must stop all of it (DESIGN.md, 8).
       // An emperor without CAP_SYS_ADMIN cannot: its vassals are stopped by session.
       extraNamespaces: [...ctx.options.useClone, ...(ctx.privileges.caps.has('sys_admin') ? ['pid' as const] : [])],
-      ...(tenant ? { credentials: tenant } : {}),
+      ...(tenant ? { credentials: tenant, tenantFile: true } : {}),
       ...(command ? { defaultProgram: { path: command[0]!, argv: [...command, '--ini', stem] } } : {}),
       fds,
       extraEnv,

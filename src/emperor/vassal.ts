@@ -72,6 +72,9 @@ export interface VassalSnapshot {
   readonly onDemand?: string;
   readonly uid?: number;
   readonly gid?: number;
+  /** Supplementary groups and capabilities of its jail, from the launch plan (jailctl enter). */
+  readonly groups: readonly number[];
+  readonly caps: readonly string[];
 }
 
 const sec = (ms: number): number => Math.floor(ms / 1000);
@@ -343,6 +346,8 @@ export class Vassal {
       respawns: this.respawns,
       restarts: this.restarts,
       namespaces: plan?.namespaces ?? [],
+      groups: plan?.groups ?? [],
+      caps: plan?.caps ?? [],
       ...(this.error !== undefined ? { error: this.error } : {}),
       ...(this.lastExit !== undefined ? { lastExit: this.lastExit } : {}),
       ...(this.blacklist ? { blacklist: this.blacklist } : {}),

@@ -1,17 +1,28 @@
-// jailctl enter: a plan that joins a running jail instead of creating one. Everything about
-// the jail is read from /proc (its vassal's namespaces, cwd, environment, ids and
-// capabilities); the executor joins through a pidfd in a fresh child, never in this process.
+// jailctl enter: a plan that joins a running jail instead of creating one. Who the command
+// runs as (uid, gid, groups, capabilities) comes from the vassal's launch plan, never from
+// /proc: a tenant's program can make its /proc look like anything (`unshare -r` shows a full
+// CapEff). The namespaces joined are those of the jail's first process (its init), which the
+// tenant cannot move; the executor joins through a pidfd in a fresh child, never in this
+// process.
 import { readFileSync } from 'node:fs';
 import { binding } from '../native/binding';
-import { capabilitiesOfMask, readPrivileges } from '../emperor/privileges';
+import { readPrivileges } from '../emperor/privileges';
 import type { UserDb } from '../config/users';
 import type { FdMapping, LaunchPlan, Namespace } from '../plan/types';
+
+/** The host's own search path: what a command typed by root is looked up in. */
+export const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface EnterTarget {
   readonly vassal: string;
   /** The jail's first pid (its init when pid-namespaced). */
   readonly pid: number;
   readonly namespaces: readonly Namespace[];
+  /** The identity of the vassal, as its launch plan gave it (uid undefined: root). */
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly groups: readonly number[];
+  readonly caps: readonly string[];
 }
 
 export interface EnterOptions {
@@ -19,42 +30,52 @@ export interface EnterOptions {
   readonly argv: readonly string[];
   /** As root with every capability, instead of the vassal's uid, gid and capabilities. */
   readonly root: boolean;
-  /** 0, 1, 2 of the command (a pty's slave three times, or our own stdio). */
+  /** Who asks is root (jailctl enter run by root): the command is looked up in the host's
+   *  PATH, not in one the tenant's environment sets. */
+  readonly rootCaller: boolean;
+  /** 0, 1, 2 of the command (a pty's slave three times, or socket pairs). */
   readonly fds: readonly FdMapping[];
   readonly ctty: boolean;
-  /** Variables added to the vassal's environment (TERM of the user's terminal). */
+  /** Variables added to the environment (TERM of the user's terminal). */
   readonly env: Readonly<Record<string, string>>;
 }
 
 // The process that is the vassal: the init's first child when the jail has one.
-export function vassalProcess(target: EnterTarget): number {
+export function vassalProcess(target: Pick<EnterTarget, 'pid' | 'namespaces'>): number {
   if (!target.namespaces.includes('pid')) return target.pid;
   const children = readFileSync(`/proc/${target.pid}/task/${target.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
   return children.length > 0 ? Number(children[0]) : target.pid;
 }
 
-function status(pid: number, field: string): string {
-  return new RegExp(`^${field}:[ \\t]*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
-}
-
-// The plan and the pidfd it holds (the caller closes it once the launch is done).
-export function enterPlan(target: EnterTarget, opts: EnterOptions, users: UserDb): LaunchPlan {
-  const pid = vassalProcess(target);
-  const uid = Number(status(pid, 'Uid').split(/\s+/)[0]);
-  const gid = Number(status(pid, 'Gid').split(/\s+/)[0]);
-  const groups = status(pid, 'Groups').split(/\s+/).filter(Boolean).map(Number);
-  const caps = [...capabilitiesOfMask(status(pid, 'CapEff') || '0')];
+// The vassal's live environment, for a command that runs as the vassal's own uid (it could
+// set any of it itself: nothing is gained), without the emperor's fd numbers.
+function vassalEnvironment(pid: number): Map<string, string> {
   const env = new Map<string, string>();
   for (const kv of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)) {
     const eq = kv.indexOf('=');
-    // The emperor's fds of that process mean nothing to the command.
     if (eq > 0 && !/^(UWSGI|JAIL)_EMPEROR_FD/.test(kv)) env.set(kv.slice(0, eq), kv.slice(eq + 1));
   }
-  for (const [k, v] of Object.entries(opts.env)) env.set(k, v);
-  const who = opts.root ? 0 : uid;
+  return env;
+}
+
+// What `enter --root` runs with: fixed, nothing read from the jail.
+function rootEnvironment(users: UserDb, extra: Readonly<Record<string, string>>): Map<string, string> {
+  const env = new Map<string, string>([['PATH', ROOT_PATH], ['HOME', users.userById(0)?.home ?? '/root'], ['USER', 'root'], ['LOGNAME', 'root']]);
+  const lang = process.env.LANG;
+  if (lang !== undefined && /^[A-Za-z0-9_.@-]+$/.test(lang)) env.set('LANG', lang);
+  for (const [k, v] of Object.entries(extra)) env.set(k, v);
+  return env;
+}
+
+// The plan; it holds a pidfd of the jail's init (the caller closes it once the launch is done).
+export function enterPlan(target: EnterTarget, opts: EnterOptions, users: UserDb): LaunchPlan {
+  const vassalPid = vassalProcess(target);
+  const env = opts.root ? rootEnvironment(users, opts.env) : vassalEnvironment(vassalPid);
+  if (!opts.root) for (const [k, v] of Object.entries(opts.env)) env.set(k, v);
+  const who = opts.root ? 0 : (target.uid ?? 0);
   const shell = users.userById(who)?.shell;
   const argv = opts.argv.length > 0 ? opts.argv : [shell && !/(nologin|false)$/.test(shell) ? shell : '/bin/sh'];
-  const pidfd = binding.pidfdOpen(pid);
+  const pidfd = binding.pidfdOpen(target.pid);
   return {
     vassal: target.vassal,
     namespaces: target.namespaces,
@@ -62,15 +83,21 @@ export function enterPlan(target: EnterTarget, opts: EnterOptions, users: UserDb
     tmpfs: [],
     loopback: false,
     hooks: [],
-    ...(opts.root ? { uid: 0, gid: 0 } : { uid, gid }),
-    groups: opts.root ? [] : groups,
-    // Every capability we hold ourselves (a root without some, in a container, cannot give them).
-    caps: opts.root ? [...readPrivileges().caps] : caps,
+    ...(opts.root ? { uid: 0, gid: 0 } : target.uid !== undefined ? { uid: target.uid, gid: target.gid ?? 0 } : {}),
+    groups: opts.root ? [] : target.groups,
+    // --root: every capability we hold ourselves (a root without some, in a container,
+    // cannot give them); else exactly the vassal's.
+    caps: opts.root ? [...readPrivileges().caps] : target.caps,
     noNewPrivs: !opts.root,
+    // A pty makes its own session (ctty); pipes get one too, so the command never shares
+    // the caller's session and terminal.
+    ...(opts.ctty ? { ctty: true } : { newSession: true }),
     program: { option: 'enter', privileged: false, path: argv[0]!, argv },
     env: [...env].map(([k, v]) => `${k}=${v}`),
+    ...(opts.rootCaller || opts.root ? { execPath: ROOT_PATH } : {}),
+    // --root starts at the jail's root: a tenant's working directory is not root's to enter.
+    ...(opts.root ? { chdir: '/' } : {}),
     fds: opts.fds,
-    join: { pidfd, cwd: `/proc/${pid}/cwd` },
-    ...(opts.ctty ? { ctty: true } : {}),
+    join: { pidfd, ...(opts.root ? {} : { cwd: `/proc/${vassalPid}/cwd` }) },
   };
 }

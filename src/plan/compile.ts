@@ -28,6 +28,10 @@ export interface CompileOptions {
   /** The identity the jail runs as whatever the file says (tyrant mode: the file's owner,
    *  checked against the file's own uid/gid before compiling). */
   readonly credentials?: { readonly uid: number; readonly gid: number; readonly groups: readonly number[] };
+  /** The vassal file's own lines are a tenant's (tyrant mode): none of them reaches a step
+   *  that runs as root. Lines of the sysadmin's layers (vassal-set, vassals-include) carry a
+   *  `file` and do. */
+  readonly tenantFile?: boolean;
   /** Put the jail in a session of its own (see LaunchPlan.newSession). */
   readonly newSession?: boolean;
 }
@@ -198,12 +202,20 @@ function compileChecked(
       env.set('LOGNAME', user.name);
     }
   }
+  // Root hooks and a privileged program run as root: they get the base environment and what
+  // the sysadmin's own lines set, never a tenant's (LD_PRELOAD, PATH, BASH_ENV would be root).
+  const rootEnv = new Map<string, string>(Object.entries(options.baseEnv));
+  const tenantsLine = (e: ConfigEntry): boolean => options.tenantFile === true && e.file === undefined;
   for (const e of entries.all('env')) {
     const eq = e.value.indexOf('=');
     if (eq <= 0) fail(e, 'env', `expected KEY=VALUE, got \`${e.value}\``);
     env.set(e.value.slice(0, eq).trim(), e.value.slice(eq + 1));
+    if (!tenantsLine(e)) rootEnv.set(e.value.slice(0, eq).trim(), e.value.slice(eq + 1));
   }
-  for (const [k, v] of Object.entries(options.extraEnv ?? {})) env.set(k, v);
+  for (const [k, v] of Object.entries(options.extraEnv ?? {})) {
+    env.set(k, v);
+    rootEnv.set(k, v);
+  }
 
   const chdirEntry = entries.last('chdir');
   const chdir = chdirEntry ? resolve(dirname(raw.file), chdirEntry.value.trim()) : undefined;
@@ -230,6 +242,7 @@ function compileChecked(
     ...(options.newSession ? { newSession: true } : {}),
     program,
     env: Object.freeze([...env].map(([k, v]) => `${k}=${v}`)),
+    ...(hooks.length > 0 || program.privileged ? { rootEnv: Object.freeze([...rootEnv].map(([k, v]) => `${k}=${v}`)) } : {}),
     ...(chdir !== undefined ? { chdir } : {}),
     fds: Object.freeze([...(options.fds ?? [])]),
   });

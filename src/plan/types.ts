@@ -61,6 +61,10 @@ export interface LaunchPlan {
   readonly program: Program;
   /** The complete environment, `KEY=VALUE`. */
   readonly env: readonly string[];
+  /** The environment of root hooks and of a privileged program, `KEY=VALUE`; absent: `env`. */
+  readonly rootEnv?: readonly string[];
+  /** Directories the program is looked up in when it has no slash; absent: PATH of `env`. */
+  readonly execPath?: string;
   readonly chdir?: string;
   readonly fds: readonly FdMapping[];
   /** jailctl enter: join `namespaces` of the process behind this pidfd (a launcher fd)

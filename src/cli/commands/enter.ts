@@ -1,15 +1,13 @@
 // jailctl enter VASSAL [-- CMD ARGS…]: a command inside a running jail, with a pty when
 // our stdin is a terminal (raw mode, window size followed) and plain pipes otherwise; our
 // exit status is the command's.
-import { closeSync, readSync, writeSync } from 'node:fs';
 import { closest, distance } from 'fastest-levenshtein';
 import { connect } from 'node:net';
 import { readUserDb } from '../../config/users';
 import type { PsRecord } from '../../emperor/control';
 import { isJailError } from '../../errors';
-import { enterPlan } from '../../jail/enter';
-import { launchJail, type Jail } from '../../jail/launch';
-import { binding } from '../../native/binding';
+import { startEnterSession, type EnterSession } from '../../emperor/enter-session';
+import type { EnterTarget } from '../../jail/enter';
 import type { Namespace } from '../../plan/types';
 import { ask, EXIT_NO_EMPEROR, EXIT_REFUSED, NoEmperorError, socketPath } from '../control-client';
 import { EXIT_SETUP } from './run';
@@ -27,50 +25,26 @@ export interface EnterIo {
   readonly stdout: NodeJS.WriteStream;
 }
 
-// Writes all of `data` to a non-blocking fd (a pty master), waiting out EAGAIN.
-function writeAll(fd: number, data: Buffer): void {
-  for (let off = 0; off < data.length;) {
-    try {
-      off += writeSync(fd, data, off);
-    } catch (err: unknown) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-    }
-  }
-}
-
-// Copies the pty to our stdout and our stdin to the pty until the command is gone.
-async function relay(jail: Jail, master: number, io: EnterIo): Promise<void> {
-  const buf = Buffer.alloc(65536);
-  const drain = (): boolean => {
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(master, buf, 0, buf.length, null);
-      } catch (err: unknown) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') return true;
-        return false; // EIO: every holder of the slave is gone
-      }
-      if (n === 0) return false;
-      io.stdout.write(Buffer.from(buf.subarray(0, n)));
-    }
+// Joins our terminal to a session: stdin to its input (raw when it is a tty, paused while the
+// command does not read), its output to ours, our window size to its pty.
+async function attach(session: EnterSession, tty: boolean, io: EnterIo): Promise<number> {
+  const raw = tty && io.stdin.isTTY === true;
+  const onInput = (d: Buffer): void => {
+    if (!session.input(d)) io.stdin.pause();
   };
-  const watcher = new binding.FdWatcher(master, () => {
-    if (!drain()) watcher.close();
-  });
-  const onInput = (d: Buffer): void => writeAll(master, d);
-  const onResize = (): void => binding.setWindowSize(master, io.stdout.columns || 80, io.stdout.rows || 24);
-  const raw = io.stdin.isTTY === true;
+  const onEnd = (): void => session.endInput();
+  const onResize = (): void => session.resize(io.stdout.columns || 80, io.stdout.rows || 24);
   if (raw) io.stdin.setRawMode(true);
   io.stdin.on('data', onInput);
+  io.stdin.on('end', onEnd);
   process.on('SIGWINCH', onResize);
+  io.stdin.resume();
   try {
-    await jail.exited;
-    drain();
+    return await session.done;
   } finally {
-    watcher.close();
     process.off('SIGWINCH', onResize);
     io.stdin.off('data', onInput);
+    io.stdin.off('end', onEnd);
     if (raw) io.stdin.setRawMode(false);
     io.stdin.pause();
   }
@@ -106,46 +80,34 @@ export async function runEnter(vassal: string, argv: readonly string[], flags: E
     io.error(`jailctl: ${record.name} is ${record.state}: nothing runs to enter (jailctl start ${record.name})`);
     return EXIT_REFUSED;
   }
+  // The command never gets our own fds 0-2 (our terminal, root's): a pty of its own, or
+  // pipes, relayed by us, and a session of its own either way.
   const tty = flags.tty ?? (io.stdin.isTTY === true);
-  const pty = tty ? binding.openPty() : undefined;
-  if (pty) binding.setWindowSize(pty.master, io.stdout.columns || 80, io.stdout.rows || 24);
-  const stdio = pty ? [pty.slave, pty.slave, pty.slave] : [0, 1, 2];
-  let jail: Jail;
-  let pidfd: number | undefined;
+  const target: EnterTarget = {
+    vassal: record.name,
+    pid: record.pid,
+    namespaces: record.namespaces as Namespace[],
+    ...(record.uid !== null ? { uid: record.uid } : {}),
+    ...(record.gid !== null ? { gid: record.gid } : {}),
+    // An emperor that does not say (an older one): no groups and no capabilities.
+    groups: record.groups ?? [],
+    caps: record.caps ?? [],
+  };
+  let session: EnterSession;
   try {
-    const plan = enterPlan(
-      { vassal: record.name, pid: record.pid, namespaces: record.namespaces as Namespace[] },
-      {
-        argv,
-        root: flags.root === true,
-        fds: stdio.map((src, dst) => ({ src, dst })),
-        ctty: pty !== undefined,
-        env: process.env.TERM ? { TERM: process.env.TERM } : {},
-      },
+    session = startEnterSession(
+      target,
+      { argv, tty, columns: io.stdout.columns || 80, rows: io.stdout.rows || 24, env: process.env.TERM ? { TERM: process.env.TERM } : {}, root: flags.root === true, rootCaller: true },
       readUserDb(),
+      (stream, data) => (stream === 'stderr' ? process.stderr : io.stdout).write(data),
+      () => io.stdin.resume(),
     );
-    pidfd = plan.join!.pidfd;
-    jail = launchJail(plan);
   } catch (err: unknown) {
-    if (pty) [pty.master, pty.slave].forEach((fd) => closeSync(fd));
     if (!isJailError(err) && (err as NodeJS.ErrnoException).code === undefined) throw err;
     io.error(`jailctl: ${record.name}: ${(err as Error).message} (has the jail just stopped?)`);
     return EXIT_SETUP;
-  } finally {
-    if (pidfd !== undefined) closeSync(pidfd);
   }
-  if (pty) closeSync(pty.slave);
-  let failed = false;
-  jail.started.catch((err: Error) => {
-    failed = true;
-    io.error(`jailctl: ${err.message}`);
-  });
-  if (pty) await relay(jail, pty.master, io);
-  const exit = await jail.exited;
-  if (pty) closeSync(pty.master);
-  await jail.started.catch(() => undefined);
-  if (failed) return exit.code ?? EXIT_SETUP;
-  return exit.code ?? 128 + (exit.signal ?? 0);
+  return attach(session, tty, io);
 }
 
 // The emperor's side of enter for a user who is not root: one control connection carries

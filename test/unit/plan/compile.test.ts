@@ -149,4 +149,20 @@ compile('env entries need KEY=VALUE; chdir is resolved against the file', () => 
   assert.is(compilePlan(raw('chdir = app', 'unprivileged-binary-patch-arg = x'), { users, baseEnv }).plan.chdir, '/etc/jails/app');
 });
 
+compile('root steps get the base environment and the sysadmin\'s env lines, never a tenant\'s', () => {
+  const tenant = { uid: 1001, gid: 1002, groups: [] };
+  const file = raw('env = LD_PRELOAD=/home/web/evil.so', 'env = PATH=/home/web/bin', 'unprivileged-binary-patch-arg = app');
+  const fromInclude = { key: 'env', value: 'SITE=web', line: 3, file: '/etc/jails/include.ini' };
+  const hook = { key: 'exec-as-root', value: 'echo hi', line: 4, file: '/etc/jails/include.ini' };
+  const { plan } = compilePlan({ ...file, entries: [...file.entries, fromInclude, hook] }, { users, baseEnv, credentials: tenant, tenantFile: true, extraEnv: { JAIL_VASSAL: 'web' } });
+  assert.equal(plan.rootEnv, ['PATH=/usr/bin:/bin', 'SITE=web', 'JAIL_VASSAL=web']);
+  assert.ok(plan.env.includes('LD_PRELOAD=/home/web/evil.so'));
+  assert.ok(plan.env.includes('PATH=/home/web/bin'));
+  // The sysadmin's own file: every line is theirs, hooks see it all.
+  const own = compilePlan(raw('env = A=1', 'exec-as-root = true', 'unprivileged-binary-patch-arg = app'), { users, baseEnv }).plan;
+  assert.equal(own.rootEnv, ['PATH=/usr/bin:/bin', 'A=1']);
+  // Nothing runs as root: no root environment at all.
+  assert.is(compilePlan(raw('unprivileged-binary-patch-arg = app'), { users, baseEnv }).plan.rootEnv, undefined);
+});
+
 compile.run();
