@@ -12,6 +12,9 @@ import type { Namespace } from '../../plan/types';
 import { ask, EXIT_NO_EMPEROR, EXIT_REFUSED, NoEmperorError, socketPath } from '../control-client';
 import { EXIT_SETUP } from './run';
 
+/** Bytes of input per control-socket message (the emperor's line limit is 64 KiB). */
+const INPUT_PIECE = 16 * 1024;
+
 export interface EnterFlags {
   readonly socket?: string;
   readonly root?: boolean;
@@ -123,7 +126,10 @@ async function enterThroughEmperor(vassal: string, argv: readonly string[], flag
     const send = (msg: Record<string, unknown>): void => {
       if (!sock.destroyed) sock.write(`${JSON.stringify(msg)}\n`);
     };
-    const onInput = (d: Buffer): void => send({ in: d.toString('base64') });
+    // In pieces: a request line is bounded on the emperor's side (base64 adds a third).
+    const onInput = (d: Buffer): void => {
+      for (let off = 0; off < d.length; off += INPUT_PIECE) send({ in: d.subarray(off, off + INPUT_PIECE).toString('base64') });
+    };
     const onEnd = (): void => send({ eof: true });
     const onResize = (): void => send({ resize: [io.stdout.columns || 80, io.stdout.rows || 24] });
     const raw = tty && io.stdin.isTTY === true;
