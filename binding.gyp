@@ -5,7 +5,7 @@
   'variables': {
     'executor_sources': [
       'native/executor/stage.c', 'native/executor/plan.c', 'native/executor/launch.c',
-      'native/executor/run.c', 'native/executor/init.c', 'native/executor/fdpass.c',
+      'native/executor/run.c', 'native/executor/creds.c', 'native/executor/init.c', 'native/executor/fdpass.c',
     ],
   },
   'target_defaults': {
