@@ -14,7 +14,8 @@ int jail__plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int 
 
 /* Fault injection, compiled in a -DJAIL_FAULTS test build only (always false otherwise):
  * true (with errno set) when the plan asks `stage` to fail, so stages the kernel never
- * refuses to root still have their report tested. */
+ * refuses to root still have their report tested. A plan's `pause` stops the process
+ * (SIGSTOP) at that stage's check, for a test to look at it. */
 bool jail__fault(const jail_plan_t *plan, jail_stage_t stage);
 
 /* The mount, proc, tmpfs, hostname, loopback and hook stages. With status_fd (NULL for

@@ -129,6 +129,7 @@ typedef struct {
         jail_fd_map_t fds[JAIL_MAX_FDS];
         int fault_stage; /* fault injection (a -DJAIL_FAULTS build only): -1, or the stage to fail */
         int fault_errno;
+        int pause_stage; /* a -DJAIL_FAULTS build only: -1, or the stage to SIGSTOP itself at */
         char *arena;
 } jail_plan_t;
 

@@ -10,7 +10,8 @@
  *   privileged=1  path  argv (repeated)  env (KEY=VALUE, repeated)
  *   root-env (KEY=VALUE, repeated: the hooks' and a privileged program's environment)
  *   exec-path (directories a slash-less path is searched in)  chdir
- *   fd (SRC:DST, repeated)  fault (STAGE:ERRNO, only in a -DJAIL_FAULTS test build)
+ *   fd (SRC:DST, repeated)
+ *   fault (STAGE:ERRNO), pause (STAGE: SIGSTOP there): only in a -DJAIL_FAULTS test build
  * An unknown key is an error: TypeScript and C must agree exactly. A uid needs a gid. */
 #include <errno.h>
 #include <limits.h>
@@ -186,6 +187,11 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
                         return -EINVAL;
                 p->fault_stage = stage;
                 p->fault_errno = (int) n;
+        } else if (key_is(key, klen, "pause")) {
+                int stage = jail_stage_from_string(val);
+                if (stage < 0)
+                        return -EINVAL;
+                p->pause_stage = stage;
 #endif
         } else {
                 return -EINVAL;
@@ -228,6 +234,7 @@ int jail__plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int 
         p->no_new_privs = true;
         p->join_fd = -1;
         p->fault_stage = -1;
+        p->pause_stage = -1;
         *ret_item = -1;
 
         /* Every value is copied once, NUL-terminated: the arena never exceeds len + 1. */

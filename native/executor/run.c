@@ -32,6 +32,9 @@ int jail__fail(jail_error_t *reterr, jail_stage_t stage, int errnum, int item, i
 
 bool jail__fault(const jail_plan_t *plan, jail_stage_t stage) {
 #ifdef JAIL_FAULTS
+        /* A test looks at the process from outside (its /proc, its fds) and sends SIGCONT. */
+        if (plan->pause_stage == (int) stage)
+                (void) kill(getpid(), SIGSTOP);
         if (plan->fault_stage != (int) stage)
                 return false;
         errno = plan->fault_errno;
@@ -236,7 +239,7 @@ static void close_all_but(const int *keep, size_t n) {
  * in the launcher's mount namespace), never the launcher's. Then every other fd is
  * closed, not only close-on-exec: all but the targets, the status fd and `keep_fd` (-1,
  * or the joined jail's cwd). Reports JAIL_STAGE_FDS, item = index. */
-static int map_fds(const jail_plan_t *plan, int *status_fd, int devnull, int keep_fd, jail_error_t *reterr) {
+static int map_fds(const jail_plan_t *plan, int *status_fd, int devnull, int *keep_fd, jail_error_t *reterr) {
         int moved[JAIL_MAX_FDS], keep[JAIL_MAX_FDS + 5], floor = 3;
         size_t n_keep = 0;
 
@@ -254,6 +257,17 @@ static int map_fds(const jail_plan_t *plan, int *status_fd, int devnull, int kee
                         return jail__fail(reterr, JAIL_STAGE_FDS, errno, -1, 0);
                 (void) close(*status_fd);
                 *status_fd = fd;
+        }
+        /* /dev/null and keep_fd too may sit on a target. */
+        devnull = fcntl(devnull, F_DUPFD_CLOEXEC, floor);
+        if (devnull < 0)
+                return jail__fail(reterr, JAIL_STAGE_FDS, errno, -1, 0);
+        if (*keep_fd >= 0 && *keep_fd < floor) {
+                int fd = fcntl(*keep_fd, F_DUPFD_CLOEXEC, floor);
+                if (fd < 0)
+                        return jail__fail(reterr, JAIL_STAGE_FDS, errno, -1, 0);
+                (void) close(*keep_fd);
+                *keep_fd = fd;
         }
         for (size_t i = 0; i < plan->n_fds; i++) {
                 moved[i] = fcntl(plan->fds[i].src, F_DUPFD_CLOEXEC, floor);
@@ -279,8 +293,8 @@ static int map_fds(const jail_plan_t *plan, int *status_fd, int devnull, int kee
                         keep[n_keep++] = plan->fds[i].dst;
         if (*status_fd >= 0)
                 keep[n_keep++] = *status_fd;
-        if (keep_fd >= 0)
-                keep[n_keep++] = keep_fd;
+        if (*keep_fd >= 0)
+                keep[n_keep++] = *keep_fd;
         for (size_t i = 1; i < n_keep; i++)
                 for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
                         int t = keep[j];
@@ -411,7 +425,7 @@ static int run_joined(const jail_plan_t *plan, int *status_fd, int parent_pidfd,
         if ((r = drop_privileges(plan, parent, parent_pidfd, status_fd, reterr)) < 0)
                 return r;
         jail__progress(status_fd, JAIL_STAGE_FDS, -1);
-        if ((r = map_fds(plan, status_fd, devnull, cwd_fd, reterr)) < 0 || (r = take_tty(plan, reterr)) < 0)
+        if ((r = map_fds(plan, status_fd, devnull, &cwd_fd, reterr)) < 0 || (r = take_tty(plan, reterr)) < 0)
                 return r;
         jail__progress(status_fd, JAIL_STAGE_CHDIR, -1);
         if ((r = change_dir_fd(plan, cwd_fd, reterr)) < 0 || (r = change_dir(plan, reterr)) < 0)
@@ -421,7 +435,7 @@ static int run_joined(const jail_plan_t *plan, int *status_fd, int parent_pidfd,
 
 int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_error_t *reterr) {
         bool under_init = false;
-        int devnull, r;
+        int devnull, no_fd = -1, r;
 
         if ((r = open_devnull(&devnull, reterr)) < 0)
                 return r;
@@ -452,7 +466,7 @@ int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_err
         if ((r = drop_privileges(plan, under_init ? 1 : -1, parent_pidfd, status_fd, reterr)) < 0)
                 return r;
         jail__progress(status_fd, JAIL_STAGE_FDS, -1);
-        if ((r = map_fds(plan, status_fd, devnull, -1, reterr)) < 0 || (r = take_tty(plan, reterr)) < 0)
+        if ((r = map_fds(plan, status_fd, devnull, &no_fd, reterr)) < 0 || (r = take_tty(plan, reterr)) < 0)
                 return r;
         jail__progress(status_fd, JAIL_STAGE_CHDIR, -1);
         if ((r = change_dir(plan, reterr)) < 0)
