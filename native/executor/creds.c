@@ -55,22 +55,26 @@ int jail__set_limits(const jail_plan_t *plan, jail_error_t *reterr) {
 
         if (fault(plan, JAIL_STAGE_OOM_SCORE_ADJ))
                 return jail__fail(reterr, JAIL_STAGE_OOM_SCORE_ADJ, errno, -1, 0);
-        fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+        /* Written only when it differs: an unprivileged launcher may not lower it, and
+         * this process, not dumpable (helper.c), owns none of its /proc files any more. */
+        fd = open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return jail__fail(reterr, JAIL_STAGE_OOM_SCORE_ADJ, errno, -1, 0);
-        /* Written only when it differs: an unprivileged launcher may not lower it. */
         n = (int) read(fd, buf, sizeof(buf) - 1);
+        (void) close(fd);
         if (n > 0) {
                 buf[n] = '\0';
                 now = atoi(buf);
         }
-        if (n <= 0 || now != want) {
-                n = snprintf(buf, sizeof(buf), "%d", want);
-                if (pwrite(fd, buf, (size_t) n, 0) != n) {
-                        int errnum = errno;
+        if (n > 0 && now == want)
+                return 0;
+        n = snprintf(buf, sizeof(buf), "%d", want);
+        fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, buf, (size_t) n) != n) {
+                int errnum = errno;
+                if (fd >= 0)
                         (void) close(fd);
-                        return jail__fail(reterr, JAIL_STAGE_OOM_SCORE_ADJ, errnum, -1, 0);
-                }
+                return jail__fail(reterr, JAIL_STAGE_OOM_SCORE_ADJ, errnum, -1, 0);
         }
         (void) close(fd);
         return 0;
