@@ -28,7 +28,7 @@ export interface Jail {
 }
 
 export interface LaunchOptions {
-  /** Tests only: make one executor stage fail. */
+  /** Tests only: make one executor stage fail (launches through the test build of the addon). */
   readonly fault?: FaultInjection;
 }
 
