@@ -12,8 +12,10 @@ import { launchJail, type Jail } from '../../src/jail/launch';
 import { binding, testBinding } from '../../src/native/binding';
 import { serializePlan } from '../../src/plan/serialize';
 import type { LaunchPlan } from '../../src/plan/types';
+import { jailctl } from '../helpers/cli';
 import { makePlan } from '../helpers/plan';
 import { requireRoot } from '../helpers/root';
+import { ini, vassalDir } from '../helpers/vassal';
 
 requireRoot();
 
@@ -112,6 +114,17 @@ stdio('as the tenant\'s uid before its exec, the helper is not dumpable and hold
   for (let i = 0; i < 500 && binding.waitPidfd(child.pidfd) === null; i++) await new Promise((r) => setTimeout(r, 10));
   closeSync(child.pidfd);
   closeSync(child.statusFd);
+});
+
+stdio('jailctl run maps its own stdio on purpose: the vassal writes to its terminal', () => {
+  const dir = vassalDir();
+  try {
+    const file = dir.write('tty.ini', ini('unprivileged-binary-patch-arg = sh -c "echo out; echo err >&2"'));
+    const r = jailctl(['run', file]);
+    assert.equal([r.status, r.stdout, r.stderr], [0, 'out\n', 'err\n']);
+  } finally {
+    dir.remove();
+  }
 });
 
 stdio.run();
