@@ -24,7 +24,7 @@ extern "C" {
 typedef enum {
         JAIL_STAGE_PREPARE = 0,   /* the caller's checks, status pipe, plan memfd and pidfd */
         JAIL_STAGE_CLONE,         /* clone(CLONE_PIDFD | namespaces) in the caller */
-        JAIL_STAGE_HELPER,        /* exec of jail-helper inside the new namespaces */
+        JAIL_STAGE_HELPER,        /* exec of jail-helper inside the new namespaces; its PR_SET_DUMPABLE(0) */
         JAIL_STAGE_PLAN,          /* reading and parsing the serialised plan */
         JAIL_STAGE_JOIN,          /* setns() into a running jail's namespaces (jailctl enter) */
         JAIL_STAGE_MOUNT,         /* making the new mount namespace private */

@@ -385,7 +385,10 @@ static int open_devnull(int *ret_fd, jail_error_t *reterr) {
         return 0;
 }
 
-/* From the uid change to the exec: limits, credentials, the parent-death signal. */
+/* Root (the vassal-to-be, under the jail's init when pid-namespaced), after the setup.
+ * The host's limits (or the plan's), the credential drop, non-dumpable again, then the
+ * parent-death signal and the check that the parent is still there. Reports
+ * JAIL_STAGE_RLIMIT through JAIL_STAGE_PDEATHSIG, each stage its own. */
 static int drop_privileges(const jail_plan_t *plan, pid_t parent, int parent_pidfd, const int *status_fd,
                            jail_error_t *reterr) {
         int r;
