@@ -2,10 +2,17 @@
   # The executor is built once as a static library (classic-level's shape) and linked
   # into three products: the jail-helper executable (embedded in the addon), the addon
   # itself, and a shared library with a plain C entry point for the PSGI host.
+  # The *_test targets are the same with -DJAIL_FAULTS (the plan's `fault` key). The test
+  # addon is jail_binding_test.node-test: not a `.node`, so neither node-gyp-build nor
+  # prebuildify ever picks it; only src/native/binding.ts loads it, for tests.
   'variables': {
     'executor_sources': [
       'native/executor/stage.c', 'native/executor/plan.c', 'native/executor/launch.c',
-      'native/executor/run.c', 'native/executor/init.c', 'native/executor/fdpass.c',
+      'native/executor/run.c', 'native/executor/creds.c', 'native/executor/init.c', 'native/executor/fdpass.c',
+    ],
+    'binding_sources': [
+      'native/binding/addon.cc', 'native/binding/fd-watcher.cc', 'native/binding/listen.cc',
+      'native/binding/helper-memfd.cc',
     ],
   },
   'target_defaults': {
@@ -42,7 +49,7 @@
         'jail_executor',
         'jail-helper',
       ],
-      'sources': [ 'native/binding/addon.cc', 'native/binding/fd-watcher.cc', 'native/binding/listen.cc', 'native/binding/helper-memfd.cc' ],
+      'sources': [ '<@(binding_sources)' ],
       'actions': [
         {
           'action_name': 'embed_helper',
@@ -53,6 +60,41 @@
         },
       ],
       'defines': [ 'NAPI_VERSION=8' ],
+    },
+    {
+      'target_name': 'jail_executor_test',
+      'type': 'static_library',
+      'sources': [ '<@(executor_sources)' ],
+      'defines': [ 'JAIL_FAULTS' ],
+      'direct_dependent_settings': { 'include_dirs': [ 'native/executor' ] },
+    },
+    {
+      'target_name': 'jail-helper-test',
+      'type': 'executable',
+      'sources': [ 'native/executor/helper.c' ],
+      'dependencies': [ 'jail_executor_test' ],
+      'ldflags': [ '-static', '-s' ],
+    },
+    {
+      'target_name': 'jail_binding_test',
+      # After addon.gypi's own `.node` (target_conditions run last, in order).
+      'target_conditions': [ [ '_type=="loadable_module"', { 'product_extension': 'node-test' } ] ],
+      'dependencies': [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",
+        'jail_executor_test',
+        'jail-helper-test',
+      ],
+      'sources': [ '<@(binding_sources)' ],
+      'actions': [
+        {
+          'action_name': 'embed_helper_test',
+          'inputs': [ '<(PRODUCT_DIR)/jail-helper-test', 'native/tools/embed.js' ],
+          'outputs': [ '<(INTERMEDIATE_DIR)/helper-blob-test.c' ],
+          'action': [ 'node', 'native/tools/embed.js', '<(PRODUCT_DIR)/jail-helper-test', '<@(_outputs)' ],
+          'process_outputs_as_sources': 1,
+        },
+      ],
+      'defines': [ 'NAPI_VERSION=8', 'JAIL_FAULTS' ],
     },
   ],
 }

@@ -60,8 +60,10 @@ export class LaunchError extends JailError {
   /** `EPERM`, or undefined when errno is 0. */
   readonly errnoCode: string | undefined;
   readonly item: number;
+  /** The signal that killed the launch before its exec, if that is how it failed. */
+  readonly signal: number | undefined;
   constructor(
-    where: { vassal: string; stage: string; errno: number; errnoCode: string | undefined; item: number },
+    where: { vassal: string; stage: string; errno: number; errnoCode: string | undefined; item: number; signal?: number | undefined },
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -72,5 +74,6 @@ export class LaunchError extends JailError {
     this.errno = where.errno;
     this.errnoCode = where.errnoCode;
     this.item = where.item;
+    this.signal = where.signal;
   }
 }

@@ -33,8 +33,10 @@ static bool ArgIsFd(const Napi::CallbackInfo &info, size_t i) {
 
 static Napi::Object ErrorRecord(Napi::Env env, const jail_error_t &err) {
   Napi::Object o = Napi::Object::New(env);
-  const char *stage = jail_stage_to_string(static_cast<jail_stage_t>(err.stage));
+  bool progress = (err.stage & JAIL_PROGRESS) != 0;
+  const char *stage = jail_stage_to_string(static_cast<jail_stage_t>(err.stage & ~JAIL_PROGRESS));
   o.Set("stage", stage ? stage : "unknown");
+  o.Set("progress", Napi::Boolean::New(env, progress));
   o.Set("errno", Napi::Number::New(env, err.errnum));
   o.Set("item", Napi::Number::New(env, err.item));
   o.Set("status", Napi::Number::New(env, err.status));
@@ -48,6 +50,15 @@ static Napi::Value Launch(const Napi::CallbackInfo &info) {
   if (info.Length() < 1 || !info[0].IsTypedArray())
     throw Napi::TypeError::New(env, "launch(plan: Uint8Array)");
   Napi::Uint8Array plan = info[0].As<Napi::Uint8Array>();
+  // The helper's PR_SET_PDEATHSIG follows the thread that forks it: a Worker that ends
+  // would take its jails with it. jail_launch() refuses too; this says why.
+  if (gettid() != getpid()) {
+    Napi::Error e = ErrnoError(env, EINVAL, "launch");
+    e.Set("message", "launch: only the main thread may launch a jail (its parent-death signal follows the launching thread)");
+    e.Set("stage", "prepare");
+    e.Set("item", Napi::Number::New(env, -1));
+    throw e;
+  }
   int helper = HelperFd();
   if (helper < 0)
     throw ErrnoError(env, -helper, "memfd_create");
@@ -57,7 +68,7 @@ static Napi::Value Launch(const Napi::CallbackInfo &info) {
   int r = jail_launch(plan.Data(), plan.ByteLength(), helper, &child, &err);
   if (r < 0) {
     const char *stage = jail_stage_to_string(static_cast<jail_stage_t>(err.stage));
-    Napi::Error e = ErrnoError(env, -r, err.stage == JAIL_STAGE_PLAN ? "plan" : "clone");
+    Napi::Error e = ErrnoError(env, -r, stage ? stage : "launch");
     e.Set("stage", stage ? stage : "unknown");
     e.Set("item", Napi::Number::New(env, err.item));
     throw e;
@@ -88,8 +99,10 @@ static Napi::Value DropSelf(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
-// readStatus(fd) → undefined (nothing yet), null (EOF: the exec succeeded) or the
-// failure record {stage, errno, item, status}.
+// readStatus(fd) → undefined (nothing yet), null (EOF) or one record {stage, progress,
+// errno, item, status}: progress records say a stage began (the one for `exec` comes just
+// before execve); a failure record ends the launch. EOF after the exec's progress record
+// means the exec succeeded; EOF before it, that the launch died on the way.
 static Napi::Value ReadStatus(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!ArgIsFd(info, 0))

@@ -1,6 +1,7 @@
 /* bench-loop.c: the benchmark's raw C peer. Launches the same serialised plan N times
  * through jail_launch(), waiting for each, and prints the median launch time in
  * microseconds. Usage: bench-loop HELPER PLANFILE N */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -47,11 +48,22 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "bench-loop: launch failed at %s: errno %d\n", jail_stage_to_string(err.stage), err.errnum);
                         return 1;
                 }
-                p = (struct pollfd) { .fd = child.status_fd, .events = POLLIN };
-                (void) poll(&p, 1, -1);
-                if (read(child.status_fd, rec, sizeof(rec)) > 0) {
-                        fprintf(stderr, "bench-loop: the jail failed to start\n");
-                        return 1;
+                /* Progress records until EOF; a failure record means it did not start. */
+                for (;;) {
+                        ssize_t got;
+
+                        p = (struct pollfd) { .fd = child.status_fd, .events = POLLIN };
+                        (void) poll(&p, 1, -1);
+                        got = read(child.status_fd, rec, sizeof(rec));
+                        if (got < 0 && errno == EAGAIN)
+                                continue;
+                        if (got == (ssize_t) sizeof(rec) && (((jail_error_t *) rec)->stage & JAIL_PROGRESS))
+                                continue;
+                        if (got != 0) {
+                                fprintf(stderr, "bench-loop: the jail failed to start\n");
+                                return 1;
+                        }
+                        break;
                 }
                 (void) waitid(P_PIDFD, child.pidfd, &si, WEXITED);
                 clock_gettime(CLOCK_MONOTONIC, &b);

@@ -4,7 +4,9 @@
  *
  * argv: jail-helper PLAN_FD STATUS_FD PARENT_PIDFD */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +31,20 @@ static void reset_signals(void) {
                 (void) signal(sig, SIG_DFL); /* EINVAL for SIGKILL, SIGSTOP, internal ones */
         sigfillset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+/* Fds 0-2 the launcher had closed become /dev/null, so nothing opened later lands on
+ * one of them and reaches the vassal as its stdio. */
+static int fill_stdio(void) {
+        for (;;) {
+                int fd = open("/dev/null", O_RDWR);
+                if (fd < 0)
+                        return -errno;
+                if (fd > 2) {
+                        (void) close(fd);
+                        return 0;
+                }
+        }
 }
 
 static int read_plan(int fd, jail_plan_t *ret_plan, jail_error_t *reterr) {
@@ -73,10 +89,19 @@ int main(int argc, char **argv) {
         status_fd = parse_fd(argv[2]);
         parent_pidfd = parse_fd(argv[3]);
 
+        /* First: until the exec, nothing of the vassal's uid may ptrace this process or
+         * open its /proc/PID/fd while the status pipe and pidfds are open (CVE-2016-9962).
+         * A credential change may set it back (fs.suid_dumpable): run.c clears it again
+         * after the last one; the exec of the program resets it. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+                jail_error_t e = { .stage = JAIL_STAGE_HELPER, .errnum = errno, .item = -1 };
+                (void) !write(status_fd, &e, sizeof(e));
+                _exit(JAIL_EXIT_SETUP);
+        }
         reset_signals();
         /* Nothing but the plan's fds may reach the vassal or the hooks. Without this (a
          * kernel before 5.11, a seccomp filter) they might: refuse to go on. */
-        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0 || fill_stdio() < 0) {
                 jail_error_t e = { .stage = JAIL_STAGE_FDS, .errnum = errno, .item = -1 };
                 (void) !write(status_fd, &e, sizeof(e));
                 _exit(JAIL_EXIT_SETUP);

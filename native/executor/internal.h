@@ -12,12 +12,24 @@ int jail__fail(jail_error_t *reterr, jail_stage_t stage, int errnum, int item, i
  * need_program is false (jail_drop_self() runs nothing). */
 int jail__plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int *ret_item, bool need_program);
 
-/* Test-only fault injection: true (with errno set) when the plan asks `stage` to fail,
- * so stages the kernel never refuses to root still have their report tested. */
+/* Fault injection, compiled in a -DJAIL_FAULTS test build only (always false otherwise):
+ * true (with errno set) when the plan asks `stage` to fail, so stages the kernel never
+ * refuses to root still have their report tested. A plan's `pause` stops the process
+ * (SIGSTOP) at that stage's check, for a test to look at it. */
 bool jail__fault(const jail_plan_t *plan, jail_stage_t stage);
 
-/* The mount, proc, tmpfs, hostname, loopback and hook stages. */
-int jail__setup(const jail_plan_t *plan, jail_error_t *reterr);
+/* The mount, proc, tmpfs, hostname, loopback and hook stages. With status_fd (NULL for
+ * jail_apply()), each reports its progress there (see jail_error_t). */
+int jail__setup(const jail_plan_t *plan, const int *status_fd, jail_error_t *reterr);
+
+/* Writes a progress record for stage (item: a hook's index) to *status_fd, if any. */
+void jail__progress(const int *status_fd, jail_stage_t stage, int item);
+
+/* RLIMIT_NOFILE and oom_score_adj: the host's defaults or the plan's (creds.c). */
+int jail__set_limits(const jail_plan_t *plan, jail_error_t *reterr);
+
+/* PR_SET_DUMPABLE(0) after the last credential change (creds.c). */
+int jail__set_undumpable(const jail_plan_t *plan, jail_error_t *reterr);
 
 /* The rlimit, bounding set, groups, gid, uid, capabilities and no_new_privs stages. */
 int jail__drop(const jail_plan_t *plan, jail_error_t *reterr);

@@ -22,8 +22,9 @@ extern "C" {
 /* The launch sequence, in the order it runs. A failure reports the stage it happened
  * in; jail_stage_to_string() gives the stable name shared with TypeScript. */
 typedef enum {
-        JAIL_STAGE_CLONE = 0,     /* clone(CLONE_PIDFD | namespaces) in the caller */
-        JAIL_STAGE_HELPER,        /* exec of jail-helper inside the new namespaces */
+        JAIL_STAGE_PREPARE = 0,   /* the caller's checks, status pipe, plan memfd and pidfd */
+        JAIL_STAGE_CLONE,         /* clone(CLONE_PIDFD | namespaces) in the caller */
+        JAIL_STAGE_HELPER,        /* exec of jail-helper inside the new namespaces; its PR_SET_DUMPABLE(0) */
         JAIL_STAGE_PLAN,          /* reading and parsing the serialised plan */
         JAIL_STAGE_JOIN,          /* setns() into a running jail's namespaces (jailctl enter) */
         JAIL_STAGE_MOUNT,         /* making the new mount namespace private */
@@ -33,28 +34,37 @@ typedef enum {
         JAIL_STAGE_LOOPBACK,      /* bringing `lo` up in the new net namespace */
         JAIL_STAGE_HOOK,          /* exec-as-root hooks, item = index */
         JAIL_STAGE_INIT,          /* forking the vassal under the jail's pid 1 */
-        JAIL_STAGE_RLIMIT,        /* setrlimit(RLIMIT_NPROC) for the vassal's uid */
+        JAIL_STAGE_RLIMIT,        /* setrlimit(), item = the resource (RLIMIT_NOFILE, RLIMIT_NPROC) */
+        JAIL_STAGE_OOM_SCORE_ADJ, /* /proc/self/oom_score_adj */
         JAIL_STAGE_BOUNDING,      /* dropping capabilities from the bounding set */
         JAIL_STAGE_GROUPS,        /* setgroups() */
         JAIL_STAGE_GID,           /* setresgid() */
         JAIL_STAGE_UID,           /* setresuid() */
         JAIL_STAGE_CAPS,          /* capset() + ambient capabilities */
         JAIL_STAGE_NO_NEW_PRIVS,  /* PR_SET_NO_NEW_PRIVS */
+        JAIL_STAGE_DUMPABLE,      /* PR_SET_DUMPABLE(0) again after the last credential change */
         JAIL_STAGE_PDEATHSIG,     /* PR_SET_PDEATHSIG + the parent-alive check */
         JAIL_STAGE_FDS,           /* mapping the plan's fds, item = index */
+        JAIL_STAGE_TTY,           /* fd 0 becomes the controlling terminal of a new session */
         JAIL_STAGE_CHDIR,         /* chdir() */
         JAIL_STAGE_EXEC,          /* execve() of the vassal */
         _JAIL_STAGE_MAX,
 } jail_stage_t;
 
-/* What a failed launch reports through the status fd: integers only, so the child can
- * write it without formatting anything. status is a wait status (hooks) or 0. */
+/* What the launch reports through the status fd: integers only, so the child can write
+ * it without formatting anything. A failure record names the stage that failed; status
+ * is a wait status (hooks) or 0. A progress record (stage | JAIL_PROGRESS, errnum 0)
+ * says a stage has begun, item its index (hooks); the one for JAIL_STAGE_EXEC is written
+ * just before execve(). EOF without that one means the launch died on the way (killed
+ * by a signal): it failed at the last stage reported. */
 typedef struct {
         uint32_t stage;
         int32_t errnum;
         int32_t item;
         int32_t status;
 } jail_error_t;
+
+#define JAIL_PROGRESS UINT32_C(0x80000000)
 
 /* Exit codes of the helper when setup fails (the status fd is the diagnosis; these are
  * the fallback, following the container CLI convention). */
@@ -65,6 +75,7 @@ typedef struct {
 #define JAIL_MAX_HOOKS 256
 #define JAIL_MAX_ARGV 1024
 #define JAIL_MAX_ENV 4096
+#define JAIL_MAX_ROOT_ENV 256
 #define JAIL_MAX_FDS 64
 #define JAIL_MAX_FD_NUMBER (1 << 20) /* the largest target fd number a plan may name */
 #define JAIL_MAX_GROUPS 64
@@ -94,6 +105,10 @@ typedef struct {
         uint64_t caps; /* bit n = capability n, kept; all others dropped */
         bool set_nproc;
         unsigned long nproc; /* RLIMIT_NPROC, soft and hard: processes of the vassal's uid */
+        bool set_nofile;
+        unsigned long nofile; /* RLIMIT_NOFILE, soft and hard; unset: soft 1024, hard kept */
+        bool set_oom_score_adj;
+        int oom_score_adj; /* unset: 0, the host's default */
         bool no_new_privs;
         bool new_session; /* setsid(): no terminal signals from whoever started the launcher */
         int join_fd;          /* -1, or a launcher fd: the pidfd of a running jail's process to
@@ -106,11 +121,15 @@ typedef struct {
         const char *argv[JAIL_MAX_ARGV + 1];
         size_t n_env;
         const char *envp[JAIL_MAX_ENV + 1];
+        size_t n_root_env; /* > 0: the environment of the hooks and a privileged program */
+        const char *root_envp[JAIL_MAX_ROOT_ENV + 1];
+        const char *exec_path; /* NULL, or the directories a slash-less path is searched in */
         const char *chdir;
         size_t n_fds;
         jail_fd_map_t fds[JAIL_MAX_FDS];
-        int fault_stage; /* test-only fault injection: -1, or the stage to fail */
+        int fault_stage; /* fault injection (a -DJAIL_FAULTS build only): -1, or the stage to fail */
         int fault_errno;
+        int pause_stage; /* a -DJAIL_FAULTS build only: -1, or the stage to SIGSTOP itself at */
         char *arena;
 } jail_plan_t;
 
@@ -130,8 +149,10 @@ typedef struct {
 
 /* Launches the plan: a vfork-style clone into the plan's namespaces whose child execs
  * the helper (helper_fd: an executable fd, e.g. a sealed memfd) with the plan on an fd.
- * The calling thread is blocked only until that exec. Returns 0, or -errno with
- * *reterr telling the stage (clone, plan). */
+ * The calling thread is blocked only until that exec. Only the process's main thread
+ * may launch (the helper's PR_SET_PDEATHSIG follows the launching thread): any other
+ * gets -EINVAL. Returns 0, or -errno with *reterr telling the stage (prepare, plan,
+ * fds or join for a source fd that is not open, clone). */
 int jail_launch(const uint8_t *plan, size_t plan_len, int helper_fd, jail_child_t *ret_child, jail_error_t *reterr);
 
 /* Runs the launch sequence in the calling (single-threaded) process, as the helper does:

@@ -45,8 +45,9 @@ static void child_fail(const child_ctx_t *c, jail_stage_t stage, int errnum, int
 static int child_main(void *arg) {
         const child_ctx_t *c = arg;
 
-        /* Stdio is the vassal's unless the plan maps 0-2 (Node marks its own
-         * close-on-exec); a closed one stays closed. */
+        /* The launcher's stdio reaches the helper and its root hooks (the sysadmin's
+         * log); the vassal gets it only where the plan maps 0-2, and /dev/null otherwise
+         * (map_fds()). A closed one stays closed. */
         for (int fd = 0; fd < 3; fd++)
                 (void) fcntl(fd, F_SETFD, 0);
 
@@ -69,6 +70,17 @@ static int fail(jail_error_t *reterr, jail_stage_t stage, int errnum, int item) 
         return -errnum;
 }
 
+/* A source number that is not open would otherwise name whatever we open next: the
+ * status pipe, the plan memfd or the pidfd would reach the vassal as its fd. */
+static int check_sources(const jail_plan_t *plan, jail_error_t *reterr) {
+        for (size_t i = 0; i < plan->n_fds; i++)
+                if (fcntl(plan->fds[i].src, F_GETFD) < 0)
+                        return fail(reterr, JAIL_STAGE_FDS, errno, (int) i);
+        if (plan->join_fd >= 0 && fcntl(plan->join_fd, F_GETFD) < 0)
+                return fail(reterr, JAIL_STAGE_JOIN, errno, -1);
+        return 0;
+}
+
 static void close_if(int fd) {
         if (fd >= 0)
                 (void) close(fd);
@@ -86,26 +98,34 @@ int jail_launch(const uint8_t *plan_buf, size_t plan_len, int helper_fd, jail_ch
         /* The child runs on this, while this thread waits (CLONE_VFORK). */
         _Alignas(16) char stack[CHILD_STACK_SIZE];
 
+        /* PR_SET_PDEATHSIG fires when the thread that forked the helper ends, not the
+         * process: a worker thread that exits would kill the jail with it. */
+        if (gettid() != getpid())
+                return fail(reterr, JAIL_STAGE_PREPARE, EINVAL, -1);
         /* Parse here, where allocating is allowed: the clone needs the namespaces and the
          * fds to keep, and a plan the helper would reject is better refused now. */
         r = jail_plan_parse(plan_buf, plan_len, &plan, &item);
         if (r < 0)
                 return fail(reterr, JAIL_STAGE_PLAN, -r, item);
+        /* Before we open anything of our own. */
+        r = check_sources(&plan, reterr);
+        if (r < 0)
+                goto out;
 
         if (pipe2(status, O_CLOEXEC | O_NONBLOCK) < 0) {
-                r = fail(reterr, JAIL_STAGE_CLONE, errno, -1);
+                r = fail(reterr, JAIL_STAGE_PREPARE, errno, -1);
                 goto out;
         }
         /* The plan travels in a memfd: a pipe could fill up before the helper reads it. */
         plan_fd = memfd_create("jail-plan", MFD_CLOEXEC);
         if (plan_fd < 0 || write(plan_fd, plan_buf, plan_len) != (ssize_t) plan_len) {
-                r = fail(reterr, JAIL_STAGE_CLONE, plan_fd < 0 ? errno : EIO, -1);
+                r = fail(reterr, JAIL_STAGE_PREPARE, plan_fd < 0 ? errno : EIO, -1);
                 goto out;
         }
         /* Lets the helper see if we died before its PR_SET_PDEATHSIG took hold. */
         parent_pidfd = jail__pidfd_open(getpid(), 0);
         if (parent_pidfd < 0) {
-                r = fail(reterr, JAIL_STAGE_CLONE, errno, -1);
+                r = fail(reterr, JAIL_STAGE_PREPARE, errno, -1);
                 goto out;
         }
 

@@ -6,9 +6,13 @@
  *   loopback=1
  *   hostname  hook (repeated)  nproc  uid  gid  group (repeated)  cap (number, repeated)
  *   no-new-privs=0|1  setsid=1  join (launcher fd: a pidfd)  join-cwd  ctty=1
- *   privileged=1  path  argv (repeated)  env (KEY=VALUE, repeated)  chdir
- *   fd (SRC:DST, repeated)  fault (STAGE:ERRNO, tests only)
- * An unknown key is an error: TypeScript and C must agree exactly. */
+ *   nofile  oom-score-adj (-1000..1000)
+ *   privileged=1  path  argv (repeated)  env (KEY=VALUE, repeated)
+ *   root-env (KEY=VALUE, repeated: the hooks' and a privileged program's environment)
+ *   exec-path (directories a slash-less path is searched in)  chdir
+ *   fd (SRC:DST, repeated)
+ *   fault (STAGE:ERRNO), pause (STAGE: SIGSTOP there): only in a -DJAIL_FAULTS test build
+ * An unknown key is an error: TypeScript and C must agree exactly. A uid needs a gid. */
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
@@ -33,6 +37,17 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *ret) {
         if (errno != 0 || *end != '\0' || v > max)
                 return -EINVAL;
         *ret = v;
+        return 0;
+}
+
+/* "-1000".."1000": oom_score_adj's range. */
+static int parse_oom_score_adj(const char *s, int *ret) {
+        unsigned long v;
+        bool neg = *s == '-';
+
+        if (parse_uint(s + neg, 1000, &v) < 0)
+                return -EINVAL;
+        *ret = neg ? -(int) v : (int) v;
         return 0;
 }
 
@@ -86,6 +101,15 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
                         return -EINVAL;
                 p->set_nproc = true;
                 p->nproc = n;
+        } else if (key_is(key, klen, "nofile")) {
+                if (parse_uint(val, INT_MAX, &n) < 0 || n == 0)
+                        return -EINVAL;
+                p->set_nofile = true;
+                p->nofile = n;
+        } else if (key_is(key, klen, "oom-score-adj")) {
+                if (parse_oom_score_adj(val, &p->oom_score_adj) < 0)
+                        return -EINVAL;
+                p->set_oom_score_adj = true;
         } else if (key_is(key, klen, "hostname")) {
                 p->hostname = val;
         } else if (key_is(key, klen, "hook")) {
@@ -136,6 +160,12 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
                 if (p->n_env >= JAIL_MAX_ENV)
                         return -E2BIG;
                 p->envp[p->n_env++] = val;
+        } else if (key_is(key, klen, "root-env")) {
+                if (p->n_root_env >= JAIL_MAX_ROOT_ENV)
+                        return -E2BIG;
+                p->root_envp[p->n_root_env++] = val;
+        } else if (key_is(key, klen, "exec-path")) {
+                p->exec_path = val;
         } else if (key_is(key, klen, "chdir")) {
                 p->chdir = val;
         } else if (key_is(key, klen, "fd")) {
@@ -149,6 +179,7 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
                         if (p->fds[i].dst == (int) m)
                                 return -EINVAL;
                 p->fds[p->n_fds++] = (jail_fd_map_t) { .src = (int) n, .dst = (int) m };
+#ifdef JAIL_FAULTS
         } else if (key_is(key, klen, "fault")) {
                 char *err = split_colon(val);
                 int stage = err ? jail_stage_from_string(val) : -EINVAL;
@@ -156,6 +187,12 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
                         return -EINVAL;
                 p->fault_stage = stage;
                 p->fault_errno = (int) n;
+        } else if (key_is(key, klen, "pause")) {
+                int stage = jail_stage_from_string(val);
+                if (stage < 0)
+                        return -EINVAL;
+                p->pause_stage = stage;
+#endif
         } else {
                 return -EINVAL;
         }
@@ -191,12 +228,13 @@ int jail__plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int 
         jail_plan_t *p = ret_plan;
         size_t off = 0;
         char *out;
-        int item = 0, r;
+        int item = 0, uid_item = -1, r;
 
         memset(p, 0, sizeof(*p));
         p->no_new_privs = true;
         p->join_fd = -1;
         p->fault_stage = -1;
+        p->pause_stage = -1;
         *ret_item = -1;
 
         /* Every value is copied once, NUL-terminated: the arena never exceeds len + 1. */
@@ -233,11 +271,20 @@ int jail__plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int 
                         jail_plan_free(p);
                         return r;
                 }
+                if (key_is(key, klen, "uid"))
+                        uid_item = item;
                 out += vlen + 1;
         }
         *ret_item = -1;
         p->argv[p->n_argv] = NULL;
         p->envp[p->n_env] = NULL;
+        p->root_envp[p->n_root_env] = NULL;
+        /* A uid without a gid would leave the vassal in root's group. */
+        if (p->set_uid && !p->set_gid) {
+                *ret_item = uid_item;
+                jail_plan_free(p);
+                return -EINVAL;
+        }
         if ((need_program && (!p->path || p->n_argv == 0)) || !consistent(p)) {
                 jail_plan_free(p);
                 return -EINVAL;

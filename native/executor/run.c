@@ -31,10 +31,32 @@ int jail__fail(jail_error_t *reterr, jail_stage_t stage, int errnum, int item, i
 }
 
 bool jail__fault(const jail_plan_t *plan, jail_stage_t stage) {
+#ifdef JAIL_FAULTS
+        /* A test looks at the process from outside (its /proc, its fds) and sends SIGCONT. */
+        if (plan->pause_stage == (int) stage)
+                (void) kill(getpid(), SIGSTOP);
         if (plan->fault_stage != (int) stage)
                 return false;
         errno = plan->fault_errno;
         return true;
+#else
+        (void) plan;
+        (void) stage;
+        return false;
+#endif
+}
+
+void jail__progress(const int *status_fd, jail_stage_t stage, int item) {
+        jail_error_t rec = { .stage = JAIL_PROGRESS | stage, .errnum = 0, .item = item, .status = 0 };
+
+        /* A full pipe only costs the reader a less precise stage. */
+        if (status_fd && *status_fd >= 0)
+                (void) !write(*status_fd, &rec, sizeof(rec));
+}
+
+/* The environment of what runs as root: the hooks, a privileged program. */
+static char *const *root_env(const jail_plan_t *plan) {
+        return (char *const *) (plan->n_root_env > 0 ? plan->root_envp : plan->envp);
 }
 
 #define fault jail__fault
@@ -113,14 +135,16 @@ static int loopback_up(const jail_plan_t *plan, jail_error_t *reterr) {
 }
 
 /* All new namespaces, root, full capabilities: the exec-as-root hooks (uWSGI's
- * hook_as_root), in order, each `/bin/sh -c CMD` with the vassal's environment. Any
- * non-zero wait status aborts the launch. Reports JAIL_STAGE_HOOK, item = index. */
-static int run_hooks(const jail_plan_t *plan, jail_error_t *reterr) {
+ * hook_as_root), in order, each `/bin/sh -c CMD` by absolute path, with the plan's
+ * root environment (the vassal's when it has none). Any non-zero wait status aborts
+ * the launch. Reports JAIL_STAGE_HOOK, item = index. */
+static int run_hooks(const jail_plan_t *plan, const int *status_fd, jail_error_t *reterr) {
         for (size_t i = 0; i < plan->n_hooks; i++) {
                 char *const argv[] = { "/bin/sh", "-c", (char *) plan->hooks[i], NULL };
                 int status;
                 pid_t pid;
 
+                jail__progress(status_fd, JAIL_STAGE_HOOK, (int) i);
                 if (fault(plan, JAIL_STAGE_HOOK))
                         return jail__fail(reterr, JAIL_STAGE_HOOK, errno, (int) i, 0);
                 pid = fork();
@@ -128,7 +152,7 @@ static int run_hooks(const jail_plan_t *plan, jail_error_t *reterr) {
                         return jail__fail(reterr, JAIL_STAGE_HOOK, errno, (int) i, 0);
                 if (pid == 0) {
                         jail__unblock_signals();
-                        execve(argv[0], argv, (char *const *) plan->envp);
+                        execve(argv[0], argv, root_env(plan));
                         _exit(JAIL_EXIT_NOTFOUND);
                 }
                 /* Only this pid: as the jail's pid 1 we may also be reaping orphans. */
@@ -138,97 +162,6 @@ static int run_hooks(const jail_plan_t *plan, jail_error_t *reterr) {
                 if (status != 0)
                         return jail__fail(reterr, JAIL_STAGE_HOOK, 0, (int) i, status);
         }
-        return 0;
-}
-
-/* Root (or an unprivileged launcher), before the uid change, which RLIMIT_NPROC then
- * applies to: it counts every process of the vassal's uid, and root is exempt. Reports
- * JAIL_STAGE_RLIMIT. */
-static int set_nproc(const jail_plan_t *plan, jail_error_t *reterr) {
-        struct rlimit lim = { .rlim_cur = plan->nproc, .rlim_max = plan->nproc };
-
-        if (!plan->set_nproc)
-                return 0;
-        if (fault(plan, JAIL_STAGE_RLIMIT) || setrlimit(RLIMIT_NPROC, &lim) < 0)
-                return jail__fail(reterr, JAIL_STAGE_RLIMIT, errno, -1, 0);
-        return 0;
-}
-
-/* Before any credential change (needs CAP_SETPCAP). Drops every capability outside the
- * plan's set from the bounding set, so not even a set-uid root binary run later can get
- * it back. A launcher without CAP_SETPCAP (an unprivileged emperor) cannot shrink it;
- * that is only accepted under no_new_privs, where no exec can draw on the bounding set.
- * Reports JAIL_STAGE_BOUNDING, item = capability number. */
-static int drop_bounding(const jail_plan_t *plan, jail_error_t *reterr) {
-        if (fault(plan, JAIL_STAGE_BOUNDING))
-                return jail__fail(reterr, JAIL_STAGE_BOUNDING, errno, -1, 0);
-        for (int cap = 0; cap < 64; cap++) {
-                int in_set;
-
-                if (plan->caps & (UINT64_C(1) << cap))
-                        continue;
-                in_set = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
-                if (in_set < 0 && errno == EINVAL) /* past the kernel's last capability */
-                        break;
-                if (in_set < 0)
-                        return jail__fail(reterr, JAIL_STAGE_BOUNDING, errno, cap, 0);
-                if (in_set == 0)
-                        continue;
-                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-                        if (errno == EPERM && plan->no_new_privs && !plan->privileged)
-                                continue;
-                        return jail__fail(reterr, JAIL_STAGE_BOUNDING, errno, cap, 0);
-                }
-        }
-        return 0;
-}
-
-/* Root. Clears the supplementary groups (or sets the plan's), then the gid, then the
- * uid: groups and gid need CAP_SETGID, which setresuid() takes away. PR_SET_KEEPCAPS
- * keeps the permitted set across the uid change so set_caps() can narrow it.
- * Reports JAIL_STAGE_GROUPS, JAIL_STAGE_GID, JAIL_STAGE_UID. */
-static int drop_ids(const jail_plan_t *plan, jail_error_t *reterr) {
-        if (fault(plan, JAIL_STAGE_GROUPS) || setgroups(plan->n_groups, plan->groups) < 0)
-                return jail__fail(reterr, JAIL_STAGE_GROUPS, errno, -1, 0);
-        if (plan->set_gid && (fault(plan, JAIL_STAGE_GID) || setresgid(plan->gid, plan->gid, plan->gid) < 0))
-                return jail__fail(reterr, JAIL_STAGE_GID, errno, -1, 0);
-        if (plan->set_uid) {
-                if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-                        return jail__fail(reterr, JAIL_STAGE_UID, errno, -1, 0);
-                if (fault(plan, JAIL_STAGE_UID) || setresuid(plan->uid, plan->uid, plan->uid) < 0)
-                        return jail__fail(reterr, JAIL_STAGE_UID, errno, -1, 0);
-        }
-        return 0;
-}
-
-/* After the uid change. Sets permitted = effective = inheritable = the plan's set and
- * raises each one as ambient, so a non-root program keeps exactly these across exec.
- * (For uid 0 the bounding set already limits what exec grants.) Reports
- * JAIL_STAGE_CAPS, item = capability number for an ambient raise. */
-static int set_caps(const jail_plan_t *plan, jail_error_t *reterr) {
-        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-        struct __user_cap_data_struct data[2];
-
-        for (int i = 0; i < 2; i++) {
-                uint32_t set = (uint32_t) (plan->caps >> (32 * i));
-                data[i] = (struct __user_cap_data_struct) { .effective = set, .permitted = set, .inheritable = set };
-        }
-        if (fault(plan, JAIL_STAGE_CAPS) || syscall(SYS_capset, &hdr, data) < 0)
-                return jail__fail(reterr, JAIL_STAGE_CAPS, errno, -1, 0);
-        for (int cap = 0; cap < 64; cap++)
-                if ((plan->caps & (UINT64_C(1) << cap)) &&
-                    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
-                        return jail__fail(reterr, JAIL_STAGE_CAPS, errno, cap, 0);
-        return 0;
-}
-
-/* Any credentials. No set-id or file-capability exec can raise privileges from here
- * on. Reports JAIL_STAGE_NO_NEW_PRIVS. */
-static int set_no_new_privs(const jail_plan_t *plan, jail_error_t *reterr) {
-        if (!plan->no_new_privs)
-                return 0;
-        if (fault(plan, JAIL_STAGE_NO_NEW_PRIVS) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                return jail__fail(reterr, JAIL_STAGE_NO_NEW_PRIVS, errno, -1, 0);
         return 0;
 }
 
@@ -276,22 +209,39 @@ static int change_dir_fd(const jail_plan_t *plan, int fd, jail_error_t *reterr) 
         return 0;
 }
 
-/* After map_fds(), fd 0 is the pty the launcher made: a new session whose controlling
- * terminal it is, so Ctrl-C and job control work inside. Reports JAIL_STAGE_FDS. */
+/* After map_fds(), fd 0 is the pty the launcher made: a new session (unless setsid=1
+ * made one already) whose controlling terminal it is, so Ctrl-C and job control work
+ * inside. Reports JAIL_STAGE_TTY. */
 static int take_tty(const jail_plan_t *plan, jail_error_t *reterr) {
         if (!plan->ctty)
                 return 0;
-        if (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0)
-                return jail__fail(reterr, JAIL_STAGE_FDS, errno, 0, 0);
+        if (fault(plan, JAIL_STAGE_TTY) || (getsid(0) != getpid() && setsid() < 0) || ioctl(0, TIOCSCTTY, 0) < 0)
+                return jail__fail(reterr, JAIL_STAGE_TTY, errno, 0, 0);
         return 0;
 }
 
-/* Any credentials. Gives the vassal exactly the plan's fds at the plan's numbers: every
- * source is first moved above all targets (so no dup2 clobbers a source or the status
- * fd), then dup2'd into place, which clears close-on-exec on the target only. Every
- * other fd above 2 is already close-on-exec. Reports JAIL_STAGE_FDS, item = index. */
-static int map_fds(const jail_plan_t *plan, int *status_fd, jail_error_t *reterr) {
-        int moved[JAIL_MAX_FDS], floor = 3;
+/* Closes every fd but the sorted, distinct `keep` (n of them). */
+static void close_all_but(const int *keep, size_t n) {
+        unsigned int from = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                if ((unsigned int) keep[i] > from)
+                        (void) close_range(from, (unsigned int) keep[i] - 1, 0);
+                from = (unsigned int) keep[i] + 1;
+        }
+        (void) close_range(from, ~0U, 0);
+}
+
+/* Any credentials, before the tenant's chdir. Gives the vassal exactly the plan's fds at
+ * the plan's numbers: every source is first moved above all targets (so no dup2 clobbers
+ * a source or the status fd), then dup2'd into place, which clears close-on-exec on the
+ * target only. Fds 0-2 the plan does not map become /dev/null (`devnull`, opened as root
+ * in the launcher's mount namespace), never the launcher's. Then every other fd is
+ * closed, not only close-on-exec: all but the targets, the status fd and `keep_fd` (-1,
+ * or the joined jail's cwd). Reports JAIL_STAGE_FDS, item = index. */
+static int map_fds(const jail_plan_t *plan, int *status_fd, int devnull, int *keep_fd, jail_error_t *reterr) {
+        int moved[JAIL_MAX_FDS], keep[JAIL_MAX_FDS + 5], floor = 3;
+        size_t n_keep = 0;
 
         if (fault(plan, JAIL_STAGE_FDS))
                 return jail__fail(reterr, JAIL_STAGE_FDS, errno, -1, 0);
@@ -308,6 +258,17 @@ static int map_fds(const jail_plan_t *plan, int *status_fd, jail_error_t *reterr
                 (void) close(*status_fd);
                 *status_fd = fd;
         }
+        /* /dev/null and keep_fd too may sit on a target. */
+        devnull = fcntl(devnull, F_DUPFD_CLOEXEC, floor);
+        if (devnull < 0)
+                return jail__fail(reterr, JAIL_STAGE_FDS, errno, -1, 0);
+        if (*keep_fd >= 0 && *keep_fd < floor) {
+                int fd = fcntl(*keep_fd, F_DUPFD_CLOEXEC, floor);
+                if (fd < 0)
+                        return jail__fail(reterr, JAIL_STAGE_FDS, errno, -1, 0);
+                (void) close(*keep_fd);
+                *keep_fd = fd;
+        }
         for (size_t i = 0; i < plan->n_fds; i++) {
                 moved[i] = fcntl(plan->fds[i].src, F_DUPFD_CLOEXEC, floor);
                 if (moved[i] < 0)
@@ -316,6 +277,31 @@ static int map_fds(const jail_plan_t *plan, int *status_fd, jail_error_t *reterr
         for (size_t i = 0; i < plan->n_fds; i++)
                 if (dup2(moved[i], plan->fds[i].dst) < 0)
                         return jail__fail(reterr, JAIL_STAGE_FDS, errno, (int) i, 0);
+        for (int fd = 0; fd < 3; fd++) {
+                bool mapped = false;
+                for (size_t i = 0; i < plan->n_fds; i++)
+                        mapped |= plan->fds[i].dst == fd;
+                if (!mapped && dup2(devnull, fd) < 0)
+                        return jail__fail(reterr, JAIL_STAGE_FDS, errno, -1, 0);
+        }
+
+        /* The fds to keep, sorted (insertion sort: no allocation, at most 68 of them). */
+        for (int fd = 0; fd < 3; fd++)
+                keep[n_keep++] = fd;
+        for (size_t i = 0; i < plan->n_fds; i++)
+                if (plan->fds[i].dst >= 3)
+                        keep[n_keep++] = plan->fds[i].dst;
+        if (*status_fd >= 0)
+                keep[n_keep++] = *status_fd;
+        if (*keep_fd >= 0)
+                keep[n_keep++] = *keep_fd;
+        for (size_t i = 1; i < n_keep; i++)
+                for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+                        int t = keep[j];
+                        keep[j] = keep[j - 1];
+                        keep[j - 1] = t;
+                }
+        close_all_but(keep, n_keep);
         return 0;
 }
 
@@ -329,34 +315,38 @@ static int change_dir(const jail_plan_t *plan, jail_error_t *reterr) {
         return 0;
 }
 
-static const char *plan_getenv(const jail_plan_t *plan, const char *name) {
-        size_t n = strlen(name);
-        for (size_t i = 0; i < plan->n_env; i++)
-                if (strncmp(plan->envp[i], name, n) == 0 && plan->envp[i][n] == '=')
-                        return plan->envp[i] + n + 1;
-        return NULL;
-}
-
 /* execvp() without its fallback of running a file the kernel refuses (ENOEXEC) through
- * /bin/sh: a program is exec'd directly or not at all. PATH comes from the plan's env. */
-static int exec_search(const jail_plan_t *plan) {
-        const char *path = plan_getenv(plan, "PATH");
+ * /bin/sh: a program is exec'd directly or not at all, with `envp`. A slash-less path is
+ * searched in the plan's exec-path, else in PATH of `envp`. Only absolute entries are
+ * tried: an empty entry means the cwd to execvp() and a relative one is relative to it,
+ * and the cwd is the tenant's choice (chdir), so either would let a tenant's file stand
+ * in for a system program, for a privileged program too. */
+static int exec_search(const jail_plan_t *plan, char *const *envp) {
+        const char *path = plan->exec_path;
         char candidate[PATH_MAX];
         bool denied = false;
 
         if (strchr(plan->path, '/')) {
-                execve(plan->path, (char *const *) plan->argv, (char *const *) plan->envp);
+                execve(plan->path, (char *const *) plan->argv, envp);
                 return -errno;
+        }
+        if (!path) {
+                for (size_t i = 0; envp[i] && !path; i++)
+                        if (strncmp(envp[i], "PATH=", 5) == 0)
+                                path = envp[i] + 5;
         }
         if (!path)
                 path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
         for (const char *dir = path; dir; dir = strchr(dir, ':') ? strchr(dir, ':') + 1 : NULL) {
                 size_t dlen = strchrnul(dir, ':') - dir;
-                /* An empty entry is the current directory (execvp's rule). */
-                int n = snprintf(candidate, sizeof(candidate), "%.*s/%s", dlen ? (int) dlen : 1, dlen ? dir : ".", plan->path);
+                int n;
+
+                if (dlen == 0 || dir[0] != '/')
+                        continue;
+                n = snprintf(candidate, sizeof(candidate), "%.*s/%s", (int) dlen, dir, plan->path);
                 if (n < 0 || (size_t) n >= sizeof(candidate))
                         continue;
-                execve(candidate, (char *const *) plan->argv, (char *const *) plan->envp);
+                execve(candidate, (char *const *) plan->argv, envp);
                 if (errno == EACCES)
                         denied = true;
                 else if (errno != ENOENT && errno != ENOTDIR)
@@ -365,75 +355,95 @@ static int exec_search(const jail_plan_t *plan) {
         return denied ? -EACCES : -ENOENT;
 }
 
-/* Final credentials. The status fd is close-on-exec: EOF on it is the parent's proof
- * that this exec worked. Reports JAIL_STAGE_EXEC only if the exec fails. */
-static int exec_program(const jail_plan_t *plan, jail_error_t *reterr) {
+/* Final credentials (root for a privileged program, with the root environment). The
+ * status fd is close-on-exec: EOF on it after the progress record for JAIL_STAGE_EXEC is
+ * the parent's proof that this exec worked. Reports JAIL_STAGE_EXEC only if it fails. */
+static int exec_program(const jail_plan_t *plan, const int *status_fd, jail_error_t *reterr) {
         if (fault(plan, JAIL_STAGE_EXEC))
                 return jail__fail(reterr, JAIL_STAGE_EXEC, errno, -1, 0);
-        return jail__fail(reterr, JAIL_STAGE_EXEC, -exec_search(plan), -1, 0);
+        jail__progress(status_fd, JAIL_STAGE_EXEC, -1);
+        return jail__fail(reterr, JAIL_STAGE_EXEC, -exec_search(plan, plan->privileged ? root_env(plan) : (char *const *) plan->envp), -1, 0);
 }
 
-int jail__setup(const jail_plan_t *plan, jail_error_t *reterr) {
+int jail__setup(const jail_plan_t *plan, const int *status_fd, jail_error_t *reterr) {
         int r;
 
+        jail__progress(status_fd, JAIL_STAGE_MOUNT, -1);
         if ((r = setup_mounts(plan, reterr)) < 0 || (r = mount_proc(plan, reterr)) < 0 ||
             (r = mount_tmpfs(plan, reterr)) < 0 || (r = set_hostname(plan, reterr)) < 0 || (r = loopback_up(plan, reterr)) < 0 ||
-            (r = run_hooks(plan, reterr)) < 0)
+            (r = run_hooks(plan, status_fd, reterr)) < 0)
                 return r;
         return 0;
 }
 
-int jail__drop(const jail_plan_t *plan, jail_error_t *reterr) {
+/* Root, in the launcher's mount namespace (a jail's /dev is not trusted): the /dev/null
+ * that unmapped stdio becomes. Reports JAIL_STAGE_FDS. */
+static int open_devnull(int *ret_fd, jail_error_t *reterr) {
+        *ret_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (*ret_fd < 0)
+                return jail__fail(reterr, JAIL_STAGE_FDS, errno, -1, 0);
+        return 0;
+}
+
+/* Root (the vassal-to-be, under the jail's init when pid-namespaced), after the setup.
+ * The host's limits (or the plan's), the credential drop, non-dumpable again, then the
+ * parent-death signal and the check that the parent is still there. Reports
+ * JAIL_STAGE_RLIMIT through JAIL_STAGE_PDEATHSIG, each stage its own. */
+static int drop_privileges(const jail_plan_t *plan, pid_t parent, int parent_pidfd, const int *status_fd,
+                           jail_error_t *reterr) {
         int r;
 
-        /* A privileged binary patch (nginx binding port 80) is exec'd as root before the
-         * drop and drops privileges itself; the bounding set still limits that root to
-         * the plan's capabilities. */
-        if ((r = set_nproc(plan, reterr)) < 0)
+        jail__progress(status_fd, JAIL_STAGE_RLIMIT, -1);
+        if ((r = jail__set_limits(plan, reterr)) < 0 || (r = jail__drop(plan, reterr)) < 0)
                 return r;
-        if (plan->privileged) {
-                if ((r = drop_bounding(plan, reterr)) < 0)
-                        return r;
-                return set_no_new_privs(plan, reterr);
-        }
-        if ((r = drop_bounding(plan, reterr)) < 0 || (r = drop_ids(plan, reterr)) < 0 ||
-            (r = set_caps(plan, reterr)) < 0 || (r = set_no_new_privs(plan, reterr)) < 0)
+        jail__progress(status_fd, JAIL_STAGE_DUMPABLE, -1);
+        if ((r = jail__set_undumpable(plan, reterr)) < 0 || (r = set_pdeathsig(plan, parent, parent_pidfd, reterr)) < 0)
                 return r;
+        if (parent_pidfd >= 0)
+                (void) close(parent_pidfd);
         return 0;
 }
 
 /* jailctl enter: join, fork inside a joined pid namespace (this process stays outside as
  * the command's forwarding parent, init.c, and exits with its status), then the same
  * credentials, fds and exec as a launch. Nothing is set up: the jail already is. */
-static int run_joined(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_error_t *reterr) {
+static int run_joined(const jail_plan_t *plan, int *status_fd, int parent_pidfd, int devnull, jail_error_t *reterr) {
         pid_t parent = -1;
         int cwd_fd, r;
 
+        /* As for a launch: no signal from whoever started the launcher's terminal. */
+        if (plan->new_session)
+                (void) setsid();
         if (!(plan->namespaces & CLONE_NEWPID))
                 jail__unblock_signals();
+        jail__progress(status_fd, JAIL_STAGE_JOIN, -1);
         if ((r = join_jail(plan, &cwd_fd, reterr)) < 0)
                 return r;
         if (plan->namespaces & CLONE_NEWPID) {
+                jail__progress(status_fd, JAIL_STAGE_INIT, -1);
                 if ((r = jail__fork_init(plan, reterr)) < 0)
                         return r;
                 parent = 0;
         }
-        if ((r = jail__drop(plan, reterr)) < 0 || (r = set_pdeathsig(plan, parent, parent_pidfd, reterr)) < 0)
+        if ((r = drop_privileges(plan, parent, parent_pidfd, status_fd, reterr)) < 0)
                 return r;
-        if (parent_pidfd >= 0)
-                (void) close(parent_pidfd);
-        if ((r = map_fds(plan, status_fd, reterr)) < 0 || (r = take_tty(plan, reterr)) < 0 ||
-            (r = change_dir_fd(plan, cwd_fd, reterr)) < 0 || (r = change_dir(plan, reterr)) < 0)
+        jail__progress(status_fd, JAIL_STAGE_FDS, -1);
+        if ((r = map_fds(plan, status_fd, devnull, &cwd_fd, reterr)) < 0 || (r = take_tty(plan, reterr)) < 0)
                 return r;
-        return exec_program(plan, reterr);
+        jail__progress(status_fd, JAIL_STAGE_CHDIR, -1);
+        if ((r = change_dir_fd(plan, cwd_fd, reterr)) < 0 || (r = change_dir(plan, reterr)) < 0)
+                return r;
+        return exec_program(plan, status_fd, reterr);
 }
 
 int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_error_t *reterr) {
         bool under_init = false;
-        int r;
+        int devnull, no_fd = -1, r;
 
+        if ((r = open_devnull(&devnull, reterr)) < 0)
+                return r;
         if (plan->join_fd >= 0)
-                return run_joined(plan, status_fd, parent_pidfd, reterr);
+                return run_joined(plan, status_fd, parent_pidfd, devnull, reterr);
 
         /* A fresh clone child is never a process-group leader, so setsid() cannot fail
          * (EPERM is its only error); the jail then gets no signal from a terminal. */
@@ -443,26 +453,28 @@ int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_err
         if (!(plan->namespaces & CLONE_NEWPID))
                 jail__unblock_signals();
 
-        if ((r = jail__setup(plan, reterr)) < 0)
+        if ((r = jail__setup(plan, status_fd, reterr)) < 0)
                 return r;
 
-        /* The jail's pid 1 stays behind as its init; the vassal goes on in the child. */
+        /* The jail's pid 1 stays behind as its init; the vassal goes on in the child. The
+         * init closes every fd: only the vassal holds the status pipe. */
         if (plan->namespaces & CLONE_NEWPID) {
+                jail__progress(status_fd, JAIL_STAGE_INIT, -1);
                 r = jail__fork_init(plan, reterr);
                 if (r < 0)
                         return r;
                 under_init = true;
         }
 
-        if ((r = jail__drop(plan, reterr)) < 0 ||
-            (r = set_pdeathsig(plan, under_init ? 1 : -1, parent_pidfd, reterr)) < 0)
+        if ((r = drop_privileges(plan, under_init ? 1 : -1, parent_pidfd, status_fd, reterr)) < 0)
                 return r;
-        if (parent_pidfd >= 0)
-                (void) close(parent_pidfd);
-        if ((r = map_fds(plan, status_fd, reterr)) < 0 || (r = take_tty(plan, reterr)) < 0 ||
-            (r = change_dir(plan, reterr)) < 0)
+        jail__progress(status_fd, JAIL_STAGE_FDS, -1);
+        if ((r = map_fds(plan, status_fd, devnull, &no_fd, reterr)) < 0 || (r = take_tty(plan, reterr)) < 0)
                 return r;
-        return exec_program(plan, reterr);
+        jail__progress(status_fd, JAIL_STAGE_CHDIR, -1);
+        if ((r = change_dir(plan, reterr)) < 0)
+                return r;
+        return exec_program(plan, status_fd, reterr);
 }
 
 int jail_apply(const uint8_t *buf, size_t len, jail_error_t *reterr) {
@@ -475,31 +487,8 @@ int jail_apply(const uint8_t *buf, size_t len, jail_error_t *reterr) {
         /* A new pid namespace applies to our children only; the host forks after this. */
         if (unshare(plan.namespaces) < 0)
                 r = jail__fail(reterr, JAIL_STAGE_CLONE, errno, -1, 0);
-        else if ((r = jail__setup(&plan, reterr)) >= 0 && (r = jail__drop(&plan, reterr)) >= 0)
+        else if ((r = jail__setup(&plan, NULL, reterr)) >= 0 && (r = jail__drop(&plan, reterr)) >= 0)
                 r = change_dir(&plan, reterr);
-        jail_plan_free(&plan);
-        return r < 0 ? r : 0;
-}
-
-int jail_drop_self(const uint8_t *buf, size_t len, jail_error_t *reterr) {
-        jail_plan_t plan;
-        int item, r;
-
-        r = jail__plan_parse(buf, len, &plan, &item, false);
-        if (r < 0)
-                return jail__fail(reterr, JAIL_STAGE_PLAN, -r, item, 0);
-        /* Credentials only: anything else in the plan would be silently ignored. */
-        if (plan.namespaces || plan.n_hooks || plan.n_tmpfs || plan.n_fds || plan.path || plan.set_nproc ||
-            !plan.set_uid || !plan.set_gid) {
-                jail_plan_free(&plan);
-                return jail__fail(reterr, JAIL_STAGE_PLAN, EINVAL, -1, 0);
-        }
-        /* The caller is root here: the bounding set shrinks for real (no no_new_privs). */
-        plan.no_new_privs = false;
-        plan.privileged = false;
-        if ((r = drop_bounding(&plan, reterr)) >= 0 && (r = drop_ids(&plan, reterr)) >= 0 &&
-            (r = set_caps(&plan, reterr)) >= 0 && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-                r = jail__fail(reterr, JAIL_STAGE_CAPS, errno, -1, 0);
         jail_plan_free(&plan);
         return r < 0 ? r : 0;
 }

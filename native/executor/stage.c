@@ -7,6 +7,7 @@
 #include "jail.h"
 
 static const char *const stage_names[_JAIL_STAGE_MAX] = {
+        [JAIL_STAGE_PREPARE] = "prepare",
         [JAIL_STAGE_CLONE] = "clone",
         [JAIL_STAGE_HELPER] = "helper",
         [JAIL_STAGE_PLAN] = "plan",
@@ -19,14 +20,17 @@ static const char *const stage_names[_JAIL_STAGE_MAX] = {
         [JAIL_STAGE_HOOK] = "hook",
         [JAIL_STAGE_INIT] = "init",
         [JAIL_STAGE_RLIMIT] = "rlimit",
+        [JAIL_STAGE_OOM_SCORE_ADJ] = "oom_score_adj",
         [JAIL_STAGE_BOUNDING] = "bounding",
         [JAIL_STAGE_GROUPS] = "groups",
         [JAIL_STAGE_GID] = "gid",
         [JAIL_STAGE_UID] = "uid",
         [JAIL_STAGE_CAPS] = "caps",
         [JAIL_STAGE_NO_NEW_PRIVS] = "no_new_privs",
+        [JAIL_STAGE_DUMPABLE] = "dumpable",
         [JAIL_STAGE_PDEATHSIG] = "pdeathsig",
         [JAIL_STAGE_FDS] = "fds",
+        [JAIL_STAGE_TTY] = "tty",
         [JAIL_STAGE_CHDIR] = "chdir",
         [JAIL_STAGE_EXEC] = "exec",
 };

@@ -28,6 +28,8 @@ export const VASSAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'tmp', kind: 'single', help: '`private`: a fresh, empty tmpfs on /tmp that only this jail sees (needs unshare = fs)' },
   { name: 'tmp-size', kind: 'single', help: 'what the private /tmp may hold: bytes, or with k, m, g (default 64m)' },
   { name: 'max-procs', kind: 'single', help: 'at most N processes for the jail\'s uid (RLIMIT_NPROC; counts all of that user\'s processes, root is exempt)' },
+  { name: 'max-fd', kind: 'single', help: 'at most N open files per process (RLIMIT_NOFILE, soft and hard; default: soft 1024, the host\'s hard limit)' },
+  { name: 'oom-score-adj', kind: 'single', help: 'the jail\'s oom_score_adj, -1000 to 1000 (default 0, whatever the emperor\'s)' },
   { name: 'chdir', kind: 'single', help: 'working directory inside the jail' },
   { name: 'env', kind: 'list', help: 'KEY=VALUE added to the environment' },
   { name: 'privileged-binary-patch', kind: 'single', help: 'program exec\'d as root after the hooks, with the vassal\'s argv' },

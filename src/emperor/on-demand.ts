@@ -67,6 +67,15 @@ function checkTenantAddress(file: string, address: string, owner: number, source
     throw new OnDemandError(`${file}: port ${port[1]} is below 1024, which a tenant may not bind (vassals-cap has no net_bind_service); use a port of 1024 or more`);
 }
 
+function isOpen(fd: number): boolean {
+  try {
+    fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 // `CMD FILE` with stdout on a pipe; its first line is the address.
 async function runForAddress(command: string, file: string): Promise<string> {
   const [ours, theirs] = binding.socketPair();
@@ -84,7 +93,9 @@ async function runForAddress(command: string, file: string): Promise<string> {
       noNewPrivs: false,
       program: { option: 'emperor-on-demand-exec', privileged: true, path: '/bin/sh', argv: ['/bin/sh', '-c', `${command} "$1"`, 'sh', file] },
       env: [`PATH=${process.env.PATH ?? '/usr/bin:/bin'}`],
-      fds: [{ src: theirs, dst: 1 }],
+      // The sysadmin's command: its errors go to the emperor's stderr (any other stdio of a
+      // jail is /dev/null unless mapped).
+      fds: [{ src: theirs, dst: 1 }, ...(isOpen(2) ? [{ src: 2, dst: 2 }] : [])],
     });
   } finally {
     closeSync(theirs);

@@ -23,6 +23,18 @@ function where(plan: LaunchPlan, origin: Origin): string {
   return plan.file && origin.line !== undefined ? ` (${basename(plan.file)}:${origin.line})` : '';
 }
 
+// RLIMIT_NOFILE's number on Linux: the item of an `rlimit` record for it.
+const RLIMIT_NOFILE = 7;
+
+// A launch that died before its exec: `killed by signal 9 (SIGKILL) during exec-as-root[1] "sleep 9"`.
+function diedDuring(plan: LaunchPlan, rec: StageRecord): string {
+  const hook = rec.stage === 'hook' ? plan.hooks[rec.item] : undefined;
+  const during = hook ? `exec-as-root[${rec.item + 1}] "${hook.command}"${where(plan, hook)}` : rec.stage;
+  const signal = rec.died?.signal;
+  if (signal !== null && signal !== undefined) return `killed by signal ${signal} (${signalName(signal)}) during ${during}`;
+  return `exited with status ${rec.died?.code ?? '?'} during ${during}`;
+}
+
 function waitStatus(status: number): string {
   const signal = status & 0x7f;
   if (signal === 0) return `exited with status ${(status >> 8) & 0xff}`;
@@ -31,9 +43,12 @@ function waitStatus(status: number): string {
 
 // What the executor reported, as one line without the vassal name.
 export function describeFailure(plan: LaunchPlan, rec: StageRecord): string {
+  if (rec.died) return diedDuring(plan, rec);
   const why = rec.errno > 0 ? `: ${binding.strerror(rec.errno)}` : '';
   const ns = plan.namespaces.join(',');
   switch (rec.stage) {
+    case 'prepare':
+      return `preparing the launch${why}`;
     case 'clone':
       return `clone(${ns || 'no namespaces'})${why}`;
     case 'helper':
@@ -49,7 +64,11 @@ export function describeFailure(plan: LaunchPlan, rec: StageRecord): string {
     case 'tmpfs':
       return `mount tmpfs on ${plan.tmpfs[rec.item] ?? '?'}${why}`;
     case 'rlimit':
-      return `setrlimit(RLIMIT_NPROC, ${plan.maxProcs ?? '?'})${why}`;
+      return rec.item === RLIMIT_NOFILE
+        ? `setrlimit(RLIMIT_NOFILE, ${plan.nofile ?? 'soft 1024'})${why}`
+        : `setrlimit(RLIMIT_NPROC, ${plan.maxProcs ?? '?'})${why}`;
+    case 'oom_score_adj':
+      return `setting oom_score_adj to ${plan.oomScoreAdj ?? 0}${why}`;
     case 'hostname':
       return `sethostname("${plan.hostname ?? ''}")${why}`;
     case 'loopback':
@@ -74,12 +93,16 @@ export function describeFailure(plan: LaunchPlan, rec: StageRecord): string {
       return `setting capabilities [${plan.caps.join(',')}]${why}`;
     case 'no_new_privs':
       return `prctl(PR_SET_NO_NEW_PRIVS)${why}`;
+    case 'dumpable':
+      return `prctl(PR_SET_DUMPABLE, 0)${why}`;
     case 'pdeathsig':
       return rec.errno === constants.errno.ESRCH ? 'the launcher died during the launch' : `prctl(PR_SET_PDEATHSIG)${why}`;
     case 'fds': {
       const fd = plan.fds[rec.item];
       return `${fd ? `passing fd ${fd.src} as ${fd.dst}` : 'arranging fds'}${why}`;
     }
+    case 'tty':
+      return `making fd 0 the jail's controlling terminal${why}`;
     case 'chdir':
       return `chdir("${plan.chdir ?? ''}")${why}`;
     case 'exec':

@@ -3,7 +3,7 @@
 import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { LaunchError } from '../errors';
-import { binding, type FdWatcher, type StageRecord } from '../native/binding';
+import { binding, testBinding, type FdWatcher, type StageRecord } from '../native/binding';
 import { serializePlan, type FaultInjection } from '../plan/serialize';
 import type { LaunchPlan } from '../plan/types';
 import { describeFailure, errnoCode } from './describe';
@@ -28,24 +28,39 @@ export interface Jail {
 }
 
 export interface LaunchOptions {
-  /** Tests only: make one executor stage fail. */
+  /** Tests only: make one executor stage fail (launches through the test build of the addon). */
   readonly fault?: FaultInjection;
 }
 
 function toLaunchError(plan: LaunchPlan, rec: StageRecord, cause?: unknown): LaunchError {
   const code = errnoCode(rec.errno);
   return new LaunchError(
-    { vassal: plan.vassal, stage: rec.stage, errno: rec.errno, errnoCode: code, item: rec.item },
+    { vassal: plan.vassal, stage: rec.stage, errno: rec.errno, errnoCode: code, item: rec.item, signal: rec.died?.signal ?? undefined },
     `${plan.vassal}: ${describeFailure(plan, rec)}`,
     cause === undefined ? undefined : { cause },
   );
+}
+
+// The failure of a launch that ended before its exec without a failure record. The top
+// process is the helper (a signal shows as one) or a jail's init, which exits 128 + N
+// for a vassal-to-be killed by signal N.
+function diedAt(last: { stage: string; item: number }, exit: JailExit): StageRecord {
+  const signal = exit.signal ?? (exit.code !== null && exit.code > 128 ? exit.code - 128 : null);
+  return {
+    stage: last.stage,
+    errno: signal !== null ? constants.errno.EINTR : 0,
+    item: last.item,
+    status: signal !== null ? signal : ((exit.code ?? 0) & 0xff) << 8,
+    died: { code: signal !== null ? null : exit.code, signal },
+  };
 }
 
 // Launches one jail. Throws LaunchError when the clone itself fails.
 export function launchJail(plan: LaunchPlan, options: LaunchOptions = {}): Jail {
   let child;
   try {
-    child = binding.launch(serializePlan(plan, options.fault));
+    // Only the test build of the addon takes a `fault` key.
+    child = (options.fault ? testBinding() : binding).launch(serializePlan(plan, options.fault));
   } catch (err: unknown) {
     const e = err as { errno?: number; stage?: string; item?: number };
     if (typeof e.errno !== 'number') throw err;
@@ -53,21 +68,6 @@ export function launchJail(plan: LaunchPlan, options: LaunchOptions = {}): Jail 
   }
   const { pid, pidfd, statusFd } = child;
   let reaped = false;
-
-  const started = new Promise<void>((resolve, reject) => {
-    let watcher: FdWatcher | undefined;
-    const check = (): void => {
-      const rec = binding.readStatus(statusFd);
-      if (rec === undefined) return; // woken early; wait for the record or EOF
-      watcher?.close();
-      closeSync(statusFd);
-      if (rec === null) resolve();
-      else reject(toLaunchError(plan, rec));
-    };
-    watcher = new binding.FdWatcher(statusFd, check);
-  });
-  // The caller may only care about `exited`; a failed start must not become an unhandled rejection.
-  started.catch(() => undefined);
 
   const exited = new Promise<JailExit>((resolve) => {
     const watcher = new binding.FdWatcher(pidfd, () => {
@@ -79,6 +79,35 @@ export function launchJail(plan: LaunchPlan, options: LaunchOptions = {}): Jail 
       resolve({ code: r.code, signal: r.signal });
     });
   });
+
+  // Progress records name each stage as it begins; a failure record ends the launch; EOF
+  // after the exec's progress record is the exec's success. EOF before it: the launch died
+  // (killed by a signal) at the last stage reached, which `exited` then explains.
+  const started = new Promise<void>((resolve, reject) => {
+    let last: { stage: string; item: number } = { stage: 'helper', item: -1 };
+    let execReached = false;
+    let watcher: FdWatcher | undefined;
+    const check = (): void => {
+      for (;;) {
+        const rec = binding.readStatus(statusFd);
+        if (rec === undefined) return; // woken early; wait for more
+        if (rec !== null && rec.progress) {
+          last = { stage: rec.stage, item: rec.item };
+          execReached = rec.stage === 'exec';
+          continue;
+        }
+        watcher?.close();
+        closeSync(statusFd);
+        if (rec !== null) reject(toLaunchError(plan, rec));
+        else if (execReached) resolve();
+        else void exited.then((exit) => reject(toLaunchError(plan, diedAt(last, exit))));
+        return;
+      }
+    };
+    watcher = new binding.FdWatcher(statusFd, check);
+  });
+  // The caller may only care about `exited`; a failed start must not become an unhandled rejection.
+  started.catch(() => undefined);
 
   return {
     plan,

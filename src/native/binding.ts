@@ -4,6 +4,12 @@ import { join } from 'node:path';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodeGypBuild: (dir: string) => unknown = require('node-gyp-build');
 
+/** A record of the status fd: a stage that began (progress) or the one that failed. */
+export interface StatusRecord extends StageRecord {
+  /** True: `stage` has begun (for `exec`: the execve is next); false: `stage` failed. */
+  readonly progress: boolean;
+}
+
 /** A failure inside the jail, as the executor reports it through the status fd. */
 export interface StageRecord {
   readonly stage: string;
@@ -11,8 +17,10 @@ export interface StageRecord {
   readonly errno: number;
   /** Index of the failing hook, fd or capability; -1 when none. */
   readonly item: number;
-  /** Wait status of a failed hook; 0 otherwise. */
+  /** Wait status of a failed hook, or of a launch that died before its exec; 0 otherwise. */
   readonly status: number;
+  /** Set when the launch died before its exec (no failure record): the exit it had. */
+  readonly died?: { readonly code: number | null; readonly signal: number | null };
 }
 
 /** How a reaped process ended: exactly one of code and signal is set. */
@@ -40,7 +48,7 @@ export interface NativeBinding {
   launch(plan: Uint8Array): LaunchedChild;
   /** The calling thread (and, for ids, the process) takes the plan's credentials. */
   dropSelf(plan: Uint8Array): void;
-  readStatus(fd: number): StageRecord | null | undefined;
+  readStatus(fd: number): StatusRecord | null | undefined;
   waitPidfd(pidfd: number): ReapedProcess | null;
   /** With asUid: sent as that effective uid (an emperor without CAP_KILL, a tenant's jail). */
   pidfdSendSignal(pidfd: number, signal: number, asUid?: number): void;
@@ -63,5 +71,21 @@ export interface NativeBinding {
   FdWatcher: new (fd: number, callback: (events: number) => void) => FdWatcher;
 }
 
+const ROOT = join(__dirname, '..', '..');
+
 // The addon, loaded once from the package root (two levels up from src/native or dist/native).
-export const binding = nodeGypBuild(join(__dirname, '..', '..')) as NativeBinding;
+export const binding = nodeGypBuild(ROOT) as NativeBinding;
+
+let faultBinding: NativeBinding | undefined;
+
+// The test build of the addon (binding.gyp's jail_binding_test, -DJAIL_FAULTS): the only
+// one whose executor takes a plan's `fault` key. Its file does not end in `.node`, so no
+// loader finds it by accident; loaded on first use, by tests only.
+export function testBinding(): NativeBinding {
+  if (!faultBinding) {
+    const mod = { exports: {} };
+    process.dlopen(mod, join(ROOT, 'build', 'Release', 'jail_binding_test.node-test'));
+    faultBinding = mod.exports as NativeBinding;
+  }
+  return faultBinding;
+}

@@ -179,6 +179,8 @@ function compileChecked(
       fail(maxProcsEntry, 'max-procs', `expected a number of processes (1 or more), got \`${maxProcsEntry.value}\``);
     maxProcs = Number(v);
   }
+  const nofile = compileInt(entries.last('max-fd'), 1, 0x7fffffff, 'a number of open files (1 or more)', fail);
+  const oomScoreAdj = compileInt(entries.last('oom-score-adj'), -1000, 1000, 'a number from -1000 to 1000', fail);
 
   const hooks: Hook[] = entries.all('exec-as-root').map((e) => {
     if (e.value.trim() === '') fail(e, 'exec-as-root', 'empty command');
@@ -231,6 +233,8 @@ function compileChecked(
     tmpfs: Object.freeze(tmpfs),
     ...(tmpfsSize !== undefined ? { tmpfsSize } : {}),
     ...(maxProcs !== undefined ? { maxProcs } : {}),
+    ...(nofile !== undefined ? { nofile } : {}),
+    ...(oomScoreAdj !== undefined ? { oomScoreAdj } : {}),
     loopback: has('net'),
     ...(hostname !== undefined ? { hostname } : {}),
     hooks: Object.freeze(hooks),
@@ -291,6 +295,14 @@ function compileCredentials(entries: Entries, users: UserDb, fail: Fail): { uid?
   if (uid !== undefined && gid === undefined)
     fail(uidEntry, 'gid', `uid ${uid} has no /etc/passwd entry to take a group from; set gid too`);
   return { ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}), ...(home !== undefined ? { home } : {}) };
+}
+
+// An integer option in [min, max], or undefined when absent.
+function compileInt(entry: ConfigEntry | undefined, min: number, max: number, what: string, fail: Fail): number | undefined {
+  if (!entry) return undefined;
+  const v = entry.value.trim();
+  if (!/^-?\d+$/.test(v) || Number(v) < min || Number(v) > max) fail(entry, entry.key, `expected ${what}, got \`${entry.value}\``);
+  return Number(v);
 }
 
 function checkId(n: number, entry: ConfigEntry, field: string, fail: Fail): number {

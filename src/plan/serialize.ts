@@ -4,7 +4,8 @@ import { PlanError } from '../errors';
 import { capabilityNumber } from './capabilities';
 import type { LaunchPlan } from './types';
 
-/** Test-only: make one executor stage fail with an errno (never set from a config file). */
+/** Test-only: make one executor stage fail with an errno (never set from a config file;
+ *  only the test build of the addon takes it, see binding.ts testBinding()). */
 export interface FaultInjection {
   readonly stage: string;
   readonly errno: number;
@@ -58,6 +59,8 @@ export function serializePlan(plan: LaunchPlan, fault?: FaultInjection): Buffer 
   if (plan.hostname !== undefined) add('hostname', plan.hostname);
   for (const hook of plan.hooks) add('hook', hook.command);
   if (plan.maxProcs !== undefined) add('nproc', plan.maxProcs);
+  if (plan.nofile !== undefined) add('nofile', plan.nofile);
+  if (plan.oomScoreAdj !== undefined) add('oom-score-adj', plan.oomScoreAdj);
   if (plan.uid !== undefined) add('uid', plan.uid);
   if (plan.gid !== undefined) add('gid', plan.gid);
   for (const g of plan.groups) add('group', g);
@@ -68,6 +71,8 @@ export function serializePlan(plan: LaunchPlan, fault?: FaultInjection): Buffer 
   add('path', plan.program.path);
   for (const arg of plan.program.argv) add('argv', arg);
   for (const kv of plan.env) add('env', kv);
+  if (plan.rootEnv) for (const kv of plan.rootEnv) add('root-env', kv);
+  if (plan.execPath !== undefined) add('exec-path', plan.execPath);
   if (plan.chdir !== undefined) add('chdir', plan.chdir);
   for (const fd of plan.fds) add('fd', `${fd.src}:${fd.dst}`);
   if (plan.join) add('join', plan.join.pidfd);

@@ -1,9 +1,10 @@
 // The launch stages, in order: the TypeScript side of native/executor/stage.c's table
-// (test/addon/stages.test.ts checks they match).
+// (test/addon/binding.test.ts checks they match).
 
 export const LAUNCH_STAGES = [
-  'clone', 'helper', 'plan', 'join', 'mount', 'proc', 'tmpfs', 'hostname', 'loopback', 'hook', 'init',
-  'rlimit', 'bounding', 'groups', 'gid', 'uid', 'caps', 'no_new_privs', 'pdeathsig', 'fds', 'chdir', 'exec',
+  'prepare', 'clone', 'helper', 'plan', 'join', 'mount', 'proc', 'tmpfs', 'hostname', 'loopback', 'hook', 'init',
+  'rlimit', 'oom_score_adj', 'bounding', 'groups', 'gid', 'uid', 'caps', 'no_new_privs', 'dumpable', 'pdeathsig',
+  'fds', 'tty', 'chdir', 'exec',
 ] as const;
 
 /** One stage of the executor's launch sequence. */

@@ -44,6 +44,10 @@ export interface LaunchPlan {
   readonly tmpfsSize?: number;
   /** RLIMIT_NPROC for the vassal's uid (`max-procs`). */
   readonly maxProcs?: number;
+  /** RLIMIT_NOFILE, soft and hard (`max-fd`); absent: soft 1024, the host's hard limit. */
+  readonly nofile?: number;
+  /** The vassal's oom_score_adj, -1000..1000 (`oom-score-adj`); absent: 0. */
+  readonly oomScoreAdj?: number;
   /** Bring `lo` up (net namespace). */
   readonly loopback: boolean;
   readonly hostname?: string;
@@ -55,8 +59,8 @@ export interface LaunchPlan {
   /** Capability names kept (permitted, effective, inheritable, ambient, bounding). */
   readonly caps: readonly string[];
   readonly noNewPrivs: boolean;
-  /** Start a new session (setsid): signals from the launcher's terminal do not reach the
-   *  jail. The emperor sets it; `jailctl run` does not, so Ctrl-C works as usual. */
+  /** Start a new session (setsid), also when joining: signals from the launcher's terminal
+   *  do not reach the jail. The emperor sets it; `jailctl run` does not, so Ctrl-C works as usual. */
   readonly newSession?: boolean;
   readonly program: Program;
   /** The complete environment, `KEY=VALUE`. */
@@ -66,6 +70,7 @@ export interface LaunchPlan {
   /** Directories the program is looked up in when it has no slash; absent: PATH of `env`. */
   readonly execPath?: string;
   readonly chdir?: string;
+  /** The fds the jail gets; 0-2 not among the targets are /dev/null in it. */
   readonly fds: readonly FdMapping[];
   /** jailctl enter: join `namespaces` of the process behind this pidfd (a launcher fd)
    *  instead of creating them; `cwd` is opened first (/proc/PID/cwd). */

@@ -161,3 +161,46 @@ fds('a closed FdWatcher lets its callback, and what the callback holds, be colle
 });
 
 fds.run();
+
+const refusals = suite('launches refused before any clone');
+
+refusals('a launch from a thread other than the main thread is refused (EINVAL, stage prepare)', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const { ROOT } = await import('../helpers/cli');
+  const plan = serializePlan(makePlan(['true']));
+  const script = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const b = require(${JSON.stringify(require.resolve('node-gyp-build'))})(${JSON.stringify(ROOT)});
+    try {
+      const c = b.launch(new Uint8Array(workerData));
+      parentPort.postMessage({ launched: c.pid });
+    } catch (e) {
+      parentPort.postMessage({ code: e.code, stage: e.stage, message: e.message });
+    }`;
+  const worker = new Worker(script, { eval: true, workerData: plan });
+  const got = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  await worker.terminate();
+  assert.equal(got, {
+    code: 'EINVAL',
+    stage: 'prepare',
+    message: 'launch: only the main thread may launch a jail (its parent-death signal follows the launching thread)',
+  });
+});
+
+refusals('a uid without a gid is refused by the executor too, naming the uid entry', () => {
+  const bytes = serializePlan(makePlan(['true'], { uid: 1001 }));
+  try {
+    binding.launch(bytes);
+    assert.unreachable('should have thrown');
+  } catch (err: unknown) {
+    const e = err as NodeJS.ErrnoException & { stage: string; item: number };
+    assert.is(e.code, 'EINVAL');
+    assert.is(e.stage, 'plan');
+    assert.is(e.item, 0);
+  }
+});
+
+refusals.run();

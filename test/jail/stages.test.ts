@@ -1,12 +1,15 @@
 // Every stage of the launch sequence, made to fail, reports that stage and its errno.
 // Real causes where root can be refused (a capability taken away with setpriv, a missing
 // directory, a bad fd); fault injection for stages the kernel never refuses to root.
+import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LaunchError } from '../../src/errors';
 import { launchJail } from '../../src/jail/launch';
-import type { FaultInjection } from '../../src/plan/serialize';
+import { binding } from '../../src/native/binding';
+import { serializePlan, type FaultInjection } from '../../src/plan/serialize';
+import { LAUNCH_STAGES } from '../../src/plan/stages';
 import type { LaunchPlan } from '../../src/plan/types';
 import { jailctl } from '../helpers/cli';
 import { makePlan } from '../helpers/plan';
@@ -18,7 +21,13 @@ requireRoot();
 const { EPERM, ENOENT, EACCES, EBADF, EBUSY, EIO, EINVAL, ENOMEM, ESRCH, EAGAIN, EMFILE, ENOSPC } = constants.errno;
 
 async function failure(plan: LaunchPlan, fault?: FaultInjection): Promise<LaunchError> {
-  const jail = launchJail(plan, fault ? { fault } : {});
+  let jail;
+  try {
+    jail = launchJail(plan, fault ? { fault } : {});
+  } catch (err: unknown) {
+    if (err instanceof LaunchError) return err; // refused before the clone
+    throw err;
+  }
   try {
     await jail.started;
   } catch (err: unknown) {
@@ -49,12 +58,31 @@ api('hook: a hook killed by a signal says so', async () => {
   assert.is(err.message, 'test: exec-as-root[1] "kill -9 $$" was killed by SIGKILL');
 });
 
-api('fds: a source fd that is not open is EBADF', async () => {
-  const err = await failure(makePlan(['true'], { fds: [{ src: 987, dst: 3 }] }));
+api('fds: a source fd that is not open is EBADF, refused before the launcher opens its own', () => {
+  // Thrown by launchJail(): the number could otherwise be the status pipe's by then.
+  const err = thrownBy(() => launchJail(makePlan(['true'], { fds: [{ src: 1, dst: 4 }, { src: 987, dst: 3 }] })));
   assert.is(err.stage, 'fds');
+  assert.is(err.item, 1);
   assert.is(err.errnoCode, 'EBADF');
   assert.is(err.errno, EBADF);
+  assert.is(err.message, 'test: passing fd 987 as 3: Bad file descriptor');
 });
+
+api('join: a pidfd that is not open is EBADF before the clone', () => {
+  const err = thrownBy(() => launchJail(makePlan(['true'], { namespaces: ['mount'], join: { pidfd: 986 } })));
+  assert.is(err.stage, 'join');
+  assert.is(err.errno, EBADF);
+});
+
+function thrownBy(f: () => unknown): LaunchError {
+  try {
+    f();
+  } catch (err: unknown) {
+    if (err instanceof LaunchError) return err;
+    throw err;
+  }
+  throw new Error('nothing was thrown');
+}
 
 api('chdir: a missing directory is ENOENT', async () => {
   const err = await failure(makePlan(['true'], { chdir: '/nonexistent/jailctl' }));
@@ -87,26 +115,52 @@ const INJECTED: ReadonlyArray<[string, number, Partial<LaunchPlan>]> = [
   ['loopback', ENOMEM, ALL_NS],
   ['init', EAGAIN, ALL_NS],
   ['rlimit', EPERM, { maxProcs: 10 }],
+  ['oom_score_adj', EACCES, {}],
   ['bounding', EPERM, {}],
   ['groups', EPERM, {}],
   ['gid', EPERM, { gid: 1001 }],
   ['uid', EAGAIN, { uid: 1001, gid: 1001 }],
   ['caps', EPERM, { caps: ['net_bind_service'] }],
   ['no_new_privs', EINVAL, {}],
+  ['dumpable', EINVAL, { uid: 1001, gid: 1001 }],
   ['pdeathsig', EINVAL, {}],
   ['fds', EMFILE, {}],
+  ['tty', EPERM, { ctty: true }],
   ['chdir', EIO, { chdir: '/' }],
   ['exec', EACCES, {}],
 ];
 
 for (const [stage, errno, overrides] of INJECTED) {
   api(`${stage}: an injected failure is reported with its stage and errno`, async () => {
-    const err = await failure(makePlan(['true'], overrides), { stage, errno });
+    // A pty at fd 0 for the tty stage (ctty).
+    const pty = overrides.ctty ? binding.openPty() : undefined;
+    const fds = pty ? [{ src: pty.slave, dst: 0 }] : [];
+    const err = await failure(makePlan(['true'], { ...overrides, fds }), { stage, errno }).finally(() => {
+      if (pty) [pty.master, pty.slave].forEach((fd) => closeSync(fd));
+    });
     assert.is(err.stage, stage);
     assert.is(err.errno, errno);
     assert.ok(err.message.startsWith('test: '), err.message);
   });
 }
+
+api('every stage but the parent-side ones has an injected or real failure here', () => {
+  const covered = new Set([...INJECTED.map(([s]) => s), 'hook', 'fds', 'join', 'chdir', 'exec']);
+  const parentSide = new Set(['prepare', 'clone', 'helper', 'plan']);
+  assert.equal(LAUNCH_STAGES.filter((s) => !covered.has(s) && !parentSide.has(s)), []);
+});
+
+api('the production addon has no fault injection: a `fault` key is an unknown key', () => {
+  const bytes = serializePlan(makePlan(['true']), { stage: 'gid', errno: EPERM });
+  try {
+    binding.launch(bytes);
+    assert.unreachable('should have thrown');
+  } catch (err: unknown) {
+    const e = err as NodeJS.ErrnoException & { stage: string; item: number };
+    assert.is(e.code, 'EINVAL');
+    assert.is(e.stage, 'plan');
+  }
+});
 
 api('pdeathsig: ESRCH reads as the launcher having died', async () => {
   const err = await failure(makePlan(['true']), { stage: 'pdeathsig', errno: ESRCH });

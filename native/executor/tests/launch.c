@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,12 +18,14 @@ static int helper_fd;
 typedef struct {
         int launch;      /* jail_launch() result */
         jail_error_t err; /* from jail_launch() or the status fd */
-        bool failed;      /* a record came through the status fd */
+        bool failed;      /* a failure record came through the status fd */
+        bool exec_reached; /* the progress record for the exec came */
+        int last_stage;   /* the last progress record's stage, -1 for none */
         int exit_code;
 } outcome_t;
 
 static outcome_t run(const kv_t *kv) {
-        outcome_t o = { .exit_code = -1 };
+        outcome_t o = { .exit_code = -1, .last_stage = -1 };
         struct pollfd p;
         jail_child_t child;
         siginfo_t si = { 0 };
@@ -30,9 +33,27 @@ static outcome_t run(const kv_t *kv) {
         o.launch = jail_launch(kv->buf, kv->len, helper_fd, &child, &o.err);
         if (o.launch < 0)
                 return o;
-        p = (struct pollfd) { .fd = child.status_fd, .events = POLLIN };
-        (void) poll(&p, 1, 10000);
-        o.failed = read(child.status_fd, &o.err, sizeof(o.err)) == sizeof(o.err);
+        /* Progress records until a failure record or EOF. */
+        for (;;) {
+                jail_error_t rec;
+                ssize_t n;
+
+                p = (struct pollfd) { .fd = child.status_fd, .events = POLLIN };
+                (void) poll(&p, 1, 10000);
+                n = read(child.status_fd, &rec, sizeof(rec));
+                if (n < 0 && errno == EAGAIN)
+                        continue;
+                if (n != sizeof(rec))
+                        break;
+                if (!(rec.stage & JAIL_PROGRESS)) {
+                        o.err = rec;
+                        o.failed = true;
+                        break;
+                }
+                o.last_stage = (int) (rec.stage & ~JAIL_PROGRESS);
+                if (o.last_stage == JAIL_STAGE_EXEC)
+                        o.exec_reached = true;
+        }
         if (waitid(P_PIDFD, child.pidfd, &si, WEXITED) == 0)
                 o.exit_code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
         close(child.status_fd);
@@ -71,6 +92,7 @@ int main(void) {
         kv_add(&kv, "gid", "1001");
         o = run(&kv);
         ok(o.launch == 0 && !o.failed && o.exit_code == 0, "five namespaces, uid drop, /bin/true exits 0");
+        ok(o.exec_reached, "the exec's progress record came before EOF");
 
         base(&kv, "/bin/sh");
         kv_add(&kv, "argv", "-c");
@@ -108,10 +130,39 @@ int main(void) {
         is(o.exit_code, JAIL_EXIT_NOEXEC, "a non-executable program exits 126");
 
         base(&kv, "/bin/true");
+        kv_add(&kv, "fd", "1:4");
         kv_add(&kv, "fd", "999:3");
         o = run(&kv);
-        ok(o.failed && o.err.stage == JAIL_STAGE_FDS && o.err.errnum == EBADF && o.err.item == 0,
-           "fds: a source that is not open is EBADF at its index");
+        ok(o.launch == -EBADF && o.err.stage == JAIL_STAGE_FDS && o.err.item == 1,
+           "fds: a source that is not open is refused before the launcher opens its own, at its index");
+
+        base(&kv, "/bin/true");
+        kv_add(&kv, "join", "998");
+        kv_add(&kv, "ns", "mount");
+        o = run(&kv);
+        ok(o.launch == -EBADF && o.err.stage == JAIL_STAGE_JOIN, "join: a pidfd that is not open is refused before the clone");
+
+        /* An empty PATH entry is not the cwd: with the cwd holding `probe`, not found. */
+        base(&kv, "probe-jailctl");
+        kv.len = 0;
+        kv_add(&kv, "path", "probe-jailctl");
+        kv_add(&kv, "argv", "probe-jailctl");
+        kv_add(&kv, "env", "PATH=:.:bin");
+        kv_add(&kv, "chdir", "/tmp/jailctl-c-test");
+        mkdir("/tmp/jailctl-c-test", 0755);
+        {
+                int f = open("/tmp/jailctl-c-test/probe-jailctl", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+                (void) !write(f, "#!/bin/sh\nexit 0\n", 18);
+                close(f);
+        }
+        o = run(&kv);
+        ok(o.failed && o.err.stage == JAIL_STAGE_EXEC && o.err.errnum == ENOENT,
+           "exec search skips empty and relative PATH entries (the cwd)");
+        kv_add(&kv, "exec-path", "/tmp/jailctl-c-test");
+        o = run(&kv);
+        ok(o.launch == 0 && !o.failed && o.exit_code == 0, "exec-path is searched instead of PATH");
+        unlink("/tmp/jailctl-c-test/probe-jailctl");
+        rmdir("/tmp/jailctl-c-test");
 
         base(&kv, "/bin/true");
         kv_add(&kv, "fault", "gid:1");

@@ -16,6 +16,7 @@ int main(void) {
         kv_add(&kv, "hook", "echo one");
         kv_add(&kv, "hook", "echo two");
         kv_add(&kv, "uid", "1001");
+        kv_add(&kv, "gid", "1002");
         kv_add(&kv, "cap", "10");
         kv_add(&kv, "fd", "7:0");
         kv_add(&kv, "path", "/bin/true");
@@ -26,7 +27,9 @@ int main(void) {
         is(p.namespaces, CLONE_NEWPID | CLONE_NEWNET, "namespaces accumulate");
         is(p.n_hooks, 2, "hooks accumulate");
         ok(strcmp(p.hooks[1], "echo two") == 0, "hooks keep their order");
-        ok(p.set_uid && p.uid == 1001 && !p.set_gid, "uid set, gid untouched");
+        ok(p.set_uid && p.uid == 1001 && p.set_gid && p.gid == 1002, "uid and gid set");
+        ok(p.set_nofile == false && p.set_oom_score_adj == false && p.n_root_env == 0 && !p.exec_path,
+           "no nofile, oom-score-adj, root-env or exec-path unless given");
         is(p.caps, 1 << 10, "cap 10 kept");
         ok(p.no_new_privs, "no_new_privs defaults on");
         ok(p.n_fds == 1 && p.fds[0].src == 7 && p.fds[0].dst == 0, "fd mapping parsed");
@@ -35,7 +38,7 @@ int main(void) {
 
         r = jail_plan_parse(kv.buf, kv.len - 3, &p, &item);
         is(r, -EINVAL, "a truncated plan is refused");
-        is(item, 9, "the truncated entry is named");
+        is(item, 10, "the truncated entry is named");
 
         kv_t bad = { .len = 0 };
         kv_add(&bad, "path", "/bin/true");
@@ -129,6 +132,36 @@ int main(void) {
         r = jail_plan_parse(fault.buf, fault.len, &p, &item);
         ok(r == 0 && p.fault_stage == JAIL_STAGE_HOSTNAME && p.fault_errno == 22, "fault injection parsed");
         jail_plan_free(&p);
+
+        kv_t nogid = { .len = 0 };
+        kv_add(&nogid, "path", "x");
+        kv_add(&nogid, "argv", "x");
+        kv_add(&nogid, "uid", "1001");
+        r = jail_plan_parse(nogid.buf, nogid.len, &p, &item);
+        ok(r == -EINVAL && item == 2, "a uid without a gid is refused, naming the uid entry");
+
+        kv_t more = { .len = 0 };
+        kv_add(&more, "path", "x");
+        kv_add(&more, "argv", "x");
+        kv_add(&more, "env", "PATH=/tmp/evil");
+        kv_add(&more, "root-env", "PATH=/usr/bin:/bin");
+        kv_add(&more, "root-env", "LANG=C");
+        kv_add(&more, "exec-path", "/usr/bin:/bin");
+        kv_add(&more, "nofile", "4096");
+        kv_add(&more, "oom-score-adj", "-500");
+        r = jail_plan_parse(more.buf, more.len, &p, &item);
+        ok(r == 0 && p.n_root_env == 2 && strcmp(p.root_envp[1], "LANG=C") == 0 && p.root_envp[2] == NULL,
+           "root-env entries accumulate, NULL-terminated");
+        ok(p.exec_path && strcmp(p.exec_path, "/usr/bin:/bin") == 0, "exec-path parsed");
+        ok(p.set_nofile && p.nofile == 4096 && p.set_oom_score_adj && p.oom_score_adj == -500,
+           "nofile and a negative oom-score-adj parsed");
+        jail_plan_free(&p);
+        kv_t oom = { .len = 0 };
+        kv_add(&oom, "path", "x");
+        kv_add(&oom, "argv", "x");
+        kv_add(&oom, "oom-score-adj", "1001");
+        r = jail_plan_parse(oom.buf, oom.len, &p, &item);
+        ok(r == -EINVAL && item == 2, "an oom-score-adj past 1000 is refused");
 
         ok(strcmp(jail_stage_to_string(JAIL_STAGE_NO_NEW_PRIVS), "no_new_privs") == 0, "stage names");
         ok(jail_stage_to_string(_JAIL_STAGE_MAX) == NULL, "no name past the table");

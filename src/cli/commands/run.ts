@@ -1,4 +1,5 @@
 // `jailctl run FILE`: one vassal as a jail in the foreground, like `uwsgi --ini FILE`.
+import { fstatSync } from 'node:fs';
 import { expandConfig } from '../../config/expand';
 import { readVassalConfig } from '../../config/load';
 import { appServerCommand } from '../../runtime/node/command';
@@ -6,7 +7,7 @@ import { readUserDb } from '../../config/users';
 import { isJailError, LaunchError } from '../../errors';
 import { launchJail, type Jail } from '../../jail/launch';
 import { compilePlan } from '../../plan/compile';
-import type { LaunchPlan } from '../../plan/types';
+import type { FdMapping, LaunchPlan } from '../../plan/types';
 
 // Exit codes, as container CLIs (docker, podman, crun) use them.
 export const EXIT_SETUP = 125;
@@ -98,6 +99,19 @@ function forwardSignals(): SignalForwarder {
   };
 }
 
+// jailctl's own fds 0-2 that are open: `run` forwards its terminal on purpose (the
+// executor gives a jail /dev/null for any stdio its plan does not map).
+function ownStdio(): FdMapping[] {
+  return [0, 1, 2].filter((fd) => {
+    try {
+      fstatSync(fd);
+      return true;
+    } catch {
+      return false;
+    }
+  }).map((fd) => ({ src: fd, dst: fd }));
+}
+
 // Runs the vassal and resolves with the exit code jailctl should exit with.
 export async function runVassal(file: string, options: RunOptions, io: RunIo): Promise<number> {
   const plan = loadPlan(file, io);
@@ -109,7 +123,8 @@ export async function runVassal(file: string, options: RunOptions, io: RunIo): P
   const forwarder = forwardSignals();
   let jail: Jail;
   try {
-    jail = launchJail(plan);
+    const mapped = new Set(plan.fds.map((fd) => fd.dst));
+    jail = launchJail({ ...plan, fds: [...ownStdio().filter((fd) => !mapped.has(fd.dst)), ...plan.fds] });
   } catch (err: unknown) {
     forwarder.stop();
     if (!(err instanceof LaunchError)) throw err;

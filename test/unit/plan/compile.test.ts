@@ -108,6 +108,16 @@ compile('max-procs is a positive count, and root is told it does not count', () 
   assert.equal(warnings, ["/etc/jails/web.ini:2: max-procs limits the processes of the jail's uid, and root is exempt: set uid for it to count"]);
 });
 
+compile('max-fd and oom-score-adj become nofile and oomScoreAdj, checked', () => {
+  const run = 'unprivileged-binary-patch-arg = true';
+  const plan = compilePlan(raw('max-fd = 4096', 'oom-score-adj = -100', run), { users, baseEnv }).plan;
+  assert.equal([plan.nofile, plan.oomScoreAdj], [4096, -100]);
+  const none = compilePlan(raw(run), { users, baseEnv }).plan;
+  assert.equal([none.nofile, none.oomScoreAdj], [undefined, undefined]);
+  assert.match(planError(() => compilePlan(raw('max-fd = 0', run), { users, baseEnv })).message, /web.ini:2: max-fd: expected a number of open files/);
+  assert.match(planError(() => compilePlan(raw('oom-score-adj = 1001', run), { users, baseEnv })).message, /web.ini:2: oom-score-adj: expected a number from -1000 to 1000/);
+});
+
 compile('nothing to run is a clear error; two programs too', () => {
   assert.match(planError(() => compilePlan(raw('unshare = pid'), { users, baseEnv })).message, 'nothing to run: set unprivileged-binary-patch-arg');
   const two = planError(() => compilePlan(raw('privileged-binary-patch-arg = a', 'unprivileged-binary-patch-arg = b'), { users, baseEnv }));

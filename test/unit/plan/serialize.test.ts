@@ -42,6 +42,17 @@ serialize('marks privileged programs and carries a test fault', () => {
   assert.equal(kv.at(-1), ['fault', 'uid:1']);
 });
 
+serialize('root-env (repeated, only when set), exec-path, nofile and oom-score-adj', () => {
+  const plan = makePlan(['x'], { env: ['PATH=/tmp/evil'], rootEnv: ['PATH=/usr/bin:/bin', 'LANG=C'], execPath: '/usr/bin:/bin', nofile: 4096, oomScoreAdj: -500 });
+  const kv = decode(serializePlan(plan));
+  assert.equal(kv.filter(([k]) => k === 'root-env'), [['root-env', 'PATH=/usr/bin:/bin'], ['root-env', 'LANG=C']]);
+  assert.equal(kv.filter(([k]) => ['exec-path', 'nofile', 'oom-score-adj'].includes(k)), [
+    ['nofile', '4096'], ['oom-score-adj', '-500'], ['exec-path', '/usr/bin:/bin'],
+  ]);
+  const none = decode(serializePlan(makePlan(['x'])));
+  assert.equal(none.filter(([k]) => ['root-env', 'exec-path', 'nofile', 'oom-score-adj'].includes(k)), []);
+});
+
 serialize('refuses a value over 65535 bytes, naming the field', () => {
   const plan = makePlan(['x'], { hostname: 'h'.repeat(70000) });
   assert.throws(() => serializePlan(plan), /hostname: value is 70000 bytes; the limit is 65535/);
