@@ -9,72 +9,33 @@
 // the first connection; when it leaves (byte 22, or any exit) it goes back to `on-demand`.
 //
 // Everything a vassal needs from the emperor comes in through VassalContext; nothing here is
-// shared with another vassal.
-import { closeSync, rmSync } from 'node:fs';
+// shared with another vassal. Cut along its seams: vassal-launch.ts (fds, build, launch),
+// exit-policy.ts (what an exit leads to), held-socket.ts (the on-demand socket),
+// vassal-snapshot.ts (what stats and ps show).
 import { isJailError, PlanError, type LaunchError } from '../errors';
-import { launchJail, type Jail, type JailExit } from '../jail/launch';
-import { binding, type FdWatcher } from '../native/binding';
+import type { Jail, JailExit } from '../jail/launch';
 import type { VassalSource } from '../monitors/types';
-import type { UserDb } from '../config/users';
-import type { EmperorOptions } from './options';
-import type { EmperorPrivileges } from './privileges';
 import { OWNER_FIELD } from './tyrant';
 import { VassalLog, type Stream } from './vassal-log';
 import { ControlError } from './control';
 import { onDemandAddress } from './on-demand';
-import { configPacket, EmperorChannel, EXIT_NO_RESPAWN, FROM_VASSAL, TO_VASSAL } from './protocol';
+import { configPacket, EmperorChannel, FROM_VASSAL, TO_VASSAL } from './protocol';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
-import { buildVassal, type VassalBuild } from './vassal-config';
+import type { VassalBuild } from './vassal-config';
+import { dryBuildVassal, launchVassal, type BuildEnv } from './vassal-launch';
+import { afterExit } from './exit-policy';
+import { HeldSocket } from './held-socket';
+import { newTimes, timesInSeconds, type VassalSnapshot, type VassalState } from './vassal-snapshot';
 
-export type VassalState =
-  | 'on-demand' | 'spawning' | 'running' | 'reloading' | 'stopping' | 'respawn-wait' | 'blacklisted' | 'failed' | 'stopped';
+export type { VassalSnapshot, VassalState } from './vassal-snapshot';
 
-export interface VassalContext {
-  readonly options: EmperorOptions;
-  readonly baseEnv: Readonly<Record<string, string>>;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** The host's users and groups, as of now. */
-  users(): UserDb;
-  /** What the emperor itself may do (after it dropped to its own user, if it did). */
-  privileges(): EmperorPrivileges;
+export interface VassalContext extends BuildEnv {
   log(line: string): void;
   /** One line a vassal wrote (with a logs directory, also kept in its log). */
   echo(vassal: string, stream: Stream, line: string): void;
   /** A removed vassal has stopped: the emperor forgets it. */
   gone(vassal: Vassal): void;
 }
-
-/** What stats and `ps` show of a vassal (seconds since the epoch, as uWSGI's stats). */
-export interface VassalSnapshot {
-  readonly name: string;
-  readonly state: VassalState;
-  readonly source: VassalSource;
-  readonly pid: number;
-  readonly loyal: boolean;
-  readonly ready: boolean;
-  readonly accepting: boolean;
-  readonly speaksProtocol: boolean;
-  readonly born: number;
-  readonly lastHeartbeat: number;
-  readonly lastLoyal: number;
-  readonly lastReady: number;
-  readonly lastAccepting: number;
-  readonly firstRun: number;
-  readonly lastRun: number;
-  readonly cursed: number;
-  readonly respawns: number;
-  readonly restarts: number;
-  readonly namespaces: readonly string[];
-  readonly error?: string;
-  readonly lastExit?: string;
-  readonly blacklist?: BlacklistEntry;
-  /** The socket the emperor holds for an on-demand vassal. */
-  readonly onDemand?: string;
-  readonly uid?: number;
-  readonly gid?: number;
-}
-
-const sec = (ms: number): number => Math.floor(ms / 1000);
 
 function describeExit(exit: JailExit): string {
   return exit.signal !== null ? `killed by signal ${exit.signal}` : `exited with status ${exit.code}`;
@@ -95,14 +56,7 @@ export class Vassal {
   private hung = false;
   private removed = false;
   private restartWhenDown = false;
-  private readonly born = Date.now();
-  private lastHeartbeat = 0;
-  private lastLoyal = 0;
-  private lastReady = 0;
-  private lastAccepting = 0;
-  private firstRun = 0;
-  private lastRun = 0;
-  private cursed = 0;
+  private readonly times = newTimes(Date.now());
   private respawns = 0;
   private restarts = 0;
   private error: string | undefined;
@@ -113,8 +67,7 @@ export class Vassal {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private loyalTimer: NodeJS.Timeout | undefined;
   private readonly waiters: Array<() => void> = [];
-  private onDemand: { readonly address: string; readonly fd: number } | undefined;
-  private demandWatcher: FdWatcher | undefined;
+  private onDemand: HeldSocket | undefined;
   private goingDown = false;
   /** The exec failed for good (no such program): retrying would not help. */
   private execFailed = false;
@@ -185,17 +138,13 @@ export class Vassal {
     if (this.onDemand?.address === address) return;
     this.releaseSocket();
     if (address !== undefined) {
-      this.onDemand = { address, fd: binding.listenSocket(address) };
+      this.onDemand = HeldSocket.open(address);
       this.ctx.log(`${this.name}: on demand, holding ${address}`);
     }
   }
 
   private releaseSocket(): void {
-    this.demandWatcher?.close();
-    this.demandWatcher = undefined;
-    if (!this.onDemand) return;
-    closeSync(this.onDemand.fd);
-    if (this.onDemand.address.includes('/')) rmSync(this.onDemand.address, { force: true });
+    this.onDemand?.close();
     this.onDemand = undefined;
   }
 
@@ -204,10 +153,7 @@ export class Vassal {
     const held = this.onDemand;
     if (!held) return;
     this.setState('on-demand');
-    this.demandWatcher?.close();
-    this.demandWatcher = new binding.FdWatcher(held.fd, () => {
-      this.demandWatcher?.close();
-      this.demandWatcher = undefined;
+    held.watch(() => {
       if (this.onDemand !== held || this.state !== 'on-demand') return;
       this.ctx.log(`${this.name}: a connection on ${held.address}; spawning`);
       this.spawn();
@@ -332,14 +278,7 @@ export class Vassal {
       ready: this.ready,
       accepting: this.accepting,
       speaksProtocol: this.speaks,
-      born: sec(this.born),
-      lastHeartbeat: sec(this.lastHeartbeat),
-      lastLoyal: sec(this.lastLoyal),
-      lastReady: sec(this.lastReady),
-      lastAccepting: sec(this.lastAccepting),
-      firstRun: sec(this.firstRun),
-      lastRun: sec(this.lastRun),
-      cursed: sec(this.cursed),
+      ...timesInSeconds(this.times),
       respawns: this.respawns,
       restarts: this.restarts,
       namespaces: plan?.namespaces ?? [],
@@ -361,67 +300,35 @@ export class Vassal {
     this.clearTimer('respawnTimer');
     this.setState('spawning');
     this.speaks = this.loyal = this.ready = this.accepting = this.hung = this.goingDown = this.execFailed = false;
-    this.lastHeartbeat = 0;
+    this.times.lastHeartbeat = 0;
 
-    const [ours, theirs] = binding.socketPair();
-    // The config pipe; closed right after the launch when the program does not read one.
-    const [configPipe, configTheirs] = binding.socketPair();
-    let configOurs: number | undefined = configPipe;
-    // The vassal's stdout and stderr, read into its log.
-    const [outOurs, outTheirs] = this.log ? binding.socketPair() : [undefined, undefined];
-    const [errOurs, errTheirs] = this.log ? binding.socketPair() : [undefined, undefined];
-    const closeAll = (fds: Array<number | undefined>): void => fds.forEach((fd) => fd !== undefined && closeSync(fd));
-
-    let build: VassalBuild;
-    try {
-      build = buildVassal(this.source, {
-        options: this.ctx.options,
-        users: this.ctx.users(),
-        privileges: this.ctx.privileges(),
-        baseEnv: this.ctx.baseEnv,
-        env: this.ctx.env,
-        emperorFd: theirs,
-        configFd: configTheirs,
-        ...(outTheirs !== undefined && errTheirs !== undefined ? { stdio: { out: outTheirs, err: errTheirs } } : {}),
-        ...(this.onDemand ? { onDemand: this.onDemand } : {}),
-      });
-    } catch (err: unknown) {
-      closeAll([ours, theirs, configOurs, configTheirs, outOurs, outTheirs, errOurs, errTheirs]);
-      if (!isJailError(err)) throw err;
-      this.fail(err.message);
+    const launched = launchVassal(this.source, this.ctx, this.onDemand, this.log !== undefined);
+    if (launched.kind === 'config-error') {
+      this.fail(launched.error.message);
       return;
     }
     // Once per config, not once per respawn (a crash loop would flood the log).
+    const build = launched.build;
     const warnings = build.warnings.join('\n');
     if (warnings !== this.lastWarnings) for (const w of build.warnings) this.ctx.log(`${this.name}: warning: ${w}`);
     this.lastWarnings = warnings;
     this.build = build;
-
-    let jail: Jail;
-    try {
-      jail = launchJail(build.plan);
-    } catch (err: unknown) {
-      closeAll([ours, theirs, configOurs, configTheirs, outOurs, outTheirs, errOurs, errTheirs]);
-      if (!isJailError(err)) throw err;
-      this.error = err.message;
-      this.ctx.log(`${this.name}: ${err.message}`);
+    if (launched.kind === 'launch-error') {
+      this.error = launched.error.message;
+      this.ctx.log(`${this.name}: ${launched.error.message}`);
       this.diedBeforeLoyal();
       return;
     }
-    closeAll([theirs, configTheirs, outTheirs, errTheirs]);
-    if (outOurs !== undefined) this.log!.attach(outOurs, 'stdout');
-    if (errOurs !== undefined) this.log!.attach(errOurs, 'stderr');
-    if (build.configText === undefined) {
-      closeAll([configOurs]);
-      configOurs = undefined;
-    }
+    const { jail, fds } = launched;
+    if (fds.stdout !== undefined) this.log!.attach(fds.stdout, 'stdout');
+    if (fds.stderr !== undefined) this.log!.attach(fds.stderr, 'stderr');
     this.jail = jail;
     this.error = undefined;
-    this.lastRun = Date.now();
-    if (this.firstRun === 0) this.firstRun = this.lastRun;
-    this.channel = new EmperorChannel(ours, (b) => this.onByte(jail, b), () => this.channel?.close());
-    if (configOurs !== undefined) {
-      this.configChannel = new EmperorChannel(configOurs, () => undefined, () => undefined);
+    this.times.lastRun = Date.now();
+    if (this.times.firstRun === 0) this.times.firstRun = this.times.lastRun;
+    this.channel = new EmperorChannel(fds.emperor, (b) => this.onByte(jail, b), () => this.channel?.close());
+    if (fds.config !== undefined) {
+      this.configChannel = new EmperorChannel(fds.config, () => undefined, () => undefined);
       this.pushConfig();
     }
 
@@ -448,16 +355,7 @@ export class Vassal {
 
   // The config compiled without launching anything (fds are placeholders).
   private dryBuild(): VassalBuild {
-    return buildVassal(this.source, {
-      options: this.ctx.options,
-      users: this.ctx.users(),
-      privileges: this.ctx.privileges(),
-      baseEnv: this.ctx.baseEnv,
-      env: this.ctx.env,
-      emperorFd: -1,
-      configFd: -1,
-      ...(this.onDemand ? { onDemand: { ...this.onDemand, fd: -1 } } : {}),
-    });
+    return dryBuildVassal(this.source, this.ctx, this.onDemand);
   }
 
   private reload(why: string): void {
@@ -503,7 +401,7 @@ export class Vassal {
     this.clearTimer('curseTimer');
     this.curseTimer = setTimeout(() => {
       if (this.jail !== jail) return;
-      this.cursed = Date.now();
+      this.times.cursed = Date.now();
       this.ctx.log(`${this.name}: still alive after ${this.ctx.options.curseTolerance} s; SIGKILL to the whole jail`);
       jail.signal('SIGKILL');
     }, this.ctx.options.curseTolerance * 1000);
@@ -516,7 +414,7 @@ export class Vassal {
     switch (byte) {
       case FROM_VASSAL.SPAWNED:
         this.ready = true;
-        this.lastReady = now;
+        this.times.lastReady = now;
         this.reloaded();
         return;
       case FROM_VASSAL.CONFIG_REQUEST:
@@ -525,14 +423,14 @@ export class Vassal {
       case FROM_VASSAL.ACCEPTING:
         // uWSGI 2.0 sends 5, not 1, after a graceful reload.
         this.accepting = true;
-        this.lastAccepting = now;
+        this.times.lastAccepting = now;
         this.reloaded();
         return;
       case FROM_VASSAL.LOYAL:
         this.becomeLoyal();
         return;
       case FROM_VASSAL.HEARTBEAT:
-        this.lastHeartbeat = now;
+        this.times.lastHeartbeat = now;
         if (this.heartbeatTimer) this.heartbeatTimer.refresh();
         else this.heartbeatTimer = setTimeout(() => this.onHung(jail), this.ctx.options.requiredHeartbeat * 1000);
         return;
@@ -559,7 +457,7 @@ export class Vassal {
   private becomeLoyal(): void {
     if (!this.loyal) this.ctx.log(`${this.name}: loyal`);
     this.loyal = true;
-    this.lastLoyal = Date.now();
+    this.times.lastLoyal = Date.now();
     this.blacklist = undefined;
   }
 
@@ -590,47 +488,45 @@ export class Vassal {
     for (const t of ['curseTimer', 'heartbeatTimer', 'loyalTimer'] as const) this.clearTimer(t);
     this.lastExit = describeExit(exit);
 
-    if (this.state === 'stopping') {
-      this.ctx.log(`${this.name}: stopped (${this.lastExit})`);
-      this.setState('stopped');
-      this.finish();
-      return;
+    const action = afterExit({
+      state: this.state, exit, restartWhenDown: this.restartWhenDown, onDemand: this.onDemand !== undefined, goingDown: this.goingDown,
+      loyal: this.loyal, hung: this.hung, execFailed: this.execFailed, quick: Date.now() - this.times.lastRun < this.ctx.options.throttle,
+    });
+    switch (action) {
+      case 'stopped':
+        this.ctx.log(`${this.name}: stopped (${this.lastExit})`);
+        this.setState('stopped');
+        this.finish();
+        return;
+      case 'restart':
+        this.restartWhenDown = false;
+        this.restarts++;
+        this.ctx.log(`${this.name}: old jail ${this.lastExit}; ${this.onDemand ? 'the next connection starts the new one' : 'starting the new one'}`);
+        this.resume();
+        return;
+      case 'on-demand':
+        this.ctx.log(`${this.name}: ${this.lastExit}; back to on demand`);
+        this.waitForConnection();
+        return;
+      case 'failed':
+        this.setState('failed');
+        this.ctx.log(`${this.name}: not retried: fix the file or install the program, then touch the file (or SIGHUP the emperor)`);
+        return;
+      case 'no-respawn':
+        this.ctx.log(`${this.name}: exited with status 26: not respawned`);
+        this.setState('stopped');
+        return;
+      case 'respawn':
+        this.ctx.log(`${this.name}: ${this.hung ? 'killed as hung' : this.lastExit}; respawning`);
+        this.setState('respawn-wait');
+        this.respawns++;
+        this.restarts++;
+        this.respawnTimer = setTimeout(() => this.resume(), 0);
+        return;
+      case 'blacklist':
+        this.ctx.log(`${this.name}: ${this.lastExit} ${this.loyal ? `within ${this.ctx.options.throttle} ms of its start` : 'before it was loyal'}`);
+        this.diedBeforeLoyal();
     }
-    if (this.restartWhenDown) {
-      this.restartWhenDown = false;
-      this.restarts++;
-      this.ctx.log(`${this.name}: old jail ${this.lastExit}; ${this.onDemand ? 'the next connection starts the new one' : 'starting the new one'}`);
-      this.resume();
-      return;
-    }
-    if (this.onDemand && exit.code !== EXIT_NO_RESPAWN && (this.goingDown || exit.code === 0 || (this.loyal && !this.hung))) {
-      this.ctx.log(`${this.name}: ${this.lastExit}; back to on demand`);
-      this.waitForConnection();
-      return;
-    }
-    if (this.execFailed) {
-      this.setState('failed');
-      this.ctx.log(`${this.name}: not retried: fix the file or install the program, then touch the file (or SIGHUP the emperor)`);
-      return;
-    }
-    if (exit.code === EXIT_NO_RESPAWN) {
-      this.ctx.log(`${this.name}: exited with status 26: not respawned`);
-      this.setState('stopped');
-      return;
-    }
-    // Loyal or not, a vassal that dies within emperor-throttle ms of its start is crash-looping:
-    // respawning it at once would be a fork bomb.
-    const quick = Date.now() - this.lastRun < this.ctx.options.throttle;
-    if (this.hung || (this.loyal && !quick)) {
-      this.ctx.log(`${this.name}: ${this.hung ? 'killed as hung' : this.lastExit}; respawning`);
-      this.setState('respawn-wait');
-      this.respawns++;
-      this.restarts++;
-      this.respawnTimer = setTimeout(() => this.resume(), 0);
-      return;
-    }
-    this.ctx.log(`${this.name}: ${this.lastExit} ${this.loyal ? `within ${this.ctx.options.throttle} ms of its start` : 'before it was loyal'}`);
-    this.diedBeforeLoyal();
   }
 
   // Not loyal yet: on the blacklist, and a longer wait before every further attempt.
