@@ -30,7 +30,8 @@ export type ExitAction =
   | 'blacklist'; // not loyal, or crash-looping: after a growing wait
 
 export function afterExit(f: ExitFacts): ExitAction {
-  if (f.state === 'stopping') return 'stopped';
+  // A stop that a new config overtook (the file touched, or removed and put back) restarts.
+  if (f.state === 'stopping') return f.restartWhenDown ? 'restart' : 'stopped';
   if (f.restartWhenDown) return 'restart';
   if (f.onDemand && f.exit.code !== EXIT_NO_RESPAWN && (f.goingDown || f.exit.code === 0 || (f.loyal && !f.hung))) return 'on-demand';
   if (f.execFailed) return 'failed';

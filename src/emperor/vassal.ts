@@ -186,7 +186,12 @@ export class Vassal {
         this.prepare();
         return;
       case 'stopping':
-        if (!this.removed) this.restartWhenDown = true;
+        // Touched, or removed and put back, while the old jail goes down: the new one starts
+        // once it is down. (Dropping this left a put-back file without a jail for good: the
+        // monitors had already reported it, and a rescan sees nothing new.)
+        if (this.removed) this.ctx.log(`${this.name}: config back; starting it once the old jail is down`);
+        this.removed = false;
+        this.restartWhenDown = true;
         return;
       default:
         this.reload(why);
@@ -500,6 +505,7 @@ export class Vassal {
         return;
       case 'restart':
         this.restartWhenDown = false;
+        this.release();
         this.restarts++;
         this.ctx.log(`${this.name}: old jail ${this.lastExit}; ${this.onDemand ? 'the next connection starts the new one' : 'starting the new one'}`);
         this.resume();
@@ -548,8 +554,13 @@ export class Vassal {
     else this.spawn();
   }
 
-  private finish(): void {
+  // Whoever waited for the jail to stop (a stop that a new config overtook included).
+  private release(): void {
     for (const w of this.waiters.splice(0)) w();
+  }
+
+  private finish(): void {
+    this.release();
     if (this.removed) {
       this.log?.close();
       this.ctx.gone(this);

@@ -9,8 +9,9 @@ const base: ExitFacts = {
 
 const afterExitSuite = suite('afterExit');
 
-afterExitSuite('a stop asked for stays stopped, even with a new config waiting', () => {
+afterExitSuite('a stop asked for stays stopped; one that a new config overtook restarts', () => {
   assert.is(afterExit({ ...base, state: 'stopping' }), 'stopped');
+  assert.is(afterExit({ ...base, state: 'stopping', restartWhenDown: true }), 'restart');
 });
 
 afterExitSuite('a reload that needs a new jail starts it', () => {
