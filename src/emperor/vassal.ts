@@ -25,11 +25,14 @@ import type { VassalBuild } from './vassal-config';
 import { dryBuildVassal, launchVassal, type BuildEnv } from './vassal-launch';
 import { afterExit } from './exit-policy';
 import { HeldSocket } from './held-socket';
+import type { LaunchQueue } from './launch-queue';
 import { newTimes, timesInSeconds, type VassalSnapshot, type VassalState } from './vassal-snapshot';
 
 export type { VassalSnapshot, VassalState } from './vassal-snapshot';
 
 export interface VassalContext extends BuildEnv {
+  /** The emperor's one queue of launches (a few per turn of the event loop). */
+  readonly launches: LaunchQueue;
   log(line: string): void;
   /** One line a vassal wrote (with a logs directory, also kept in its log). */
   echo(vassal: string, stream: Stream, line: string): void;
@@ -193,6 +196,15 @@ export class Vassal {
         this.removed = false;
         this.restartWhenDown = true;
         return;
+      case 'spawning':
+        // Nothing launched yet (its config is still being looked at, or its launch waits its
+        // turn): look again, at the new file.
+        if (!this.jail) {
+          this.prepare();
+          return;
+        }
+        this.reload(why);
+        return;
       default:
         this.reload(why);
     }
@@ -301,9 +313,18 @@ export class Vassal {
     this.state = state;
   }
 
+  // The launch waits its turn in the emperor's queue; a stop or a new config meanwhile
+  // (a new generation) drops it.
   private spawn(): void {
     this.clearTimer('respawnTimer');
     this.setState('spawning');
+    const generation = ++this.generation;
+    this.ctx.launches.run(() => {
+      if (generation === this.generation && this.state === 'spawning' && !this.jail) this.launch();
+    });
+  }
+
+  private launch(): void {
     this.speaks = this.loyal = this.ready = this.accepting = this.hung = this.goingDown = this.execFailed = false;
     this.times.lastHeartbeat = 0;
 
