@@ -174,7 +174,7 @@ export class Emperor {
         this.log(`vassals still alive after ${this.options.reloadMercy} s: SIGKILL`);
         for (const v of all) v.kill();
       }, this.options.reloadMercy * 1000);
-      await Promise.all(all.map((v) => v.stop()));
+      await Promise.all(all.map((v) => v.shutdown()));
       clearTimeout(mercy);
       for (const [sig, h] of this.signalHandlers) process.off(sig, h);
       if (this.keepAlive) clearInterval(this.keepAlive);

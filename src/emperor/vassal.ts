@@ -26,6 +26,7 @@ import { dryBuildVassal, launchVassal, type BuildEnv } from './vassal-launch';
 import { afterExit } from './exit-policy';
 import { HeldSocket } from './held-socket';
 import type { LaunchQueue } from './launch-queue';
+import { Timers } from './timers';
 import { newTimes, timesInSeconds, type VassalSnapshot, type VassalState } from './vassal-snapshot';
 
 export type { VassalSnapshot, VassalState } from './vassal-snapshot';
@@ -59,16 +60,15 @@ export class Vassal {
   private hung = false;
   private removed = false;
   private restartWhenDown = false;
+  /** The emperor is shutting down: a stop that nothing overtakes. */
+  private final = false;
   private readonly times = newTimes(Date.now());
   private respawns = 0;
   private restarts = 0;
   private error: string | undefined;
   private lastExit: string | undefined;
   private blacklist: BlacklistEntry | undefined;
-  private respawnTimer: NodeJS.Timeout | undefined;
-  private curseTimer: NodeJS.Timeout | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private loyalTimer: NodeJS.Timeout | undefined;
+  private readonly timers = new Timers<'respawn' | 'curse' | 'heartbeat' | 'loyal'>();
   private readonly waiters: Array<() => void> = [];
   private onDemand: HeldSocket | undefined;
   private goingDown = false;
@@ -177,6 +177,7 @@ export class Vassal {
     if (this.ctx.options.tyrant && owner(before) !== owner(source))
       why = `the file's owner changed (${owner(before)} → ${owner(source)})`;
     this.source = source;
+    if (this.final) return;
     switch (this.state) {
       case 'failed':
       case 'blacklisted':
@@ -184,7 +185,7 @@ export class Vassal {
       case 'stopped':
       case 'on-demand':
         // A new config deserves a fresh start: the fix may be in it.
-        this.clearTimer('respawnTimer');
+        this.timers.clear('respawn');
         this.blacklist = undefined;
         this.prepare();
         return;
@@ -210,6 +211,12 @@ export class Vassal {
     }
   }
 
+  // The emperor is going: stop for good; nothing (SIGHUP, a reload, a file) starts it again.
+  shutdown(): Promise<void> {
+    this.final = true;
+    return this.stop();
+  }
+
   // The config file is gone: stop the jail, then let the emperor forget this vassal.
   remove(): Promise<void> {
     this.removed = true;
@@ -221,7 +228,7 @@ export class Vassal {
   stop(): Promise<void> {
     this.restartWhenDown = false;
     this.generation++;
-    this.clearTimer('respawnTimer');
+    this.timers.clear('respawn');
     this.releaseSocket();
     if (!this.jail) {
       this.setState('stopped');
@@ -245,7 +252,7 @@ export class Vassal {
   clearBlacklist(): void {
     this.blacklist = undefined;
     if (this.state === 'blacklisted') {
-      this.clearTimer('respawnTimer');
+      this.timers.clear('respawn');
       this.ctx.log(`${this.name}: off the blacklist (SIGURG); ${this.onDemand ? 'back on demand' : 'spawning now'}`);
       this.resume();
     }
@@ -269,10 +276,11 @@ export class Vassal {
   }
 
   requestStart(): string {
+    if (this.final) throw new ControlError('ESTATE', `the emperor is shutting down; ${this.name} stays stopped`);
     if (!['stopped', 'failed', 'blacklisted', 'respawn-wait'].includes(this.state))
       throw new ControlError('ESTATE', `${this.name} is already ${this.state}${this.jail ? ` (pid ${this.jail.pid})` : ''}`);
     this.ctx.log(`${this.name}: start asked on the control socket`);
-    this.clearTimer('respawnTimer');
+    this.timers.clear('respawn');
     this.blacklist = undefined;
     this.prepare();
     return `${this.name}: starting`;
@@ -316,7 +324,7 @@ export class Vassal {
   // The launch waits its turn in the emperor's queue; a stop or a new config meanwhile
   // (a new generation) drops it.
   private spawn(): void {
-    this.clearTimer('respawnTimer');
+    this.timers.clear('respawn');
     this.setState('spawning');
     const generation = ++this.generation;
     this.ctx.launches.run(() => {
@@ -363,9 +371,9 @@ export class Vassal {
         if (this.jail !== jail) return;
         if (this.state === 'spawning') this.setState('running');
         this.ctx.log(`${this.name}: running (pid ${jail.pid}${jail.plan.uid !== undefined ? `, uid ${jail.plan.uid}` : ''})`);
-        this.loyalTimer = setTimeout(() => {
+        this.timers.set('loyal', this.ctx.options.loyalAfter * 1000, () => {
           if (this.jail === jail && !this.speaks) this.becomeLoyal();
-        }, this.ctx.options.loyalAfter * 1000);
+        });
       },
       (err: LaunchError) => {
         if (this.jail !== jail) return;
@@ -424,13 +432,12 @@ export class Vassal {
     if (!jail) return;
     const byte = this.ctx.options.gracefulShutdown ? TO_VASSAL.GRACEFUL_STOP : TO_VASSAL.STOP;
     if (!(this.speaks && this.channel?.send(byte))) jail.signal('SIGTERM');
-    this.clearTimer('curseTimer');
-    this.curseTimer = setTimeout(() => {
+    this.timers.set('curse', this.ctx.options.curseTolerance * 1000, () => {
       if (this.jail !== jail) return;
       this.times.cursed = Date.now();
       this.ctx.log(`${this.name}: still alive after ${this.ctx.options.curseTolerance} s; SIGKILL to the whole jail`);
       jail.signal('SIGKILL');
-    }, this.ctx.options.curseTolerance * 1000);
+    });
   }
 
   private onByte(jail: Jail, byte: number): void {
@@ -457,8 +464,7 @@ export class Vassal {
         return;
       case FROM_VASSAL.HEARTBEAT:
         this.times.lastHeartbeat = now;
-        if (this.heartbeatTimer) this.heartbeatTimer.refresh();
-        else this.heartbeatTimer = setTimeout(() => this.onHung(jail), this.ctx.options.requiredHeartbeat * 1000);
+        this.timers.refresh('heartbeat', this.ctx.options.requiredHeartbeat * 1000, () => this.onHung(jail));
         return;
       case FROM_VASSAL.GOING_DOWN:
         // uWSGI's die-on-idle says 22 and waits to be told to stop; our app server just goes.
@@ -488,7 +494,6 @@ export class Vassal {
   }
 
   private onHung(jail: Jail): void {
-    this.heartbeatTimer = undefined;
     if (this.jail !== jail) return;
     this.hung = true;
     this.ctx.log(`${this.name}: no heartbeat for ${this.ctx.options.requiredHeartbeat} s: hung; killing the whole jail`);
@@ -511,7 +516,7 @@ export class Vassal {
     this.channel?.close();
     this.configChannel?.close();
     this.channel = this.configChannel = undefined;
-    for (const t of ['curseTimer', 'heartbeatTimer', 'loyalTimer'] as const) this.clearTimer(t);
+    this.timers.clear('curse', 'heartbeat', 'loyal');
     this.lastExit = describeExit(exit);
 
     const action = afterExit({
@@ -548,7 +553,7 @@ export class Vassal {
         this.setState('respawn-wait');
         this.respawns++;
         this.restarts++;
-        this.respawnTimer = setTimeout(() => this.resume(), 0);
+        this.timers.set('respawn', 0, () => this.resume());
         return;
       case 'blacklist':
         this.ctx.log(`${this.name}: ${this.lastExit} ${this.loyal ? `within ${this.ctx.options.throttle} ms of its start` : 'before it was loyal'}`);
@@ -562,11 +567,11 @@ export class Vassal {
     this.setState('blacklisted');
     const wait = this.blacklist.throttleMs;
     this.ctx.log(`${this.name}: blacklisted (attempt ${this.blacklist.attempt}); next attempt in ${(wait / 1000).toFixed(1)} s`);
-    this.respawnTimer = setTimeout(() => {
+    this.timers.set('respawn', wait, () => {
       this.respawns++;
       this.restarts++;
       this.resume();
-    }, wait);
+    });
   }
 
   // After a death or a wait: a new jail now, or, on demand, at the next connection.
@@ -586,11 +591,5 @@ export class Vassal {
       this.log?.close();
       this.ctx.gone(this);
     }
-  }
-
-  private clearTimer(name: 'respawnTimer' | 'curseTimer' | 'heartbeatTimer' | 'loyalTimer'): void {
-    const t = this[name];
-    if (t) clearTimeout(t);
-    this[name] = undefined;
   }
 }
