@@ -15,6 +15,7 @@ import type { Namespace } from '../plan/types';
 import { checkSignalling, describePrivileges, dropEmperorPrivileges, readPrivileges, resolveEmperorCredentials, type EmperorPrivileges } from './privileges';
 import { parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
+import { LaunchQueue } from './launch-queue';
 
 export const EMPEROR_VERSION = '0.1.0';
 
@@ -55,6 +56,7 @@ export class Emperor {
       env: { ...env },
       users,
       privileges: () => this.privileges,
+      launches: new LaunchQueue((err) => this.log(`internal error in a launch: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)),
       log: (line) => this.log(line),
       echo: (vassal, _stream, line) => this.io.log(`${new Date().toISOString()} [${vassal}] ${line}`),
       gone: (v) => {
@@ -172,7 +174,7 @@ export class Emperor {
         this.log(`vassals still alive after ${this.options.reloadMercy} s: SIGKILL`);
         for (const v of all) v.kill();
       }, this.options.reloadMercy * 1000);
-      await Promise.all(all.map((v) => v.stop()));
+      await Promise.all(all.map((v) => v.shutdown()));
       clearTimeout(mercy);
       for (const [sig, h] of this.signalHandlers) process.off(sig, h);
       if (this.keepAlive) clearInterval(this.keepAlive);

@@ -3,6 +3,12 @@
 // grows past its cap; `jailctl logs` reads the tail and follows new lines.
 //
 //   2026-11-22T23:59:18.123Z stdout listening on 127.0.0.1:8081
+//
+// The path is bounded, because one vassal writing as fast as it can must not take the
+// emperor's core: a vassal's output costs the emperor at most BYTES_PER_SECOND (beyond it we
+// stop reading, the socket fills, and the vassal's own writes block: it is slowed, the emperor
+// is not), a chunk is stamped and written in one go, and at most ECHO_LINES_PER_SECOND lines
+// a second are echoed to the emperor's output, the rest counted in a "N lines dropped" note.
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { binding, type FdWatcher } from '../native/binding';
@@ -11,6 +17,20 @@ export type Stream = 'stdout' | 'stderr';
 
 /** The longest line kept whole; a longer one is cut into pieces of this size. */
 const MAX_LINE = 16 * 1024;
+/** What one wake-up reads at most. */
+const READ_BYTES = 64 * 1024;
+/** What a vassal's output may cost the emperor, both streams together. */
+export const BYTES_PER_SECOND = 1024 * 1024;
+/** Lines a second echoed to the emperor's own output; the log file keeps every line. */
+export const ECHO_LINES_PER_SECOND = 100;
+
+interface Reader {
+  readonly fd: number;
+  readonly stream: Stream;
+  watcher: FdWatcher | undefined;
+  /** Set while the reader waits for the budget to refill (not reading is the backpressure). */
+  resume: NodeJS.Timeout | undefined;
+}
 
 export class VassalLog {
   readonly path: string;
@@ -18,67 +38,151 @@ export class VassalLog {
   private size = 0;
   private readonly partial: Record<Stream, string> = { stdout: '', stderr: '' };
   private readonly followers = new Set<(line: string) => void>();
-  private readonly watchers = new Map<FdWatcher, number>();
+  private readonly readers = new Set<Reader>();
+  /** Bytes that may still be read now (a token bucket, refilled at BYTES_PER_SECOND). */
+  private budget = READ_BYTES;
+  private refilled = Date.now();
+  private echoWindow = 0;
+  private echoed = 0;
+  private dropped = 0;
+  private dropNote: NodeJS.Timeout | undefined;
 
-  constructor(dir: string, name: string, private readonly maxBytes: number, private readonly echo: (stream: Stream, line: string) => void) {
+  constructor(dir: string, private readonly name: string, private readonly maxBytes: number, private readonly echo: (stream: Stream, line: string) => void) {
     this.path = join(dir, `${name}.log`);
   }
 
   // Reads `fd` (our end of the vassal's stdout or stderr) until EOF, then closes it.
   attach(fd: number, stream: Stream): void {
-    const watcher: FdWatcher = new binding.FdWatcher(fd, (events) => {
-      let data: Buffer | undefined;
-      try {
-        data = events < 0 ? undefined : binding.recvFds(fd, 65536, 0).data;
-      } catch {
-        data = undefined;
-      }
-      if (data && data.length > 0) {
-        this.take(stream, data.toString('utf8'));
-        return;
-      }
-      // EOF (the jail is gone) or an error: what is left is a last line without newline.
-      watcher.close();
-      this.watchers.delete(watcher);
-      closeSync(fd);
-      if (this.partial[stream] !== '') this.line(stream, this.partial[stream]);
-      this.partial[stream] = '';
-    });
+    const reader: Reader = { fd, stream, watcher: undefined, resume: undefined };
+    this.readers.add(reader);
+    this.watch(reader);
+  }
+
+  private watch(reader: Reader): void {
+    reader.resume = undefined;
+    const watcher: FdWatcher = new binding.FdWatcher(reader.fd, (events) => this.onReadable(reader, events));
     watcher.unref();
-    this.watchers.set(watcher, fd);
+    reader.watcher = watcher;
+  }
+
+  private onReadable(reader: Reader, events: number): void {
+    const now = Date.now();
+    this.budget = Math.min(READ_BYTES, this.budget + ((now - this.refilled) * BYTES_PER_SECOND) / 1000);
+    this.refilled = now;
+    if (this.budget <= 0) {
+      this.pause(reader);
+      return;
+    }
+    let data: Buffer | undefined;
+    try {
+      data = events < 0 ? undefined : binding.recvFds(reader.fd, READ_BYTES, 0).data;
+    } catch (err: unknown) {
+      // The vassal's end is broken (ECONNRESET): as good as EOF. A wake-up without data
+      // (EAGAIN) waits for the next one.
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return;
+      data = undefined;
+    }
+    if (data && data.length > 0) {
+      this.budget -= data.length;
+      this.take(reader.stream, data.toString('utf8'));
+      if (this.budget <= 0) this.pause(reader);
+      return;
+    }
+    // EOF (the jail is gone) or an error: what is left is a last line without newline.
+    this.closeReader(reader);
+    if (this.partial[reader.stream] !== '') this.lines(reader.stream, [this.partial[reader.stream]]);
+    this.partial[reader.stream] = '';
+  }
+
+  // Over budget: not reading until it refills.
+  private pause(reader: Reader): void {
+    reader.watcher?.close();
+    reader.watcher = undefined;
+    const wait = Math.ceil(((READ_BYTES / 4 - this.budget) * 1000) / BYTES_PER_SECOND);
+    reader.resume = setTimeout(() => this.watch(reader), Math.max(1, wait));
+    reader.resume.unref();
+  }
+
+  private closeReader(reader: Reader): void {
+    reader.watcher?.close();
+    if (reader.resume) clearTimeout(reader.resume);
+    closeSync(reader.fd);
+    this.readers.delete(reader);
   }
 
   private take(stream: Stream, text: string): void {
-    let rest = this.partial[stream] + text;
-    let nl: number;
-    while ((nl = rest.indexOf('\n')) >= 0) {
-      this.line(stream, rest.slice(0, nl));
-      rest = rest.slice(nl + 1);
+    const parts = (this.partial[stream] + text).split('\n');
+    let rest = parts.pop()!;
+    const out: string[] = [];
+    for (const p of parts) {
+      if (p.length <= MAX_LINE) out.push(p);
+      else for (let i = 0; i < p.length; i += MAX_LINE) out.push(p.slice(i, i + MAX_LINE));
     }
     while (rest.length > MAX_LINE) {
-      this.line(stream, rest.slice(0, MAX_LINE));
+      out.push(rest.slice(0, MAX_LINE));
       rest = rest.slice(MAX_LINE);
     }
     this.partial[stream] = rest;
+    if (out.length > 0) this.lines(stream, out);
   }
 
-  private line(stream: Stream, text: string): void {
-    const record = `${new Date().toISOString()} ${stream} ${text.replace(/\r$/, '')}`;
-    this.echo(stream, text);
-    this.append(`${record}\n`);
-    for (const f of this.followers) f(record);
+  // Lines read together share one stamp: they arrived in the same read.
+  private lines(stream: Stream, texts: readonly string[]): void {
+    const head = `${new Date().toISOString()} ${stream} `;
+    const records = texts.map((t) => head + (t.endsWith('\r') ? t.slice(0, -1) : t));
+    for (const t of texts) this.echoLine(stream, t);
+    this.append(records);
+    for (const f of this.followers) for (const r of records) f(r);
   }
 
-  private append(text: string): void {
+  private echoLine(stream: Stream, text: string): void {
+    const window = Math.floor(Date.now() / 1000);
+    if (window !== this.echoWindow) {
+      this.noteDropped();
+      this.echoWindow = window;
+      this.echoed = 0;
+    }
+    if (this.echoed < ECHO_LINES_PER_SECOND) {
+      this.echoed++;
+      this.echo(stream, text);
+      return;
+    }
+    this.dropped++;
+    // Said at the next line of a later second, or a second from now if none comes.
+    if (!this.dropNote) {
+      this.dropNote = setTimeout(() => this.noteDropped(), 1000);
+      this.dropNote.unref();
+    }
+  }
+
+  private noteDropped(): void {
+    if (this.dropNote) clearTimeout(this.dropNote);
+    this.dropNote = undefined;
+    if (this.dropped === 0) return;
+    this.echo('stderr', `${this.dropped} line(s) dropped from the emperor's output (more than ${ECHO_LINES_PER_SECOND} a second); ${this.name}.log has them all`);
+    this.dropped = 0;
+  }
+
+  // Written in as few writes as the cap allows: one per chunk, two when it rotates.
+  private append(records: readonly string[]): void {
     try {
       if (this.fd === undefined) {
         this.fd = openSync(this.path, 'a', 0o640);
         this.size = fstatSync(this.fd).size;
       }
-      if (this.size + text.length > this.maxBytes) this.rotate();
-      this.size += writeSync(this.fd!, text);
-    } catch {
-      // A full disk must not stop the vassal or the emperor: the line is still echoed.
+      let batch = '';
+      for (const r of records) {
+        if (this.size + batch.length + r.length + 1 > this.maxBytes && this.size + batch.length > 0) {
+          if (batch !== '') this.size += writeSync(this.fd!, batch);
+          batch = '';
+          this.rotate();
+        }
+        batch += `${r}\n`;
+      }
+      if (batch !== '') this.size += writeSync(this.fd!, batch);
+    } catch (err: unknown) {
+      // A full disk must not stop the vassal or the emperor: the lines are still echoed.
+      void err;
     }
   }
 
@@ -106,11 +210,8 @@ export class VassalLog {
   }
 
   close(): void {
-    for (const [w, fd] of this.watchers) {
-      w.close();
-      closeSync(fd);
-    }
-    this.watchers.clear();
+    for (const r of [...this.readers]) this.closeReader(r);
+    this.noteDropped();
     this.followers.clear();
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;

@@ -9,75 +9,37 @@
 // the first connection; when it leaves (byte 22, or any exit) it goes back to `on-demand`.
 //
 // Everything a vassal needs from the emperor comes in through VassalContext; nothing here is
-// shared with another vassal.
-import { closeSync, rmSync } from 'node:fs';
+// shared with another vassal. Cut along its seams: vassal-launch.ts (fds, build, launch),
+// exit-policy.ts (what an exit leads to), held-socket.ts (the on-demand socket),
+// vassal-snapshot.ts (what stats and ps show).
 import { isJailError, PlanError, type LaunchError } from '../errors';
-import { launchJail, type Jail, type JailExit } from '../jail/launch';
-import { binding, type FdWatcher } from '../native/binding';
+import type { Jail, JailExit } from '../jail/launch';
 import type { VassalSource } from '../monitors/types';
-import type { UserDb } from '../config/users';
-import type { EmperorOptions } from './options';
-import type { EmperorPrivileges } from './privileges';
 import { OWNER_FIELD } from './tyrant';
 import { VassalLog, type Stream } from './vassal-log';
 import { ControlError } from './control';
 import { onDemandAddress } from './on-demand';
-import { configPacket, EmperorChannel, EXIT_NO_RESPAWN, FROM_VASSAL, TO_VASSAL } from './protocol';
+import { configPacket, EmperorChannel, FROM_VASSAL, TO_VASSAL } from './protocol';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
-import { buildVassal, type VassalBuild } from './vassal-config';
+import type { VassalBuild } from './vassal-config';
+import { dryBuildVassal, launchVassal, type BuildEnv } from './vassal-launch';
+import { afterExit } from './exit-policy';
+import { HeldSocket } from './held-socket';
+import type { LaunchQueue } from './launch-queue';
+import { Timers } from './timers';
+import { newTimes, timesInSeconds, type VassalSnapshot, type VassalState } from './vassal-snapshot';
 
-export type VassalState =
-  | 'on-demand' | 'spawning' | 'running' | 'reloading' | 'stopping' | 'respawn-wait' | 'blacklisted' | 'failed' | 'stopped';
+export type { VassalSnapshot, VassalState } from './vassal-snapshot';
 
-export interface VassalContext {
-  readonly options: EmperorOptions;
-  readonly baseEnv: Readonly<Record<string, string>>;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** The host's users and groups, as of now. */
-  users(): UserDb;
-  /** What the emperor itself may do (after it dropped to its own user, if it did). */
-  privileges(): EmperorPrivileges;
+export interface VassalContext extends BuildEnv {
+  /** The emperor's one queue of launches (a few per turn of the event loop). */
+  readonly launches: LaunchQueue;
   log(line: string): void;
   /** One line a vassal wrote (with a logs directory, also kept in its log). */
   echo(vassal: string, stream: Stream, line: string): void;
   /** A removed vassal has stopped: the emperor forgets it. */
   gone(vassal: Vassal): void;
 }
-
-/** What stats and `ps` show of a vassal (seconds since the epoch, as uWSGI's stats). */
-export interface VassalSnapshot {
-  readonly name: string;
-  readonly state: VassalState;
-  readonly source: VassalSource;
-  readonly pid: number;
-  readonly loyal: boolean;
-  readonly ready: boolean;
-  readonly accepting: boolean;
-  readonly speaksProtocol: boolean;
-  readonly born: number;
-  readonly lastHeartbeat: number;
-  readonly lastLoyal: number;
-  readonly lastReady: number;
-  readonly lastAccepting: number;
-  readonly firstRun: number;
-  readonly lastRun: number;
-  readonly cursed: number;
-  readonly respawns: number;
-  readonly restarts: number;
-  readonly namespaces: readonly string[];
-  readonly error?: string;
-  readonly lastExit?: string;
-  readonly blacklist?: BlacklistEntry;
-  /** The socket the emperor holds for an on-demand vassal. */
-  readonly onDemand?: string;
-  readonly uid?: number;
-  readonly gid?: number;
-  /** Supplementary groups and capabilities of its jail, from the launch plan (jailctl enter). */
-  readonly groups: readonly number[];
-  readonly caps: readonly string[];
-}
-
-const sec = (ms: number): number => Math.floor(ms / 1000);
 
 function describeExit(exit: JailExit): string {
   return exit.signal !== null ? `killed by signal ${exit.signal}` : `exited with status ${exit.code}`;
@@ -98,26 +60,17 @@ export class Vassal {
   private hung = false;
   private removed = false;
   private restartWhenDown = false;
-  private readonly born = Date.now();
-  private lastHeartbeat = 0;
-  private lastLoyal = 0;
-  private lastReady = 0;
-  private lastAccepting = 0;
-  private firstRun = 0;
-  private lastRun = 0;
-  private cursed = 0;
+  /** The emperor is shutting down: a stop that nothing overtakes. */
+  private final = false;
+  private readonly times = newTimes(Date.now());
   private respawns = 0;
   private restarts = 0;
   private error: string | undefined;
   private lastExit: string | undefined;
   private blacklist: BlacklistEntry | undefined;
-  private respawnTimer: NodeJS.Timeout | undefined;
-  private curseTimer: NodeJS.Timeout | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private loyalTimer: NodeJS.Timeout | undefined;
+  private readonly timers = new Timers<'respawn' | 'curse' | 'heartbeat' | 'loyal'>();
   private readonly waiters: Array<() => void> = [];
-  private onDemand: { readonly address: string; readonly fd: number } | undefined;
-  private demandWatcher: FdWatcher | undefined;
+  private onDemand: HeldSocket | undefined;
   private goingDown = false;
   /** The exec failed for good (no such program): retrying would not help. */
   private execFailed = false;
@@ -188,17 +141,13 @@ export class Vassal {
     if (this.onDemand?.address === address) return;
     this.releaseSocket();
     if (address !== undefined) {
-      this.onDemand = { address, fd: binding.listenSocket(address) };
+      this.onDemand = HeldSocket.open(address);
       this.ctx.log(`${this.name}: on demand, holding ${address}`);
     }
   }
 
   private releaseSocket(): void {
-    this.demandWatcher?.close();
-    this.demandWatcher = undefined;
-    if (!this.onDemand) return;
-    closeSync(this.onDemand.fd);
-    if (this.onDemand.address.includes('/')) rmSync(this.onDemand.address, { force: true });
+    this.onDemand?.close();
     this.onDemand = undefined;
   }
 
@@ -207,10 +156,7 @@ export class Vassal {
     const held = this.onDemand;
     if (!held) return;
     this.setState('on-demand');
-    this.demandWatcher?.close();
-    this.demandWatcher = new binding.FdWatcher(held.fd, () => {
-      this.demandWatcher?.close();
-      this.demandWatcher = undefined;
+    held.watch(() => {
       if (this.onDemand !== held || this.state !== 'on-demand') return;
       this.ctx.log(`${this.name}: a connection on ${held.address}; spawning`);
       this.spawn();
@@ -231,6 +177,7 @@ export class Vassal {
     if (this.ctx.options.tyrant && owner(before) !== owner(source))
       why = `the file's owner changed (${owner(before)} → ${owner(source)})`;
     this.source = source;
+    if (this.final) return;
     switch (this.state) {
       case 'failed':
       case 'blacklisted':
@@ -238,16 +185,36 @@ export class Vassal {
       case 'stopped':
       case 'on-demand':
         // A new config deserves a fresh start: the fix may be in it.
-        this.clearTimer('respawnTimer');
+        this.timers.clear('respawn');
         this.blacklist = undefined;
         this.prepare();
         return;
       case 'stopping':
-        if (!this.removed) this.restartWhenDown = true;
+        // Touched, or removed and put back, while the old jail goes down: the new one starts
+        // once it is down. (Dropping this left a put-back file without a jail for good: the
+        // monitors had already reported it, and a rescan sees nothing new.)
+        if (this.removed) this.ctx.log(`${this.name}: config back; starting it once the old jail is down`);
+        this.removed = false;
+        this.restartWhenDown = true;
+        return;
+      case 'spawning':
+        // Nothing launched yet (its config is still being looked at, or its launch waits its
+        // turn): look again, at the new file.
+        if (!this.jail) {
+          this.prepare();
+          return;
+        }
+        this.reload(why);
         return;
       default:
         this.reload(why);
     }
+  }
+
+  // The emperor is going: stop for good; nothing (SIGHUP, a reload, a file) starts it again.
+  shutdown(): Promise<void> {
+    this.final = true;
+    return this.stop();
   }
 
   // The config file is gone: stop the jail, then let the emperor forget this vassal.
@@ -261,7 +228,7 @@ export class Vassal {
   stop(): Promise<void> {
     this.restartWhenDown = false;
     this.generation++;
-    this.clearTimer('respawnTimer');
+    this.timers.clear('respawn');
     this.releaseSocket();
     if (!this.jail) {
       this.setState('stopped');
@@ -285,7 +252,7 @@ export class Vassal {
   clearBlacklist(): void {
     this.blacklist = undefined;
     if (this.state === 'blacklisted') {
-      this.clearTimer('respawnTimer');
+      this.timers.clear('respawn');
       this.ctx.log(`${this.name}: off the blacklist (SIGURG); ${this.onDemand ? 'back on demand' : 'spawning now'}`);
       this.resume();
     }
@@ -309,10 +276,11 @@ export class Vassal {
   }
 
   requestStart(): string {
+    if (this.final) throw new ControlError('ESTATE', `the emperor is shutting down; ${this.name} stays stopped`);
     if (!['stopped', 'failed', 'blacklisted', 'respawn-wait'].includes(this.state))
       throw new ControlError('ESTATE', `${this.name} is already ${this.state}${this.jail ? ` (pid ${this.jail.pid})` : ''}`);
     this.ctx.log(`${this.name}: start asked on the control socket`);
-    this.clearTimer('respawnTimer');
+    this.timers.clear('respawn');
     this.blacklist = undefined;
     this.prepare();
     return `${this.name}: starting`;
@@ -335,14 +303,7 @@ export class Vassal {
       ready: this.ready,
       accepting: this.accepting,
       speaksProtocol: this.speaks,
-      born: sec(this.born),
-      lastHeartbeat: sec(this.lastHeartbeat),
-      lastLoyal: sec(this.lastLoyal),
-      lastReady: sec(this.lastReady),
-      lastAccepting: sec(this.lastAccepting),
-      firstRun: sec(this.firstRun),
-      lastRun: sec(this.lastRun),
-      cursed: sec(this.cursed),
+      ...timesInSeconds(this.times),
       respawns: this.respawns,
       restarts: this.restarts,
       namespaces: plan?.namespaces ?? [],
@@ -362,71 +323,48 @@ export class Vassal {
     this.state = state;
   }
 
+  // The launch waits its turn in the emperor's queue; a stop or a new config meanwhile
+  // (a new generation) drops it.
   private spawn(): void {
-    this.clearTimer('respawnTimer');
+    this.timers.clear('respawn');
     this.setState('spawning');
+    const generation = ++this.generation;
+    this.ctx.launches.run(() => {
+      if (generation === this.generation && this.state === 'spawning' && !this.jail) this.launch();
+    });
+  }
+
+  private launch(): void {
     this.speaks = this.loyal = this.ready = this.accepting = this.hung = this.goingDown = this.execFailed = false;
-    this.lastHeartbeat = 0;
+    this.times.lastHeartbeat = 0;
 
-    const [ours, theirs] = binding.socketPair();
-    // The config pipe; closed right after the launch when the program does not read one.
-    const [configPipe, configTheirs] = binding.socketPair();
-    let configOurs: number | undefined = configPipe;
-    // The vassal's stdout and stderr, read into its log.
-    const [outOurs, outTheirs] = this.log ? binding.socketPair() : [undefined, undefined];
-    const [errOurs, errTheirs] = this.log ? binding.socketPair() : [undefined, undefined];
-    const closeAll = (fds: Array<number | undefined>): void => fds.forEach((fd) => fd !== undefined && closeSync(fd));
-
-    let build: VassalBuild;
-    try {
-      build = buildVassal(this.source, {
-        options: this.ctx.options,
-        users: this.ctx.users(),
-        privileges: this.ctx.privileges(),
-        baseEnv: this.ctx.baseEnv,
-        env: this.ctx.env,
-        emperorFd: theirs,
-        configFd: configTheirs,
-        ...(outTheirs !== undefined && errTheirs !== undefined ? { stdio: { out: outTheirs, err: errTheirs } } : {}),
-        ...(this.onDemand ? { onDemand: this.onDemand } : {}),
-      });
-    } catch (err: unknown) {
-      closeAll([ours, theirs, configOurs, configTheirs, outOurs, outTheirs, errOurs, errTheirs]);
-      if (!isJailError(err)) throw err;
-      this.fail(err.message);
+    const launched = launchVassal(this.source, this.ctx, this.onDemand, this.log !== undefined);
+    if (launched.kind === 'config-error') {
+      this.fail(launched.error.message);
       return;
     }
     // Once per config, not once per respawn (a crash loop would flood the log).
+    const build = launched.build;
     const warnings = build.warnings.join('\n');
     if (warnings !== this.lastWarnings) for (const w of build.warnings) this.ctx.log(`${this.name}: warning: ${w}`);
     this.lastWarnings = warnings;
     this.build = build;
-
-    let jail: Jail;
-    try {
-      jail = launchJail(build.plan);
-    } catch (err: unknown) {
-      closeAll([ours, theirs, configOurs, configTheirs, outOurs, outTheirs, errOurs, errTheirs]);
-      if (!isJailError(err)) throw err;
-      this.error = err.message;
-      this.ctx.log(`${this.name}: ${err.message}`);
+    if (launched.kind === 'launch-error') {
+      this.error = launched.error.message;
+      this.ctx.log(`${this.name}: ${launched.error.message}`);
       this.diedBeforeLoyal();
       return;
     }
-    closeAll([theirs, configTheirs, outTheirs, errTheirs]);
-    if (outOurs !== undefined) this.log!.attach(outOurs, 'stdout');
-    if (errOurs !== undefined) this.log!.attach(errOurs, 'stderr');
-    if (build.configText === undefined) {
-      closeAll([configOurs]);
-      configOurs = undefined;
-    }
+    const { jail, fds } = launched;
+    if (fds.stdout !== undefined) this.log!.attach(fds.stdout, 'stdout');
+    if (fds.stderr !== undefined) this.log!.attach(fds.stderr, 'stderr');
     this.jail = jail;
     this.error = undefined;
-    this.lastRun = Date.now();
-    if (this.firstRun === 0) this.firstRun = this.lastRun;
-    this.channel = new EmperorChannel(ours, (b) => this.onByte(jail, b), () => this.channel?.close());
-    if (configOurs !== undefined) {
-      this.configChannel = new EmperorChannel(configOurs, () => undefined, () => undefined);
+    this.times.lastRun = Date.now();
+    if (this.times.firstRun === 0) this.times.firstRun = this.times.lastRun;
+    this.channel = new EmperorChannel(fds.emperor, (b) => this.onByte(jail, b), () => this.channel?.close());
+    if (fds.config !== undefined) {
+      this.configChannel = new EmperorChannel(fds.config, () => undefined, () => undefined);
       this.pushConfig();
     }
 
@@ -435,9 +373,9 @@ export class Vassal {
         if (this.jail !== jail) return;
         if (this.state === 'spawning') this.setState('running');
         this.ctx.log(`${this.name}: running (pid ${jail.pid}${jail.plan.uid !== undefined ? `, uid ${jail.plan.uid}` : ''})`);
-        this.loyalTimer = setTimeout(() => {
+        this.timers.set('loyal', this.ctx.options.loyalAfter * 1000, () => {
           if (this.jail === jail && !this.speaks) this.becomeLoyal();
-        }, this.ctx.options.loyalAfter * 1000);
+        });
       },
       (err: LaunchError) => {
         if (this.jail !== jail) return;
@@ -453,16 +391,7 @@ export class Vassal {
 
   // The config compiled without launching anything (fds are placeholders).
   private dryBuild(): VassalBuild {
-    return buildVassal(this.source, {
-      options: this.ctx.options,
-      users: this.ctx.users(),
-      privileges: this.ctx.privileges(),
-      baseEnv: this.ctx.baseEnv,
-      env: this.ctx.env,
-      emperorFd: -1,
-      configFd: -1,
-      ...(this.onDemand ? { onDemand: { ...this.onDemand, fd: -1 } } : {}),
-    });
+    return dryBuildVassal(this.source, this.ctx, this.onDemand);
   }
 
   private reload(why: string): void {
@@ -505,13 +434,12 @@ export class Vassal {
     if (!jail) return;
     const byte = this.ctx.options.gracefulShutdown ? TO_VASSAL.GRACEFUL_STOP : TO_VASSAL.STOP;
     if (!(this.speaks && this.channel?.send(byte))) jail.signal('SIGTERM');
-    this.clearTimer('curseTimer');
-    this.curseTimer = setTimeout(() => {
+    this.timers.set('curse', this.ctx.options.curseTolerance * 1000, () => {
       if (this.jail !== jail) return;
-      this.cursed = Date.now();
+      this.times.cursed = Date.now();
       this.ctx.log(`${this.name}: still alive after ${this.ctx.options.curseTolerance} s; SIGKILL to the whole jail`);
       jail.signal('SIGKILL');
-    }, this.ctx.options.curseTolerance * 1000);
+    });
   }
 
   private onByte(jail: Jail, byte: number): void {
@@ -521,7 +449,7 @@ export class Vassal {
     switch (byte) {
       case FROM_VASSAL.SPAWNED:
         this.ready = true;
-        this.lastReady = now;
+        this.times.lastReady = now;
         this.reloaded();
         return;
       case FROM_VASSAL.CONFIG_REQUEST:
@@ -530,16 +458,15 @@ export class Vassal {
       case FROM_VASSAL.ACCEPTING:
         // uWSGI 2.0 sends 5, not 1, after a graceful reload.
         this.accepting = true;
-        this.lastAccepting = now;
+        this.times.lastAccepting = now;
         this.reloaded();
         return;
       case FROM_VASSAL.LOYAL:
         this.becomeLoyal();
         return;
       case FROM_VASSAL.HEARTBEAT:
-        this.lastHeartbeat = now;
-        if (this.heartbeatTimer) this.heartbeatTimer.refresh();
-        else this.heartbeatTimer = setTimeout(() => this.onHung(jail), this.ctx.options.requiredHeartbeat * 1000);
+        this.times.lastHeartbeat = now;
+        this.timers.refresh('heartbeat', this.ctx.options.requiredHeartbeat * 1000, () => this.onHung(jail));
         return;
       case FROM_VASSAL.GOING_DOWN:
         // uWSGI's die-on-idle says 22 and waits to be told to stop; our app server just goes.
@@ -564,12 +491,11 @@ export class Vassal {
   private becomeLoyal(): void {
     if (!this.loyal) this.ctx.log(`${this.name}: loyal`);
     this.loyal = true;
-    this.lastLoyal = Date.now();
+    this.times.lastLoyal = Date.now();
     this.blacklist = undefined;
   }
 
   private onHung(jail: Jail): void {
-    this.heartbeatTimer = undefined;
     if (this.jail !== jail) return;
     this.hung = true;
     this.ctx.log(`${this.name}: no heartbeat for ${this.ctx.options.requiredHeartbeat} s: hung; killing the whole jail`);
@@ -592,50 +518,49 @@ export class Vassal {
     this.channel?.close();
     this.configChannel?.close();
     this.channel = this.configChannel = undefined;
-    for (const t of ['curseTimer', 'heartbeatTimer', 'loyalTimer'] as const) this.clearTimer(t);
+    this.timers.clear('curse', 'heartbeat', 'loyal');
     this.lastExit = describeExit(exit);
 
-    if (this.state === 'stopping') {
-      this.ctx.log(`${this.name}: stopped (${this.lastExit})`);
-      this.setState('stopped');
-      this.finish();
-      return;
+    const action = afterExit({
+      state: this.state, exit, restartWhenDown: this.restartWhenDown, onDemand: this.onDemand !== undefined, goingDown: this.goingDown,
+      loyal: this.loyal, hung: this.hung, execFailed: this.execFailed, quick: Date.now() - this.times.lastRun < this.ctx.options.throttle,
+    });
+    switch (action) {
+      case 'stopped':
+        this.ctx.log(`${this.name}: stopped (${this.lastExit})`);
+        this.setState('stopped');
+        this.finish();
+        return;
+      case 'restart':
+        this.restartWhenDown = false;
+        this.release();
+        this.restarts++;
+        this.ctx.log(`${this.name}: old jail ${this.lastExit}; ${this.onDemand ? 'the next connection starts the new one' : 'starting the new one'}`);
+        this.resume();
+        return;
+      case 'on-demand':
+        this.ctx.log(`${this.name}: ${this.lastExit}; back to on demand`);
+        this.waitForConnection();
+        return;
+      case 'failed':
+        this.setState('failed');
+        this.ctx.log(`${this.name}: not retried: fix the file or install the program, then touch the file (or SIGHUP the emperor)`);
+        return;
+      case 'no-respawn':
+        this.ctx.log(`${this.name}: exited with status 26: not respawned`);
+        this.setState('stopped');
+        return;
+      case 'respawn':
+        this.ctx.log(`${this.name}: ${this.hung ? 'killed as hung' : this.lastExit}; respawning`);
+        this.setState('respawn-wait');
+        this.respawns++;
+        this.restarts++;
+        this.timers.set('respawn', 0, () => this.resume());
+        return;
+      case 'blacklist':
+        this.ctx.log(`${this.name}: ${this.lastExit} ${this.loyal ? `within ${this.ctx.options.throttle} ms of its start` : 'before it was loyal'}`);
+        this.diedBeforeLoyal();
     }
-    if (this.restartWhenDown) {
-      this.restartWhenDown = false;
-      this.restarts++;
-      this.ctx.log(`${this.name}: old jail ${this.lastExit}; ${this.onDemand ? 'the next connection starts the new one' : 'starting the new one'}`);
-      this.resume();
-      return;
-    }
-    if (this.onDemand && exit.code !== EXIT_NO_RESPAWN && (this.goingDown || exit.code === 0 || (this.loyal && !this.hung))) {
-      this.ctx.log(`${this.name}: ${this.lastExit}; back to on demand`);
-      this.waitForConnection();
-      return;
-    }
-    if (this.execFailed) {
-      this.setState('failed');
-      this.ctx.log(`${this.name}: not retried: fix the file or install the program, then touch the file (or SIGHUP the emperor)`);
-      return;
-    }
-    if (exit.code === EXIT_NO_RESPAWN) {
-      this.ctx.log(`${this.name}: exited with status 26: not respawned`);
-      this.setState('stopped');
-      return;
-    }
-    // Loyal or not, a vassal that dies within emperor-throttle ms of its start is crash-looping:
-    // respawning it at once would be a fork bomb.
-    const quick = Date.now() - this.lastRun < this.ctx.options.throttle;
-    if (this.hung || (this.loyal && !quick)) {
-      this.ctx.log(`${this.name}: ${this.hung ? 'killed as hung' : this.lastExit}; respawning`);
-      this.setState('respawn-wait');
-      this.respawns++;
-      this.restarts++;
-      this.respawnTimer = setTimeout(() => this.resume(), 0);
-      return;
-    }
-    this.ctx.log(`${this.name}: ${this.lastExit} ${this.loyal ? `within ${this.ctx.options.throttle} ms of its start` : 'before it was loyal'}`);
-    this.diedBeforeLoyal();
   }
 
   // Not loyal yet: on the blacklist, and a longer wait before every further attempt.
@@ -644,11 +569,11 @@ export class Vassal {
     this.setState('blacklisted');
     const wait = this.blacklist.throttleMs;
     this.ctx.log(`${this.name}: blacklisted (attempt ${this.blacklist.attempt}); next attempt in ${(wait / 1000).toFixed(1)} s`);
-    this.respawnTimer = setTimeout(() => {
+    this.timers.set('respawn', wait, () => {
       this.respawns++;
       this.restarts++;
       this.resume();
-    }, wait);
+    });
   }
 
   // After a death or a wait: a new jail now, or, on demand, at the next connection.
@@ -657,17 +582,16 @@ export class Vassal {
     else this.spawn();
   }
 
-  private finish(): void {
+  // Whoever waited for the jail to stop (a stop that a new config overtook included).
+  private release(): void {
     for (const w of this.waiters.splice(0)) w();
+  }
+
+  private finish(): void {
+    this.release();
     if (this.removed) {
       this.log?.close();
       this.ctx.gone(this);
     }
-  }
-
-  private clearTimer(name: 'respawnTimer' | 'curseTimer' | 'heartbeatTimer' | 'loyalTimer'): void {
-    const t = this[name];
-    if (t) clearTimeout(t);
-    this[name] = undefined;
   }
 }

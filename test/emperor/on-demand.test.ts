@@ -1,6 +1,7 @@
 // On-demand vassals: the emperor holds the socket, nothing runs until a connection comes,
 // the connection waits in the backlog (never refused), the vassal gets the socket as fd 0,
 // and after die-on-idle it is on demand again. TCP and UNIX sockets, all three options.
+import { readlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -31,7 +32,18 @@ function get(address: string, path = '/'): Promise<string> {
 }
 
 const APP = 'export default (req, res) => res.end(`served ${req.url} by ${process.pid} as ${process.getuid()}\\n`);\n';
-const appServers = (): number => pidsWith('runtime/node/main').length;
+// This test's app servers only (their cwd is its directory): other emperors on the host may
+// run app servers of their own meanwhile.
+const appServers = (): number => pidsWith('runtime/node/main').filter((pid) => cwdOf(pid) === fx.dir.dir).length;
+
+function cwdOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch (err: unknown) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EACCES') return undefined; // gone, or going
+    throw err;
+  }
+}
 
 // A vassal with an empty network namespace: it can only serve through the socket it is given.
 function writeVassal(name: string, ...extra: string[]): string {

@@ -1,0 +1,43 @@
+// What the emperor does when a vassal's jail has exited: the respawn policy as one pure
+// decision, so that every path is named and testable without a jail.
+import type { JailExit } from '../jail/launch';
+import { EXIT_NO_RESPAWN } from './protocol';
+import type { VassalState } from './vassal-snapshot';
+
+export interface ExitFacts {
+  readonly state: VassalState;
+  readonly exit: JailExit;
+  /** A new config (or a reload that needs a new jail) waits for this one to be down. */
+  readonly restartWhenDown: boolean;
+  readonly onDemand: boolean;
+  /** It said byte 22 (going down) before it went. */
+  readonly goingDown: boolean;
+  readonly loyal: boolean;
+  readonly hung: boolean;
+  /** The exec failed for good (no such program): retrying would not help. */
+  readonly execFailed: boolean;
+  /** It died within emperor-throttle ms of its start. */
+  readonly quick: boolean;
+}
+
+export type ExitAction =
+  | 'stopped' // asked to stop: stays down
+  | 'restart' // the next jail, with the new config
+  | 'on-demand' // back to holding its socket
+  | 'failed' // not retried until the file changes
+  | 'no-respawn' // status 26
+  | 'respawn' // loyal: at once
+  | 'blacklist'; // not loyal, or crash-looping: after a growing wait
+
+export function afterExit(f: ExitFacts): ExitAction {
+  // A stop that a new config overtook (the file touched, or removed and put back) restarts.
+  if (f.state === 'stopping') return f.restartWhenDown ? 'restart' : 'stopped';
+  if (f.restartWhenDown) return 'restart';
+  if (f.onDemand && f.exit.code !== EXIT_NO_RESPAWN && (f.goingDown || f.exit.code === 0 || (f.loyal && !f.hung))) return 'on-demand';
+  if (f.execFailed) return 'failed';
+  if (f.exit.code === EXIT_NO_RESPAWN) return 'no-respawn';
+  // Loyal or not, a vassal that dies within emperor-throttle ms of its start is crash-looping:
+  // respawning it at once would be a fork bomb.
+  if (f.hung || (f.loyal && !f.quick)) return 'respawn';
+  return 'blacklist';
+}

@@ -1,0 +1,65 @@
+// What a vassal shows of itself to stats and `ps`: its state names and the snapshot record.
+import type { VassalSource } from '../monitors/types';
+import type { BlacklistEntry } from './throttle';
+
+export type VassalState =
+  | 'on-demand' | 'spawning' | 'running' | 'reloading' | 'stopping' | 'respawn-wait' | 'blacklisted' | 'failed' | 'stopped';
+
+/** What stats and `ps` show of a vassal (seconds since the epoch, as uWSGI's stats). */
+export interface VassalSnapshot {
+  readonly name: string;
+  readonly state: VassalState;
+  readonly source: VassalSource;
+  readonly pid: number;
+  readonly loyal: boolean;
+  readonly ready: boolean;
+  readonly accepting: boolean;
+  readonly speaksProtocol: boolean;
+  readonly born: number;
+  readonly lastHeartbeat: number;
+  readonly lastLoyal: number;
+  readonly lastReady: number;
+  readonly lastAccepting: number;
+  readonly firstRun: number;
+  readonly lastRun: number;
+  readonly cursed: number;
+  readonly respawns: number;
+  readonly restarts: number;
+  readonly namespaces: readonly string[];
+  readonly error?: string;
+  readonly lastExit?: string;
+  readonly blacklist?: BlacklistEntry;
+  /** The socket the emperor holds for an on-demand vassal. */
+  readonly onDemand?: string;
+  readonly uid?: number;
+  readonly gid?: number;
+  /** Supplementary groups and capabilities of its jail, from the launch plan (jailctl enter). */
+  readonly groups: readonly number[];
+  readonly caps: readonly string[];
+}
+
+/** A vassal's moments, in milliseconds since the epoch (0: not yet). */
+export interface VassalTimes {
+  born: number;
+  lastHeartbeat: number;
+  lastLoyal: number;
+  lastReady: number;
+  lastAccepting: number;
+  firstRun: number;
+  lastRun: number;
+  cursed: number;
+}
+
+export const newTimes = (now: number): VassalTimes => ({
+  born: now, lastHeartbeat: 0, lastLoyal: 0, lastReady: 0, lastAccepting: 0, firstRun: 0, lastRun: 0, cursed: 0,
+});
+
+const sec = (ms: number): number => Math.floor(ms / 1000);
+
+// uWSGI's stats count whole seconds.
+export function timesInSeconds(t: VassalTimes): VassalTimes {
+  return {
+    born: sec(t.born), lastHeartbeat: sec(t.lastHeartbeat), lastLoyal: sec(t.lastLoyal), lastReady: sec(t.lastReady),
+    lastAccepting: sec(t.lastAccepting), firstRun: sec(t.firstRun), lastRun: sec(t.lastRun), cursed: sec(t.cursed),
+  };
+}
