@@ -32,10 +32,10 @@ static int set_nproc(const jail_plan_t *plan, jail_error_t *reterr) {
 }
 
 /* Root, before the drop (raising a hard limit or lowering oom_score_adj needs
- * CAP_SYS_RESOURCE). Node raises its soft RLIMIT_NOFILE to the hard limit at start-up and
- * the emperor may run with any oom_score_adj: a vassal gets the host's defaults instead
- * (soft 1024, the kernel's and systemd's; hard kept; oom_score_adj 0), or the plan's
- * `nofile` (soft and hard) and `oom-score-adj`. Reports JAIL_STAGE_RLIMIT, item =
+ * CAP_SYS_RESOURCE). The emperor may run with any oom_score_adj: a vassal gets 0, or the
+ * plan's `oom-score-adj`. A plan's `nofile` above the hard limit is raised here, while we
+ * may; lowering the limits waits for jail__set_nofile(), after map_fds(), which may still
+ * have to move fds above the emperor's highest. Reports JAIL_STAGE_RLIMIT, item =
  * RLIMIT_NOFILE, and JAIL_STAGE_OOM_SCORE_ADJ. */
 int jail__set_limits(const jail_plan_t *plan, jail_error_t *reterr) {
         int want = plan->set_oom_score_adj ? plan->oom_score_adj : 0, fd, now = 0, n;
@@ -44,14 +44,11 @@ int jail__set_limits(const jail_plan_t *plan, jail_error_t *reterr) {
 
         if (fault(plan, JAIL_STAGE_RLIMIT) || getrlimit(RLIMIT_NOFILE, &lim) < 0)
                 return jail__fail(reterr, JAIL_STAGE_RLIMIT, errno, RLIMIT_NOFILE, 0);
-        if (plan->set_nofile)
+        if (plan->set_nofile && lim.rlim_max != RLIM_INFINITY && plan->nofile > lim.rlim_max) {
                 lim.rlim_cur = lim.rlim_max = plan->nofile;
-        else if (lim.rlim_max == RLIM_INFINITY || lim.rlim_max > 1024)
-                lim.rlim_cur = 1024;
-        else
-                lim.rlim_cur = lim.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
-                return jail__fail(reterr, JAIL_STAGE_RLIMIT, errno, RLIMIT_NOFILE, 0);
+                if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+                        return jail__fail(reterr, JAIL_STAGE_RLIMIT, errno, RLIMIT_NOFILE, 0);
+        }
 
         if (fault(plan, JAIL_STAGE_OOM_SCORE_ADJ))
                 return jail__fail(reterr, JAIL_STAGE_OOM_SCORE_ADJ, errno, -1, 0);
@@ -77,6 +74,26 @@ int jail__set_limits(const jail_plan_t *plan, jail_error_t *reterr) {
                 return jail__fail(reterr, JAIL_STAGE_OOM_SCORE_ADJ, errnum, -1, 0);
         }
         (void) close(fd);
+        return 0;
+}
+
+/* Final credentials, after map_fds() (lowering a limit needs no privilege). Node raises
+ * its soft RLIMIT_NOFILE to the hard limit at start-up: a vassal gets the host's default
+ * instead (soft 1024, the kernel's and systemd's; hard kept), or the plan's `nofile`,
+ * soft and hard. Reports JAIL_STAGE_RLIMIT, item = RLIMIT_NOFILE. */
+int jail__set_nofile(const jail_plan_t *plan, jail_error_t *reterr) {
+        struct rlimit lim;
+
+        if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
+                return jail__fail(reterr, JAIL_STAGE_RLIMIT, errno, RLIMIT_NOFILE, 0);
+        if (plan->set_nofile)
+                lim.rlim_cur = lim.rlim_max = plan->nofile;
+        else if (lim.rlim_max == RLIM_INFINITY || lim.rlim_max > 1024)
+                lim.rlim_cur = 1024;
+        else
+                lim.rlim_cur = lim.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+                return jail__fail(reterr, JAIL_STAGE_RLIMIT, errno, RLIMIT_NOFILE, 0);
         return 0;
 }
 
@@ -129,12 +146,19 @@ static int drop_ids(const jail_plan_t *plan, jail_error_t *reterr) {
                 return jail__fail(reterr, JAIL_STAGE_GROUPS, errno, -1, 0);
         if (plan->set_gid && (fault(plan, JAIL_STAGE_GID) || setresgid(plan->gid, plan->gid, plan->gid) < 0))
                 return jail__fail(reterr, JAIL_STAGE_GID, errno, -1, 0);
+        /* Each id change sets the dumpable flag to fs.suid_dumpable (1 would let the new ids
+         * ptrace us before capset() and no_new_privs): clear it again at once, while the
+         * permitted set is still full and nothing of the tenant's may attach. */
+        if (plan->set_gid && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return jail__fail(reterr, JAIL_STAGE_DUMPABLE, errno, -1, 0);
         if (plan->set_uid) {
                 /* Part of the capability set-up, and named so. */
                 if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
                         return jail__fail(reterr, JAIL_STAGE_CAPS, errno, -1, 0);
                 if (fault(plan, JAIL_STAGE_UID) || setresuid(plan->uid, plan->uid, plan->uid) < 0)
                         return jail__fail(reterr, JAIL_STAGE_UID, errno, -1, 0);
+                if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                        return jail__fail(reterr, JAIL_STAGE_DUMPABLE, errno, -1, 0);
         }
         return 0;
 }

@@ -31,6 +31,9 @@ int jail__set_limits(const jail_plan_t *plan, jail_error_t *reterr);
 /* PR_SET_DUMPABLE(0) after the last credential change (creds.c). */
 int jail__set_undumpable(const jail_plan_t *plan, jail_error_t *reterr);
 
+/* RLIMIT_NOFILE to the host's default or the plan's, after map_fds(). */
+int jail__set_nofile(const jail_plan_t *plan, jail_error_t *reterr);
+
 /* The rlimit, bounding set, groups, gid, uid, capabilities and no_new_privs stages. */
 int jail__drop(const jail_plan_t *plan, jail_error_t *reterr);
 

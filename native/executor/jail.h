@@ -139,7 +139,7 @@ int jail_plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int *
 void jail_plan_free(jail_plan_t *plan);
 
 /* A launched jail: its pid (in the caller's pid namespace), a pidfd, and the read end
- * of the status pipe (O_CLOEXEC|O_NONBLOCK): EOF means the vassal's exec succeeded,
+ * of the status pipe (O_CLOEXEC|O_NONBLOCK; the helper writes progress records, then EOF means its exec succeeded),
  * sizeof(jail_error_t) bytes mean a stage failed. */
 typedef struct {
         pid_t pid;

@@ -112,7 +112,9 @@ int jail_launch(const uint8_t *plan_buf, size_t plan_len, int helper_fd, jail_ch
         if (r < 0)
                 goto out;
 
-        if (pipe2(status, O_CLOEXEC | O_NONBLOCK) < 0) {
+        /* Only our read end is non-blocking: the helper's records must never be dropped
+         * with EAGAIN (a full pipe, pipe-user-pages-soft) and read as a success. */
+        if (pipe2(status, O_CLOEXEC) < 0 || fcntl(status[0], F_SETFL, O_NONBLOCK) < 0) {
                 r = fail(reterr, JAIL_STAGE_PREPARE, errno, -1);
                 goto out;
         }

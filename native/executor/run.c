@@ -428,7 +428,8 @@ static int run_joined(const jail_plan_t *plan, int *status_fd, int parent_pidfd,
         if ((r = drop_privileges(plan, parent, parent_pidfd, status_fd, reterr)) < 0)
                 return r;
         jail__progress(status_fd, JAIL_STAGE_FDS, -1);
-        if ((r = map_fds(plan, status_fd, devnull, &cwd_fd, reterr)) < 0 || (r = take_tty(plan, reterr)) < 0)
+        if ((r = map_fds(plan, status_fd, devnull, &cwd_fd, reterr)) < 0 || (r = jail__set_nofile(plan, reterr)) < 0 ||
+            (r = take_tty(plan, reterr)) < 0)
                 return r;
         jail__progress(status_fd, JAIL_STAGE_CHDIR, -1);
         if ((r = change_dir_fd(plan, cwd_fd, reterr)) < 0 || (r = change_dir(plan, reterr)) < 0)
@@ -469,7 +470,8 @@ int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_err
         if ((r = drop_privileges(plan, under_init ? 1 : -1, parent_pidfd, status_fd, reterr)) < 0)
                 return r;
         jail__progress(status_fd, JAIL_STAGE_FDS, -1);
-        if ((r = map_fds(plan, status_fd, devnull, &no_fd, reterr)) < 0 || (r = take_tty(plan, reterr)) < 0)
+        if ((r = map_fds(plan, status_fd, devnull, &no_fd, reterr)) < 0 || (r = jail__set_nofile(plan, reterr)) < 0 ||
+            (r = take_tty(plan, reterr)) < 0)
                 return r;
         jail__progress(status_fd, JAIL_STAGE_CHDIR, -1);
         if ((r = change_dir(plan, reterr)) < 0)
