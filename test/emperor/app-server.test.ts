@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { emperorFixture, freePort, pidsWith, sleep, waitUntil } from '../helpers/emperor';
+import { descendants } from '../helpers/proc';
 import { requireRoot } from '../helpers/root';
 import { ini } from '../helpers/vassal';
 
@@ -11,6 +12,10 @@ requireRoot();
 
 const test = suite('node app server vassal');
 const fx = emperorFixture(test, 0o755);
+
+// This emperor's app server processes: other emperors on the box (another test run) have theirs.
+const appServers = (emperorPid: number): number[] =>
+  descendants(emperorPid).map((p) => p.pid).filter((pid) => pidsWith('runtime/node/main').includes(pid));
 
 const ESM_APP = `export default (req, res) => {
   res.setHeader('content-type', 'text/plain');
@@ -42,7 +47,7 @@ test('an ESM app with two workers answers as nobody, and reports accepting and l
     pids.add(/pid=(\d+)/.exec(body)![1]!);
   }
   assert.ok(pids.size >= 1 && pids.size <= 2, `served by the workers: ${[...pids]}`);
-  assert.is(pidsWith('runtime/node/main').length, 3, 'a master and two workers');
+  assert.is(appServers(e.child.pid!).length, 3, 'a master and two workers');
   await e.waitForVassal('shop.ini', (v) => (v?.loyal ?? 0) > 0, 'loyal after the first request');
   assert.not.match(e.log(), /unknown option/);
 });
@@ -105,8 +110,8 @@ test('idle: the workers go after N seconds; the next request brings them back an
   assert.match(await get(port), /^pid=/);
   await e.waitForLog(/idle for 1 s: workers stopped until the next connection/);
   // Only the master is left: the app server's processes all run main.ts, the master with --ini.
-  await waitUntil(() => pidsWith('runtime/node/main').length === 1, 'the workers to leave');
-  assert.match(readFileSync(`/proc/${pidsWith('runtime/node/main')[0]}/cmdline`, 'utf8'), /--ini/);
+  await waitUntil(() => appServers(e.child.pid!).length === 1, 'the workers to leave');
+  assert.match(readFileSync(`/proc/${appServers(e.child.pid!)[0]}/cmdline`, 'utf8'), /--ini/);
   assert.match(await get(port, '/again'), /url=\/again/, 'the connection waited in the backlog and was served');
   await e.waitForLog(/a connection: workers back/);
 });
