@@ -5,6 +5,7 @@
 import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { openVassalFile, parseVassalText } from '../config/load';
+import { ROOT_OPTIONS } from '../config/options';
 import type { ConfigEntry, RawVassalConfig } from '../config/types';
 import type { UserDb } from '../config/users';
 import { ConfigError, PlanError } from '../errors';
@@ -24,8 +25,6 @@ type TyrantOptions = Pick<EmperorOptions, 'tyrantNofollow' | 'tyrantAllowRootHoo
 /** The field of every refusal about who owns the file: the emperor stops a running vassal
  *  on it (its tenant lost the file), where other bad edits keep the old config running. */
 export const OWNER_FIELD = 'owner';
-
-const ROOT_OPTIONS = ['exec-as-root', 'privileged-binary-patch', 'privileged-binary-patch-arg'];
 
 function refuse(file: string, field: string, reason: string, line?: number): never {
   throw new PlanError({ vassal: basename(file, extname(file)), field, file, ...(line !== undefined && line > 0 ? { line } : {}) }, reason);

@@ -2,6 +2,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { environmentLayer, expandConfig, magicVariables, vassalSetLayer } from '../../../src/config/expand';
+import { MAX_EXPANDED_TOTAL, MAX_PLACEHOLDER_DEPTH, MAX_VALUE_LENGTH, MAX_WARNINGS } from '../../../src/config/limits';
+import { ConfigError } from '../../../src/errors';
+import { thrown } from '../../helpers/thrown';
 
 const test = suite('config expansion');
 const e = (key: string, value: string, line = 1) => ({ key, value, line });
@@ -55,3 +58,45 @@ test('vassal-set and JAIL_VASSAL_* / UWSGI_VASSAL_* become options, with the vas
 });
 
 test.run();
+
+const bounds = suite('expandConfig: bounds');
+const ctx = { vassalFile: '/v/web.ini', env: {} };
+const configError = (fn: () => unknown): ConfigError => thrown(fn, ConfigError);
+
+bounds('placeholder doubling stops at MAX_VALUE_LENGTH with the file and line, not a RangeError', () => {
+  const entries = [e('a0', 'xxxxxxxx', 1), ...Array.from({ length: 39 }, (_, i) => e(`a${i + 1}`, `%(a${i})%(a${i})`, i + 2))];
+  const err = configError(() => expandConfig([{ file: '/v/web.ini', entries }], ctx));
+  assert.is(err.line, 14, 'a13 (line 14) is the first over 32768 characters');
+  assert.is(err.key, 'a13');
+  assert.match(err.message, `/v/web.ini:14: \`a13\` expands to more than ${MAX_VALUE_LENGTH} characters (MAX_VALUE_LENGTH)`);
+});
+
+bounds('3,000 lines of wide placeholders stop at MAX_EXPANDED_TOTAL', () => {
+  const wide = `%(w)`.repeat(30);
+  const entries = [e('w', 'y'.repeat(1000), 1), ...Array.from({ length: 3000 }, (_, i) => e('env', `A=${wide}`, i + 2))];
+  const err = configError(() => expandConfig([{ file: '/v/web.ini', entries }], ctx));
+  assert.match(err.message, `expands the vassal's values to more than ${MAX_EXPANDED_TOTAL} characters in all (MAX_EXPANDED_TOTAL)`);
+  assert.ok(err.line! < 200, `stopped at line ${err.line}`);
+});
+
+bounds('a chain of placeholders deeper than MAX_PLACEHOLDER_DEPTH is refused; one at the limit is fine', () => {
+  const chain = (n: number) => [e('b0', 'x', 1), ...Array.from({ length: n }, (_, i) => e(`b${i + 1}`, `<%(b${i})>`, i + 2))];
+  assert.is(expandConfig([{ file: '/v/web.ini', entries: chain(MAX_PLACEHOLDER_DEPTH) }], ctx).entries.at(-1)!.value,
+    `${'<'.repeat(MAX_PLACEHOLDER_DEPTH)}x${'>'.repeat(MAX_PLACEHOLDER_DEPTH)}`);
+  const err = configError(() => expandConfig([{ file: '/v/web.ini', entries: chain(40) }], ctx));
+  assert.is(err.line, MAX_PLACEHOLDER_DEPTH + 2);
+  assert.match(err.message, `placeholders nested more than ${MAX_PLACEHOLDER_DEPTH} deep (MAX_PLACEHOLDER_DEPTH)`);
+});
+
+bounds('errors in a layer without a file name its origin', () => {
+  const err = configError(() => expandConfig([vassalSetLayer(['a=' + 'z'.repeat(20000)]), vassalSetLayer(['b=%(a)%(a)'])], ctx));
+  assert.match(err.message, /^vassal-set:1: `b` expands to more than/);
+});
+
+bounds('unresolved placeholders give at most MAX_WARNINGS warnings, and a count of the rest', () => {
+  const r = expandConfig([{ file: '/v/web.ini', entries: Array.from({ length: 5000 }, (_, i) => e('env', `A=%(nope${i})`, i + 1)) }], ctx);
+  assert.is(r.warnings.length, MAX_WARNINGS + 1);
+  assert.is(r.warnings.at(-1), `/v/web.ini: 4950 more unresolved placeholders not shown`);
+});
+
+bounds.run();
