@@ -45,7 +45,8 @@ export interface VassalBuild {
 }
 
 // The file's entries after every layer and expansion. A tenant's file (tyrant mode) does not
-// get $(VAR) from the emperor's environment: that is the sysadmin's, not the tenant's to read.
+// get $(VAR) from the emperor's environment: that is the sysadmin's, not the tenant's to read;
+// and its values land in the sysadmin's root commands only as one quoted word.
 export function expandVassal(raw: RawVassalConfig, ctx: Pick<VassalBuildContext, 'options' | 'env'>) {
   const layers: ConfigLayer[] = [
     ...(ctx.options.vassalsMaxProcs !== undefined
@@ -56,7 +57,8 @@ export function expandVassal(raw: RawVassalConfig, ctx: Pick<VassalBuildContext,
       : []),
     ...environmentLayer(ctx.env),
     ...(ctx.options.vassalSet.length > 0 ? [vassalSetLayer(ctx.options.vassalSet)] : []),
-    { file: raw.file, entries: raw.entries, ...(ctx.options.tyrant ? { env: {} } : {}) },
+    // The tenant's own layer: what it sets reaches a root command only quoted (config/expand.ts).
+    { file: raw.file, entries: raw.entries, ...(ctx.options.tyrant ? { env: {}, tenant: true } : {}) },
     ...ctx.options.vassalsInclude.map((f) => {
       const inc = readVassalConfig(f);
       return { file: inc.file, entries: inc.entries };

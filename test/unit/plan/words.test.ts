@@ -1,5 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { shellQuote } from '../../../src/config/expand';
 import { splitWords, WordsError } from '../../../src/plan/words';
 
 const split = suite('splitWords');
@@ -11,6 +12,11 @@ split('splits on blanks and respects quotes like sh', () => {
   assert.equal(splitWords('a\\ b  "c\\"d" \'\''), ['a b', 'c"d', '']);
   assert.equal(splitWords('  x\ty  '), ['x', 'y']);
   assert.equal(splitWords('pre"mid"post'), ['premidpost']);
+});
+
+split('a shell-quoted value is one word, whatever it holds', () => {
+  for (const v of ['', 'plain', "it's", "''", '$(touch /x)', '`id`', 'a; b', '"q" \\ \'x\'', ' lead and trail ', '\t'])
+    assert.equal(splitWords(`cmd ${shellQuote(v)} end`), ['cmd', v, 'end'], v);
 });
 
 split('expands nothing and keeps operators as words', () => {
