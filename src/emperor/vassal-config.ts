@@ -3,6 +3,7 @@
 // compiled into the LaunchPlan of its jail. No side effects: the caller owns the fds.
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { environmentLayer, expandConfig, vassalSetLayer, type ConfigLayer } from '../config/expand';
+import { MAX_WARNINGS } from '../config/limits';
 import { readVassalConfig } from '../config/load';
 import { findOption, isJailOption } from '../config/options';
 import { appServerCommand } from '../runtime/node/command';
@@ -81,6 +82,12 @@ function readVassal(source: VassalSource, ctx: VassalBuildContext): { raw: RawVa
   return { raw, tenant: tenantOf(owner, ctx.options, ctx.users) };
 }
 
+// At most MAX_WARNINGS lines, and a count of the rest: one file must not flood the log.
+function boundWarnings(warnings: string[]): string[] {
+  if (warnings.length <= MAX_WARNINGS) return warnings;
+  return [...warnings.slice(0, MAX_WARNINGS), `${warnings.length - MAX_WARNINGS} more warnings not shown`];
+}
+
 export function buildVassal(source: VassalSource, ctx: VassalBuildContext): VassalBuild {
   let read: ReturnType<typeof readVassal>;
   try {
@@ -138,7 +145,7 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
   const forProgram = expanded.entries.map((e) => (e.key === 'app' && !isAbsolute(e.value.trim()) ? { ...e, value: resolve(base, e.value.trim()) } : e));
   return {
     plan: compiled.plan,
-    warnings: [...expanded.warnings, ...compiled.warnings],
+    warnings: boundWarnings([...expanded.warnings, ...compiled.warnings]),
     ...(readsConfigPipe ? { configText: foreignConfigText(forProgram) } : {}),
     jailKey: JSON.stringify(jailPart),
   };
