@@ -3,7 +3,7 @@
 // compiled into the LaunchPlan of its jail. No side effects: the caller owns the fds.
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { environmentLayer, expandConfig, vassalSetLayer, type ConfigLayer } from '../config/expand';
-import { MAX_WARNINGS } from '../config/limits';
+import { excerpt, MAX_WARNINGS } from '../config/limits';
 import { readVassalConfig } from '../config/load';
 import { findOption, isJailOption } from '../config/options';
 import { appServerCommand } from '../runtime/node/command';
@@ -14,7 +14,7 @@ import type { FdMapping, LaunchPlan } from '../plan/types';
 import type { VassalSource } from '../monitors/types';
 import type { EmperorOptions } from './options';
 import { checkNotRebound } from './on-demand';
-import { ConfigError } from '../errors';
+import { ConfigError, isJailError } from '../errors';
 import { CONFIG_FD, EMPEROR_FD } from './protocol';
 import { checkLaunchable, type EmperorPrivileges } from './privileges';
 import { checkTenantEntries, readTenantFile, tenantOf, type Tenant } from './tyrant';
@@ -88,7 +88,23 @@ function boundWarnings(warnings: string[]): string[] {
   return [...warnings.slice(0, MAX_WARNINGS), `${warnings.length - MAX_WARNINGS} more warnings not shown`];
 }
 
+// Every failure is a JailError of this file: what the code below does not expect (a bug) is
+// turned into this vassal's ConfigError too, with its cause, so one file never stops the
+// emperor (invariant 7), and the fuzz test can tell it apart.
 export function buildVassal(source: VassalSource, ctx: VassalBuildContext): VassalBuild {
+  try {
+    return buildChecked(source, ctx);
+  } catch (err: unknown) {
+    if (isJailError(err)) throw err;
+    const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    throw new ConfigError(source.path, undefined, undefined, `${INTERNAL_ERROR} (${excerpt(what, 200)}); please report it`, { cause: err });
+  }
+}
+
+/** How an unexpected failure while building a vassal starts its message. */
+export const INTERNAL_ERROR = 'internal error while reading this file';
+
+function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuild {
   let read: ReturnType<typeof readVassal>;
   try {
     read = readVassal(source, ctx);

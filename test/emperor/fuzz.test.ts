@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { MAX_WARNINGS } from '../../src/config/limits';
 import { parseUserDb } from '../../src/config/users';
 import { DEFAULT_EMPEROR_OPTIONS, type EmperorOptions } from '../../src/emperor/options';
-import { buildVassal, type VassalBuildContext } from '../../src/emperor/vassal-config';
+import { buildVassal, INTERNAL_ERROR, type VassalBuildContext } from '../../src/emperor/vassal-config';
 import { ConfigError, PlanError } from '../../src/errors';
 import { splitWords } from '../../src/plan/words';
 import { jailctl } from '../helpers/cli';
@@ -86,6 +86,7 @@ inProcess(`${IN_PROCESS} files: only ConfigError or PlanError, bounded messages,
           return assert.unreachable(`${describe(i, f)} threw ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         if (err instanceof ConfigError) counts.config++;
         else counts.plan++;
+        assert.not.match(err.message, INTERNAL_ERROR, `${describe(i, f)}: ${err.message} ${err.cause instanceof Error ? err.cause.stack : ''}`);
         assert.ok(err.message.length < 2_000, `a ${err.message.length}-character message for ${describe(i, f)}`);
       }
       const used = process.cpuUsage(before);
@@ -126,10 +127,11 @@ emperor(`${THROUGH_EMPEROR} files through the watched directory: the canary's ja
       names.push(name);
     }
     // Every file of the batch seen and settled (failed, blacklisted, or running).
-    await e.waitForVassal('canary.ini', () => true, 'stats', 30_000);
     const end = Date.now() + 45_000;
     for (;;) {
-      const stats = await e.stats();
+      const stats = await e.stats().catch((err: unknown) => {
+        throw new Error(`batch ${done / BATCH}: the emperor does not answer (${String(err)}); it exited ${JSON.stringify([e.child.exitCode, e.child.signalCode])}; log:\n${e.log().slice(-3000)}`);
+      });
       const states = new Map(stats.vassals.map((v) => [v.id, v.state]));
       if (names.every((n) => states.has(n) && states.get(n) !== 'spawning')) break;
       assert.ok(Date.now() < end, `batch ${done / BATCH}: not every file settled\n${e.log().slice(-3000)}`);
@@ -143,6 +145,7 @@ emperor(`${THROUGH_EMPEROR} files through the watched directory: the canary's ja
   assert.is(ps.status, 0, ps.stderr);
   assert.match(ps.stdout, 'canary.ini');
   assert.not.match(e.log(), /internal error/, 'no file made the emperor log an internal error');
+  assert.not.match(e.log(), INTERNAL_ERROR);
   const after = (await e.vassal('canary.ini'))!;
   assert.equal([after.pid, after.state, after.respawns], [pid, 'running', 0], 'the canary never restarted');
   assert.ok(EXTS.every((x) => e.log().includes(`.${x}: `)), 'every format reached the emperor');
