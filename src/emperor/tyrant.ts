@@ -43,8 +43,10 @@ function lstatOrGone(path: string): Stats {
 function readlinkOr(path: string, fallback: string): string {
   try {
     return readlinkSync(path);
-  } catch {
-    return fallback;
+  } catch (err: unknown) {
+    // Replaced since it was opened (ENOENT, EINVAL: no longer a link): the message says so.
+    if (typeof (err as NodeJS.ErrnoException).code === 'string') return fallback;
+    throw err;
   }
 }
 
