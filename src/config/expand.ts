@@ -80,18 +80,19 @@ interface Known {
   readonly taint?: string;
 }
 
-// Where a shell would be at the end of a command's text: at the top level, or inside quotes,
-// a `$(…)`, `${…}` or backquotes, or after a `<<` (a here-document expands its body). A
-// tenant's word is quoted for the top level only, so anywhere else it is refused. Scanned
-// incrementally: each character once.
+// Where a shell would be at the end of a command's text: at the top level, inside one pair
+// of quotes, or somewhere a quoted word would not hold (a `$(…)`, `${…}`, backquotes, quotes
+// within those, after a `<<`: a here-document expands its body). Scanned incrementally, each
+// character once. /bin/sh's rules; plan/words.ts knows only quotes and backslashes, so what
+// is safe here is safe there.
 class ShellScan {
   private readonly stack: Array<"'" | '"' | '$(' | '${' | '`' | '('> = [];
   private heredoc = false;
   private pos = 0;
   private skip = false;
 
-  // Scans text[pos..] and says whether the end is at the top level.
-  atTopLevel(text: string): boolean {
+  // Scans text[pos..] and says where its end is.
+  contextAt(text: string): 'top' | "'" | '"' | 'nested' {
     for (; this.pos < text.length; this.pos++) {
       if (this.skip) {
         this.skip = false;
@@ -119,10 +120,12 @@ class ShellScan {
       else if (c === '}' && top === '${') this.stack.pop();
       else if (c === '<' && next === '<') this.heredoc = true;
     }
-    return this.stack.length === 0 && !this.heredoc && !this.skip;
+    if (this.heredoc || this.skip || this.stack.length > 1) return 'nested';
+    const top = this.stack[0];
+    return top === undefined ? 'top' : top === "'" || top === '"' ? top : 'nested';
   }
 
-  // Past a word inserted at the top level (it leaves the shell where it was).
+  // Past a word inserted where contextAt said (it leaves the shell where it was).
   skipTo(pos: number): void {
     this.pos = pos;
   }
@@ -176,9 +179,11 @@ export function expandConfig(layers: readonly ConfigLayer[], ctx: ExpandContext)
         if (ROOT_PATH_OPTIONS.includes(entry.key))
           fail(`${what}: root would run a program the tenant names; name the program in the sysadmin's file, and pass tenant values as arguments of privileged-binary-patch-arg`);
         if (/[\0\n\r]/.test(text)) fail(`${what}, and it has a NUL or line break, which a root command cannot take as one word: refused`);
-        if (!scan!.atTopLevel(value))
-          fail(`${what} inside quotes, \`$(…)\`, \`\${…}\`, backquotes or a here-document; write ${token} bare, as a word of its own: the emperor quotes a tenant's value as one word`);
-        append(shellQuote(text));
+        // One word wherever it lands: bare, or closing and reopening the quotes around it.
+        const at = scan!.contextAt(value);
+        if (at === 'nested')
+          fail(`${what} inside \`$(…)\`, \`\${…}\`, backquotes or a here-document, where no quoting holds; write ${token} as a word of its own (bare or in quotes): the emperor quotes a tenant's value as one word`);
+        append(at === 'top' ? shellQuote(text) : `${at}${shellQuote(text)}${at}`);
         scan!.skipTo(value.length);
       };
       for (const m of entry.value.matchAll(TOKEN_RE)) {

@@ -56,20 +56,29 @@ test('$(…), backquotes, `;` and quotes in a tenant\'s vassal_name reach the ro
   assert.equal(pwned(), [], 'no tenant command ran as root');
 });
 
-test('a placeholder the sysadmin put inside quotes is refused, and a tenant cannot name root\'s program', async () => {
+test('in the sysadmin\'s quotes the value stays one literal word; in backquotes it is refused; a tenant cannot name root\'s program', async () => {
   const dir = fx.dir.dir;
-  const include = sysadminInclude(`echo '%(vassal_name)' > ${dir}/got-q`);
-  owned('q.ini', ini(`vassal_name = '; touch ${dir}/PWNED-q; '`, 'unshare = fs,pid', 'unprivileged-binary-patch-arg = sleep 77311'));
+  const value = `'"; touch ${dir}/PWNED-q; "'$(touch ${dir}/PWNED-r)`;
+  const include = sysadminInclude(`printf %%s '%(vassal_name)' "-%(tag)-" > ${dir}/got-%(tag)`);
+  owned('q.ini', ini(`vassal_name = ${value}`, 'tag = q', 'unshare = fs,pid', 'unprivileged-binary-patch-arg = sleep 77311'));
   const e = fx.start(['--emperor', dir, '--emperor-tyrant', '--vassals-include', include]);
-  await e.waitForLog(/q\.ini: \S+tenants\.ini:2: `exec-as-root` gets %\(vassal_name\), which holds a tenant's value \(from \S+q\.ini:2\) inside quotes.*write %\(vassal_name\) bare/);
+  await waitUntil(() => pidsWith('sleep 77311').length === 1, 'the quoted tenant\'s jail');
+  assert.is(readFileSync(join(dir, 'got-q'), 'utf8'), `${value}-q-`);
   await e.stop();
+
+  const backquoted = join(fx.dir.dir, 'conf', 'backquoted.ini');
+  writeFileSync(backquoted, ini(`exec-as-root = echo \`echo %(vassal_name)\` > ${dir}/got-b`));
   const patch = join(fx.dir.dir, 'conf', 'patch.ini');
   writeFileSync(patch, ini('privileged-binary-patch = %(program)'));
+  owned('b.ini', ini(`vassal_name = $(touch ${dir}/PWNED-b)`, 'unshare = fs,pid', 'unprivileged-binary-patch-arg = sleep 77312'));
+  const b = fx.start(['--emperor', dir, '--emperor-tyrant', '--vassals-include', backquoted]);
+  await b.waitForLog(/b\.ini: \S+backquoted\.ini:2: `exec-as-root` gets %\(vassal_name\), which holds a tenant's value \(from \S+b\.ini:2\) inside `\$\(…\)`, `\$\{…\}`, backquotes or a here-document, where no quoting holds/);
+  await b.stop();
   owned('p.ini', ini('program = /bin/sh', 'unshare = fs,pid'));
   const p = fx.start(['--emperor', dir, '--emperor-tyrant', '--vassals-include', patch]);
   await p.waitForLog(/p\.ini: \S+patch\.ini:2: `privileged-binary-patch` gets %\(program\), which holds a tenant's value \(from \S+p\.ini:2\): root would run a program the tenant names/);
   assert.equal(pwned(), []);
-  assert.not.ok(existsSync(join(dir, 'got-q')));
+  assert.not.ok(existsSync(join(dir, 'got-b')));
 });
 
 test.run();

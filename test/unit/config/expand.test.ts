@@ -123,22 +123,33 @@ taint('a tenant\'s value is one quoted word in the sysadmin\'s root command; sh 
   assert.is(rootValue("it's", 'echo %(vassal_name)'), "echo 'it'\\''s'");
 });
 
-taint('refused: a line break or NUL, quotes or $(…) around the placeholder, a here-document; with the file and line', () => {
+taint('refused: a line break or NUL, or a placeholder inside $(…), ${…}, backquotes or a here-document; with the file and line', () => {
   const err = configError(() => run('web\ntouch /tmp/PWNED-unit', 'echo %(vassal_name)'));
   assert.is(err.file, include);
   assert.is(err.line, 5);
   assert.match(err.message, `${include}:5: \`exec-as-root\` gets %(vassal_name), which holds a tenant's value (from ${tenantFile}:2), and it has a NUL or line break`);
-  for (const command of ["echo '%(vassal_name)'", 'echo "x %(vassal_name)"', 'echo `echo %(vassal_name)`',
-    'echo ${X:-%(vassal_name)}', 'cat <<E %(vassal_name)', 'echo \\%(vassal_name)'])
-    assert.match(configError(() => run('$(id)', command)).message, 'write %(vassal_name) bare, as a word of its own', command);
+  for (const command of ['echo `echo %(vassal_name)`', 'echo ${X:-%(vassal_name)}', 'cat <<E %(vassal_name)', 'echo \\%(vassal_name)', 'echo "x\\%(vassal_name)"', 'echo "`%(vassal_name)`"'])
+    assert.match(configError(() => run('$(id)', command)).message, 'where no quoting holds; write %(vassal_name) as a word of its own', command);
   // Inside a $(…) that a substitution opened (one the file writes is an unset $(NAME), kept whole).
   assert.match(configError(() => expandConfig([
     { file: tenantFile, tenant: true, entries: [e('vassal_name', '$(id)', 2)] },
     { file: include, entries: [e('open', '$(', 1), e('exec-as-root', 'echo %(open)echo %(vassal_name))', 5)] },
-  ], { vassalFile: tenantFile, env: {} })).message, 'write %(vassal_name) bare');
+  ], { vassalFile: tenantFile, env: {} })).message, 'where no quoting holds');
   assert.is(rootValue('$(id)', 'echo $(echo %(vassal_name))'), 'echo $(echo %(vassal_name))', 'an unset $(NAME) is kept whole, nothing inserted');
-  // Quotes closed before it, and a $(…) of the sysadmin's, are fine.
-  assert.is(rootValue('$(id)', `echo 'a' "b" $(id -u) %(vassal_name)`), `echo 'a' "b" $(id -u) '$(id)'`);
+});
+
+taint('inside the sysadmin\'s quotes the value closes and reopens them: still one literal word', () => {
+  const hostile = "it's\"; touch /tmp/PWNED-unit; '$(id)`id`";
+  for (const [command, printed] of [
+    ["printf %%s '/srv/%(vassal_name)/x'", `/srv/${hostile}/x`],
+    ['printf %%s "/srv/%(vassal_name)/$HOME"', `/srv/${hostile}/${process.env.HOME ?? ''}`],
+    [`printf %%s 'a' "b" $(printf c) %(vassal_name)`, `abc${hostile}`],
+  ] as const) {
+    const value = rootValue(hostile, command);
+    assert.is(sh(value), printed, value);
+  }
+  assert.is(rootValue('x', "echo 'a %(vassal_name) b'"), "echo 'a ''x'' b'");
+  assert.is(rootValue('x', 'echo "a %(vassal_name) b"'), `echo "a "'x'" b"`);
 });
 
 taint('privileged-binary-patch-arg gets one word; privileged-binary-patch refuses a tenant\'s path', () => {

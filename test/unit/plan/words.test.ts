@@ -16,7 +16,11 @@ split('splits on blanks and respects quotes like sh', () => {
 
 split('a shell-quoted value is one word, whatever it holds', () => {
   for (const v of ['', 'plain', "it's", "''", '$(touch /x)', '`id`', 'a; b', '"q" \\ \'x\'', ' lead and trail ', '\t'])
-    assert.equal(splitWords(`cmd ${shellQuote(v)} end`), ['cmd', v, 'end'], v);
+    for (const [open, close] of [['', ''], ['"a', 'b"'], ["'a", "b'"]]) {
+      const inner = open === '' ? v : `a${v}b`;
+      const quoted = open === '' ? shellQuote(v) : `${open}${open[0]}${shellQuote(v)}${open[0]}${close}`;
+      assert.equal(splitWords(`cmd ${quoted} end`), ['cmd', inner, 'end'], quoted);
+    }
 });
 
 split('expands nothing and keeps operators as words', () => {
