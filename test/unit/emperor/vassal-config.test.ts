@@ -1,11 +1,12 @@
 // buildVassal() as the emperor calls it, on the hostile files of issue 11: every one is that
-// file's ConfigError (or PlanError), never another exception.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// file's ConfigError (or PlanError), never another exception; and the on-demand address file.
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseUserDb, type UserDb } from '../../../src/config/users';
+import { onDemandAddress, OnDemandError } from '../../../src/emperor/on-demand';
 import { DEFAULT_EMPEROR_OPTIONS } from '../../../src/emperor/options';
 import { buildVassal, INTERNAL_ERROR, type VassalBuildContext } from '../../../src/emperor/vassal-config';
 import { ConfigError } from '../../../src/errors';
@@ -49,3 +50,23 @@ build('an unexpected exception is still this file\'s ConfigError, marked as a bu
 });
 
 build.run();
+
+const onDemand = suite('onDemandAddress');
+
+onDemand('a .socket link to /proc/self/pagemap (size 0, no end) is refused, not read to its end', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'jailctl-unit-'));
+  try {
+    symlinkSync('/proc/self/pagemap', join(dir, 'web.ini.socket'));
+    symlinkSync('/proc/self/status', join(dir, 'st.ini.socket'));
+    const options = { ...DEFAULT_EMPEROR_OPTIONS, onDemandExtension: '.socket' };
+    const source = (name: string) => ({ name, path: join(dir, name), monitor: `dir://${dir}`, mtimeNs: 0n, uid: 0, gid: 0 });
+    for (const name of ['web.ini', 'st.ini']) {
+      const err = await onDemandAddress(source(name), options).then(() => undefined, (e: unknown) => e);
+      assert.instance(err, OnDemandError, name);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+onDemand.run();
