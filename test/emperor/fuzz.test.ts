@@ -3,7 +3,8 @@
 // and tyrant mode, with a sysadmin include that puts a tenant value in a root hook); a few
 // thousand go through a real emperor's directory beside a canary vassal, whose jail must
 // never be restarted, and the emperor must still answer its control socket at the end.
-import { chownSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chownSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -115,6 +116,13 @@ emperor(`${THROUGH_EMPEROR} files through the watched directory: the canary's ja
   const e = fx.start(['--emperor', dir, '--emperor-tyrant', '--emperor-freq', '1']);
   const { pid } = (await e.waitForVassal('canary.ini', (v) => v?.state === 'running', 'the canary running'))!;
   const jail = pidsWith('sleep 77499'); // the jail's init and the sleep under it
+  // Files that are not what their size says, or no files at all: read as little as possible.
+  for (const [name, target] of [['pagemap.ini', '/proc/self/pagemap'], ['status.yaml', '/proc/self/status'], ['zero.json', '/dev/zero']] as const)
+    symlinkSync(target, join(dir, name));
+  spawnSync('mkfifo', [join(dir, 'fifo.yml')]);
+  // (The monitor skips the device and the FIFO; the emperor must not block on them either.)
+  await e.waitForLog(/pagemap\.ini: \S+pagemap\.ini: cannot read: EINVAL/, 20_000);
+  await e.waitForLog(/status\.yaml: \S+status\.yaml: has more bytes than its size \(0\)/);
   const r = new Rng(SEED + 1);
   for (let done = 0; done < THROUGH_EMPEROR; done += BATCH) {
     const names: string[] = [];
