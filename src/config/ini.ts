@@ -2,6 +2,7 @@
 // in order (`exec-as-root` appears many times), every entry keeps its line number, and values
 // are literal: commands contain `;`, `#`, `=` and quotes that must reach the shell untouched.
 import { ConfigError } from '../errors';
+import { checkEntry, checkEntryCount, excerpt } from './limits';
 import type { ConfigEntry, RawVassalConfig } from './types';
 
 const SECTION_RE = /^\[([^\]]*)\]\s*$/;
@@ -11,6 +12,7 @@ export function parseIni(text: string, file: string): RawVassalConfig {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   const sections = new Map<string, ConfigEntry[]>();
   let current: ConfigEntry[] | undefined;
+  let count = 0;
   lines.forEach((raw, i) => {
     const line = raw.trim();
     const lineNo = i + 1;
@@ -23,12 +25,15 @@ export function parseIni(text: string, file: string): RawVassalConfig {
       return;
     }
     if (current === undefined)
-      throw new ConfigError(file, lineNo, undefined, `\`${line}\` comes before any section; a vassal file starts with [jail]`);
+      throw new ConfigError(file, lineNo, undefined, `\`${excerpt(line)}\` comes before any section; a vassal file starts with [jail]`);
     const eq = line.indexOf('=');
-    if (eq < 0) throw new ConfigError(file, lineNo, undefined, `expected "key = value", got "${line}"`);
+    if (eq < 0) throw new ConfigError(file, lineNo, undefined, `expected "key = value", got "${excerpt(line)}"`);
     const key = line.slice(0, eq).trim();
-    if (key === '') throw new ConfigError(file, lineNo, undefined, `missing key before "=" in "${line}"`);
-    current.push({ key, value: line.slice(eq + 1).trim(), line: lineNo });
+    if (key === '') throw new ConfigError(file, lineNo, undefined, `missing key before "=" in "${excerpt(line)}"`);
+    const value = line.slice(eq + 1).trim();
+    checkEntryCount(file, lineNo, ++count);
+    checkEntry(file, lineNo, key, value);
+    current.push({ key, value, line: lineNo });
   });
   const name = sections.has('jail') ? 'jail' : sections.has('uwsgi') ? 'uwsgi' : undefined;
   if (name === undefined) throw new ConfigError(file, undefined, undefined, 'no [jail] or [uwsgi] section; a vassal file starts with [jail]');

@@ -1,5 +1,5 @@
 // readVassalConfig(): reads a vassal file and picks its parser by extension.
-import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { ConfigError } from '../errors';
 import { parseIni } from './ini';
@@ -51,13 +51,19 @@ export function openVassalFile(path: string): OpenedVassalFile {
     if (!stat.isFile()) throw new ConfigError(file, undefined, undefined, 'not a regular file');
     if (stat.size > MAX_VASSAL_FILE_BYTES)
       throw new ConfigError(file, undefined, undefined, `${stat.size} bytes; a vassal file may have at most ${MAX_VASSAL_FILE_BYTES} (1 MiB)`);
-    let text: string;
+    // At most what fstat said, plus one byte to see a file that grew meanwhile: a tenant
+    // appending while the emperor reads must not make it read gigabytes.
+    const buf = Buffer.alloc(stat.size + 1);
+    let n = 0;
     try {
-      text = readFileSync(fd, 'utf8');
+      for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, n);
     } catch (err: unknown) {
       throw readError(file, err);
     }
-    return { file, text, stat };
+    if (n > stat.size)
+      throw new ConfigError(file, undefined, undefined,
+        `has more bytes than its size (${stat.size}): it grew while read, or is no plain file (/proc, /sys); write vassal files atomically (a temporary file, then mv), it is read again at its next change`);
+    return { file, text: buf.toString('utf8', 0, n), stat };
   } finally {
     closeSync(fd);
   }

@@ -46,6 +46,14 @@ export const VASSAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'protocol', kind: 'single', scope: 'app', help: 'app server: the protocol on the socket (http)' },
 ];
 
+/** The options whose value root runs: a command line (exec-as-root through /bin/sh -c,
+ *  privileged-binary-patch-arg split into words) or a program path. A tenant's value lands
+ *  in one only quoted as one word (config/expand.ts), or is refused. */
+export const ROOT_OPTIONS: readonly string[] = ['exec-as-root', 'privileged-binary-patch', 'privileged-binary-patch-arg'];
+
+/** Of ROOT_OPTIONS, those that are a bare program path, where no quoting helps. */
+export const ROOT_PATH_OPTIONS: readonly string[] = ['privileged-binary-patch'];
+
 // True for the options the executor applies (they are not the program's to see).
 export function isJailOption(name: string): boolean {
   const spec = findOption(name);

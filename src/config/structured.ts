@@ -1,6 +1,7 @@
 // What the YAML and JSON readers share: a parsed document → entries of `jail:` (or
 // `uwsgi:`), with scalars as strings and lists as repeated keys.
 import { ConfigError } from '../errors';
+import { checkEntry, checkEntryCount } from './limits';
 import type { ConfigEntry, ConfigFormat, RawVassalConfig } from './types';
 
 /** Finds the 1-based line of the n-th occurrence (0-based) of a key in the file text. */
@@ -32,46 +33,58 @@ export function entriesOf(doc: unknown, file: string, format: ConfigFormat, loca
     const occurrence = seen.get(key) ?? 0;
     seen.set(key, occurrence + 1);
     const line = locate(key, occurrence) ?? sectionLine ?? 1;
+    checkEntry(file, line, key, '');
     const values = Array.isArray(value) ? value : [value];
     values.forEach((v, i) => {
       const at = Array.isArray(value) ? (locateItem(line, i) ?? line) : line;
       const s = scalar(v);
       if (s === undefined)
         throw new ConfigError(file, at, key, `\`${key}\` must be a value or a list of values, not a ${Array.isArray(v) ? 'nested list' : 'mapping'}`);
+      checkEntryCount(file, at, entries.length + 1);
+      checkEntry(file, at, key, s);
       entries.push({ key, value: s, line: at });
     });
   }
   return { file, format, section, entries };
 }
 
-// A locator that finds `key` by a per-format pattern, in order of appearance.
-export function textLocator(text: string, pattern: (key: string) => RegExp): KeyLocator {
+// A locator built in one pass over the lines: `keysOf` names the keys a line holds (no
+// pattern is ever built from the file's text), each key's lines are kept in order.
+export function textLocator(text: string, keysOf: (line: string) => readonly string[]): KeyLocator {
   const lines = text.split(/\r?\n/);
-  return (key, occurrence) => {
-    const re = pattern(key);
-    let seen = 0;
-    for (let i = 0; i < lines.length; i++) if (re.test(lines[i]!) && seen++ === occurrence) return i + 1;
-    return undefined;
-  };
+  const at = new Map<string, number[]>();
+  for (let i = 0; i < lines.length; i++)
+    for (const key of keysOf(lines[i]!)) {
+      const list = at.get(key);
+      if (list) list.push(i + 1);
+      else at.set(key, [i + 1]);
+    }
+  return (key, occurrence) => at.get(key)?.[occurrence];
 }
 
 // A locator for list elements: the index-th line after keyLine that `isItem` accepts,
-// skipping blank and comment lines, stopping at the first line that is neither.
+// skipping blank and comment lines, stopping at the first line that is neither. Each line
+// is classified once, so a list of n elements costs n, not n² (one scan per element).
 export function itemLocator(text: string, isItem: (line: string) => boolean, isSkippable: (line: string) => boolean): ItemLocator {
   const lines = text.split(/\r?\n/);
+  const items: number[] = []; // 0-based indexes of the item lines, in order
+  const itemsBefore = new Int32Array(lines.length + 1); // item lines before index i
+  const stopAt = new Int32Array(lines.length + 1); // first line at or after i that ends a list
+  const kinds = new Uint8Array(lines.length); // 1 item, 2 skippable, 0 neither
+  for (let i = 0; i < lines.length; i++) {
+    itemsBefore[i] = items.length;
+    const l = lines[i]!;
+    if (isItem(l)) {
+      kinds[i] = 1;
+      items.push(i);
+    } else if (isSkippable(l)) kinds[i] = 2;
+  }
+  itemsBefore[lines.length] = items.length;
+  stopAt[lines.length] = lines.length;
+  for (let i = lines.length - 1; i >= 0; i--) stopAt[i] = kinds[i] === 0 ? i : stopAt[i + 1]!;
   return (keyLine, index) => {
-    let seen = 0;
-    for (let i = keyLine; i < lines.length; i++) {
-      const l = lines[i]!;
-      if (isItem(l)) {
-        if (seen++ === index) return i + 1;
-      } else if (!isSkippable(l)) return undefined;
-    }
-    return undefined;
+    if (keyLine < 0 || keyLine > lines.length) return undefined;
+    const i = items[itemsBefore[keyLine]! + index];
+    return i !== undefined && i < stopAt[keyLine]! ? i + 1 : undefined;
   };
-}
-
-// Escapes a key for use inside a RegExp.
-export function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

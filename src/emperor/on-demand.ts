@@ -1,6 +1,6 @@
 // On-demand vassals (socket activation): where a vassal's socket is, from the emperor's
 // emperor-on-demand-* options, and the check that the vassal does not bind it itself.
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { JailError } from '../errors';
 import { launchJail } from '../jail/launch';
@@ -34,7 +34,11 @@ export async function onDemandAddress(source: VassalSource, options: EmperorOpti
         const st = fstatSync(fd);
         if (!st.isFile() || st.size > 4096) throw new OnDemandError(`${file}: not a small regular file; it should hold the socket address (host:port or a path)`);
         owner = st.uid;
-        text = readFileSync(fd, 'utf8');
+        // At most its size: a link to /proc/self/pagemap has size 0 and no end.
+        const buf = Buffer.alloc(st.size + 1);
+        const n = readSync(fd, buf, 0, buf.length, 0);
+        if (n > st.size) throw new OnDemandError(`${file}: more bytes than its size (${st.size}); it should be a small file holding the socket address`);
+        text = buf.toString('utf8', 0, n);
       } finally {
         closeSync(fd);
       }

@@ -5,6 +5,8 @@
 import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { openVassalFile, parseVassalText } from '../config/load';
+import { excerpt } from '../config/limits';
+import { ROOT_OPTIONS } from '../config/options';
 import type { ConfigEntry, RawVassalConfig } from '../config/types';
 import type { UserDb } from '../config/users';
 import { ConfigError, PlanError } from '../errors';
@@ -25,8 +27,6 @@ type TyrantOptions = Pick<EmperorOptions, 'tyrantNofollow' | 'tyrantAllowRootHoo
  *  on it (its tenant lost the file), where other bad edits keep the old config running. */
 export const OWNER_FIELD = 'owner';
 
-const ROOT_OPTIONS = ['exec-as-root', 'privileged-binary-patch', 'privileged-binary-patch-arg'];
-
 function refuse(file: string, field: string, reason: string, line?: number): never {
   throw new PlanError({ vassal: basename(file, extname(file)), field, file, ...(line !== undefined && line > 0 ? { line } : {}) }, reason);
 }
@@ -43,8 +43,10 @@ function lstatOrGone(path: string): Stats {
 function readlinkOr(path: string, fallback: string): string {
   try {
     return readlinkSync(path);
-  } catch {
-    return fallback;
+  } catch (err: unknown) {
+    // Replaced since it was opened (ENOENT, EINVAL: no longer a link): the message says so.
+    if (typeof (err as NodeJS.ErrnoException).code === 'string') return fallback;
+    throw err;
   }
 }
 
@@ -87,14 +89,14 @@ export function checkTenantEntries(file: string, entries: readonly ConfigEntry[]
     switch (e.key) {
       case 'uid': {
         const uid = /^\d+$/.test(v) ? Number(v) : users.userByName(v)?.uid;
-        if (uid === undefined) at(`unknown user \`${v}\` (not in /etc/passwd)`);
+        if (uid === undefined) at(`unknown user \`${excerpt(v)}\` (not in /etc/passwd)`);
         if (uid !== tenant.uid)
           at(`${uid === 0 ? 'root' : `uid ${uid}`}: in tyrant mode this vassal runs as its file's owner, ${owner}; remove the line (or set uid = ${tenant.uid})`);
         break;
       }
       case 'gid': {
         const gid = /^\d+$/.test(v) ? Number(v) : users.groupByName(v);
-        if (gid === undefined) at(`unknown group \`${v}\` (not in /etc/group)`);
+        if (gid === undefined) at(`unknown group \`${excerpt(v)}\` (not in /etc/group)`);
         if (gid !== tenant.gid)
           at(`${gid === 0 ? 'root' : `gid ${gid}`}: in tyrant mode this vassal runs with its file's group, gid ${tenant.gid}; remove the line, or chgrp the file`);
         break;
@@ -105,14 +107,14 @@ export function checkTenantEntries(file: string, entries: readonly ConfigEntry[]
         break;
       case 'max-procs':
         if (options.vassalsMaxProcs !== undefined && !(Number(v) <= options.vassalsMaxProcs))
-          at(`${v}: the emperor lets a tenant have at most ${options.vassalsMaxProcs} processes (vassals-max-procs); set it lower, or remove the line`);
+          at(`${excerpt(v)}: the emperor lets a tenant have at most ${options.vassalsMaxProcs} processes (vassals-max-procs); set it lower, or remove the line`);
         break;
       case 'tmp-size': {
         // tmpfs pages are RAM no limit counts: a tenant gets what the sysadmin allows.
         const most = options.vassalsTmpSize ?? DEFAULT_TMP_SIZE;
         const size = parseSize(v);
         if (size !== undefined && size > most)
-          at(`${v}: the emperor lets a tenant's /tmp hold at most ${most / 1048576} MiB (vassals-tmp-size); set it lower, or remove the line`);
+          at(`${excerpt(v)}: the emperor lets a tenant's /tmp hold at most ${most / 1048576} MiB (vassals-tmp-size); set it lower, or remove the line`);
         break;
       }
       case 'cap':
@@ -120,7 +122,7 @@ export function checkTenantEntries(file: string, entries: readonly ConfigEntry[]
           const n = capabilityNumber(word);
           const name = n === undefined ? word : CAPABILITY_NAMES[n]!;
           if (!options.vassalsCap.includes(name))
-            at(`\`${name}\` is not among the capabilities the emperor lets tenants have (vassals-cap: ${options.vassalsCap.join(',') || 'none'}); ask the sysadmin, or remove it`);
+            at(`\`${excerpt(name)}\` is not among the capabilities the emperor lets tenants have (vassals-cap: ${options.vassalsCap.join(',') || 'none'}); ask the sysadmin, or remove it`);
         }
         break;
       default:

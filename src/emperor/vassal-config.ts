@@ -3,6 +3,7 @@
 // compiled into the LaunchPlan of its jail. No side effects: the caller owns the fds.
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { environmentLayer, expandConfig, vassalSetLayer, type ConfigLayer } from '../config/expand';
+import { excerpt, MAX_WARNINGS } from '../config/limits';
 import { readVassalConfig } from '../config/load';
 import { findOption, isJailOption } from '../config/options';
 import { appServerCommand } from '../runtime/node/command';
@@ -13,7 +14,7 @@ import type { FdMapping, LaunchPlan } from '../plan/types';
 import type { VassalSource } from '../monitors/types';
 import type { EmperorOptions } from './options';
 import { checkNotRebound } from './on-demand';
-import { ConfigError } from '../errors';
+import { ConfigError, isJailError } from '../errors';
 import { CONFIG_FD, EMPEROR_FD } from './protocol';
 import { checkLaunchable, type EmperorPrivileges } from './privileges';
 import { checkTenantEntries, readTenantFile, tenantOf, type Tenant } from './tyrant';
@@ -45,7 +46,8 @@ export interface VassalBuild {
 }
 
 // The file's entries after every layer and expansion. A tenant's file (tyrant mode) does not
-// get $(VAR) from the emperor's environment: that is the sysadmin's, not the tenant's to read.
+// get $(VAR) from the emperor's environment: that is the sysadmin's, not the tenant's to read;
+// and its values land in the sysadmin's root commands only as one quoted word.
 export function expandVassal(raw: RawVassalConfig, ctx: Pick<VassalBuildContext, 'options' | 'env'>) {
   const layers: ConfigLayer[] = [
     ...(ctx.options.vassalsMaxProcs !== undefined
@@ -56,7 +58,8 @@ export function expandVassal(raw: RawVassalConfig, ctx: Pick<VassalBuildContext,
       : []),
     ...environmentLayer(ctx.env),
     ...(ctx.options.vassalSet.length > 0 ? [vassalSetLayer(ctx.options.vassalSet)] : []),
-    { file: raw.file, entries: raw.entries, ...(ctx.options.tyrant ? { env: {} } : {}) },
+    // The tenant's own layer: what it sets reaches a root command only quoted (config/expand.ts).
+    { file: raw.file, entries: raw.entries, ...(ctx.options.tyrant ? { env: {}, tenant: true } : {}) },
     ...ctx.options.vassalsInclude.map((f) => {
       const inc = readVassalConfig(f);
       return { file: inc.file, entries: inc.entries };
@@ -79,7 +82,29 @@ function readVassal(source: VassalSource, ctx: VassalBuildContext): { raw: RawVa
   return { raw, tenant: tenantOf(owner, ctx.options, ctx.users) };
 }
 
+// At most MAX_WARNINGS lines, and a count of the rest: one file must not flood the log.
+function boundWarnings(warnings: string[]): string[] {
+  if (warnings.length <= MAX_WARNINGS) return warnings;
+  return [...warnings.slice(0, MAX_WARNINGS), `${warnings.length - MAX_WARNINGS} more warnings not shown`];
+}
+
+// Every failure is a JailError of this file: what the code below does not expect (a bug) is
+// turned into this vassal's ConfigError too, with its cause, so one file never stops the
+// emperor (invariant 7), and the fuzz test can tell it apart.
 export function buildVassal(source: VassalSource, ctx: VassalBuildContext): VassalBuild {
+  try {
+    return buildChecked(source, ctx);
+  } catch (err: unknown) {
+    if (isJailError(err)) throw err;
+    const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    throw new ConfigError(source.path, undefined, undefined, `${INTERNAL_ERROR} (${excerpt(what, 200)}); please report it`, { cause: err });
+  }
+}
+
+/** How an unexpected failure while building a vassal starts its message. */
+export const INTERNAL_ERROR = 'internal error while reading this file';
+
+function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuild {
   let read: ReturnType<typeof readVassal>;
   try {
     read = readVassal(source, ctx);
@@ -136,7 +161,7 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
   const forProgram = expanded.entries.map((e) => (e.key === 'app' && !isAbsolute(e.value.trim()) ? { ...e, value: resolve(base, e.value.trim()) } : e));
   return {
     plan: compiled.plan,
-    warnings: [...expanded.warnings, ...compiled.warnings],
+    warnings: boundWarnings([...expanded.warnings, ...compiled.warnings]),
     ...(readsConfigPipe ? { configText: foreignConfigText(forProgram) } : {}),
     jailKey: JSON.stringify(jailPart),
   };

@@ -2,6 +2,7 @@
 // the base environment come in as arguments. Every error names the file, line and option.
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import type { ConfigEntry, RawVassalConfig } from '../config/types';
+import { excerpt } from '../config/limits';
 import { findOption, suggestOption, VASSAL_OPTIONS } from '../config/options';
 import type { UserDb } from '../config/users';
 import { PlanError } from '../errors';
@@ -102,7 +103,8 @@ export function compilePlan(raw: RawVassalConfig, options: CompileOptions): Comp
     const first = entries.all(name)[0]!;
     if (!spec) {
       if (options.foreignOptions || options.placeholders?.has(name)) continue;
-      const hint = suggestOption(name);
+      // A name this long is no typo of an option (and a distance costs its length).
+      const hint = name.length <= 64 ? suggestOption(name) : undefined;
       warnings.push(`${at(first)}: unknown option \`${name}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}; ignored`);
     } else if (spec.kind === 'single' && entries.all(name).filter(isWritten).length > 1) {
       // Defaults the emperor puts first (vassal-set, vassals-max-procs, JAIL_VASSAL_*) are
@@ -118,7 +120,8 @@ export function compilePlan(raw: RawVassalConfig, options: CompileOptions): Comp
     return compileChecked(raw, entries, options, vassal, warnings, fail);
   } catch (err: unknown) {
     const typos = warnings.filter((w) => w.includes('did you mean'));
-    if (err instanceof PlanError && typos.length > 0) err.message += `; note: ${typos.join('; ')}`;
+    if (err instanceof PlanError && typos.length > 0)
+      err.message += `; note: ${typos.slice(0, 3).join('; ')}${typos.length > 3 ? `; and ${typos.length - 3} more` : ''}`;
     throw err;
   }
 }
@@ -142,7 +145,7 @@ function compileChecked(
   if (hostnameEntry) {
     hostname = hostnameEntry.value.trim();
     if (!HOSTNAME_RE.test(hostname) || hostname.length > 64)
-      fail(hostnameEntry, 'hostname', `\`${hostname}\` is not a valid hostname (letters, digits, '-' and '.', at most 64 characters)`);
+      fail(hostnameEntry, 'hostname', `\`${excerpt(hostname)}\` is not a valid hostname (letters, digits, '-' and '.', at most 64 characters)`);
     if (!has('uts'))
       fail(hostnameEntry, 'hostname', 'needs its own uts namespace, or it would rename the host: add uts to unshare');
   }
@@ -155,7 +158,7 @@ function compileChecked(
       if (!has('mount')) fail(tmpEntry, 'tmp', 'a private /tmp needs its own mount namespace, or it would hide the host\'s /tmp: add fs to unshare');
       tmpfs.push('/tmp');
     } else if (v !== 'shared' && v !== '') {
-      fail(tmpEntry, 'tmp', `expected \`private\` (a fresh tmpfs) or \`shared\` (the host's /tmp, the default), got \`${tmpEntry.value}\``);
+      fail(tmpEntry, 'tmp', `expected \`private\` (a fresh tmpfs) or \`shared\` (the host's /tmp, the default), got \`${excerpt(tmpEntry.value)}\``);
     }
   }
   const tmpSizeEntry = entries.last('tmp-size');
@@ -165,7 +168,7 @@ function compileChecked(
     if (tmpSizeEntry) {
       const size = parseSize(tmpSizeEntry.value);
       if (size === undefined)
-        fail(tmpSizeEntry, 'tmp-size', `expected a size of 4k or more (bytes, or a number with k, m or g), got \`${tmpSizeEntry.value}\``);
+        fail(tmpSizeEntry, 'tmp-size', `expected a size of 4k or more (bytes, or a number with k, m or g), got \`${excerpt(tmpSizeEntry.value)}\``);
       tmpfsSize = size;
     }
   } else if (tmpSizeEntry && isWritten(tmpSizeEntry)) {
@@ -176,7 +179,7 @@ function compileChecked(
   if (maxProcsEntry) {
     const v = maxProcsEntry.value.trim();
     if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 0x7fffffff)
-      fail(maxProcsEntry, 'max-procs', `expected a number of processes (1 or more), got \`${maxProcsEntry.value}\``);
+      fail(maxProcsEntry, 'max-procs', `expected a number of processes (1 or more), got \`${excerpt(maxProcsEntry.value)}\``);
     maxProcs = Number(v);
   }
   const nofile = compileInt(entries.last('max-fd'), 1, 0x7fffffff, 'a number of open files (1 or more)', fail);
@@ -210,7 +213,7 @@ function compileChecked(
   const tenantsLine = (e: ConfigEntry): boolean => options.tenantFile === true && e.file === undefined;
   for (const e of entries.all('env')) {
     const eq = e.value.indexOf('=');
-    if (eq <= 0) fail(e, 'env', `expected KEY=VALUE, got \`${e.value}\``);
+    if (eq <= 0) fail(e, 'env', `expected KEY=VALUE, got \`${excerpt(e.value)}\``);
     env.set(e.value.slice(0, eq).trim(), e.value.slice(eq + 1));
     if (!tenantsLine(e)) rootEnv.set(e.value.slice(0, eq).trim(), e.value.slice(eq + 1));
   }
@@ -260,7 +263,7 @@ function compileNamespaces(entries: Entries, fail: Fail): Namespace[] {
   for (const e of entries.all('unshare')) {
     for (const word of e.value.split(/[\s,]+/).filter(Boolean)) {
       const ns = NAMESPACE_NAMES[word.toLowerCase()];
-      if (!ns) fail(e, 'unshare', `unknown namespace \`${word}\`; valid: fs (or mount), pid, net, ipc, uts`);
+      if (!ns) fail(e, 'unshare', `unknown namespace \`${excerpt(word)}\`; valid: fs (or mount), pid, net, ipc, uts`);
       if (!out.includes(ns)) out.push(ns);
     }
   }
@@ -278,7 +281,7 @@ function compileCredentials(entries: Entries, users: UserDb, fail: Fail): { uid?
     const user = /^\d+$/.test(v) ? users.userById(Number(v)) : users.userByName(v);
     if (/^\d+$/.test(v)) uid = checkId(Number(v), uidEntry, 'uid', fail);
     else if (user) uid = user.uid;
-    else fail(uidEntry, 'uid', `unknown user \`${v}\` (not in /etc/passwd); use a user name or a number`);
+    else fail(uidEntry, 'uid', `unknown user \`${excerpt(v)}\` (not in /etc/passwd); use a user name or a number`);
     home = user?.home;
     // uWSGI leaves the gid at root's when only uid is set; a sysadmin expects the user's group.
     if (!gidEntry && user) gid = user.gid;
@@ -288,7 +291,7 @@ function compileCredentials(entries: Entries, users: UserDb, fail: Fail): { uid?
     if (/^\d+$/.test(v)) gid = checkId(Number(v), gidEntry, 'gid', fail);
     else {
       const g = users.groupByName(v);
-      if (g === undefined) fail(gidEntry, 'gid', `unknown group \`${v}\` (not in /etc/group); use a group name or a number`);
+      if (g === undefined) fail(gidEntry, 'gid', `unknown group \`${excerpt(v)}\` (not in /etc/group); use a group name or a number`);
       gid = g;
     }
   }
@@ -317,7 +320,7 @@ function compileCaps(entries: Entries, fail: Fail): string[] {
       const n = capabilityNumber(word);
       if (n === undefined) {
         const hint = CAPABILITY_NAMES.find((c) => word.toLowerCase().replace(/^cap_/, '').startsWith(c.slice(0, 4)));
-        fail(e, 'cap', `unknown capability \`${word}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}; see capabilities(7)`);
+        fail(e, 'cap', `unknown capability \`${excerpt(word)}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}; see capabilities(7)`);
       }
       const name = CAPABILITY_NAMES[n]!;
       if (!out.includes(name)) out.push(name);
@@ -331,7 +334,7 @@ function compileBool(entry: ConfigEntry | undefined, fallback: boolean, fail: Fa
   const v = entry.value.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on', ''].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
-  return fail(entry, entry.key, `expected true or false, got \`${entry.value}\``);
+  return fail(entry, entry.key, `expected true or false, got \`${excerpt(entry.value)}\``);
 }
 
 // uWSGI's vassal command line, which the plain patch forms receive as their argv.
@@ -369,7 +372,7 @@ function compileProgram(raw: RawVassalConfig, entries: Entries, fail: Fail, fall
   }
   const path = argv[0]!;
   if (path.includes('/') && !isAbsolute(path))
-    fail(entry, option, `\`${path}\` is relative to a directory that differs inside the jail; give an absolute path or a bare name looked up in PATH`);
+    fail(entry, option, `\`${excerpt(path)}\` is relative to a directory that differs inside the jail; give an absolute path or a bare name looked up in PATH`);
   return Object.freeze({ option, line: entry.line, privileged, path, argv: Object.freeze(argv) });
 }
 

@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseIni } from '../../../src/config/ini';
 import { ConfigError } from '../../../src/errors';
+import { MAX_ENTRIES_PER_FILE } from '../../../src/config/limits';
 import { thrown } from '../../helpers/thrown';
 
 const configError = (fn: () => unknown): ConfigError => thrown(fn, ConfigError);
@@ -46,3 +47,21 @@ ini('syntax errors name the file and line, with what was expected', () => {
 });
 
 ini.run();
+
+const hostile = suite('parseIni: hostile files');
+
+hostile('too many entries, a huge key or value, and NUL bytes are config errors with the line', () => {
+  const many = `[jail]\n${'env = A=1\n'.repeat(MAX_ENTRIES_PER_FILE + 1)}`;
+  assert.is(configError(() => parseIni(many, '/v/web.ini')).line, MAX_ENTRIES_PER_FILE + 2);
+  assert.match(configError(() => parseIni(`[jail]\n${'k'.repeat(500_000)} = 1\n`, '/v/web.ini')).message, /^\/v\/web\.ini:2: a key of 500000 characters/);
+  assert.match(configError(() => parseIni(`[jail]\nenv = ${'v'.repeat(900_000)}\n`, '/v/web.ini')).message, /^\/v\/web\.ini:2: `env` has a value of 900000 characters/);
+  assert.match(configError(() => parseIni('[jail]\nuid = 1\nexec-as-root = echo hi\0; rm -rf /\n', '/v/web.ini')).message, /^\/v\/web\.ini:3: `exec-as-root` contains a NUL byte/);
+});
+
+hostile('a message quotes at most an excerpt of a long line', () => {
+  const e = configError(() => parseIni(`[jail]\n${'x'.repeat(800_000)}\n`, '/v/web.ini'));
+  assert.ok(e.message.length < 300, `${e.message.length} characters`);
+  assert.ok(configError(() => parseIni(`${'y'.repeat(800_000)}\n`, '/v/web.ini')).message.length < 300);
+});
+
+hostile.run();

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -26,6 +26,19 @@ load('picks the parser by extension', () => {
       chmodSync(join(dir, 'a.ini'), 0);
       assert.throws(() => readVassalConfig(join(dir, 'a.ini')), /permission denied \(EACCES\)/);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+load('reads no more than the file\'s size: a link to /proc/self/pagemap (size 0, endless) does not stall the emperor', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'jailctl-load-'));
+  try {
+    symlinkSync('/proc/self/status', join(dir, 'status.ini'));
+    assert.throws(() => readVassalConfig(join(dir, 'status.ini')), /status\.ini: has more bytes than its size \(0\): it grew while read, or is no plain file/);
+    // Before: read until EOF, hundreds of gigabytes of page map.
+    symlinkSync('/proc/self/pagemap', join(dir, 'pagemap.ini'));
+    assert.throws(() => readVassalConfig(join(dir, 'pagemap.ini')), /pagemap\.ini: /);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { shellQuote } from '../../../src/config/expand';
 import { splitWords, WordsError } from '../../../src/plan/words';
 
 const split = suite('splitWords');
@@ -11,6 +12,15 @@ split('splits on blanks and respects quotes like sh', () => {
   assert.equal(splitWords('a\\ b  "c\\"d" \'\''), ['a b', 'c"d', '']);
   assert.equal(splitWords('  x\ty  '), ['x', 'y']);
   assert.equal(splitWords('pre"mid"post'), ['premidpost']);
+});
+
+split('a shell-quoted value is one word, whatever it holds', () => {
+  for (const v of ['', 'plain', "it's", "''", '$(touch /x)', '`id`', 'a; b', '"q" \\ \'x\'', ' lead and trail ', '\t'])
+    for (const [open, close] of [['', ''], ['"a', 'b"'], ["'a", "b'"]]) {
+      const inner = open === '' ? v : `a${v}b`;
+      const quoted = open === '' ? shellQuote(v) : `${open}${open[0]}${shellQuote(v)}${open[0]}${close}`;
+      assert.equal(splitWords(`cmd ${quoted} end`), ['cmd', inner, 'end'], quoted);
+    }
 });
 
 split('expands nothing and keeps operators as words', () => {
