@@ -15,9 +15,9 @@
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { closest, distance } from 'fastest-levenshtein';
 import { jailUsage } from '../jail/usage';
 import { binding } from '../native/binding';
+import { matchVassal } from './names';
 import { EmperorOptionError } from './options';
 import type { VassalSnapshot } from './vassal';
 import type { VassalLog } from './vassal-log';
@@ -110,15 +110,16 @@ export function canSee(peer: Peer, s: VassalSnapshot): boolean {
   return peer.uid === 0 || s.uid === peer.uid;
 }
 
-// The vassal a request names, among those the peer may see; a miss suggests the nearest.
+// The vassal a request names, among those the peer may see (names.ts: the exact identity,
+// else a short name that only one of them has); a miss suggests the nearest.
 function findVassal(target: ControlTarget, peer: Peer, name: unknown): string {
   if (typeof name !== 'string' || name === '') throw new ControlError('EBADREQ', 'this command needs a vassal name');
   const mine = target.snapshots().filter((s) => canSee(peer, s)).map((s) => s.name);
-  // `web` finds `web.ini`, as a user types it.
-  const hit = mine.find((n) => n === name) ?? mine.find((n) => n.replace(/\.[^.]+$/, '') === name);
-  if (hit) return hit;
-  const best = mine.length > 0 ? closest(name, mine) : undefined;
-  const hint = best !== undefined && distance(name, best) <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean ${best}?)` : '';
+  const match = matchVassal(mine, name);
+  if (match.kind === 'found') return match.name;
+  if (match.kind === 'ambiguous')
+    throw new ControlError('ENOVASSAL', `${name} is ambiguous: ${match.candidates.join(', ')}; give one of these`);
+  const hint = match.nearest !== undefined ? ` (did you mean ${match.nearest}?)` : '';
   const whose = peer.uid === 0 ? '' : ` among the vassals running as uid ${peer.uid}`;
   throw new ControlError('ENOVASSAL', `no vassal ${name}${whose}${hint}`);
 }

@@ -125,11 +125,12 @@ export class Vassal {
   /** Its stdout/stderr, when the emperor keeps logs (emperor-logs-dir). */
   readonly log: VassalLog | undefined;
 
-  constructor(source: VassalSource, private readonly ctx: VassalContext) {
-    this.name = source.name;
+  // `name`: the emperor's key for it (in tyrant mode OWNER/NAME, see names.ts).
+  constructor(source: VassalSource, private readonly ctx: VassalContext, name = source.name) {
+    this.name = name;
     this.source = source;
     if (ctx.options.logsDir !== 'none')
-      this.log = new VassalLog(ctx.options.logsDir, source.name, ctx.options.logsMaxSize, (stream, line) => ctx.echo(source.name, stream, line));
+      this.log = new VassalLog(ctx.options.logsDir, name, ctx.options.logsMaxSize, (stream, line) => ctx.echo(name, stream, line));
   }
 
   get currentState(): VassalState {
