@@ -15,7 +15,7 @@ import { startControlServer, type ControlTarget } from './control';
 import { startEnterSession } from './enter-session';
 import type { Namespace } from '../plan/types';
 import { checkSignalling, describePrivileges, dropEmperorPrivileges, readPrivileges, resolveEmperorCredentials, type EmperorPrivileges } from './privileges';
-import { parseStatsAddress, startStatsServer, statsDocument } from './stats';
+import { checkStatsExposure, parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
 
 export const EMPEROR_VERSION = '0.1.0';
@@ -107,8 +107,10 @@ export class Emperor {
         }
       }
       if (this.options.stats) {
+        const address = parseStatsAddress(this.options.stats);
+        checkStatsExposure(address, this.options.stats, this.options);
         try {
-          this.statsServer = await startStatsServer(parseStatsAddress(this.options.stats), () => this.stats());
+          this.statsServer = await startStatsServer(address, () => this.stats());
         } catch (err: unknown) {
           const code = (err as NodeJS.ErrnoException).code;
           throw new EmperorOptionError(`emperor-stats ${this.options.stats}: ${code === 'EADDRINUSE' ? 'the address is already in use (another emperor?)' : (err as Error).message}`);
@@ -125,7 +127,10 @@ export class Emperor {
         }
       }
       if (this.options.controlSocket !== 'none') {
-        this.controlServer = await startControlServer(this.options.controlSocket, this.controlTarget(), (line) => this.log(line));
+        this.controlServer = await startControlServer(this.options.controlSocket, this.controlTarget(), (line) => this.log(line), {
+          maxPerUid: this.options.controlMaxConnections,
+          idleSeconds: this.options.controlIdleTimeout,
+        });
         this.log(`control socket ${this.options.controlSocket} (jailctl ps, stats, reload, stop, start)`);
       }
       // Root until here (pidfile, a stats port below 1024); the emperor's own `uid` from now on.
