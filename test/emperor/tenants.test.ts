@@ -1,7 +1,7 @@
 // Tenants among themselves (issue 11, part 3): in tyrant mode a vassal is OWNER/NAME, so one
 // tenant's file name never holds back another's; a link is refused when its owner is not its
 // target's. Real emperors as root, tenants 1001..1003 (no /etc/passwd entry: OWNER is the uid).
-import { chownSync, existsSync, lchownSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -95,6 +95,17 @@ test('a chown makes the file another tenant\'s vassal: the old identity stops, t
   assert.is(await uidOf(79211), 1003);
   await e.waitForVassal('1001/web.ini', (v) => v === undefined, 'the old identity gone');
   assert.equal((await e.stats()).vassals.map((v) => v.id), ['1003/web.ini']);
+});
+
+test('a vassal without unshare still gets a /proc of its own: only its jail\'s processes, not the host\'s', async () => {
+  owned('t1', 'plain.ini', ini("unprivileged-binary-patch-arg = sh -c 'echo pids: $(ls /proc | grep -E \"^[0-9]+$\"); exec sleep 79221'"), 1001);
+  const e = fx.start(['--emperor', `glob://${fx.dir.dir}/*/*.ini`, '--emperor-tyrant']);
+  const line = await e.waitForLog(/\[1001\/plain\.ini\] pids: [\d ]*/);
+  const pids = line.replace(/.*pids: /, '').trim().split(/\s+/).map(Number);
+  assert.ok(pids.length > 0 && pids.length <= 6, `the jail's init, sh, its subshell, ls and grep, no more: ${line}`);
+  assert.ok(pids.includes(1), 'its init is pid 1 of what it sees');
+  const pid = pidsWith('sleep 79221')[0]!;
+  assert.is.not(readlinkSync(`/proc/${pid}/ns/mnt`), readlinkSync(`/proc/${e.child.pid!}/ns/mnt`), 'a mount namespace of its own');
 });
 
 test.run();
