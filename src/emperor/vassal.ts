@@ -22,6 +22,7 @@ import { OWNER_FIELD } from './tyrant';
 import { VassalLog, type Stream } from './vassal-log';
 import { ControlError } from './control';
 import { onDemandAddress } from './on-demand';
+import { linesSince, maxProcsHint } from './diagnose';
 import { configPacket, EmperorChannel, EXIT_NO_RESPAWN, FROM_VASSAL, TO_VASSAL } from './protocol';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
 import { buildVassal, type VassalBuild } from './vassal-config';
@@ -590,6 +591,8 @@ export class Vassal {
     this.channel = this.configChannel = undefined;
     for (const t of ['curseTimer', 'heartbeatTimer', 'loyalTimer'] as const) this.clearTimer(t);
     this.lastExit = describeExit(exit);
+    const hint = maxProcsHint(jail.plan.maxProcs, jail.plan.uid, linesSince(this.log?.tail(20) ?? [], this.lastRun), this.error);
+    if (hint) this.ctx.log(`${this.name}: ${this.lastExit}; ${hint}`);
 
     if (this.state === 'stopping') {
       this.ctx.log(`${this.name}: stopped (${this.lastExit})`);

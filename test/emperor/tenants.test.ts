@@ -38,9 +38,25 @@ function cli(e: RunningEmperor, args: string[], as?: number): CliResult {
 
 const running = (e: RunningEmperor, id: string): Promise<unknown> => e.waitForVassal(id, (v) => v?.state === 'running', 'running');
 
+// The uid of the one `sleep TAG` (after its sh has exec'd it: the sh's command line holds the
+// tag too, as does the $(id -u) it forks).
 async function uidOf(tag: number): Promise<number> {
-  await waitUntil(() => pidsWith(`sleep ${tag}`).length === 1, `the jail running sleep ${tag}`);
-  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pidsWith(`sleep ${tag}`)[0]!}/status`, 'utf8'))![1]);
+  let uid = -1;
+  await waitUntil(() => {
+    const pids = pidsWith(`sleep ${tag}`);
+    if (pids.length !== 1) return false;
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pids[0]!}/status`, 'utf8');
+    } catch (err: unknown) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    if (!/^Name:\s+sleep$/m.test(status)) return false;
+    uid = Number(/^Uid:\s+(\d+)/m.exec(status)![1]);
+    return true;
+  }, `the jail running sleep ${tag}`);
+  return uid;
 }
 
 test('two tenants\' node.ini both run, as OWNER/NAME; only one owner\'s files shadow each other; short names where unique', async () => {
@@ -106,6 +122,13 @@ test('a vassal without unshare still gets a /proc of its own: only its jail\'s p
   assert.ok(pids.includes(1), 'its init is pid 1 of what it sees');
   const pid = pidsWith('sleep 79221')[0]!;
   assert.is.not(readlinkSync(`/proc/${pid}/ns/mnt`), readlinkSync(`/proc/${e.child.pid!}/ns/mnt`), 'a mount namespace of its own');
+});
+
+test('a vassal that dies of max-procs (a fork refused) is told so, with the limit', async () => {
+  owned('t1', 'forks.ini', ini('max-procs = 1', "unprivileged-binary-patch-arg = perl -e 'fork // die \"fork: $!\"; sleep 1'"), 1003);
+  const e = fx.start(['--emperor', `glob://${fx.dir.dir}/*/*.ini`, '--emperor-tyrant']);
+  await e.waitForLog(/\[1003\/forks\.ini\] fork: Resource temporarily unavailable/);
+  await e.waitForLog(/1003\/forks\.ini: exited with status \d+; likely cause: max-procs = 1: it counts every process and thread of uid 1003 on the whole host, not only this jail's/);
 });
 
 test.run();
