@@ -83,12 +83,13 @@ Examples:
   $ sudo jailctl emperor --emperor jails/
   $ sudo jailctl emperor --emperor 'glob:///srv/*/jail.ini' --emperor-stats 127.0.0.1:9191
   $ curl -s http://127.0.0.1:9191/ | jq '.vassals[] | {id, state, pid}'
-  $ sudo jailctl emperor --emperor /srv/tenants --emperor-tyrant --vassals-max-procs 64
-      (tenants drop their own files; each runs as the file's owner, never as root)
+  $ sudo jailctl emperor --emperor 'glob:///srv/*/jail/*.ini' --emperor-tyrant --emperor-stats /run/jailctl/stats.sock
+      (tenants drop their own files; each runs as the file's owner, never as root, and is
+      OWNER/NAME: alice/web.ini; the stats socket is root's, tenants use jailctl stats)
 
 What happens to a vassal config:
   appears       its jail is launched (every vassal gets at least a pid namespace, so
-                stopping it stops all of it)
+                stopping it stops all of it, and a mount namespace with its own /proc)
   changes       reloaded: byte 1 on the emperor pipe when the vassal speaks the emperor
                 protocol and its jail options are unchanged, else stop + start
   disappears    stopped: byte 0 (or SIGTERM), SIGKILL of the whole jail after

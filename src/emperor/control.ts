@@ -15,10 +15,10 @@
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { closest, distance } from 'fastest-levenshtein';
 import { jailUsage } from '../jail/usage';
 import { binding } from '../native/binding';
-import { EmperorOptionError } from './options';
+import { matchVassal } from './names';
+import { DEFAULT_CONTROL_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS_PER_UID, EmperorOptionError } from './options';
 import type { VassalSnapshot } from './vassal';
 import type { VassalLog } from './vassal-log';
 import type { EnterSession, RemoteEnterRequest } from './enter-session';
@@ -26,7 +26,18 @@ import type { EnterSession, RemoteEnterRequest } from './enter-session';
 export const DEFAULT_CONTROL_SOCKET = '/run/jailctl/emperor.sock';
 
 /** The longest request line; a peer sending more is cut off. */
-const MAX_LINE = 64 * 1024;
+export const MAX_LINE = 64 * 1024;
+/** How long a connection over the per-uid limit may take to send its request before it is
+ *  told why it is refused (and closed): short, as it holds one of the emperor's fds. */
+const REFUSE_WAIT_MS = 200;
+/** The longest input line of an enter session (a 64 KiB read of stdin, in base64, fits). */
+const MAX_SESSION_LINE = 256 * 1024;
+
+/** What one peer may hold of the emperor; the open connections are counted per server. */
+export interface ControlLimits {
+  readonly maxPerUid: number;
+  readonly idleSeconds: number;
+}
 
 export type ControlCommand = 'ps' | 'stats' | 'reload' | 'stop' | 'start' | 'unblacklist' | 'logs' | 'enter';
 const COMMANDS: readonly ControlCommand[] = ['ps', 'stats', 'reload', 'stop', 'start', 'unblacklist', 'logs', 'enter'];
@@ -46,7 +57,7 @@ export interface ControlTarget {
   start(name: string): string;
   unblacklist(name: string): string;
   /** The vassal's captured output, or undefined when the emperor keeps no logs. */
-  log(name: string): VassalLog | undefined;
+  log(name: string): VassalLog;
   /** Runs a command inside the vassal's running jail for `peer` (see enter-session.ts). */
   enter(name: string, req: RemoteEnterRequest, output: (stream: 'stdout' | 'stderr', data: Buffer) => void): EnterSession;
 }
@@ -115,15 +126,16 @@ export function canSee(peer: Peer, s: VassalSnapshot): boolean {
   return peer.uid === 0 || s.uid === peer.uid;
 }
 
-// The vassal a request names, among those the peer may see; a miss suggests the nearest.
+// The vassal a request names, among those the peer may see (names.ts: the exact identity,
+// else a short name that only one of them has); a miss suggests the nearest.
 function findVassal(target: ControlTarget, peer: Peer, name: unknown): string {
   if (typeof name !== 'string' || name === '') throw new ControlError('EBADREQ', 'this command needs a vassal name');
   const mine = target.snapshots().filter((s) => canSee(peer, s)).map((s) => s.name);
-  // `web` finds `web.ini`, as a user types it.
-  const hit = mine.find((n) => n === name) ?? mine.find((n) => n.replace(/\.[^.]+$/, '') === name);
-  if (hit) return hit;
-  const best = mine.length > 0 ? closest(name, mine) : undefined;
-  const hint = best !== undefined && distance(name, best) <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean ${best}?)` : '';
+  const match = matchVassal(mine, name);
+  if (match.kind === 'found') return match.name;
+  if (match.kind === 'ambiguous')
+    throw new ControlError('ENOVASSAL', `${name} is ambiguous: ${match.candidates.join(', ')}; give one of these`);
+  const hint = match.nearest !== undefined ? ` (did you mean ${match.nearest}?)` : '';
   const whose = peer.uid === 0 ? '' : ` among the vassals running as uid ${peer.uid}`;
   throw new ControlError('ENOVASSAL', `no vassal ${name}${whose}${hint}`);
 }
@@ -165,12 +177,12 @@ export async function handleRequest(
     case 'logs': {
       const name = findVassal(target, peer, req.vassal);
       const log = target.log(name);
-      if (!log) throw new ControlError('ESTATE', 'this emperor keeps no logs (emperor-logs-dir = none): vassals write to its own output');
       const n = req.lines === undefined ? 20 : Number(req.lines);
       if (!Number.isSafeInteger(n) || n < 0) throw new ControlError('EBADREQ', `lines: expected a count, got ${JSON.stringify(req.lines)}`);
       const lines = log.tail(n);
       if (req.follow === true) then.follow = log;
-      return { lines, path: log.path };
+      // Without emperor-logs-dir (none) the last lines come from memory: no path.
+      return { lines, path: log.path ?? null };
     }
     case 'enter': {
       const name = findVassal(target, peer, req.vassal);
@@ -226,9 +238,17 @@ async function claimPath(path: string): Promise<void> {
 }
 
 // Listens on `path` (mode 0666: who may do what is decided per connection, by uid).
-export async function startControlServer(path: string, target: ControlTarget, log: (line: string) => void): Promise<Server> {
+export async function startControlServer(
+  path: string,
+  target: ControlTarget,
+  log: (line: string) => void,
+  limits: ControlLimits = { maxPerUid: DEFAULT_MAX_CONNECTIONS_PER_UID, idleSeconds: DEFAULT_CONTROL_IDLE_TIMEOUT },
+): Promise<Server> {
   await claimPath(path);
-  const server = createServer((socket) => serve(socket, target, log));
+  // The socket is 0666: without a bound per uid any local user could hold every fd the
+  // emperor has, and root's `jailctl ps` and new vassals would find none left.
+  const open = new Map<number, number>();
+  const server = createServer((socket) => serve(socket, target, log, limits, open));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => {
@@ -272,7 +292,15 @@ function sessionInput(session: EnterSession, line: string): void {
   if (msg.eof === true) session.endInput();
 }
 
-function serve(socket: Socket, target: ControlTarget, log: (line: string) => void): void {
+// Says why, then closes the connection for good (reading what is left, so the peer is not
+// reset before it reads the line).
+function refuse(socket: Socket, code: string, error: string): void {
+  socket.removeAllListeners('data');
+  socket.resume();
+  socket.end(`${JSON.stringify({ ok: false, code, error })}\n`, () => socket.destroy());
+}
+
+function serve(socket: Socket, target: ControlTarget, log: (line: string) => void, limits: ControlLimits, open: Map<number, number>): void {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
   let peer: Peer;
   try {
@@ -281,16 +309,44 @@ function serve(socket: Socket, target: ControlTarget, log: (line: string) => voi
     socket.destroy();
     return;
   }
+  const held = open.get(peer.uid) ?? 0;
+  if (peer.uid !== 0 && held >= limits.maxPerUid) {
+    // The answer once the request is in (jailctl writes it at once; closing before would
+    // fail its write with EPIPE before it reads why), or after a moment without one.
+    const no = (): void => refuse(socket, 'ELIMIT', `uid ${peer.uid} already holds ${held} connections to the emperor (emperor-control-max-connections = ${limits.maxPerUid}); end some (jailctl logs -f, enter) and retry`);
+    const wait = setTimeout(no, REFUSE_WAIT_MS);
+    socket.once('close', () => clearTimeout(wait));
+    let got = 0;
+    socket.on('data', (chunk: Buffer) => {
+      got += chunk.length;
+      if (chunk.includes(10) || got > MAX_LINE) {
+        clearTimeout(wait);
+        no();
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    return;
+  }
+  open.set(peer.uid, held + 1);
+  socket.once('close', () => {
+    const n = (open.get(peer.uid) ?? 1) - 1;
+    if (n > 0) open.set(peer.uid, n);
+    else open.delete(peer.uid);
+  });
   let buffered = '';
   let queue = Promise.resolve();
   let session: EnterSession | undefined;
+  let following = false;
+  let busy = 0;
+  // Idle: no request being answered, no logs -f or enter session (those may be quiet for
+  // hours, and are bounded by the per-uid count instead).
+  socket.setTimeout(limits.idleSeconds * 1000, () => {
+    if (busy === 0 && !session && !following)
+      refuse(socket, 'ETIMEDOUT', `no request in ${limits.idleSeconds} s; closed`);
+  });
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => {
     buffered += chunk;
-    if (buffered.length > MAX_LINE && !buffered.includes('\n')) {
-      socket.end(`${JSON.stringify({ ok: false, code: 'EBADREQ', error: `a request line is at most ${MAX_LINE} bytes` })}\n`);
-      return;
-    }
     let nl: number;
     while ((nl = buffered.indexOf('\n')) >= 0) {
       const line = buffered.slice(0, nl).trim();
@@ -300,6 +356,7 @@ function serve(socket: Socket, target: ControlTarget, log: (line: string) => voi
         sessionInput(session, line);
         continue;
       }
+      busy++;
       // In order: a stop answers when the jail is down, and the next request waits for it.
       queue = queue.then(async () => {
         let answer: Record<string, unknown>;
@@ -312,14 +369,18 @@ function serve(socket: Socket, target: ControlTarget, log: (line: string) => voi
             answer = { ok: false, code: 'EINTERNAL', error: (err as Error).message };
           } else answer = { ok: false, code: err.code, error: err.message };
         }
+        busy--;
         if (!socket.destroyed) socket.write(`${JSON.stringify(answer)}\n`);
         if (then.follow && !socket.destroyed) {
+          following = true;
           const stop = then.follow.follow((l) => socket.write(`${JSON.stringify({ line: l })}\n`));
           socket.once('close', stop);
         }
         if (then.enter && !socket.destroyed) session = startSession(socket, then.enter, log);
       });
     }
+    const most = session ? MAX_SESSION_LINE : MAX_LINE;
+    if (buffered.length > most) refuse(socket, 'EBADREQ', `a ${session ? 'session input' : 'request'} line is at most ${most} bytes`);
   });
   socket.on('error', () => socket.destroy());
 }

@@ -2,18 +2,20 @@
 // All its state lives in one Emperor object; nothing is module-global.
 import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Server } from 'node:net';
 import { cachedUserDb } from '../config/users';
 import { binding } from '../native/binding';
 import { createMonitor } from '../monitors';
 import { DirMonitor } from '../monitors/dir';
 import type { Monitor, MonitorEvent, VassalSource } from '../monitors/types';
+import { vassalIdentity } from './names';
 import { EmperorOptionError, type EmperorOptions } from './options';
 import { startControlServer, type ControlTarget } from './control';
 import { startEnterSession } from './enter-session';
 import type { Namespace } from '../plan/types';
 import { checkSignalling, describePrivileges, dropEmperorPrivileges, readPrivileges, resolveEmperorCredentials, type EmperorPrivileges } from './privileges';
-import { parseStatsAddress, startStatsServer, statsDocument } from './stats';
+import { checkStatsExposure, parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
 import { LaunchQueue } from './launch-queue';
 
@@ -30,8 +32,13 @@ export class Emperor {
   private readonly vassals = new Map<string, Vassal>();
   private readonly monitors: Monitor[] = [];
   private readonly pending: MonitorEvent[] = [];
-  /** Files whose name a vassal from another source already has, by name and path. */
+  /** Files whose identity a vassal from another file already has (or one still stopping
+   *  has), by identity and path; the first takes over when that vassal goes. */
   private readonly shadowed = new Map<string, Map<string, VassalSource>>();
+  /** The identity each known file was last seen under: a chown changes it in tyrant mode. */
+  private readonly identities = new Map<string, string>();
+  /** Vassals told to go (their file removed, or now another owner's), until they are gone. */
+  private readonly leaving = new Set<Vassal>();
   private readonly ctx: VassalContext;
   private statsServer: Server | undefined;
   private controlServer: Server | undefined;
@@ -60,6 +67,7 @@ export class Emperor {
       log: (line) => this.log(line),
       echo: (vassal, _stream, line) => this.io.log(`${new Date().toISOString()} [${vassal}] ${line}`),
       gone: (v) => {
+        this.leaving.delete(v);
         if (this.vassals.get(v.name) !== v) return;
         this.vassals.delete(v.name);
         // A file of the same name in another source was waiting: it takes over now.
@@ -101,8 +109,10 @@ export class Emperor {
         }
       }
       if (this.options.stats) {
+        const address = parseStatsAddress(this.options.stats);
+        checkStatsExposure(address, this.options.stats, this.options);
         try {
-          this.statsServer = await startStatsServer(parseStatsAddress(this.options.stats), () => this.stats());
+          this.statsServer = await startStatsServer(address, () => this.stats());
         } catch (err: unknown) {
           const code = (err as NodeJS.ErrnoException).code;
           throw new EmperorOptionError(`emperor-stats ${this.options.stats}: ${code === 'EADDRINUSE' ? 'the address is already in use (another emperor?)' : (err as Error).message}`);
@@ -119,7 +129,10 @@ export class Emperor {
         }
       }
       if (this.options.controlSocket !== 'none') {
-        this.controlServer = await startControlServer(this.options.controlSocket, this.controlTarget(), (line) => this.log(line));
+        this.controlServer = await startControlServer(this.options.controlSocket, this.controlTarget(), (line) => this.log(line), {
+          maxPerUid: this.options.controlMaxConnections,
+          idleSeconds: this.options.controlIdleTimeout,
+        });
         this.log(`control socket ${this.options.controlSocket} (jailctl ps, stats, reload, stop, start)`);
       }
       // Root until here (pidfile, a stats port below 1024); the emperor's own `uid` from now on.
@@ -246,33 +259,75 @@ export class Emperor {
   private onEvent(e: MonitorEvent): void {
     if (this.stopping) return;
     const { source } = e;
-    const existing = this.vassals.get(source.name);
-    if (existing && existing.path !== source.path) {
-      const waiting = this.shadowed.get(source.name) ?? new Map<string, VassalSource>();
-      this.shadowed.set(source.name, waiting);
+    const was = this.identities.get(source.path);
+    const key = e.kind === 'remove' ? (was ?? this.identity(source)) : this.identity(source);
+    if (e.kind === 'remove') this.identities.delete(source.path);
+    else this.identities.set(source.path, key);
+    if (was !== undefined && was !== key) {
+      // A chown in tyrant mode: the file is now another tenant's vassal. The old identity
+      // stops (it must not go on as the tenant who gave the file away), the new one starts.
+      this.log(`${was}: ${source.path} now belongs to ${key.slice(0, key.lastIndexOf('/'))}: ${was} stops, ${key} starts`);
+      this.route({ kind: 'remove', source }, was, 'its file was given to another owner');
+      this.route({ kind: 'add', source }, key);
+      return;
+    }
+    this.route(e, key);
+  }
+
+  // In tyrant mode OWNER/NAME, else the file name (names.ts).
+  private identity(source: VassalSource): string {
+    return vassalIdentity(source, this.options, this.ctx.users());
+  }
+
+  // One event for the vassal known as `key`.
+  private route(e: MonitorEvent, key: string, why = 'config removed'): void {
+    const { source } = e;
+    const existing = this.vassals.get(key);
+    // Another file with this identity runs, or this very file's vassal is still stopping
+    // (removed and written again): this one waits, and takes over when that one goes.
+    const leaving = existing !== undefined && this.leaving.has(existing);
+    if (existing && (existing.path !== source.path || leaving)) {
+      const waiting = this.shadowed.get(key) ?? new Map<string, VassalSource>();
+      this.shadowed.set(key, waiting);
       if (e.kind === 'remove') waiting.delete(source.path);
       else {
-        if (!waiting.has(source.path))
-          this.log(`${source.path}: a vassal named ${source.name} already runs from ${existing.path}; this one waits (names are unique across sources) and takes over if that one goes`);
+        if (!waiting.has(source.path) && existing.path !== source.path)
+          this.log(`${source.path}: a vassal named ${key} already runs from ${existing.path}; this one waits (${this.options.tyrant ? 'one owner\'s names are unique across sources' : 'names are unique across sources'}) and takes over if that one goes`);
         waiting.set(source.path, source);
       }
       return;
     }
     try {
-      if (e.kind === 'add' && !existing) {
-        const v = new Vassal(source, this.ctx);
-        this.vassals.set(source.name, v);
-        this.log(`${source.name}: new config ${source.path}`);
+      if (e.kind !== 'remove' && !existing) {
+        // (A change for a file without a vassal: one that was shadowed, or given away.)
+        this.prepareLogDir(key);
+        const v = new Vassal(source, this.ctx, key);
+        this.vassals.set(key, v);
+        this.log(`${key}: new config ${source.path}`);
         v.start();
       } else if (e.kind === 'remove' && existing) {
-        this.log(`${source.name}: config removed`);
+        this.log(`${key}: ${why}`);
+        this.leaving.add(existing);
         void existing.remove();
       } else if (existing) {
         existing.change(source);
       }
     } catch (err: unknown) {
       // Invariant 7: one vassal's trouble never takes the emperor down.
-      this.log(`${source.name}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      this.log(`${key}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  }
+
+  // A tyrant-mode vassal's log is OWNER/NAME.log in the logs directory: a subdirectory per
+  // owner, because no joined file name (alice_node.ini) is free of collisions between users.
+  private prepareLogDir(key: string): void {
+    const slash = key.lastIndexOf('/');
+    if (this.options.logsDir === 'none' || slash < 0) return;
+    const dir = join(this.options.logsDir, key.slice(0, slash));
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o750 });
+    } catch (err: unknown) {
+      this.log(`${key}: cannot create ${dir} (${(err as NodeJS.ErrnoException).code}); its output goes to the emperor's only`);
     }
   }
 

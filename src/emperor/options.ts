@@ -15,6 +15,8 @@ export interface EmperorOptions {
   readonly useClone: readonly Namespace[];
   /** TCP host:port, :port, or a UNIX socket path. */
   readonly stats?: string;
+  /** Tyrant mode: emperor-stats may be a TCP address (every local user can read it). */
+  readonly statsPublic: boolean;
   /** Milliseconds added to a blacklisted vassal's delay at each death. */
   readonly throttle: number;
   readonly maxThrottle: number;
@@ -45,6 +47,10 @@ export interface EmperorOptions {
   readonly logsMaxSize: number;
   /** The control socket for jailctl ps/stats/reload/stop/start (`none`: no socket). */
   readonly controlSocket: string;
+  /** Connections one uid other than root may hold on the control socket at once. */
+  readonly controlMaxConnections: number;
+  /** Seconds a control connection may sit without a request (sessions excepted). */
+  readonly controlIdleTimeout: number;
   /** Tyrant mode: each vassal runs as the owner of its config file. */
   readonly tyrant: boolean;
   /** Tyrant mode: a symlink counts as its own owner's, and must point at that owner's file. */
@@ -65,6 +71,12 @@ export interface EmperorOptions {
   readonly cap: readonly string[];
 }
 
+/** Connections one uid may hold on the control socket at once (`logs -f` and `enter`
+ *  sessions count); root is never refused. */
+export const DEFAULT_MAX_CONNECTIONS_PER_UID = 32;
+/** Seconds a control connection may wait without a request in progress or a session running. */
+export const DEFAULT_CONTROL_IDLE_TIMEOUT = 10;
+
 type Field = keyof EmperorOptions;
 type Kind = 'list' | 'string' | 'seconds' | 'ms' | 'count' | 'size' | 'bool' | 'namespaces' | 'caps';
 
@@ -81,7 +93,8 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-freq', field: 'freq', kind: 'seconds', arg: 'SECS', help: 'rescan every SECS seconds as a safety net for inotify (default 3)' },
   { name: 'emperor-nofollow', field: 'nofollow', kind: 'bool', help: 'use a symlink\'s own mtime, so `touch -h link` reloads one vassal of a shared file' },
   { name: 'emperor-use-clone', field: 'useClone', kind: 'namespaces', arg: 'NS', help: 'namespaces every vassal gets on top of its own unshare: fs,net,ipc,pid,uts' },
-  { name: 'emperor-stats', field: 'stats', kind: 'string', arg: 'ADDR', help: 'serve the stats JSON on host:port, :port or a UNIX socket path (raw, or HTTP GET)' },
+  { name: 'emperor-stats', field: 'stats', kind: 'string', arg: 'ADDR', help: 'serve the stats JSON on host:port, :port or a UNIX socket path (raw, or HTTP GET); in tyrant mode a path (root only) unless emperor-stats-public' },
+  { name: 'emperor-stats-public', field: 'statsPublic', kind: 'bool', help: 'tyrant mode: allow emperor-stats on TCP, where any local user reads every tenant\'s vassals (off: a UNIX socket path only)' },
   { name: 'emperor-throttle', field: 'throttle', kind: 'ms', arg: 'MS', help: 'delay added at each death of a blacklisted vassal (default 1000 ms)' },
   { name: 'emperor-max-throttle', field: 'maxThrottle', kind: 'ms', arg: 'MS', help: 'the most a blacklisted vassal waits between attempts (default 180000 ms)' },
   { name: 'emperor-required-heartbeat', field: 'requiredHeartbeat', kind: 'seconds', arg: 'SECS', help: 'a vassal silent this long after its first heartbeat is hung: killed whole and respawned (default 30)' },
@@ -99,6 +112,8 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-logs-dir', field: 'logsDir', kind: 'string', arg: 'DIR', help: 'keep each vassal\'s stdout and stderr in DIR/NAME.log, stamped (default /var/log/jailctl; none: vassals write to the emperor\'s own output)' },
   { name: 'emperor-logs-max-size', field: 'logsMaxSize', kind: 'size', arg: 'SIZE', help: 'rotate a vassal\'s log to NAME.log.1 past SIZE (default 10m)' },
   { name: 'emperor-control-socket', field: 'controlSocket', kind: 'string', arg: 'PATH', help: 'UNIX socket for jailctl ps/stats/reload/stop/start (default /run/jailctl/emperor.sock; none: no socket)' },
+  { name: 'emperor-control-max-connections', field: 'controlMaxConnections', kind: 'count', arg: 'N', help: 'connections (logs -f and enter sessions included) one user other than root may hold on the control socket (default 32)' },
+  { name: 'emperor-control-idle-timeout', field: 'controlIdleTimeout', kind: 'seconds', arg: 'SECS', help: 'close a control connection that sends no request for SECS (not a running logs -f or enter; default 10)' },
   { name: 'emperor-tyrant', field: 'tyrant', kind: 'bool', help: 'tyrant mode: each vassal runs as the owner of its file (never root); uid/gid in the file cannot change that' },
   { name: 'emperor-tyrant-nofollow', field: 'tyrantNofollow', kind: 'bool', help: 'tyrant mode: a symlink\'s own owner counts, and it must point at a file of that owner' },
   { name: 'emperor-tyrant-allow-root-hooks', field: 'tyrantAllowRootHooks', kind: 'bool', help: 'tyrant mode: let tenants\' files use exec-as-root and privileged binary patches (off: refused)' },
@@ -116,6 +131,7 @@ export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
   freq: 3,
   nofollow: false,
   useClone: [],
+  statsPublic: false,
   throttle: 1000,
   maxThrottle: 180_000,
   requiredHeartbeat: 30,
@@ -128,6 +144,8 @@ export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
   logsDir: '/var/log/jailctl',
   logsMaxSize: 10 * 1024 * 1024,
   controlSocket: '/run/jailctl/emperor.sock',
+  controlMaxConnections: DEFAULT_MAX_CONNECTIONS_PER_UID,
+  controlIdleTimeout: DEFAULT_CONTROL_IDLE_TIMEOUT,
   tyrant: false,
   tyrantNofollow: false,
   tyrantAllowRootHooks: false,

@@ -3,6 +3,7 @@
 // sends it; a connection that starts with an HTTP request line gets it with HTTP headers.
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { EmperorOptionError } from './options';
 import type { VassalSnapshot } from './vassal';
 
 export interface EmperorFacts {
@@ -81,36 +82,79 @@ export type StatsAddress = { readonly path: string } | { readonly host: string; 
 export function parseStatsAddress(addr: string): StatsAddress {
   if (addr.includes('/')) return { path: addr };
   const m = /^(.*):(\d+)$/.exec(addr);
-  if (!m || Number(m[2]) > 65535) throw new Error(`emperor-stats: \`${addr}\` is neither host:port, :port nor a socket path`);
+  if (!m || Number(m[2]) > 65535) throw new EmperorOptionError(`emperor-stats: \`${addr}\` is neither host:port, :port nor a socket path`);
   return { host: m[1] === '' ? '0.0.0.0' : m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+}
+
+// In tyrant mode the document lists every tenant's vassals: a TCP port, which any local user
+// can connect to, serves it only when the sysadmin says so (emperor-stats-public); a UNIX
+// socket is root's (0600). A tenant's own vassals are in `jailctl stats`, on the control socket.
+export function checkStatsExposure(addr: StatsAddress, spec: string, options: { readonly tyrant: boolean; readonly statsPublic: boolean }): void {
+  if ('path' in addr || !options.tyrant || options.statsPublic) return;
+  throw new EmperorOptionError(
+    `emperor-stats ${spec}: in tyrant mode the stats list every tenant's vassals, and any local user can connect to a TCP port; ` +
+      'give a UNIX socket path (only root may connect: --emperor-stats /run/jailctl/stats.sock; tenants see their own with jailctl stats), ' +
+      'or set emperor-stats-public = true to publish them');
 }
 
 // How long a connection may stay silent before it counts as a raw (uWSGI-style) client.
 const HTTP_SNIFF_MS = 25;
+/** The most a peer may send: an HTTP request head, with room; more is cut off. */
+export const MAX_STATS_REQUEST = 8 * 1024;
+/** A peer that has not finished its request (or left) in this time is cut off. */
+export const STATS_TIMEOUT_MS = 3000;
 
-export function startStatsServer(addr: StatsAddress, document: () => Record<string, unknown>): Promise<Server> {
-  const server = createServer((socket: Socket) => {
-    let answered = false;
-    // method: undefined for a raw client, else the HTTP request's method.
-    const answer = (method: string | undefined): void => {
-      if (answered) return;
-      answered = true;
-      clearTimeout(timer);
-      if (method !== undefined && method !== 'GET' && method !== 'HEAD') {
-        socket.end('HTTP/1.0 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+// One connection: a raw client (silent, or not speaking HTTP) gets the document at once; an
+// HTTP one once its request head is complete. What a peer sends is bounded in bytes and time.
+function serveStats(socket: Socket, document: () => Record<string, unknown>): void {
+  let answered = false;
+  let method: string | undefined;
+  let head = '';
+  let received = 0;
+  const finish = (text: string): void => {
+    answered = true;
+    clearTimeout(sniff);
+    socket.end(text);
+  };
+  const answer = (): void => {
+    if (method !== undefined && method !== 'GET' && method !== 'HEAD') {
+      finish('HTTP/1.0 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const body = `${JSON.stringify(document())}\n`;
+    if (method === undefined) finish(body);
+    else {
+      const top = `HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+      finish(method === 'HEAD' ? top : top + body);
+    }
+  };
+  const sniff = setTimeout(answer, HTTP_SNIFF_MS);
+  socket.setTimeout(STATS_TIMEOUT_MS, () => socket.destroy());
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > MAX_STATS_REQUEST) {
+      // Past the bound: a 431 if nothing was answered yet, and at the next chunk the end.
+      if (answered) socket.destroy();
+      else finish('HTTP/1.0 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    if (answered) return;
+    if (head === '') {
+      clearTimeout(sniff);
+      method = /^([A-Z]+) \S/.exec(chunk.toString('latin1', 0, 16))?.[1];
+      if (method === undefined) {
+        answer();
         return;
       }
-      const body = `${JSON.stringify(document())}\n`;
-      if (method === undefined) socket.end(body);
-      else {
-        const head = `HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
-        socket.end(method === 'HEAD' ? head : head + body);
-      }
-    };
-    const timer = setTimeout(() => answer(undefined), HTTP_SNIFF_MS);
-    socket.once('data', (chunk: Buffer) => answer(/^([A-Z]+) \S/.exec(chunk.toString('latin1', 0, 16))?.[1]));
-    socket.on('error', () => socket.destroy());
+    }
+    head += chunk.toString('latin1');
+    if (/\r?\n\r?\n/.test(head)) answer();
   });
+  socket.on('error', () => socket.destroy());
+}
+
+export function startStatsServer(addr: StatsAddress, document: () => Record<string, unknown>): Promise<Server> {
+  const server = createServer((socket: Socket) => serveStats(socket, document));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const ready = (): void => {
@@ -121,11 +165,17 @@ export function startStatsServer(addr: StatsAddress, document: () => Record<stri
       // A stale socket from a previous run goes; anything else there is an error (EADDRINUSE),
       // never deleted: a mistyped path must not cost a file.
       if (isSocket(addr.path)) unlinkSync(addr.path);
-      // Only root (and the emperor's own user) may read every vassal's state: no umask decides.
-      server.listen(addr.path, () => {
-        chmodSync(addr.path, 0o600);
-        ready();
-      });
+      // Only root (and the emperor's own user) may read every vassal's state: no umask decides,
+      // and no one connects between bind() and chmod() (the bind happens inside listen()).
+      const umask = process.umask(0o177);
+      try {
+        server.listen(addr.path, () => {
+          chmodSync(addr.path, 0o600);
+          ready();
+        });
+      } finally {
+        process.umask(umask);
+      }
     } else server.listen(addr.port, addr.host, ready);
   });
 }

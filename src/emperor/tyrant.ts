@@ -51,20 +51,31 @@ function readlinkOr(path: string, fallback: string): string {
 }
 
 // Reads a tenant's file and says whose it is: the opened file's owner, or with nofollow the
-// symlink's, which must then be the owner of what it points at too.
+// symlink's. Either way a link must belong to the owner of what it points at: a link of one
+// tenant to another's file would run that file as its owner from a place the owner never
+// chose, and a root-made link would lend a tenant's file root's trust.
 export function readTenantFile(path: string, options: TyrantOptions): { raw: RawVassalConfig; owner: { uid: number; gid: number } } {
   const opened = openVassalFile(path);
-  const link = options.tyrantNofollow ? lstatOrGone(opened.file) : opened.stat;
-  const owner = { uid: link.uid, gid: link.gid };
-  if (owner.uid === 0 || owner.gid === 0)
+  const link = lstatOrGone(opened.file);
+  const isLink = link.isSymbolicLink();
+  const target = opened.stat;
+  const counted = options.tyrantNofollow ? link : target;
+  const owner = { uid: counted.uid, gid: counted.gid };
+  if (owner.uid === 0 || owner.gid === 0) {
+    // chown without -h follows the link and gives away the target: name the right command.
+    const fixes = isLink
+      ? [...(link.uid === 0 || link.gid === 0 ? [`chown -h USER:GROUP ${opened.file}`] : []), ...(target.uid === 0 || target.gid === 0 ? [`chown USER:GROUP ${readlinkOr(opened.file, 'its target')}`] : [])]
+      : [`chown USER:GROUP ${opened.file}`];
     refuse(opened.file, OWNER_FIELD,
-      `owned by ${owner.uid === 0 ? 'root (uid 0)' : 'group root (gid 0)'}: in tyrant mode a vassal runs as its file's owner, and never as root; give the file to its tenant (chown ${link.isSymbolicLink() ? '-h ' : ''}USER:GROUP ${opened.file}), it starts then`);
-  // With nofollow the link's owner counts, and must own what it points at (compared with
-  // the file actually read: a link swapped meanwhile cannot slip through).
-  if (link.uid !== opened.stat.uid) {
-    const target = link.isSymbolicLink() ? readlinkOr(opened.file, '(replaced while read)') : '(replaced while read)';
+      `${isLink && options.tyrantNofollow ? 'a symlink ' : ''}owned by ${owner.uid === 0 ? 'root (uid 0)' : 'group root (gid 0)'}: in tyrant mode a vassal runs as its file's owner, and never as root; give the file to its tenant (${fixes.join(', and ')}), it starts then`);
+  }
+  // Compared with the file actually read, so a path swapped meanwhile cannot slip through.
+  if (!isLink && (link.ino !== target.ino || link.dev !== target.dev))
+    refuse(opened.file, OWNER_FIELD, 'replaced while read; read again at its next change');
+  if (link.uid !== target.uid) {
+    const to = isLink ? readlinkOr(opened.file, '(replaced while read)') : '(replaced while read)';
     refuse(opened.file, OWNER_FIELD,
-      `a symlink of uid ${link.uid} to ${target}, a file of uid ${opened.stat.uid}: with emperor-tyrant-nofollow a link must point at its own owner's file (else it would run, and read, someone else's config as its own)`);
+      `a symlink of uid ${link.uid} to ${to}, a file of uid ${target.uid}: in tyrant mode a link must belong to its target's owner (else it would run someone else's file${options.tyrantNofollow ? ', and read it as its own' : ' as them'}); if the link is right, chown -h ${target.uid}:${target.gid} ${opened.file}, else remove it`);
   }
   return { raw: parseVassalText(opened.file, opened.text), owner };
 }

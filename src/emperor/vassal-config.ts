@@ -144,8 +144,10 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
       placeholders: new Set([...expanded.referenced, ...expanded.entries.filter((e) => e.line === 0 || e.file === 'vassal-set').map((e) => e.key)]),
       foreignOptions: readsConfigPipe && !app,
       // Every vassal gets a pid namespace: stopping it must stop all of it (DESIGN.md, 8).
+      // With a mount namespace, so it gets a /proc of its own: the host's would list every
+      // host process (and the environ of those of its uid) inside the jail.
       // An emperor without CAP_SYS_ADMIN cannot: its vassals are stopped by session.
-      extraNamespaces: [...ctx.options.useClone, ...(ctx.privileges.caps.has('sys_admin') ? ['pid' as const] : [])],
+      extraNamespaces: [...ctx.options.useClone, ...(ctx.privileges.caps.has('sys_admin') ? ['pid' as const, 'mount' as const] : [])],
       ...(tenant ? { credentials: tenant, tenantFile: true } : {}),
       ...(command ? { defaultProgram: { path: command[0]!, argv: [...command, '--ini', stem] } } : {}),
       fds,

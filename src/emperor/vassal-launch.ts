@@ -40,13 +40,13 @@ export type VassalLaunch =
 const closeAll = (fds: ReadonlyArray<number | undefined>): void => fds.forEach((fd) => fd !== undefined && closeSync(fd));
 
 // Builds and launches; a config or launch error is returned, anything else thrown.
-export function launchVassal(source: VassalSource, env: BuildEnv, onDemand: HeldSocket | undefined, captureOutput: boolean): VassalLaunch {
+export function launchVassal(source: VassalSource, env: BuildEnv, onDemand: HeldSocket | undefined): VassalLaunch {
   const [ours, theirs] = binding.socketPair();
   // The config pipe; closed right after the launch when the program does not read one.
   const [configOurs, configTheirs] = binding.socketPair();
-  // The vassal's stdout and stderr, read into its log.
-  const [outOurs, outTheirs] = captureOutput ? binding.socketPair() : [undefined, undefined];
-  const [errOurs, errTheirs] = captureOutput ? binding.socketPair() : [undefined, undefined];
+  // The vassal's stdout and stderr, read into its log (never the emperor's own stdio).
+  const [outOurs, outTheirs] = binding.socketPair();
+  const [errOurs, errTheirs] = binding.socketPair();
   const everything = [ours, theirs, configOurs, configTheirs, outOurs, outTheirs, errOurs, errTheirs];
 
   let build: VassalBuild;

@@ -9,6 +9,10 @@
 // stop reading, the socket fills, and the vassal's own writes block: it is slowed, the emperor
 // is not), a chunk is stamped and written in one go, and at most ECHO_LINES_PER_SECOND lines
 // a second are echoed to the emperor's output, the rest counted in a "N lines dropped" note.
+//
+// Without a directory (emperor-logs-dir = none) nothing is written to disk: the lines are
+// still read through the vassal's own pipes (it never gets the emperor's terminal), echoed,
+// and the last MEMORY_LINES kept for `jailctl logs`.
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { binding, type FdWatcher } from '../native/binding';
@@ -17,6 +21,8 @@ export type Stream = 'stdout' | 'stderr';
 
 /** The longest line kept whole; a longer one is cut into pieces of this size. */
 const MAX_LINE = 16 * 1024;
+/** Lines kept in memory when there is no log file. */
+const MEMORY_LINES = 200;
 /** What one wake-up reads at most. */
 const READ_BYTES = 64 * 1024;
 /** What a vassal's output may cost the emperor, both streams together. */
@@ -33,8 +39,10 @@ interface Reader {
 }
 
 export class VassalLog {
-  readonly path: string;
+  /** DIR/NAME.log; undefined without a directory (lines are kept in memory only). */
+  readonly path: string | undefined;
   private fd: number | undefined;
+  private readonly memory: string[] = [];
   private size = 0;
   private readonly partial: Record<Stream, string> = { stdout: '', stderr: '' };
   private readonly followers = new Set<(line: string) => void>();
@@ -47,8 +55,8 @@ export class VassalLog {
   private dropped = 0;
   private dropNote: NodeJS.Timeout | undefined;
 
-  constructor(dir: string, private readonly name: string, private readonly maxBytes: number, private readonly echo: (stream: Stream, line: string) => void) {
-    this.path = join(dir, `${name}.log`);
+  constructor(dir: string | undefined, private readonly name: string, private readonly maxBytes: number, private readonly echo: (stream: Stream, line: string) => void) {
+    this.path = dir === undefined ? undefined : join(dir, `${name}.log`);
   }
 
   // Reads `fd` (our end of the vassal's stdout or stderr) until EOF, then closes it.
@@ -159,12 +167,17 @@ export class VassalLog {
     if (this.dropNote) clearTimeout(this.dropNote);
     this.dropNote = undefined;
     if (this.dropped === 0) return;
-    this.echo('stderr', `${this.dropped} line(s) dropped from the emperor's output (more than ${ECHO_LINES_PER_SECOND} a second); ${this.name}.log has them all`);
+    this.echo('stderr', `${this.dropped} line(s) dropped from the emperor's output (more than ${ECHO_LINES_PER_SECOND} a second)${this.path ? `; ${this.name}.log has them all` : ''}`);
     this.dropped = 0;
   }
 
   // Written in as few writes as the cap allows: one per chunk, two when it rotates.
   private append(records: readonly string[]): void {
+    if (this.path === undefined) {
+      this.memory.push(...records.slice(-MEMORY_LINES));
+      if (this.memory.length > MEMORY_LINES) this.memory.splice(0, this.memory.length - MEMORY_LINES);
+      return;
+    }
     try {
       if (this.fd === undefined) {
         this.fd = openSync(this.path, 'a', 0o640);
@@ -187,14 +200,16 @@ export class VassalLog {
   }
 
   private rotate(): void {
+    const path = this.path!;
     if (this.fd !== undefined) closeSync(this.fd);
-    renameSync(this.path, `${this.path}.1`);
-    this.fd = openSync(this.path, 'a', 0o640);
+    renameSync(path, `${path}.1`);
+    this.fd = openSync(path, 'a', 0o640);
     this.size = 0;
   }
 
   // The last `n` lines (the rotated file first, if the current one holds fewer).
   tail(n: number): string[] {
+    if (this.path === undefined) return this.memory.slice(Math.max(0, this.memory.length - n));
     const lines: string[] = [];
     for (const file of [this.path, `${this.path}.1`]) {
       if (lines.length >= n || !existsSync(file)) continue;

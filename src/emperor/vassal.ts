@@ -8,10 +8,9 @@
 // An on-demand vassal starts in `on-demand`: the emperor holds its socket and spawns it at
 // the first connection; when it leaves (byte 22, or any exit) it goes back to `on-demand`.
 //
-// Everything a vassal needs from the emperor comes in through VassalContext; nothing here is
-// shared with another vassal. Cut along its seams: vassal-launch.ts (fds, build, launch),
-// exit-policy.ts (what an exit leads to), held-socket.ts (the on-demand socket),
-// vassal-snapshot.ts (what stats and ps show).
+// All it needs comes in through VassalContext; nothing is shared with another vassal. Its
+// seams: vassal-launch.ts (fds, build, launch), exit-policy.ts (what an exit leads to),
+// held-socket.ts (the on-demand socket), vassal-snapshot.ts (what stats and ps show).
 import { isJailError, PlanError, type LaunchError } from '../errors';
 import type { Jail, JailExit } from '../jail/launch';
 import type { VassalSource } from '../monitors/types';
@@ -19,6 +18,7 @@ import { OWNER_FIELD } from './tyrant';
 import { VassalLog, type Stream } from './vassal-log';
 import { ControlError } from './control';
 import { onDemandAddress } from './on-demand';
+import { linesSince, maxProcsHint } from './diagnose';
 import { configPacket, EmperorChannel, FROM_VASSAL, TO_VASSAL } from './protocol';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
 import type { VassalBuild } from './vassal-config';
@@ -78,14 +78,15 @@ export class Vassal {
   /** Bumped whenever the config is looked at again: a late on-demand answer is dropped. */
   private generation = 0;
 
-  /** Its stdout/stderr, when the emperor keeps logs (emperor-logs-dir). */
-  readonly log: VassalLog | undefined;
+  /** Its stdout/stderr: in emperor-logs-dir, or (none) echoed and kept in memory only. */
+  readonly log: VassalLog;
 
-  constructor(source: VassalSource, private readonly ctx: VassalContext) {
-    this.name = source.name;
+  // `name`: the emperor's key for it (in tyrant mode OWNER/NAME, see names.ts).
+  constructor(source: VassalSource, private readonly ctx: VassalContext, name = source.name) {
+    this.name = name;
     this.source = source;
-    if (ctx.options.logsDir !== 'none')
-      this.log = new VassalLog(ctx.options.logsDir, source.name, ctx.options.logsMaxSize, (stream, line) => ctx.echo(source.name, stream, line));
+    const dir = ctx.options.logsDir === 'none' ? undefined : ctx.options.logsDir;
+    this.log = new VassalLog(dir, name, ctx.options.logsMaxSize, (stream, line) => ctx.echo(name, stream, line));
   }
 
   get currentState(): VassalState {
@@ -338,7 +339,7 @@ export class Vassal {
     this.speaks = this.loyal = this.ready = this.accepting = this.hung = this.goingDown = this.execFailed = false;
     this.times.lastHeartbeat = 0;
 
-    const launched = launchVassal(this.source, this.ctx, this.onDemand, this.log !== undefined);
+    const launched = launchVassal(this.source, this.ctx, this.onDemand);
     if (launched.kind === 'config-error') {
       this.fail(launched.error.message);
       return;
@@ -356,8 +357,8 @@ export class Vassal {
       return;
     }
     const { jail, fds } = launched;
-    if (fds.stdout !== undefined) this.log!.attach(fds.stdout, 'stdout');
-    if (fds.stderr !== undefined) this.log!.attach(fds.stderr, 'stderr');
+    if (fds.stdout !== undefined) this.log.attach(fds.stdout, 'stdout');
+    if (fds.stderr !== undefined) this.log.attach(fds.stderr, 'stderr');
     this.jail = jail;
     this.error = undefined;
     this.times.lastRun = Date.now();
@@ -520,6 +521,8 @@ export class Vassal {
     this.channel = this.configChannel = undefined;
     this.timers.clear('curse', 'heartbeat', 'loyal');
     this.lastExit = describeExit(exit);
+    const hint = maxProcsHint(jail.plan.maxProcs, jail.plan.uid, linesSince(this.log.tail(20), this.times.lastRun), this.error);
+    if (hint) this.ctx.log(`${this.name}: ${this.lastExit}; ${hint}`);
 
     const action = afterExit({
       state: this.state, exit, restartWhenDown: this.restartWhenDown, onDemand: this.onDemand !== undefined, goingDown: this.goingDown,
@@ -590,7 +593,7 @@ export class Vassal {
   private finish(): void {
     this.release();
     if (this.removed) {
-      this.log?.close();
+      this.log.close();
       this.ctx.gone(this);
     }
   }

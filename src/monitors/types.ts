@@ -2,7 +2,7 @@
 
 /** A vassal config as a monitor sees it. */
 export interface VassalSource {
-  /** The vassal's name: its file name (`web.ini`), unique across every source. */
+  /** The file name (`web.ini`): the vassal's name, unique across every source (in tyrant mode per owner: see emperor/names.ts). */
   readonly name: string;
   /** Absolute path of the config file. */
   readonly path: string;

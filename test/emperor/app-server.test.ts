@@ -116,4 +116,25 @@ test('idle: the workers go after N seconds; the next request brings them back an
   await e.waitForLog(/a connection: workers back/);
 });
 
+test('a reload whose new workers cannot serve leaves the old ones serving', async () => {
+  const port = await freePort();
+  // The app refuses to load once the file `broken` is there: only the new generation sees it.
+  fx.dir.write('server.cjs', "if (require('fs').existsSync(__dirname + '/broken')) throw new Error('cannot load');\nmodule.exports = (req, res) => res.end(`ok ${process.pid}\\n`);\n");
+  fx.dir.write('api.ini', ini('unshare = fs,pid', 'uid = nobody', 'app = server.cjs', `http-socket = 127.0.0.1:${port}`, 'processes = 2'));
+  const e = fx.start(['--emperor', fx.dir.dir]);
+  await e.waitForVassal('api.ini', (v) => v?.accepting === 1, 'accepting');
+  const jailPid = (await e.vassal('api.ini'))!.pid;
+  // Both workers loaded (accepting is said at the first): each has answered.
+  const seen = new Set<string>();
+  const end = Date.now() + 10000;
+  while (seen.size < 2 && Date.now() < end) seen.add(/^ok (\d+)\n$/.exec(await get(port))![1]!);
+  assert.is(seen.size, 2, 'both old workers serve');
+  fx.dir.write('broken', '');
+  fx.dir.write('api.ini', ini('unshare = fs,pid', 'uid = nobody', 'app = server.cjs', `http-socket = 127.0.0.1:${port}`, 'processes = 3'));
+  await e.waitForLog(/\[api\.ini\] .*reload failed: a new worker died before it could serve \(status 1\); the 2 old worker\(s\) keep serving the previous config/);
+  await e.waitForVassal('api.ini', (v) => v?.state === 'running', 'running again');
+  for (let i = 0; i < 20; i++) assert.match(await get(port), /^ok \d+\n$/, 'still served');
+  assert.is((await e.vassal('api.ini'))!.pid, jailPid, 'the same jail');
+});
+
 test.run();

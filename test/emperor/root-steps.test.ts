@@ -5,7 +5,7 @@
 // a root shell would obey; every attempt must find root untouched by them. Real emperor,
 // real jails, real terminals (tmux).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -147,6 +147,23 @@ test('enter -T (pipes) gives the command neither root\'s terminal nor its sessio
   } finally {
     spawnSync('tmux', ['-L', 'jailctl-rootsteps', 'kill-server']);
   }
+});
+
+test('emperor-logs-dir none: vassals get pipes (and /dev/null), never the emperor\'s own stdio; logs come from memory', async () => {
+  fx.dir.write('web.ini', ini('unshare = fs,pid', 'uid = 1001', 'gid = 1001',
+    'unprivileged-binary-patch-arg = /bin/sh -c "for fd in 0 1 2; do echo fd$fd=$(readlink /proc/self/fd/$fd); done; exec /bin/sleep 79306"'));
+  const e = fx.start(['--emperor', fx.dir.dir, '--emperor-logs-dir', 'none']);
+  const log = await e.waitForLog(/\[web\.ini\] fd2=\S+/);
+  const fd = (n: number): string => new RegExp(`\\[web\\.ini\\] fd${n}=(\\S+)`).exec(log)![1]!;
+  const emperors = [0, 1, 2].map((n) => readlinkSync(`/proc/${e.child.pid}/fd/${n}`));
+  assert.is(fd(0), '/dev/null');
+  for (const n of [1, 2]) {
+    assert.match(fd(n), /^socket:\[\d+\]$/, `fd ${n} is a pipe of the emperor's: ${fd(n)}`);
+    assert.not.ok(emperors.includes(fd(n)), `fd ${n} is not the emperor's own ${emperors.join(', ')}`);
+  }
+  const logs = jailctl(['logs', '--socket', e.controlPath, 'web', '-n', '3']);
+  assert.is(logs.status, 0, logs.stderr);
+  assert.match(logs.stdout, /fd1=socket:/);
 });
 
 test('enter through the emperor: input is delivered in full before end of input, however slowly the command reads', async () => {

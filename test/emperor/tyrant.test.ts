@@ -82,8 +82,8 @@ test('two tenants each run as the owner of their file; uid or gid lines cannot c
   for (const tag of [77104, 77105, 77106]) assert.equal(pidsWith(`sleep ${tag}`), [], `sleep ${tag} never ran`);
   const stats = await e.stats();
   assert.is(stats.emperor_tyrant, 1);
-  assert.is(stats.vassals.find((v) => v.id === 'root.ini')!.state, 'failed');
-  assert.is(stats.vassals.find((v) => v.id === 'alice.ini')!.uid, 1001);
+  assert.is(stats.vassals.find((v) => v.id === '1001/root.ini')!.state, 'failed');
+  assert.is(stats.vassals.find((v) => v.id === '1001/alice.ini')!.uid, 1001, 'in tyrant mode a vassal is OWNER/NAME');
 });
 
 test('a root-owned file is refused with one line, not one per scan, and starts once given to a tenant', async () => {
@@ -102,20 +102,27 @@ test('a root-owned file is refused with one line, not one per scan, and starts o
   await waitUntil(() => pidsWith('sleep 77111').length === 0, 'the vassal stopped');
 });
 
-test('when the owner changes, the vassal restarts as the new owner; given to root, it stops', async () => {
+test('when the owner changes, the vassal is the new owner\'s (the old one stops); its group, it restarts; given to root, it stops', async () => {
   const path = owned('web.ini', sleeper(77121), 1001);
   const e = start();
   const first = await jailed(77121);
   assert.is(first.uid, 1001);
   chownSync(path, 1002, 1002);
-  await e.waitForLog(/web\.ini: the file's owner changed \(1001:1001 → 1002:1002\); restarting the jail/);
-  await waitUntil(() => pidsWith('sleep 77121').some((p) => p !== first.pid), 'the new jail');
+  await e.waitForLog(/1001\/web\.ini: \S+web\.ini now belongs to 1002: 1001\/web\.ini stops, 1002\/web\.ini starts/);
+  await waitUntil(() => pidsWith('sleep 77121').length === 1 && pidsWith('sleep 77121')[0] !== first.pid, 'the new jail alone');
   const second = await jailed(77121);
   assert.equal([second.uid, second.gid], [1002, 1002]);
+  await e.waitForVassal('1001/web.ini', (v) => v === undefined, 'the old identity gone');
+  // Only the group: the same identity, restarted with it.
+  chownSync(path, 1002, 1003);
+  await e.waitForLog(/1002\/web\.ini: the file's owner changed \(1002:1002 → 1002:1003\); restarting the jail/);
+  await waitUntil(() => pidsWith('sleep 77121').length === 1 && pidsWith('sleep 77121')[0] !== second.pid, 'the jail with the new group');
+  assert.equal((await jailed(77121)).gid, 1003);
   chownSync(path, 0, 0);
-  await e.waitForLog(/web\.ini: \S+ owner: owned by root \(uid 0\).*; stopping the running vassal/);
+  await e.waitForLog(/1002\/web\.ini: \S+web\.ini now belongs to root: 1002\/web\.ini stops, root\/web\.ini starts/);
+  await e.waitForLog(/root\/web\.ini: \S+ owner: owned by root \(uid 0\).*; not started/);
   await waitUntil(() => pidsWith('sleep 77121').length === 0, 'the vassal gone');
-  await e.waitForVassal('web.ini', (v) => v?.state === 'failed', 'failed');
+  await e.waitForVassal('root/web.ini', (v) => v?.state === 'failed', 'failed');
 });
 
 test('root hooks, privileged patches, capabilities and no-new-privs = false are refused unless the emperor allows them', async () => {
@@ -142,7 +149,7 @@ test('root hooks, privileged patches, capabilities and no-new-privs = false are 
   assert.is(capped.capEff, 1n << 10n, 'exactly net_bind_service');
 });
 
-test('symlinks: the target\'s owner counts; with emperor-tyrant-nofollow the link\'s, and it must point at its own owner\'s file', async () => {
+test('symlinks: a link must belong to its target\'s owner (root\'s too, advised chown -h); with nofollow the link\'s owner counts', async () => {
   const targets = join(fx.dir.dir, 'targets');
   mkdirSync(targets, { mode: 0o755 });
   const aliceFile = join(targets, 'alice-web.ini');
@@ -152,21 +159,25 @@ test('symlinks: the target\'s owner counts; with emperor-tyrant-nofollow the lin
   writeFileSync(bobFile, sleeper(77142));
   chownSync(bobFile, 1002, 1002);
   symlinkSync(aliceFile, join(fx.dir.dir, 'rootlink.ini')); // made by root
-  const e = start();
-  assert.is((await jailed(77141)).uid, 1001, 'followed: a root-made link to alice\'s file runs as alice');
-  await e.stop();
-  await waitUntil(() => pidsWith('sleep 77141').length === 0, 'the first emperor\'s vassal gone');
-
   symlinkSync(aliceFile, join(fx.dir.dir, 'mine.ini'));
   lchownSync(join(fx.dir.dir, 'mine.ini'), 1001, 1001);
   symlinkSync(bobFile, join(fx.dir.dir, 'theirs.ini'));
   lchownSync(join(fx.dir.dir, 'theirs.ini'), 1001, 1001);
-  const n = start('--emperor-tyrant-nofollow');
-  await n.waitForLog(/rootlink\.ini: \S+rootlink\.ini: owner: owned by root \(uid 0\)/);
-  await n.waitForLog(/theirs\.ini: \S+theirs\.ini: owner: a symlink of uid 1001 to \S+bob-web\.ini, a file of uid 1002: with emperor-tyrant-nofollow a link must point at its own owner's file/);
-  const mine = await jailed(77141);
-  assert.is(mine.uid, 1001, 'alice\'s link to alice\'s file runs as alice');
-  assert.equal(pidsWith('sleep 77142'), [], 'bob\'s file never ran as anyone');
+  for (const nofollow of [false, true]) {
+    const e = start(...(nofollow ? ['--emperor-tyrant-nofollow'] : []));
+    if (nofollow)
+      await e.waitForLog(/rootlink\.ini: \S+rootlink\.ini: owner: a symlink owned by root \(uid 0\): .*\(chown -h USER:GROUP \S+rootlink\.ini\)/);
+    else
+      await e.waitForLog(/rootlink\.ini: \S+rootlink\.ini: owner: a symlink of uid 0 to \S+alice-web\.ini, a file of uid 1001: in tyrant mode a link must belong to its target's owner .*chown -h 1001:1001 \S+rootlink\.ini, else remove it/);
+    await e.waitForLog(/theirs\.ini: \S+theirs\.ini: owner: a symlink of uid 1001 to \S+bob-web\.ini, a file of uid 1002: in tyrant mode a link must belong to its target's owner/);
+    const mine = await jailed(77141);
+    assert.is(mine.uid, 1001, 'alice\'s link to alice\'s file runs as alice');
+    assert.equal(pidsWith('sleep 77142'), [], 'bob\'s file never ran, as anyone');
+    const ids = (await e.stats()).vassals.map((v) => `${v.id} ${v.state}`).sort();
+    assert.equal(ids, ['1001/mine.ini running', `${nofollow ? 'root' : '1001'}/rootlink.ini failed`, `${nofollow ? '1001' : '1002'}/theirs.ini failed`].sort());
+    await e.stop();
+    await waitUntil(() => pidsWith('sleep 77141').length === 0, 'the emperor\'s vassal gone');
+  }
 });
 
 test('emperor-tyrant-initgroups gives a vassal its owner\'s supplementary groups from /etc/group', async () => {

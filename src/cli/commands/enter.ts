@@ -1,10 +1,10 @@
 // jailctl enter VASSAL [-- CMD ARGS…]: a command inside a running jail, with a pty when
 // our stdin is a terminal (raw mode, window size followed) and plain pipes otherwise; our
 // exit status is the command's.
-import { closest, distance } from 'fastest-levenshtein';
 import { connect } from 'node:net';
 import { readUserDb } from '../../config/users';
 import type { PsRecord } from '../../emperor/control';
+import { matchVassal } from '../../emperor/names';
 import { isJailError } from '../../errors';
 import { startEnterSession, type EnterSession } from '../../emperor/enter-session';
 import type { EnterTarget } from '../../jail/enter';
@@ -68,13 +68,16 @@ export async function runEnter(vassal: string, argv: readonly string[], flags: E
     const answer = await ask(socketPath(flags.socket), { command: 'ps' });
     if (!answer.ok) throw new Error(answer.error);
     const rows = answer.vassals as PsRecord[];
-    record = rows.find((r) => r.name === vassal) ?? rows.find((r) => r.name.replace(/\.[^.]+$/, '') === vassal);
-    if (!record) {
-      const best = rows.length > 0 ? closest(vassal, rows.map((r) => r.name)) : undefined;
-      const near = best !== undefined && distance(vassal, best) <= Math.max(2, Math.floor(vassal.length / 3));
-      io.error(`jailctl: no vassal ${vassal}${near ? ` (did you mean ${best}?)` : rows.length ? ` (there are: ${rows.map((r) => r.name).join(', ')})` : ''}`);
+    const match = matchVassal(rows.map((r) => r.name), vassal);
+    if (match.kind === 'ambiguous') {
+      io.error(`jailctl: ${vassal} is ambiguous: ${match.candidates.join(', ')}; give one of these`);
       return EXIT_REFUSED;
     }
+    if (match.kind === 'none') {
+      io.error(`jailctl: no vassal ${vassal}${match.nearest !== undefined ? ` (did you mean ${match.nearest}?)` : rows.length ? ` (there are: ${rows.map((r) => r.name).join(', ')})` : ''}`);
+      return EXIT_REFUSED;
+    }
+    record = rows.find((r) => r.name === match.name)!;
   } catch (err: unknown) {
     io.error(`jailctl: ${(err as Error).message}`);
     return err instanceof NoEmperorError ? EXIT_NO_EMPEROR : EXIT_REFUSED;

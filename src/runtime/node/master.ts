@@ -19,6 +19,8 @@ interface Worker {
 
 export class Master {
   private options: AppOptions;
+  /** During a reload, the options the old (still serving) workers were started with. */
+  private previous: AppOptions | undefined;
   private readonly fds: number[];
   private readonly emperorFd: number | undefined;
   private readonly configFd: number | undefined;
@@ -97,6 +99,11 @@ export class Master {
     this.workers.push(w);
     child.on('message', (m: FromWorker) => this.onWorkerMessage(w, m));
     child.on('exit', (code, signal) => this.onWorkerExit(w, code, signal));
+    // A fork refused (EAGAIN under max-procs) never exits: it is a worker that never served.
+    child.on('error', (err) => {
+      log(`worker: ${err.message}`);
+      if (child.pid === undefined) this.onWorkerExit(w, null, null);
+    });
     return w;
   }
 
@@ -124,6 +131,7 @@ export class Master {
       return;
     }
     if (w.retiring) return;
+    if (!w.listening && this.abandonReload(w, code, signal)) return;
     if (!w.listening) {
       // The app cannot even load: no use respawning here, the emperor's blacklist decides.
       log(`a worker died before it could serve (${signal ?? `status ${code}`}); exiting`);
@@ -139,6 +147,7 @@ export class Master {
   // one once every new worker listens. The sockets stay open throughout.
   private reload(): void {
     if (this.stopping) return;
+    this.previous = this.options;
     if (this.configFd !== undefined) {
       this.tellEmperor(2);
       try {
@@ -153,10 +162,31 @@ export class Master {
     this.spawnGeneration();
   }
 
+  // A reload whose new generation cannot serve (an app that throws at load, a fork or thread
+  // refused by max-procs) must not take the working one down: while old workers still
+  // listen, the new ones go, the old ones stay, with the config they were started with.
+  private abandonReload(dead: Worker, code: number | null, signal: NodeJS.Signals | null): boolean {
+    const serving = this.workers.filter((x) => x.retiring && x.listening);
+    if (serving.length === 0 || !this.previous) return false;
+    log(`reload failed: a new worker died before it could serve (${signal ?? `status ${code}`}); the ${serving.length} old worker(s) keep serving the previous config`);
+    for (const x of this.workers) {
+      if (x.retiring || x === dead) continue;
+      x.retiring = true;
+      x.child.kill('SIGKILL');
+    }
+    for (const x of serving) x.retiring = false;
+    this.options = this.previous;
+    this.previous = undefined;
+    // Ready again, on the old config (the emperor waits for this after a reload byte).
+    this.tellEmperor(1);
+    return true;
+  }
+
   private retireOldWhenReady(): void {
     const fresh = this.workers.filter((w) => !w.retiring);
     if (fresh.length === 0 || !fresh.every((w) => w.listening)) return;
     for (const w of this.workers) if (w.retiring && w.child.connected) w.child.send({ t: 'stop', graceful: true } satisfies ToWorker);
+    this.previous = undefined;
     this.tellEmperor(1);
   }
 

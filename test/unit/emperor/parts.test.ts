@@ -6,7 +6,7 @@ import {
   applyEmperorOption, DEFAULT_EMPEROR_OPTIONS, EMPEROR_OPTIONS, EmperorOptionError, emperorOptionsFromEntries, findEmperorOption,
 } from '../../../src/emperor/options';
 import { configPacket } from '../../../src/emperor/protocol';
-import { parseStatsAddress } from '../../../src/emperor/stats';
+import { checkStatsExposure, parseStatsAddress } from '../../../src/emperor/stats';
 import { blacklistAfterDeath } from '../../../src/emperor/throttle';
 import { foreignConfigText } from '../../../src/emperor/vassal-config';
 import { thrown } from '../../helpers/thrown';
@@ -24,7 +24,8 @@ test('each death before loyalty adds emperor-throttle, up to emperor-max-throttl
 
 test('every option of the issue exists, with help', () => {
   for (const name of ['emperor', 'emperor-freq', 'emperor-nofollow', 'emperor-use-clone', 'emperor-stats', 'emperor-throttle',
-    'emperor-max-throttle', 'emperor-required-heartbeat', 'emperor-curse-tolerance', 'vassal-set', 'vassals-include', 'binary-path', 'emperor-pidfile'])
+    'emperor-max-throttle', 'emperor-required-heartbeat', 'emperor-curse-tolerance', 'vassal-set', 'vassals-include', 'binary-path', 'emperor-pidfile',
+    'emperor-stats-public', 'emperor-control-max-connections', 'emperor-control-idle-timeout'])
     assert.ok(findEmperorOption(name)?.help, name);
   assert.is(new Set(EMPEROR_OPTIONS.map((o) => o.name)).size, EMPEROR_OPTIONS.length, 'no duplicates');
 });
@@ -79,6 +80,15 @@ test('stats addresses: host:port, :port, [v6]:port, a UNIX path; nonsense refuse
   assert.equal(parseStatsAddress('/run/jailctl/stats.sock'), { path: '/run/jailctl/stats.sock' });
   assert.throws(() => parseStatsAddress('localhost'), /neither host:port/);
   assert.throws(() => parseStatsAddress('x:99999'), /neither host:port/);
+});
+
+test('stats exposure: in tyrant mode TCP only with emperor-stats-public; a UNIX path always', () => {
+  const tcp = parseStatsAddress('127.0.0.1:9191');
+  checkStatsExposure(tcp, '127.0.0.1:9191', { tyrant: false, statsPublic: false });
+  checkStatsExposure(tcp, '127.0.0.1:9191', { tyrant: true, statsPublic: true });
+  checkStatsExposure(parseStatsAddress('/run/s.sock'), '/run/s.sock', { tyrant: true, statsPublic: false });
+  assert.throws(() => checkStatsExposure(tcp, '127.0.0.1:9191', { tyrant: true, statsPublic: false }),
+    /^emperor-stats 127\.0\.0\.1:9191: in tyrant mode the stats list every tenant's vassals, and any local user can connect to a TCP port; give a UNIX socket path .* or set emperor-stats-public = true/);
 });
 
 test.run();

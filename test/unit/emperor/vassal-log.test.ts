@@ -19,10 +19,10 @@ test('every line reaches the file; the echo is capped per second, with a note of
   const lines = 5 * ECHO_LINES_PER_SECOND;
   writeSync(theirs, Array.from({ length: lines }, (_, i) => `line ${i}\n`).join(''));
   const keep = setInterval(() => undefined, 50); // the reader is unref'd
-  for (let i = 0; i < 100 && readFileSync(log.path, { encoding: 'utf8', flag: 'a+' }).split('\n').length <= lines; i++) await sleep(20);
+  for (let i = 0; i < 100 && readFileSync(log.path!, { encoding: 'utf8', flag: 'a+' }).split('\n').length <= lines; i++) await sleep(20);
   await sleep(1100); // the note comes at the latest a second later
   clearInterval(keep);
-  const file = readFileSync(log.path, 'utf8').trimEnd().split('\n');
+  const file = readFileSync(log.path!, 'utf8').trimEnd().split('\n');
   assert.is(file.length, lines, 'the file has every line');
   assert.match(file[lines - 1]!, /^\S+Z stdout line 499$/);
   const shown = echoed.filter((l) => l.startsWith('line '));

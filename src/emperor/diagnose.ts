@@ -1,0 +1,22 @@
+// Why a vassal likely died, where its exit status alone does not say. Only hints: each names
+// what it saw, and says "likely".
+
+// What a process refused a fork or a thread prints (bash, perl, Python, Node's child_process,
+// libuv's assertion when uv_thread_create fails, glibc's pthread_create).
+const EAGAIN_SIGNS = [/Resource temporarily unavailable/i, /\bEAGAIN\b/, /uv_thread_create/, /pthread_create/, /Cannot fork/i];
+
+// The line to add when a vassal that ran under max-procs died saying a fork or a thread was
+// refused: RLIMIT_NPROC counts every process and thread of its uid on the whole host, so a
+// Node app with a few workers needs far more than "a few processes".
+export function maxProcsHint(maxProcs: number | undefined, uid: number | undefined, output: readonly string[], error?: string): string | undefined {
+  if (maxProcs === undefined) return undefined;
+  const seen = [...output, error ?? ''].find((l) => EAGAIN_SIGNS.some((re) => re.test(l)));
+  if (seen === undefined) return undefined;
+  return `likely cause: max-procs = ${maxProcs}: it counts every process and thread of uid ${uid ?? '?'} on the whole host, not only this jail's (a Node process alone has about 10 threads); raise it, or run fewer processes (it said: ${seen.trim().slice(0, 160)})`;
+}
+
+// The lines of a vassal log written since `sinceMs` (each starts with its ISO time stamp).
+export function linesSince(lines: readonly string[], sinceMs: number): string[] {
+  const since = new Date(sinceMs).toISOString();
+  return lines.filter((l) => l.slice(0, since.length) >= since);
+}
