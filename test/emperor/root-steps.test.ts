@@ -151,9 +151,10 @@ test('enter -T (pipes) gives the command neither root\'s terminal nor its sessio
 
 test('emperor-logs-dir none: vassals get pipes (and /dev/null), never the emperor\'s own stdio; logs come from memory', async () => {
   fx.dir.write('web.ini', ini('unshare = fs,pid', 'uid = 1001', 'gid = 1001',
-    'unprivileged-binary-patch-arg = /bin/sh -c "for fd in 0 1 2; do echo fd$fd=$(readlink /proc/self/fd/$fd); done; exec /bin/sleep 79306"'));
+    'unprivileged-binary-patch-arg = /bin/sh -c "for fd in 0 1 2; do echo fd$fd=$(readlink /proc/$$/fd/$fd); done; exec /bin/sleep 79306"'));
   const e = fx.start(['--emperor', fx.dir.dir, '--emperor-logs-dir', 'none']);
-  const log = await e.waitForLog(/\[web\.ini\] fd2=\S+/);
+  await e.waitForLog(/\[web\.ini\] fd2=\S+/);
+  const log = e.log();
   const fd = (n: number): string => new RegExp(`\\[web\\.ini\\] fd${n}=(\\S+)`).exec(log)![1]!;
   const emperors = [0, 1, 2].map((n) => readlinkSync(`/proc/${e.child.pid}/fd/${n}`));
   assert.is(fd(0), '/dev/null');
