@@ -19,8 +19,8 @@ static int parse_fd(const char *s) {
         return (*s && !*end && v >= 0 && v < 1 << 20) ? (int) v : -1;
 }
 
-/* The launcher blocked every signal and shared our handlers until the exec: start clean. */
-/* Default handlers, every signal still blocked. As pid 1 of a new pid namespace the
+/* The launcher blocked every signal and shared our handlers until the exec: default
+ * handlers now, with every signal still blocked. As pid 1 of a new pid namespace the
  * helper would silently lose a signal that is neither blocked nor handled (the kernel
  * drops it), so signals stay pending until a process that can take them exists: the
  * init forwards them to the vassal, and hooks and the vassal unblock before exec. */

@@ -30,6 +30,12 @@ export const MAX_LINE = 64 * 1024;
 /** How long a connection over the per-uid limit may take to send its request before it is
  *  told why it is refused (and closed): short, as it holds one of the emperor's fds. */
 const REFUSE_WAIT_MS = 200;
+/** The most lines `logs -n` returns (the log file itself has them all). */
+const MAX_TAIL_LINES = 10_000;
+
+/** What a client may leave unread of an enter session's output before it is held back. */
+const MAX_UNREAD_OUTPUT = 1024 * 1024;
+
 /** The longest input line of an enter session (a 64 KiB read of stdin, in base64, fits). */
 const MAX_SESSION_LINE = 256 * 1024;
 
@@ -59,7 +65,7 @@ export interface ControlTarget {
   /** The vassal's captured output, or undefined when the emperor keeps no logs. */
   log(name: string): VassalLog;
   /** Runs a command inside the vassal's running jail for `peer` (see enter-session.ts). */
-  enter(name: string, req: RemoteEnterRequest, output: (stream: 'stdout' | 'stderr', data: Buffer) => void): EnterSession;
+  enter(name: string, req: RemoteEnterRequest, output: (stream: 'stdout' | 'stderr', data: Buffer) => boolean, drained: () => void): EnterSession;
 }
 
 /** One row of `jailctl ps`. */
@@ -145,7 +151,7 @@ function findVassal(target: ControlTarget, peer: Peer, name: unknown): string {
 export interface Continuation {
   follow?: VassalLog;
   /** Makes the session once the answer is written, handing it its output channel. */
-  enter?: (output: (stream: 'stdout' | 'stderr', data: Buffer) => void) => EnterSession;
+  enter?: (output: (stream: 'stdout' | 'stderr', data: Buffer) => boolean, drained: () => void) => EnterSession;
 }
 
 export async function handleRequest(
@@ -178,7 +184,8 @@ export async function handleRequest(
       const name = findVassal(target, peer, req.vassal);
       const log = target.log(name);
       const n = req.lines === undefined ? 20 : Number(req.lines);
-      if (!Number.isSafeInteger(n) || n < 0) throw new ControlError('EBADREQ', `lines: expected a count, got ${JSON.stringify(req.lines)}`);
+      if (!Number.isSafeInteger(n) || n < 0 || n > MAX_TAIL_LINES)
+        throw new ControlError('EBADREQ', `lines: expected a count from 0 to ${MAX_TAIL_LINES}, got ${JSON.stringify(req.lines)}`);
       const lines = log.tail(n);
       if (req.follow === true) then.follow = log;
       // Without emperor-logs-dir (none) the last lines come from memory: no path.
@@ -197,7 +204,7 @@ export async function handleRequest(
         ...(typeof req.rows === 'number' ? { rows: req.rows } : {}),
         env: typeof req.term === 'string' ? { TERM: req.term } : {},
       };
-      then.enter = (output) => target.enter(name, enterReq, output);
+      then.enter = (output, drained) => target.enter(name, enterReq, output, drained);
       return { vassal: name };
     }
     case 'unblacklist': {
@@ -260,14 +267,36 @@ export async function startControlServer(
   return server;
 }
 
+// `logs -f` on this connection: a line for every new one, but never more than
+// MAX_UNREAD_OUTPUT the peer has not read: past it lines are counted, and a note says how
+// many were dropped once it reads again.
+function followerOf(socket: Socket): (line: string) => void {
+  let dropped = 0;
+  return (line) => {
+    if (socket.destroyed) return;
+    if (socket.writableLength >= MAX_UNREAD_OUTPUT) {
+      dropped++;
+      return;
+    }
+    if (dropped > 0) socket.write(`${JSON.stringify({ line: `(jailctl: ${dropped} line(s) dropped: this follower read too slowly)` })}\n`);
+    dropped = 0;
+    socket.write(`${JSON.stringify({ line })}\n`);
+  };
+}
+
 // An enter session on this connection: output out, {"exit"} at the end; the client going
 // away ends the command.
 function startSession(socket: Socket, make: NonNullable<Continuation['enter']>, log: (line: string) => void): EnterSession | undefined {
   let session: EnterSession;
   try {
+    // Input the command has not taken yet pauses the connection (sessionInput) until it has;
+    // output the client has not read yet stops the emperor reading the command's.
     session = make((stream, data) => {
-      if (!socket.destroyed) socket.write(`${JSON.stringify({ out: data.toString('base64'), stream })}\n`);
-    });
+      if (socket.destroyed) return true;
+      socket.write(`${JSON.stringify({ out: data.toString('base64'), stream })}\n`);
+      return socket.writableLength < MAX_UNREAD_OUTPUT;
+    }, () => socket.resume());
+    socket.on('drain', () => session.resumeOutput());
   } catch (err: unknown) {
     socket.end(`${JSON.stringify({ exit: 125, error: (err as Error).message })}\n`);
     log(`control socket: enter failed: ${(err as Error).message}`);
@@ -280,14 +309,15 @@ function startSession(socket: Socket, make: NonNullable<Continuation['enter']>, 
   return session;
 }
 
-function sessionInput(session: EnterSession, line: string): void {
+function sessionInput(session: EnterSession, line: string, socket: Socket): void {
   let msg: { in?: unknown; resize?: unknown; eof?: unknown };
   try {
     msg = JSON.parse(line) as typeof msg;
-  } catch {
-    return;
+  } catch (err: unknown) {
+    if (err instanceof SyntaxError) return; // not a message: ignored, as an unknown key is
+    throw err;
   }
-  if (typeof msg.in === 'string') session.input(Buffer.from(msg.in, 'base64'));
+  if (typeof msg.in === 'string' && !session.input(Buffer.from(msg.in, 'base64'))) socket.pause();
   if (Array.isArray(msg.resize) && msg.resize.length === 2) session.resize(Number(msg.resize[0]), Number(msg.resize[1]));
   if (msg.eof === true) session.endInput();
 }
@@ -334,7 +364,6 @@ function serve(socket: Socket, target: ControlTarget, log: (line: string) => voi
     else open.delete(peer.uid);
   });
   let buffered = '';
-  let queue = Promise.resolve();
   let session: EnterSession | undefined;
   let following = false;
   let busy = 0;
@@ -344,43 +373,62 @@ function serve(socket: Socket, target: ControlTarget, log: (line: string) => voi
     if (busy === 0 && !session && !following)
       refuse(socket, 'ETIMEDOUT', `no request in ${limits.idleSeconds} s; closed`);
   });
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    buffered += chunk;
+  // One request at a time, in order (a stop answers when the jail is down, and the next
+  // request waits for it); while one is answered the connection is not read, so a peer that
+  // pipelines thousands of requests and reads nothing holds one answer, not thousands.
+  const answer = async (line: string): Promise<void> => {
+    let reply: Record<string, unknown>;
+    const then: Continuation = {};
+    try {
+      reply = { ok: true, ...(await handleRequest(target, peer, line, then)) };
+    } catch (err: unknown) {
+      if (!(err instanceof ControlError)) {
+        log(`control socket: internal error answering uid ${peer.uid}: ${(err as Error).stack ?? err}`);
+        reply = { ok: false, code: 'EINTERNAL', error: (err as Error).message };
+      } else reply = { ok: false, code: err.code, error: err.message };
+    }
+    if (socket.destroyed) return;
+    socket.write(`${JSON.stringify(reply)}\n`);
+    if (then.follow) {
+      following = true;
+      socket.once('close', then.follow.follow(followerOf(socket)));
+    }
+    if (then.enter) session = startSession(socket, then.enter, log);
+  };
+  const next = (): void => {
     let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
+    while (busy === 0 && !socket.destroyed && (nl = buffered.indexOf('\n')) >= 0) {
       const line = buffered.slice(0, nl).trim();
       buffered = buffered.slice(nl + 1);
       if (line === '') continue;
       if (session) {
-        sessionInput(session, line);
+        try {
+          sessionInput(session, line, socket);
+        } catch (err: unknown) {
+          // A message the session cannot take (a resize the kernel refuses): this peer's
+          // session ends, the emperor does not.
+          log(`control socket: enter session of uid ${peer.uid}: ${(err as Error).message}; closed`);
+          socket.destroy();
+          return;
+        }
         continue;
       }
-      busy++;
-      // In order: a stop answers when the jail is down, and the next request waits for it.
-      queue = queue.then(async () => {
-        let answer: Record<string, unknown>;
-        const then: Continuation = {};
-        try {
-          answer = { ok: true, ...(await handleRequest(target, peer, line, then)) };
-        } catch (err: unknown) {
-          if (!(err instanceof ControlError)) {
-            log(`control socket: internal error answering uid ${peer.uid}: ${(err as Error).stack ?? err}`);
-            answer = { ok: false, code: 'EINTERNAL', error: (err as Error).message };
-          } else answer = { ok: false, code: err.code, error: err.message };
-        }
-        busy--;
-        if (!socket.destroyed) socket.write(`${JSON.stringify(answer)}\n`);
-        if (then.follow && !socket.destroyed) {
-          following = true;
-          const stop = then.follow.follow((l) => socket.write(`${JSON.stringify({ line: l })}\n`));
-          socket.once('close', stop);
-        }
-        if (then.enter && !socket.destroyed) session = startSession(socket, then.enter, log);
+      busy = 1;
+      socket.pause();
+      void answer(line).then(() => {
+        busy = 0;
+        if (socket.destroyed) return;
+        socket.resume();
+        setImmediate(next);
       });
     }
     const most = session ? MAX_SESSION_LINE : MAX_LINE;
-    if (buffered.length > most) refuse(socket, 'EBADREQ', `a ${session ? 'session input' : 'request'} line is at most ${most} bytes`);
+    if (!buffered.includes('\n') && buffered.length > most) refuse(socket, 'EBADREQ', `a ${session ? 'session input' : 'request'} line is at most ${most} bytes`);
+  };
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    next();
   });
   socket.on('error', () => socket.destroy());
 }

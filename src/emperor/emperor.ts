@@ -236,10 +236,10 @@ export class Emperor {
       start: (name) => vassal(name).requestStart(),
       unblacklist: (name) => vassal(name).requestUnblacklist(),
       log: (name) => vassal(name).log,
-      enter: (name, req, output) => {
+      enter: (name, req, output, drained) => {
         const s = vassal(name).snapshot();
         const target = { vassal: name, pid: s.pid, namespaces: s.namespaces as Namespace[], ...(s.uid !== undefined ? { uid: s.uid } : {}), ...(s.gid !== undefined ? { gid: s.gid } : {}), groups: s.groups, caps: s.caps };
-        return startEnterSession(target, { ...req, root: false, rootCaller: false }, this.ctx.users(), output);
+        return startEnterSession(target, { ...req, root: false, rootCaller: false }, this.ctx.users(), output, drained);
       },
     };
   }

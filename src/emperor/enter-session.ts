@@ -33,74 +33,110 @@ export interface EnterSession {
   /** No more input (pipes only: a pty gets ^D from the user). */
   endInput(): void;
   resize(columns: number, rows: number): void;
+  /** The consumer of the output took what it had: read the command's output again. */
+  resumeOutput(): void;
   /** Ends the command (the client went away). */
   kill(): void;
   /** Resolves with the exit status once the command is gone and its output read. */
   readonly done: Promise<number>;
 }
 
-// Reads a non-blocking fd (pty master or socket) until EOF, handing each chunk on.
-function pump(fd: number, isPty: boolean, out: (data: Buffer) => void): { done: Promise<void>; stop(): void } {
-  let stop = (): void => undefined;
-  const done = new Promise<void>((resolve) => {
-    const buf = Buffer.alloc(65536);
-    const watcher: FdWatcher = new binding.FdWatcher(fd, () => {
-      for (;;) {
-        let n: number;
-        try {
-          n = isPty ? readSync(fd, buf, 0, buf.length, null) : binding.recvFds(fd, 65536, 0).data.copy(buf);
-        } catch (err: unknown) {
-          if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return;
-          n = 0; // EIO on a pty: the command and its children are gone
-        }
-        if (n === 0) {
-          watcher.close();
-          // A pty master is also the input side: its owner closes it when all is done.
-          if (!isPty) closeSync(fd);
-          resolve();
-          return;
-        }
-        out(Buffer.from(buf.subarray(0, n)));
-        if (!isPty) return; // one message per wake-up: the socket is blocking
-      }
-    });
-    stop = () => {
-      watcher.close();
-      resolve();
-    };
-  });
-  return { done, stop: () => stop() };
+/** Reads of a pty per wake-up: a command writing without pause must not hold the loop. */
+const READS_PER_WAKE = 8;
+
+interface Pump {
+  readonly done: Promise<void>;
+  stop(): void;
+  /** Reading again after `out` said false (the consumer took what it had). */
+  resume(): void;
 }
 
-// Starts the command; `output` gets what it writes, `drained` is called when input() may
-// take more again after it said false.
+// Reads a non-blocking fd (pty master or socket) until EOF, handing each chunk on; when `out`
+// says false the fd is not read (the command's writes block) until resume().
+function pump(fd: number, isPty: boolean, out: (data: Buffer) => boolean): Pump {
+  let watcher: FdWatcher | undefined;
+  let finished = false;
+  let resolveDone = (): void => undefined;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  const buf = Buffer.alloc(65536);
+  const end = (): void => {
+    watcher?.close();
+    watcher = undefined;
+    if (finished) return;
+    finished = true;
+    resolveDone();
+  };
+  const onReadable = (): void => {
+    for (let i = 0; i < (isPty ? READS_PER_WAKE : 1); i++) {
+      let n: number;
+      try {
+        n = isPty ? readSync(fd, buf, 0, buf.length, null) : binding.recvFds(fd, 65536, 0).data.copy(buf);
+      } catch (err: unknown) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return;
+        n = 0; // EIO on a pty: the command and its children are gone
+      }
+      if (n === 0) {
+        end();
+        // A pty master is also the input side: its owner closes it when all is done.
+        if (!isPty) closeSync(fd);
+        return;
+      }
+      if (!out(Buffer.from(buf.subarray(0, n)))) {
+        watcher?.close();
+        watcher = undefined;
+        return;
+      }
+    }
+  };
+  watcher = new binding.FdWatcher(fd, onReadable);
+  return {
+    done,
+    stop: end,
+    resume() {
+      if (!finished && !watcher) watcher = new binding.FdWatcher(fd, onReadable);
+    },
+  };
+}
+
+// Starts the command; `output` gets what it writes (false: hold on until resumeOutput()),
+// `drained` is called when input() may take more again after it said false.
 export function startEnterSession(
   target: EnterTarget,
   req: EnterRequest,
   users: UserDb,
-  output: (stream: 'stdout' | 'stderr', data: Buffer) => void,
+  output: (stream: 'stdout' | 'stderr', data: Buffer) => boolean,
   drained: () => void = () => undefined,
 ): EnterSession {
   const pty = req.tty ? binding.openPty() : undefined;
-  if (pty) binding.setWindowSize(pty.master, req.columns || 80, req.rows || 24);
   const pairs = pty ? [] : [binding.socketPair(), binding.socketPair(), binding.socketPair()];
+  const ours = pty ? [pty.master] : pairs.map((p) => p[0]);
   const theirs = pty ? [pty.slave, pty.slave, pty.slave] : pairs.map((p) => p[1]);
-  const plan = enterPlan(
-    target,
-    { argv: req.argv, root: req.root, rootCaller: req.rootCaller, fds: theirs.map((src, dst) => ({ src, dst })), ctty: pty !== undefined, env: req.env },
-    users,
-  );
   let jail;
+  let pidfd: number | undefined;
   try {
+    if (pty) binding.setWindowSize(pty.master, req.columns || 80, req.rows || 24);
+    const plan = enterPlan(
+      target,
+      { argv: req.argv, root: req.root, rootCaller: req.rootCaller, fds: theirs.map((src, dst) => ({ src, dst })), ctty: pty !== undefined, env: req.env },
+      users,
+    );
+    pidfd = plan.join!.pidfd;
     jail = launchJail(plan);
+  } catch (err: unknown) {
+    // Nothing of a session that did not start stays open (a peer could repeat it to EMFILE).
+    for (const fd of ours) closeSync(fd);
+    throw err;
   } finally {
-    closeSync(plan.join!.pidfd);
+    if (pidfd !== undefined) closeSync(pidfd);
     for (const fd of new Set(theirs)) closeSync(fd);
   }
   const inputFd = pty ? pty.master : pairs[0]![0];
   const reading = pty
     ? [pump(pty.master, true, (d) => output('stdout', d))]
     : [pump(pairs[1]![0], false, (d) => output('stdout', d)), pump(pairs[2]![0], false, (d) => output('stderr', d))];
+  // Once the command is gone and its fds closed, late messages (a resize, input) are no-ops:
+  // the fd numbers may already be someone else's.
+  let over = false;
   let inputOpen = true;
   let closeWhenFlushed = false;
   if (!pty) binding.setNonBlocking(inputFd);
@@ -153,6 +189,7 @@ export function startEnterSession(
     else await Promise.race([reading[0]!.done, new Promise((r) => setTimeout(r, 200))]);
     for (const r of reading) r.stop();
     if (retry) clearTimeout(retry);
+    over = true;
     if (pty) {
       inputOpen = false;
       closeSync(inputFd);
@@ -161,7 +198,7 @@ export function startEnterSession(
   })();
   return {
     input(data) {
-      if (!inputOpen || closeWhenFlushed) return false;
+      if (over || !inputOpen || closeWhenFlushed) return false;
       // A command that does not read its input must not stop the emperor: what it has not
       // taken waits here and is retried; past MAX_PENDING_INPUT (a peer that ignores the
       // false below) input is dropped.
@@ -172,13 +209,16 @@ export function startEnterSession(
       return pendingBytes < HIGH_WATER;
     },
     endInput() {
-      if (pty || !inputOpen) return;
+      if (over || pty || !inputOpen) return;
       // What is still queued goes first: `printf x | jailctl enter web -- cat` prints x.
       closeWhenFlushed = true;
       flush();
     },
     resize(columns, rows) {
-      if (pty) binding.setWindowSize(pty.master, columns, rows);
+      if (pty && !over) binding.setWindowSize(pty.master, columns, rows);
+    },
+    resumeOutput() {
+      for (const r of reading) r.resume();
     },
     kill() {
       jail.signal('SIGKILL');

@@ -114,7 +114,8 @@ emperor(`${THROUGH_EMPEROR} files through the watched directory: the canary's ja
   chownSync(canary, TENANT, TENANT);
   // Tyrant mode: a mutation that still compiles runs as uid 1001, never a root hook.
   const e = fx.start(['--emperor', dir, '--emperor-tyrant', '--emperor-freq', '1']);
-  const { pid } = (await e.waitForVassal('canary.ini', (v) => v?.state === 'running', 'the canary running'))!;
+  // In tyrant mode a vassal is OWNER/NAME (the uid: the test tenant has no passwd entry).
+  const { pid } = (await e.waitForVassal(`${TENANT}/canary.ini`, (v) => v?.state === 'running', 'the canary running'))!;
   const jail = pidsWith('sleep 77499'); // the jail's init and the sleep under it
   // Files that are not what their size says, or no files at all: read as little as possible.
   for (const [name, target] of [['pagemap.ini', '/proc/self/pagemap'], ['status.yaml', '/proc/self/status'], ['zero.json', '/dev/zero']] as const)
@@ -141,7 +142,8 @@ emperor(`${THROUGH_EMPEROR} files through the watched directory: the canary's ja
         throw new Error(`batch ${done / BATCH}: the emperor does not answer (${String(err)}); it exited ${JSON.stringify([e.child.exitCode, e.child.signalCode])}; log:\n${e.log().slice(-3000)}`);
       });
       const states = new Map(stats.vassals.map((v) => [v.id, v.state]));
-      if (names.every((n) => states.has(n) && states.get(n) !== 'spawning')) break;
+      const id = (n: string): string => `${TENANT}/${n}`;
+      if (names.every((n) => states.has(id(n)) && states.get(id(n)) !== 'spawning')) break;
       assert.ok(Date.now() < end, `batch ${done / BATCH}: not every file settled\n${e.log().slice(-3000)}`);
       await sleep(100);
     }
@@ -154,7 +156,7 @@ emperor(`${THROUGH_EMPEROR} files through the watched directory: the canary's ja
   assert.match(ps.stdout, 'canary.ini');
   assert.not.match(e.log(), /internal error/, 'no file made the emperor log an internal error');
   assert.not.match(e.log(), INTERNAL_ERROR);
-  const after = (await e.vassal('canary.ini'))!;
+  const after = (await e.vassal(`${TENANT}/canary.ini`))!;
   assert.equal([after.pid, after.state, after.respawns], [pid, 'running', 0], 'the canary never restarted');
   assert.ok(EXTS.every((x) => e.log().includes(`.${x}: `)), 'every format reached the emperor');
 });

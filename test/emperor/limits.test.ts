@@ -67,7 +67,9 @@ test('stats: in tyrant mode a TCP address needs emperor-stats-public; an endless
   const endless = await flood({ path: e.statsPath }, 'GET /');
   assert.ok(endless.bytes < 4 * 1024 * 1024, `the server stopped taking bytes (took ${endless.bytes})`);
   assert.ok(endless.ms < 5000, `and closed the connection (after ${endless.ms} ms)`);
-  assert.match(endless.answer, /^HTTP\/1\.0 431 /);
+  // A 431 when the request line came within the server's 25 ms for HTTP; on a loaded box the
+  // raw document may go first. Either way the endless rest is refused.
+  assert.match(endless.answer, /^(HTTP\/1\.0 431 |\{)/);
   // A request head that never ends is cut off after the timeout, the normal ones still work.
   const slow = await new Promise<number>((resolve) => {
     const t0 = Date.now();

@@ -169,7 +169,7 @@ test('emperor-logs-dir none: vassals get pipes (and /dev/null), never the empero
 
 test('enter through the emperor: input is delivered in full before end of input, however slowly the command reads', async () => {
   const e = await startVassal('/bin/sleep 79305');
-  const input = 'x'.repeat(300 * 1024);
+  const input = 'x'.repeat(3 * 1024 * 1024); // past what the emperor would queue (1 MiB) without backpressure
   const [cmd, argv] = cliCommand(['enter', '--socket', e.controlPath, 'web', '--', '/bin/sh', '-c', 'sleep 1; /usr/bin/wc -c'], AS_TENANT);
   const r = spawnSync(cmd, argv, { cwd: ROOT, input, encoding: 'utf8', timeout: 30000 });
   assert.is(r.stdout.trim(), String(input.length), r.stderr);

@@ -37,6 +37,10 @@ async function attach(session: EnterSession, tty: boolean, io: EnterIo): Promise
   };
   const onEnd = (): void => session.endInput();
   const onResize = (): void => session.resize(io.stdout.columns || 80, io.stdout.rows || 24);
+  // Our stdout (a pipe to `less`, say) full: the command's output waits until it drains.
+  const onDrain = (): void => session.resumeOutput();
+  io.stdout.on('drain', onDrain);
+  process.stderr.on('drain', onDrain);
   if (raw) io.stdin.setRawMode(true);
   io.stdin.on('data', onInput);
   io.stdin.on('end', onEnd);
@@ -46,6 +50,8 @@ async function attach(session: EnterSession, tty: boolean, io: EnterIo): Promise
     return await session.done;
   } finally {
     process.off('SIGWINCH', onResize);
+    io.stdout.off('drain', onDrain);
+    process.stderr.off('drain', onDrain);
     io.stdin.off('data', onInput);
     io.stdin.off('end', onEnd);
     if (raw) io.stdin.setRawMode(false);

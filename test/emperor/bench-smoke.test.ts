@@ -1,0 +1,47 @@
+// Every benchmark in bench/, run as `npm run bench:*` would, with a tiny N: the figures mean
+// nothing here, but a bench that no longer runs (a changed option, a protocol, a path) fails
+// the suite instead of rotting until someone needs it. Each must finish and print its
+// comparison with the peer it measures against.
+import { spawnSync } from 'node:child_process';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ROOT } from '../helpers/cli';
+import { requireRoot } from '../helpers/root';
+
+requireRoot();
+
+const test = suite('benchmarks, smoke mode');
+
+// `npm run NAME` with env; its output, after checking it ended well.
+function bench(name: string, env: Record<string, string>, timeoutMs: number): string {
+  const r = spawnSync('npm', ['run', '-s', name], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: timeoutMs });
+  assert.is(r.status, 0, `npm run ${name} (${r.signal ?? 'exit ' + r.status}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+test('bench:launch compares the addon with the raw C loop, unshare+setpriv, bubblewrap and spawnSync', () => {
+  assert.match(bench('bench:launch', { JAILCTL_BENCH_N: '5' }, 120_000), /addon vs raw C loop: [\d.]+x/);
+});
+
+test('bench:detect times our emperor and uWSGI\'s on the same events', () => {
+  const out = bench('bench:detect', { JAILCTL_BENCH_N: '3', JAILCTL_BENCH_UWSGI_N: '1' }, 240_000);
+  assert.match(out, /rename → exec/);
+  assert.match(out, /uWSGI/);
+});
+
+test('bench:scale starts many jails under both emperors', () => {
+  const out = bench('bench:scale', { JAILCTL_BENCH_VASSALS: '3', JAILCTL_BENCH_UWSGI_VASSALS: '3', JAILCTL_BENCH_IDLE_S: '1' }, 240_000);
+  assert.match(out, /ours\/uWSGI = [\d.]+/);
+});
+
+test('bench:ondemand runs the three set-ups', () => {
+  const out = bench('bench:ondemand', { JAILCTL_BENCH_CYCLES: '1', JAILCTL_BENCH_WARM: '5', JAILCTL_BENCH_LOAD: '5' }, 300_000);
+  assert.match(out, /uWSGI/);
+});
+
+test('bench:death SIGKILLs both emperors and times their vassals\' end', () => {
+  const out = bench('bench:death', { JAILCTL_BENCH_VASSALS: '3', JAILCTL_BENCH_ROUNDS: '1', JAILCTL_BENCH_GIVE_UP_MS: '5000' }, 180_000);
+  assert.match(out, /ratio jailctl\/uWSGI [\d.]+/);
+});
+
+test.run();
