@@ -1,6 +1,7 @@
 // The CLI's side of the emperor's control socket: one JSON request per line, one answer
 // per line (src/emperor/control.ts has the protocol).
 import { connect } from 'node:net';
+import { binding } from '../native/binding';
 import { DEFAULT_CONTROL_SOCKET } from '../emperor/control';
 
 /** jailctl's exit statuses for the control commands. */
@@ -24,13 +25,31 @@ export function socketPath(flag: string | undefined, env: NodeJS.ProcessEnv = pr
   return flag ?? env.JAILCTL_SOCKET ?? DEFAULT_CONTROL_SOCKET;
 }
 
-// Sends one request and resolves with the answer.
-export function ask(path: string, request: Record<string, unknown>): Promise<ControlAnswer> {
+/** Who answers on the control socket, as the kernel says (SO_PEERCRED). */
+export interface Answerer {
+  readonly pid: number;
+  readonly uid: number;
+}
+
+// Sends one request and resolves with the answer; `onConnect` sees who serves the socket
+// first and may refuse it by throwing (root's enter trusts only a root emperor).
+export function ask(path: string, request: Record<string, unknown>, onConnect?: (server: Answerer) => void): Promise<ControlAnswer> {
   return new Promise((resolve, reject) => {
     const sock = connect(path);
     let got = '';
     sock.setEncoding('utf8');
-    sock.on('connect', () => sock.write(`${JSON.stringify(request)}\n`));
+    sock.on('connect', () => {
+      if (onConnect) {
+        try {
+          onConnect(binding.peerCredentials((sock as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1));
+        } catch (err: unknown) {
+          sock.destroy();
+          reject(err);
+          return;
+        }
+      }
+      sock.write(`${JSON.stringify(request)}\n`);
+    });
     sock.on('data', (chunk: string) => {
       got += chunk;
       const nl = got.indexOf('\n');

@@ -85,9 +85,14 @@ interface Known {
 // within those, after a `<<`: a here-document expands its body). Scanned incrementally, each
 // character once. /bin/sh's rules; plan/words.ts knows only quotes and backslashes, so what
 // is safe here is safe there.
+/** Before a command's name: the start of the value, after `;`, `&`, `|`, `(`, a line break,
+ *  or a keyword that starts a command. */
+const COMMAND_WORD_RE = /(^|[;&|(\n]|(^|\s)(then|do|else|elif|if|while|until|!|exec|command|env|sudo|nice|nohup|xargs|time))\s*$/;
+
 class ShellScan {
-  private readonly stack: Array<"'" | '"' | '$(' | '${' | '`' | '('> = [];
+  private readonly stack: Array<"'" | '"' | '$(' | '${' | '`' | '(' | "$'"> = [];
   private heredoc = false;
+  private comment = false;
   private pos = 0;
   private skip = false;
 
@@ -101,11 +106,25 @@ class ShellScan {
       const c = text[this.pos]!;
       const next = text[this.pos + 1];
       const top = this.stack.at(-1);
+      if (this.comment) {
+        if (c === '\n') this.comment = false;
+        continue;
+      }
       if (top === "'") {
         if (c === "'") this.stack.pop();
         continue;
       }
-      if (c === '\\') this.skip = true;
+      // bash's $'…' (ANSI-C quoting, also as /bin/sh): backslashes escape inside it.
+      if (top === "$'") {
+        if (c === '\\') this.skip = true;
+        else if (c === "'") this.stack.pop();
+        continue;
+      }
+      if (c === '#' && top === undefined && /^$|[\s;&|(]$/.test(text.slice(Math.max(0, this.pos - 1), this.pos))) this.comment = true;
+      else if (c === '$' && next === "'" && top !== '"') {
+        this.stack.push("$'");
+        this.skip = true;
+      } else if (c === '\\') this.skip = true;
       else if (c === '$' && (next === '(' || next === '{')) {
         this.stack.push(next === '(' ? '$(' : '${');
         this.skip = true;
@@ -120,8 +139,10 @@ class ShellScan {
       else if (c === '}' && top === '${') this.stack.pop();
       else if (c === '<' && next === '<') this.heredoc = true;
     }
-    if (this.heredoc || this.skip || this.stack.length > 1) return 'nested';
+    if (this.heredoc || this.comment || this.skip || this.stack.length > 1) return 'nested';
     const top = this.stack[0];
+    // A `$` right before the word would make it `$'…'` (ANSI-C quoting) or a parameter.
+    if (top !== "'" && top !== '"' && text.endsWith('$')) return 'nested';
     return top === undefined ? 'top' : top === "'" || top === '"' ? top : 'nested';
   }
 
@@ -183,6 +204,12 @@ export function expandConfig(layers: readonly ConfigLayer[], ctx: ExpandContext)
         const at = scan!.contextAt(value);
         if (at === 'nested')
           fail(`${what} inside \`$(…)\`, \`\${…}\`, backquotes or a here-document, where no quoting holds; write ${token} as a word of its own (bare or in quotes): the emperor quotes a tenant's value as one word`);
+        // Where the command's name goes, the tenant would choose the program root runs.
+        if (at === 'top' && COMMAND_WORD_RE.test(value))
+          fail(`${what} where a command's name goes: root would run a program the tenant names; put the program in the sysadmin's line and ${token} after it, as an argument`);
+        // At the start of a word, `-x` would be an option of the root command.
+        if (text.startsWith('-') && /(^|\s)['"]?$/.test(value) && !/(^|\s)--\s/.test(value))
+          fail(`${what}, which starts with \`-\`: the root command would read it as an option; refused (a command taking \`--\` before ${token} is safe, and the tenant's value must not start with -)`);
         append(at === 'top' ? shellQuote(text) : `${at}${shellQuote(text)}${at}`);
         scan!.skipTo(value.length);
       };
@@ -214,7 +241,7 @@ export function expandConfig(layers: readonly ConfigLayer[], ctx: ExpandContext)
       if (total > MAX_EXPANDED_TOTAL)
         fail(`expands the vassal's values to more than ${MAX_EXPANDED_TOTAL} characters in all (MAX_EXPANDED_TOTAL); placeholders repeat too much text: write the values out`);
       values.set(entry.key, { value, depth, ...(taint !== undefined ? { taint } : {}) });
-      out.push({ key: entry.key, value, line: entry.line, ...(where !== ctx.vassalFile ? { file: where } : {}) });
+      out.push({ key: entry.key, value, line: entry.line, ...(where !== ctx.vassalFile ? { file: where } : {}), ...(taint !== undefined ? { tainted: true } : {}) });
     }
   }
   if (unshown > 0) warnings.push(`${ctx.vassalFile}: ${unshown} more unresolved placeholders not shown`);

@@ -19,6 +19,9 @@ export function vassalName(path: string): string {
  *  (or a tenant trying to make the emperor hold gigabytes). */
 export const MAX_VASSAL_FILE_BYTES = 1 << 20;
 
+/** open(2)'s O_PATH on Linux (Node does not export it). */
+const O_PATH = 0o10000000;
+
 /** A vassal file's text and the stat of what was actually read (owner, for tyrant mode). */
 export interface OpenedVassalFile {
   readonly file: string;
@@ -40,15 +43,26 @@ export function openVassalFile(path: string): OpenedVassalFile {
   const ext = extname(file).toLowerCase();
   if (!VASSAL_EXTENSIONS.includes(ext))
     throw new ConfigError(file, undefined, undefined, `unsupported vassal file extension \`${ext || '(none)'}\`; use .ini, .yml, .yaml or .json`);
+  // First an O_PATH fd, which names the file without opening it: a path swapped for a
+  // device (a tenant's pty would become the emperor's controlling terminal; /dev/watchdog
+  // is armed by an open) or a FIFO is never opened. Only a regular file is then opened for
+  // reading, through that same fd, without ever taking a terminal.
   let fd: number;
+  let stat: Stats;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const named = openSync(file, O_PATH);
+    try {
+      stat = fstatSync(named);
+      if (!stat.isFile()) throw new ConfigError(file, undefined, undefined, 'not a regular file');
+      fd = openSync(`/proc/self/fd/${named}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    } finally {
+      closeSync(named);
+    }
   } catch (err: unknown) {
+    if (err instanceof ConfigError) throw err;
     throw readError(file, err);
   }
   try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new ConfigError(file, undefined, undefined, 'not a regular file');
     if (stat.size > MAX_VASSAL_FILE_BYTES)
       throw new ConfigError(file, undefined, undefined, `${stat.size} bytes; a vassal file may have at most ${MAX_VASSAL_FILE_BYTES} (1 MiB)`);
     // At most what fstat said, plus one byte to see a file that grew meanwhile: a tenant

@@ -13,6 +13,9 @@ export interface ConfigEntry {
   /** The file the entry came from when it is not the vassal's own (vassals-include), or
    *  the origin of an entry that has no file (`vassal-set`, `JAIL_VASSAL_*`). */
   readonly file?: string;
+  /** Built from a tenant's value (tyrant mode): a tenant's own line, or a sysadmin's line
+   *  that substituted one. Nothing root runs takes it unquoted (config/expand.ts). */
+  readonly tainted?: boolean;
 }
 
 // Everything the config layer knows about one file; plan/compile.ts gives it meaning.

@@ -2,7 +2,7 @@
 // more than a tenant may have. The owner is read from the open file itself (fstat), so a
 // path swapped after the scan cannot lend the vassal someone else's identity; only then is
 // the text parsed. Every refusal names the file, the line and what to do instead.
-import { lstatSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { openVassalFile, parseVassalText } from '../config/load';
 import { excerpt } from '../config/limits';
@@ -88,13 +88,22 @@ export function tenantOf(owner: { uid: number; gid: number }, options: TyrantOpt
   return { uid: owner.uid, gid: owner.gid, groups };
 }
 
+// The emperor's own hard RLIMIT_NOFILE (Node has no getrlimit); undefined when unlimited.
+function hardNofile(): number | undefined {
+  const m = /^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  return m && /^\d+$/.test(m[1]!) ? Number(m[1]) : undefined;
+}
+
 // Refuses what a tenant's own lines may not ask for. Lines from the emperor's own layers
 // (vassal-set, vassals-include, JAIL_VASSAL_*) are the sysadmin's and pass.
 export function checkTenantEntries(file: string, entries: readonly ConfigEntry[], tenant: Tenant, options: TyrantOptions, users: UserDb): void {
   const who = users.userById(tenant.uid)?.name;
   const owner = `uid ${tenant.uid}${who ? ` (${who})` : ''}`;
   for (const e of entries) {
-    if (e.file !== undefined) continue;
+    // A sysadmin's line that took a tenant's value is checked as the tenant's (`cap = %(x)`
+    // in an include), except root commands, where that value is quoted (config/expand.ts).
+    const tenants = e.file === undefined;
+    if (!tenants && !e.tainted) continue;
     const v = e.value.trim();
     const at = (reason: string): never => refuse(file, e.key, reason, e.line);
     switch (e.key) {
@@ -128,6 +137,19 @@ export function checkTenantEntries(file: string, entries: readonly ConfigEntry[]
           at(`${excerpt(v)}: the emperor lets a tenant's /tmp hold at most ${most / 1048576} MiB (vassals-tmp-size); set it lower, or remove the line`);
         break;
       }
+      case 'oom-score-adj':
+        // Below 0 the OOM killer would take another tenant, or the emperor, first.
+        if (!(Number(v) >= 0))
+          at(`${excerpt(v)}: a tenant's jail may only be made a likelier OOM victim (0 to 1000), never a less likely one; remove the line`);
+        break;
+      case 'max-fd': {
+        // Root applies it before the drop, and may raise the hard limit: a tenant gets no
+        // more than the emperor itself was given.
+        const most = hardNofile();
+        if (most !== undefined && !(Number(v) <= most))
+          at(`${excerpt(v)}: a tenant may have at most ${most} open files (the emperor's own hard RLIMIT_NOFILE); set it lower, or remove the line`);
+        break;
+      }
       case 'cap':
         for (const word of v.split(/[\s,]+/).filter(Boolean)) {
           const n = capabilityNumber(word);
@@ -137,7 +159,7 @@ export function checkTenantEntries(file: string, entries: readonly ConfigEntry[]
         }
         break;
       default:
-        if (ROOT_OPTIONS.includes(e.key) && !options.tyrantAllowRootHooks)
+        if (tenants && ROOT_OPTIONS.includes(e.key) && !options.tyrantAllowRootHooks)
           at('runs as root, which a tenant\'s file may not ask for in tyrant mode (the emperor\'s emperor-tyrant-allow-root-hooks allows it); use unprivileged-binary-patch-arg, which runs as you');
     }
   }

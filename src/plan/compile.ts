@@ -210,7 +210,7 @@ function compileChecked(
   // Root hooks and a privileged program run as root: they get the base environment and what
   // the sysadmin's own lines set, never a tenant's (LD_PRELOAD, PATH, BASH_ENV would be root).
   const rootEnv = new Map<string, string>(Object.entries(options.baseEnv));
-  const tenantsLine = (e: ConfigEntry): boolean => options.tenantFile === true && e.file === undefined;
+  const tenantsLine = (e: ConfigEntry): boolean => options.tenantFile === true && (e.file === undefined || e.tainted === true);
   for (const e of entries.all('env')) {
     const eq = e.value.indexOf('=');
     if (eq <= 0) fail(e, 'env', `expected KEY=VALUE, got \`${excerpt(e.value)}\``);
@@ -219,7 +219,8 @@ function compileChecked(
   }
   for (const [k, v] of Object.entries(options.extraEnv ?? {})) {
     env.set(k, v);
-    rootEnv.set(k, v);
+    // JAIL_VASSAL is the file's name: a tenant's choice in tyrant mode.
+    if (!(options.tenantFile && k === 'JAIL_VASSAL')) rootEnv.set(k, v);
   }
 
   const chdirEntry = entries.last('chdir');

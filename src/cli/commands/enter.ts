@@ -71,7 +71,13 @@ export async function runEnter(vassal: string, argv: readonly string[], flags: E
   }
   let record: PsRecord | undefined;
   try {
-    const answer = await ask(socketPath(flags.socket), { command: 'ps' });
+    // Root joins the namespaces the answer names: only a root emperor is believed (anyone
+    // who can bind the path, or an emperor running as a user, could point root at a
+    // process of a tenant's making).
+    const answer = await ask(socketPath(flags.socket), { command: 'ps' }, (server) => {
+      if (server.uid !== 0)
+        throw new Error(`the control socket ${socketPath(flags.socket)} is served by uid ${server.uid} (pid ${server.pid}), not by a root emperor: root's enter joins jails only on a root emperor's word`);
+    });
     if (!answer.ok) throw new Error(answer.error);
     const rows = answer.vassals as PsRecord[];
     const match = matchVassal(rows.map((r) => r.name), vassal);

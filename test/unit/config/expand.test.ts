@@ -158,6 +158,19 @@ taint('privileged-binary-patch-arg gets one word; privileged-binary-patch refuse
     'root would run a program the tenant names');
 });
 
+taint('refused: a tenant\'s value as the command root runs, as an option, or where $\'…\' or a comment would change its meaning', () => {
+  for (const command of ['%(vassal_name) --init', 'true; %(vassal_name)', 'test -d /x && %(vassal_name)', 'if true; then %(vassal_name); fi', 'exec %(vassal_name)'])
+    assert.match(configError(() => run('/home/t/evil', command)).message, 'where a command\'s name goes', command);
+  assert.match(configError(() => run('--reference=/etc/shadow', 'chown %(vassal_name) /srv/x')).message, 'starts with `-`');
+  assert.is(rootValue('--x', 'chown -- %(vassal_name) /srv/x'), "chown -- '--x' /srv/x", 'after -- it is an operand');
+  // bash reads $'…' as ANSI-C quoting, where \' does not end the string.
+  assert.match(configError(() => run("\\';reboot #", 'echo $%(vassal_name)')).message, 'where no quoting holds');
+  assert.match(configError(() => run('x', "echo $'a %(vassal_name) b'")).message, 'where no quoting holds');
+  // A comment's quote does not open a quote; a value inside a comment is refused.
+  assert.is(rootValue('v', "true # don't\necho %(vassal_name)"), "true # don't\necho 'v'");
+  assert.match(configError(() => run('v', 'true # %(vassal_name)')).message, 'where no quoting holds');
+});
+
 taint('taint follows values built from tenant values; the sysadmin\'s own values and other options are untouched', () => {
   const r = expandConfig([
     { file: tenantFile, tenant: true, entries: [e('vassal_name', '$(id)', 2)] },

@@ -21,6 +21,19 @@ const refusal = (fn: () => unknown): PlanError => thrown(fn, PlanError);
 
 const test = suite('tyrant checks');
 
+test('a tenant may not shield its jail from the OOM killer nor raise its open files past the emperor\'s', () => {
+  assert.match(refusal(() => checkTenantEntries(file, [entry('oom-score-adj', '-1000')], alice, options, users)).message, 'oom-score-adj: -1000: a tenant\'s jail may only be made a likelier OOM victim');
+  checkTenantEntries(file, [entry('oom-score-adj', '500')], alice, options, users);
+  assert.match(refusal(() => checkTenantEntries(file, [entry('max-fd', String(2 ** 31))], alice, options, users)).message, 'the emperor\'s own hard RLIMIT_NOFILE');
+  checkTenantEntries(file, [entry('max-fd', '256')], alice, options, users);
+});
+
+test('a sysadmin\'s line built from a tenant\'s value is checked as the tenant\'s, but for root commands (quoted)', () => {
+  const inc = { file: '/etc/jailctl/tenants.ini', tainted: true };
+  assert.match(refusal(() => checkTenantEntries(file, [{ ...entry('cap', 'sys_admin'), ...inc }], alice, options, users)).message, 'not among the capabilities');
+  checkTenantEntries(file, [{ ...entry('exec-as-root', "mkdir '/srv/web'"), ...inc }], alice, options, users);
+});
+
 test('a tenant may name itself, by name or number, but no one else', () => {
   checkTenantEntries(file, [entry('uid', 'alice'), entry('uid', '1001'), entry('gid', 'alice')], alice, options, users);
   assert.is(refusal(() => checkTenantEntries(file, [entry('uid', 'bob', 4)], alice, options, users)).message,

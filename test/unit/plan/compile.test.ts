@@ -164,8 +164,12 @@ compile('root steps get the base environment and the sysadmin\'s env lines, neve
   const file = raw('env = LD_PRELOAD=/home/web/evil.so', 'env = PATH=/home/web/bin', 'unprivileged-binary-patch-arg = app');
   const fromInclude = { key: 'env', value: 'SITE=web', line: 3, file: '/etc/jails/include.ini' };
   const hook = { key: 'exec-as-root', value: 'echo hi', line: 4, file: '/etc/jails/include.ini' };
-  const { plan } = compilePlan({ ...file, entries: [...file.entries, fromInclude, hook] }, { users, baseEnv, credentials: tenant, tenantFile: true, extraEnv: { JAIL_VASSAL: 'web' } });
-  assert.equal(plan.rootEnv, ['PATH=/usr/bin:/bin', 'SITE=web', 'JAIL_VASSAL=web']);
+  // A sysadmin's line that took a tenant's value is the tenant's as far as root is concerned.
+  const builtFromTenant = { key: 'env', value: 'PYTHONPATH=/srv/../../home/web/lib', line: 5, file: '/etc/jails/include.ini', tainted: true };
+  const { plan } = compilePlan({ ...file, entries: [...file.entries, fromInclude, builtFromTenant, hook] },
+    { users, baseEnv, credentials: tenant, tenantFile: true, extraEnv: { JAIL_VASSAL: 'web', JAIL_EMPEROR_FD: '3' } });
+  assert.equal(plan.rootEnv, ['PATH=/usr/bin:/bin', 'SITE=web', 'JAIL_EMPEROR_FD=3'], 'no tenant line, no tainted line, not the file name');
+  assert.ok(plan.env.includes('JAIL_VASSAL=web') && plan.env.includes('PYTHONPATH=/srv/../../home/web/lib'));
   assert.ok(plan.env.includes('LD_PRELOAD=/home/web/evil.so'));
   assert.ok(plan.env.includes('PATH=/home/web/bin'));
   // The sysadmin's own file: every line is theirs, hooks see it all.
