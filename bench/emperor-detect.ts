@@ -59,7 +59,7 @@ const OURS: EmperorUnderTest = {
   timeoutMs: 5000,
   pauseMs: 10,
   ready: /\[emperor\] watching /,
-  command: (dir) => [JAILCTL, ['emperor', '--emperor', dir]],
+  command: (dir) => [JAILCTL, ['emperor', '--emperor', dir, '--emperor-control-socket', `${dir}.control.sock`, '--emperor-logs-dir', `${dir}.logs`]],
   vassal: (name, fifo) => `[jail]\nunshare = fs,pid\nunprivileged-binary-patch-arg = sh -c 'echo ${name} > ${fifo}; exec sleep 86400'\n`,
 };
 

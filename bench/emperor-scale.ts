@@ -160,7 +160,7 @@ async function ours(base: string): Promise<OurFigures> {
   writeVassals(vassals, VASSALS, '[jail]\nunshare = fs,pid,net,ipc,uts\nuid = nobody\nunprivileged-binary-patch-arg = sleep 86400\n');
 
   const t0 = process.hrtime.bigint();
-  const child = startProcess(JAILCTL, ['emperor', '--emperor', vassals, '--emperor-stats', sock], logFile);
+  const child = startProcess(JAILCTL, ['emperor', '--emperor', vassals, '--emperor-stats', sock, '--emperor-control-socket', `${sock}.control`, '--emperor-logs-dir', `${vassals}.logs`], logFile);
   const pid = child.pid!;
   const procs = new Map<number, string>(); // every jail init and program, for the leftover check
   try {

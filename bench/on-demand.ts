@@ -39,12 +39,15 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { children, percentile, procStat } from './proc';
 
 const ROOT = join(__dirname, '..');
 // The emperor as users run it: bin/jailctl over the compiled dist/ (`npm run compile` first).
 const JAILCTL = join(ROOT, 'bin', 'jailctl');
+// Each emperor of the run gets a control socket and logs of its own, beside its stats: two
+// at once (or a host's own emperor) would meet at /run/jailctl/emperor.sock.
+const ownSockets = (stats: string): string[] => ['--emperor-control-socket', join(dirname(stats), 'control.sock'), '--emperor-logs-dir', join(dirname(stats), 'logs')];
 execFileSync('npm', ['run', '-s', 'compile'], { cwd: ROOT, stdio: 'inherit' });
 const CYCLES = Number(process.env.JAILCTL_BENCH_CYCLES ?? 20);
 const WARM = Number(process.env.JAILCTL_BENCH_WARM ?? 1000);
@@ -100,7 +103,7 @@ const SETUPS: readonly Setup[] = [
     key: 'a',
     label: 'jailctl + Node app',
     ...oursCommon,
-    command: (vassals, stats) => [JAILCTL, ['emperor', '--emperor', vassals, '--emperor-on-demand-extension', '.socket', '--emperor-stats', stats]],
+    command: (vassals, stats) => [JAILCTL, ['emperor', '--emperor', vassals, '--emperor-on-demand-extension', '.socket', '--emperor-stats', stats, ...ownSockets(stats)]],
     vassal: (_dir, idle) =>
       ['[jail]', 'unshare = fs,pid,net,ipc,uts', 'uid = nobody', 'app = server.mjs', ...(idle ? ['idle = 1', 'die-on-idle = true'] : []), 'processes = 1', ''].join('\n'),
   },
@@ -108,7 +111,7 @@ const SETUPS: readonly Setup[] = [
     key: 'b',
     label: 'jailctl + uWSGI PSGI',
     ...oursCommon,
-    command: (vassals, stats) => [JAILCTL, ['emperor', '--emperor', vassals, '--emperor-on-demand-extension', '.socket', '--binary-path', UWSGI, '--emperor-stats', stats]],
+    command: (vassals, stats) => [JAILCTL, ['emperor', '--emperor', vassals, '--emperor-on-demand-extension', '.socket', '--binary-path', UWSGI, '--emperor-stats', stats, ...ownSockets(stats)]],
     vassal: uwsgiVassal,
   },
   {

@@ -15,6 +15,7 @@ import { startControlServer, type ControlTarget } from './control';
 import { startEnterSession } from './enter-session';
 import type { Namespace } from '../plan/types';
 import { checkSignalling, describePrivileges, dropEmperorPrivileges, readPrivileges, resolveEmperorCredentials, type EmperorPrivileges } from './privileges';
+import { reapOrphans } from './orphans';
 import { checkStatsExposure, parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
 import { LaunchQueue } from './launch-queue';
@@ -23,6 +24,9 @@ export const EMPEROR_VERSION = '0.1.0';
 
 /** Monitor events handled per turn of the event loop (each may launch a jail, ~2 ms). */
 const EVENTS_PER_TURN = 16;
+
+/** How often zombies reparented to the emperor are looked for (two passes before a reap). */
+const ORPHAN_PASS_MS = 1000;
 
 export interface EmperorIo {
   log(line: string): void;
@@ -43,6 +47,11 @@ export class Emperor {
   private statsServer: Server | undefined;
   private controlServer: Server | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
+  /** The top processes of enter sessions (reaped by their pidfds, not as orphans). */
+  private readonly sessions = new Set<number>();
+  /** Children seen as zombies at the last orphan pass (orphans.ts). */
+  private readonly zombies = new Set<number>();
+  private reaper: NodeJS.Timeout | undefined;
   private stopping: Promise<number> | undefined;
   private finished: ((code: number) => void) | undefined;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
@@ -164,6 +173,7 @@ export class Emperor {
     }
     this.installSignals();
     this.keepAlive = setInterval(() => undefined, 1 << 30);
+    this.reaper = setInterval(() => this.reapOrphans(), ORPHAN_PASS_MS);
     this.log(`watching ${this.monitors.map((m) => m.spec).join(', ')} (pid ${process.pid})`);
     for (const m of this.monitors) {
       let found = 0;
@@ -191,6 +201,7 @@ export class Emperor {
       clearTimeout(mercy);
       for (const [sig, h] of this.signalHandlers) process.off(sig, h);
       if (this.keepAlive) clearInterval(this.keepAlive);
+      if (this.reaper) clearInterval(this.reaper);
       await this.closeServers();
       if (this.options.pidfile) {
         try {
@@ -239,7 +250,10 @@ export class Emperor {
       enter: (name, req, output, drained) => {
         const s = vassal(name).snapshot();
         const target = { vassal: name, pid: s.pid, namespaces: s.namespaces as Namespace[], ...(s.uid !== undefined ? { uid: s.uid } : {}), ...(s.gid !== undefined ? { gid: s.gid } : {}), groups: s.groups, caps: s.caps };
-        return startEnterSession(target, { ...req, root: false, rootCaller: false }, this.ctx.users(), output, drained);
+        const session = startEnterSession(target, { ...req, root: false, rootCaller: false }, this.ctx.users(), output, drained);
+        this.sessions.add(session.pid);
+        void session.done.finally(() => this.sessions.delete(session.pid));
+        return session;
       },
     };
   }
@@ -353,6 +367,21 @@ export class Emperor {
     this.log(`${rows.length} vassal(s):`);
     for (const s of rows)
       this.log(`  ${s.name.padEnd(24)} ${s.state.padEnd(12)} pid ${String(s.pid).padEnd(8)} loyal ${s.loyal ? 'yes' : 'no '} respawns ${s.respawns}${s.error ? `  error: ${s.error}` : ''}`);
+  }
+
+  // Zombies reparented to us that no pidfd of ours will reap (see orphans.ts).
+  private reapOrphans(): void {
+    const known = new Set<number>(this.sessions);
+    for (const v of this.vassals.values()) {
+      const pid = v.snapshot().pid;
+      if (pid > 0) known.add(pid);
+    }
+    try {
+      const reaped = reapOrphans(known, this.zombies);
+      if (reaped.length > 0) this.log(`reaped ${reaped.length} orphan(s) reparented to the emperor: ${reaped.join(', ')}`);
+    } catch (err: unknown) {
+      this.log(`orphan reaping failed, ignoring: ${(err as Error).message}`);
+    }
   }
 
   private log(line: string): void {

@@ -28,6 +28,8 @@ export interface EnterRequest {
 export type RemoteEnterRequest = Omit<EnterRequest, 'root' | 'rootCaller'>;
 
 export interface EnterSession {
+  /** The session's top process (enter's forwarding parent), reaped through its pidfd. */
+  readonly pid: number;
   /** Queues input for the command; false: enough is waiting, hold on until `drained`. */
   input(data: Buffer): boolean;
   /** No more input (pipes only: a pty gets ^D from the user). */
@@ -223,6 +225,7 @@ export function startEnterSession(
     kill() {
       jail.signal('SIGKILL');
     },
+    pid: jail.pid,
     done,
   };
 }

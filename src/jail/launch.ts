@@ -71,7 +71,15 @@ export function launchJail(plan: LaunchPlan, options: LaunchOptions = {}): Jail 
 
   const exited = new Promise<JailExit>((resolve) => {
     const watcher = new binding.FdWatcher(pidfd, () => {
-      const r = binding.waitPidfd(pidfd);
+      let r: ReturnType<typeof binding.waitPidfd>;
+      try {
+        r = binding.waitPidfd(pidfd);
+      } catch (err: unknown) {
+        // Reaped by someone else (the emperor's orphan pass, after a long stall): it is gone,
+        // its status unknown.
+        if ((err as NodeJS.ErrnoException).code !== 'ECHILD') throw err;
+        r = { pid, code: null, signal: 9 };
+      }
       if (r === null) return;
       reaped = true;
       watcher.close();

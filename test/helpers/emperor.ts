@@ -134,9 +134,18 @@ export function startEmperor(args: readonly string[], statsDir: string, wrap: re
       throw new Error(`${id}: timed out waiting for ${what}; last seen: ${JSON.stringify(last)}\nlog:\n${log}`);
     },
     exited,
+    // SIGTERM, and SIGKILL after 60 s: a stuck stop fails the suite (the log says it) instead
+    // of hanging it.
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 60_000)))]);
+      clearTimeout(timer);
+      if (!stuck) return;
+      child.kill('SIGKILL');
       await exited;
+      throw new Error(`the emperor did not stop within 60 s of SIGTERM; log:\n${log.slice(-3000)}`);
     },
   };
   return self;
