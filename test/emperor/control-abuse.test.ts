@@ -7,7 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { jailctl } from '../helpers/cli';
-import { alive, emperorFixture, sleep, type RunningEmperor } from '../helpers/emperor';
+import { alive, emperorFixture, sleep, waitUntil, type RunningEmperor } from '../helpers/emperor';
+import { zombiesUnder } from '../helpers/proc';
 import { requireRoot } from '../helpers/root';
 import { ini } from '../helpers/vassal';
 
@@ -88,6 +89,10 @@ test('output a tenant never reads is held back, not buffered: the emperor\'s mem
   } finally {
     reader.kill('SIGKILL');
   }
+  // The client gone, its command (reparented to the emperor, a subreaper) is reaped, so
+  // nothing keeps the jail's pid namespace from emptying: the vassal still stops.
+  await waitUntil(() => zombiesUnder(pid).length === 0, `no zombie left under the emperor: ${JSON.stringify(zombiesUnder(pid))}`);
+  assert.is(jailctl(['stop', '--socket', e.controlPath, 'web'], { timeout: 30_000 }).status, 0, 'the vassal stops');
 });
 
 test('a thousand pipelined requests nobody reads hold one answer, and root is answered meanwhile', async () => {
