@@ -175,7 +175,7 @@ ${EXIT_HELP}`)
 
   program
     .command('enter')
-    .description('run a command inside a running jail: its namespaces, cwd, environment, uid/gid and capabilities')
+    .description('run a command inside a running jail: its namespaces, and the uid/gid and capabilities of its launch plan')
     .argument('<vassal>', 'the vassal\'s name: its file name (shop.ini), or without the extension')
     .argument('[command...]', 'what to run (after --); default: the jail user\'s login shell, or /bin/sh')
     .option('--root', 'as root with every capability instead of the vassal\'s user (root only)')
@@ -188,9 +188,12 @@ Examples:
   $ sudo jailctl enter shop -- ls -l /proc
   $ sudo jailctl enter shop --root -- ip addr
 
-The command joins every namespace of the jail through a pidfd, in a fresh child (never in
-jailctl's own process), starts in the vassal's working directory with its environment
-(TERM is yours), and with a terminal gets a pty whose size follows yours.
+The command joins every namespace of the jail's init through a pidfd, in a fresh child
+(never in jailctl's own process), as the uid, gid, groups and capabilities of the vassal's
+launch plan (never what its /proc shows), in the vassal's working directory with its
+environment (TERM is yours; when root asks, the command is found in the host's PATH).
+--root: a fixed environment and /, nothing taken from the jail. With a terminal it gets a
+pty whose size follows yours, else pipes; never your own terminal, always its own session.
 Exit status: the command's (128+N when killed by signal N); 1 when there is no such
 vassal or it does not run (or is not yours); 3 when no emperor answers; 125 when joining
 failed; 126/127 when the command cannot be run or does not exist.
