@@ -372,10 +372,7 @@ export class Emperor {
   // Zombies reparented to us that no pidfd of ours will reap (see orphans.ts).
   private reapOrphans(): void {
     const known = new Set<number>(this.sessions);
-    for (const v of this.vassals.values()) {
-      const pid = v.snapshot().pid;
-      if (pid > 0) known.add(pid);
-    }
+    for (const v of this.vassals.values()) if (v.pid > 0) known.add(v.pid);
     try {
       const reaped = reapOrphans(known, this.zombies);
       if (reaped.length > 0) this.log(`reaped ${reaped.length} orphan(s) reparented to the emperor: ${reaped.join(', ')}`);

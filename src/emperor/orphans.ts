@@ -35,6 +35,7 @@ function children(): number[] {
 export function reapOrphans(known: ReadonlySet<number>, zombies: Set<number>): number[] {
   const reaped: number[] = [];
   const now = new Set<number>();
+  // Known pids first: a pass reads /proc only for children that are no jail of ours.
   for (const pid of children()) {
     if (known.has(pid) || stateOf(pid) !== 'Z') continue;
     if (!zombies.has(pid)) {

@@ -97,9 +97,9 @@ export class Vassal {
     return this.source.path;
   }
 
-  get currentSource(): VassalSource {
-    return this.source;
-  }
+  get currentSource(): VassalSource { return this.source; }
+  /** Its jail's top process, 0 when none runs (reaped through the jail's pidfd). */
+  get pid(): number { return this.jail?.pid ?? 0; }
 
   start(): void {
     this.prepare();
