@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchJail } from '../src/jail/launch';
 import { serializePlan } from '../src/plan/serialize';
-import type { LaunchPlan } from '../src/plan/types';
+import { DEFAULT_SECCOMP, NO_LIMITS, type LaunchPlan } from '../src/plan/types';
 
 const ROOT = join(__dirname, '..');
 const N = Number(process.env.JAILCTL_BENCH_N ?? 1000);
@@ -27,6 +27,8 @@ const plan: LaunchPlan = {
   groups: [],
   caps: [],
   noNewPrivs: true,
+  limits: NO_LIMITS,
+  seccomp: DEFAULT_SECCOMP,
   program: { option: 'unprivileged-binary-patch-arg', privileged: false, path: '/bin/true', argv: ['/bin/true'] },
   env: ['PATH=/usr/bin:/bin'],
   fds: [],

@@ -7,6 +7,7 @@ import { launchJail } from '../jail/launch';
 import { binding } from '../native/binding';
 import type { VassalSource } from '../monitors/types';
 import type { ConfigEntry } from '../config/types';
+import { DEFAULT_SECCOMP, NO_LIMITS } from '../plan/types';
 import type { EmperorOptions } from './options';
 
 // A bad on-demand setting: reported like a config error, with the vassal marked failed.
@@ -93,6 +94,8 @@ async function runForAddress(command: string, file: string): Promise<string> {
       loopback: false,
       hooks: [],
       groups: [],
+      limits: NO_LIMITS,
+      seccomp: DEFAULT_SECCOMP,
       caps: [],
       noNewPrivs: false,
       program: { option: 'emperor-on-demand-exec', privileged: true, path: '/bin/sh', argv: ['/bin/sh', '-c', `${command} "$1"`, 'sh', file] },

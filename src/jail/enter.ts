@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { binding } from '../native/binding';
 import { readPrivileges } from '../emperor/privileges';
 import type { UserDb } from '../config/users';
-import type { FdMapping, LaunchPlan, Namespace } from '../plan/types';
+import { DEFAULT_SECCOMP, NO_LIMITS, type FdMapping, type LaunchPlan, type Namespace } from '../plan/types';
 
 /** The host's own search path: what a command typed by root is looked up in. */
 export const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -98,6 +98,8 @@ export function enterPlan(target: EnterTarget, opts: EnterOptions, users: UserDb
     // --root starts at the jail's root: a tenant's working directory is not root's to enter.
     ...(opts.root ? { chdir: '/' } : {}),
     fds: opts.fds,
+    limits: NO_LIMITS,
+    seccomp: DEFAULT_SECCOMP,
     join: { pidfd, ...(opts.root ? {} : { cwd: `/proc/${vassalPid}/cwd` }) },
   };
 }

@@ -7,7 +7,7 @@ import { findOption, suggestOption, VASSAL_OPTIONS } from '../config/options';
 import type { UserDb } from '../config/users';
 import { PlanError } from '../errors';
 import { CAPABILITY_NAMES, capabilityNumber } from './capabilities';
-import type { FdMapping, Hook, LaunchPlan, Namespace, Program } from './types';
+import { DEFAULT_SECCOMP, NO_LIMITS, type FdMapping, type Hook, type LaunchPlan, type Namespace, type Program } from './types';
 import { splitWords, WordsError } from './words';
 
 export interface CompileOptions {
@@ -242,6 +242,8 @@ function compileChecked(
     loopback: has('net'),
     ...(hostname !== undefined ? { hostname } : {}),
     hooks: Object.freeze(hooks),
+    limits: NO_LIMITS,
+    seccomp: DEFAULT_SECCOMP,
     ...(uid !== undefined ? { uid } : {}),
     ...(gid !== undefined ? { gid } : {}),
     groups: Object.freeze([...(options.credentials?.groups ?? [])]),

@@ -29,6 +29,47 @@ export interface FdMapping {
   readonly dst: number;
 }
 
+/** One cgroup limit and the line that set it (for errors that name the file and line). */
+export interface CgroupLimit<T> extends Origin {
+  readonly value: T;
+}
+
+/** What the jail's cgroup may use; an absent limit is not written (the parent's applies).
+ *  Written by src/jail/cgroup/ in the v2 or the v1 file of each controller. */
+export interface CgroupLimits {
+  /** Bytes of memory (and swap) before the OOM killer takes the jail (`memory-max`). */
+  readonly memoryMax?: CgroupLimit<number>;
+  /** Bytes above which the jail is throttled and reclaimed (`memory-high`, cgroup v2 only). */
+  readonly memoryHigh?: CgroupLimit<number>;
+  /** Processes and threads in the jail (`pids-max`). */
+  readonly pidsMax?: CgroupLimit<number>;
+  /** CPU time as a percentage of one CPU: 50 is half a CPU, 200 two CPUs (`cpu-max`). */
+  readonly cpuMax?: CgroupLimit<number>;
+  /** Proportional I/O weight, 1..10000, 100 the default (`io-weight`). */
+  readonly ioWeight?: CgroupLimit<number>;
+  /** `cgroup-opt = KEY=VALUE`: any other interface file of the jail's cgroup, written as is. */
+  readonly opts: readonly (Origin & { readonly key: string; readonly value: string })[];
+}
+
+/** The jail's cgroup as the launcher holds it: fds opened just before the launch. */
+export interface CgroupFds {
+  /** The jail's directory on the unified (v2) hierarchy: clone3(CLONE_INTO_CGROUP). */
+  readonly dirFd?: number;
+  /** `cgroup.procs` of its v1 cgroups (O_WRONLY): the clone child writes "0" to each
+   *  before it execs the helper. */
+  readonly procsFds: readonly number[];
+}
+
+/** The jail's seccomp filter (`seccomp = default | none | FILE`). */
+export interface SeccompPolicy extends Partial<Origin> {
+  /** `default`: the executor's deny list, plus `deny`, minus `allow`; `none`: no filter. */
+  readonly mode: 'default' | 'none';
+  /** System call names that fail with EPERM on top of the default list. */
+  readonly deny: readonly string[];
+  /** System call names taken off the default list. */
+  readonly allow: readonly string[];
+}
+
 /** A compiled, validated vassal. Nothing in it needs the config file any more. */
 export interface LaunchPlan {
   /** The vassal's name: its file name without the extension. */
@@ -77,4 +118,15 @@ export interface LaunchPlan {
   readonly join?: { readonly pidfd: number; readonly cwd?: string };
   /** fd 0 is a pty: make it the controlling terminal of a new session. */
   readonly ctty?: boolean;
+  /** The limits of the jail's cgroup. */
+  readonly limits: CgroupLimits;
+  /** The jail's cgroup, placed at creation; absent: the launcher's own (no cgroup). */
+  readonly cgroup?: CgroupFds;
+  readonly seccomp: SeccompPolicy;
 }
+
+/** A plan without cgroup limits. */
+export const NO_LIMITS: CgroupLimits = { opts: [] };
+
+/** The filter every jail gets unless its file says otherwise. */
+export const DEFAULT_SECCOMP: SeccompPolicy = { mode: 'default', deny: [], allow: [] };
