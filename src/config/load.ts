@@ -43,6 +43,15 @@ export function openVassalFile(path: string): OpenedVassalFile {
   const ext = extname(file).toLowerCase();
   if (!VASSAL_EXTENSIONS.includes(ext))
     throw new ConfigError(file, undefined, undefined, `unsupported vassal file extension \`${ext || '(none)'}\`; use .ini, .yml, .yaml or .json`);
+  return openTextFile(file, MAX_VASSAL_FILE_BYTES);
+}
+
+/** A file a vassal file names for the emperor to read (seccomp = FILE): the same care. */
+export function readSideFile(path: string): string {
+  return openTextFile(resolve(path), 64 * 1024).text;
+}
+
+function openTextFile(file: string, maxBytes: number): OpenedVassalFile {
   // First an O_PATH fd, which names the file without opening it: a path swapped for a
   // device (a tenant's pty would become the emperor's controlling terminal; /dev/watchdog
   // is armed by an open) or a FIFO is never opened. Only a regular file is then opened for
@@ -63,8 +72,8 @@ export function openVassalFile(path: string): OpenedVassalFile {
     throw readError(file, err);
   }
   try {
-    if (stat.size > MAX_VASSAL_FILE_BYTES)
-      throw new ConfigError(file, undefined, undefined, `${stat.size} bytes; a vassal file may have at most ${MAX_VASSAL_FILE_BYTES} (1 MiB)`);
+    if (stat.size > maxBytes)
+      throw new ConfigError(file, undefined, undefined, `${stat.size} bytes; this file may have at most ${maxBytes} (${maxBytes >> 10} KiB)`);
     // At most what fstat said, plus one byte to see a file that grew meanwhile: a tenant
     // appending while the emperor reads must not make it read gigabytes.
     const buf = Buffer.alloc(stat.size + 1);

@@ -4,6 +4,7 @@ import { closest, distance } from 'fastest-levenshtein';
 import type { ConfigEntry } from '../config/types';
 import { CAPABILITY_NAMES, capabilityNumber } from '../plan/capabilities';
 import { parseSize } from '../plan/compile';
+import { compileLimits } from '../plan/limits';
 import type { Namespace } from '../plan/types';
 
 export interface EmperorOptions {
@@ -63,6 +64,16 @@ export interface EmperorOptions {
   readonly vassalsMaxProcs?: number;
   /** Every private /tmp's size unless its file sets one; in tyrant mode also the most a tenant may set. */
   readonly vassalsTmpSize?: number;
+  /** Each vassal's cgroup limit of the same name unless its file sets one; in tyrant mode
+   *  also the most a tenant may set (vassal syntax: `64m`, `50%`, `max`). */
+  readonly vassalsMemoryMax?: string;
+  readonly vassalsMemoryHigh?: string;
+  readonly vassalsPidsMax?: string;
+  readonly vassalsCpuMax?: string;
+  readonly vassalsIoWeight?: string;
+  /** The emperor's cgroup subtree, beneath its own cgroup: a name, `auto` (jailctl-PID) or
+   *  `none` (jails get no cgroup: no limits, and no whole-jail kill without a pid namespace). */
+  readonly cgroup: string;
   /** Tyrant mode: the capabilities a tenant's `cap` may ask for. */
   readonly vassalsCap: readonly string[];
   /** The emperor's own user, group and capabilities: it drops to them at start. */
@@ -78,7 +89,7 @@ export const DEFAULT_MAX_CONNECTIONS_PER_UID = 32;
 export const DEFAULT_CONTROL_IDLE_TIMEOUT = 10;
 
 type Field = keyof EmperorOptions;
-type Kind = 'list' | 'string' | 'seconds' | 'ms' | 'count' | 'size' | 'bool' | 'namespaces' | 'caps';
+type Kind = 'list' | 'string' | 'seconds' | 'ms' | 'count' | 'size' | 'bool' | 'namespaces' | 'caps' | 'limit';
 
 export interface EmperorOptionSpec {
   readonly name: string;
@@ -120,6 +131,12 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-tyrant-initgroups', field: 'tyrantInitgroups', kind: 'bool', help: 'tyrant mode: give each vassal its owner\'s supplementary groups' },
   { name: 'vassals-max-procs', field: 'vassalsMaxProcs', kind: 'count', arg: 'N', help: 'max-procs of every vassal whose file sets none; in tyrant mode the most a tenant may set' },
   { name: 'vassals-tmp-size', field: 'vassalsTmpSize', kind: 'size', arg: 'SIZE', help: 'tmp-size of every private /tmp whose file sets none; in tyrant mode the most a tenant may set (default 64m)' },
+  { name: 'vassals-memory-max', field: 'vassalsMemoryMax', kind: 'limit', arg: 'SIZE', help: 'memory-max of every vassal whose file sets none; in tyrant mode the most a tenant may set' },
+  { name: 'vassals-memory-high', field: 'vassalsMemoryHigh', kind: 'limit', arg: 'SIZE', help: 'memory-high of every vassal whose file sets none; in tyrant mode the most a tenant may set' },
+  { name: 'vassals-pids-max', field: 'vassalsPidsMax', kind: 'limit', arg: 'N', help: 'pids-max of every vassal whose file sets none (default 1024); in tyrant mode the most a tenant may set' },
+  { name: 'vassals-cpu-max', field: 'vassalsCpuMax', kind: 'limit', arg: 'PCT', help: 'cpu-max of every vassal whose file sets none, e.g. 50%; in tyrant mode the most a tenant may set' },
+  { name: 'vassals-io-weight', field: 'vassalsIoWeight', kind: 'limit', arg: 'N', help: 'io-weight of every vassal whose file sets none; in tyrant mode the most a tenant may set' },
+  { name: 'emperor-cgroup', field: 'cgroup', kind: 'string', arg: 'NAME', help: 'the cgroup subtree of the jails, beneath the emperor\'s own cgroup in each hierarchy (default auto: jailctl-PID; none: no cgroups, so no limits)' },
   { name: 'vassals-cap', field: 'vassalsCap', kind: 'caps', arg: 'CAPS', help: 'tyrant mode: capabilities a tenant\'s `cap` may ask for, e.g. net_bind_service (default: none)' },
   { name: 'uid', field: 'uid', kind: 'string', arg: 'USER', help: 'the emperor itself drops to USER after start-up (with emperor-tyrant and cap = setuid,setgid it still starts tenants as themselves)' },
   { name: 'gid', field: 'gid', kind: 'string', arg: 'GROUP', help: 'the emperor\'s own group after start-up (default: USER\'s group)' },
@@ -151,6 +168,7 @@ export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
   tyrantAllowRootHooks: false,
   tyrantInitgroups: false,
   vassalsCap: [],
+  cgroup: 'auto',
   cap: [],
 });
 
@@ -187,6 +205,20 @@ export function applyEmperorOption(into: Record<string, unknown>, spec: EmperorO
     case 'count': {
       if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 0x7fffffff) bad('expected a whole number, 1 or more');
       into[spec.field] = Number(value);
+      return;
+    }
+    case 'limit': {
+      // The vassal option's own syntax and checks (`vassals-pids-max` → `pids-max`).
+      const key = spec.name.replace(/^vassals-/, '');
+      try {
+        compileLimits({ last: (name) => (name === key ? { key, value, line: 0 } : undefined), all: () => [] }, (_e, _f, reason) => {
+          throw new EmperorOptionError(reason);
+        });
+      } catch (err: unknown) {
+        if (err instanceof EmperorOptionError) bad(err.message.replace(/, or `max`; got .*$/, ''));
+        throw err;
+      }
+      into[spec.field] = value;
       return;
     }
     case 'size': {

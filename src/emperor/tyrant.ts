@@ -13,6 +13,7 @@ import { ConfigError, PlanError } from '../errors';
 import { CAPABILITY_NAMES, capabilityNumber } from '../plan/capabilities';
 import { DEFAULT_TMP_SIZE, parseSize } from '../plan/compile';
 import type { EmperorOptions } from './options';
+import { tenantLimitRefusal } from './tenant-limits';
 
 /** Who a tenant's vassal runs as. */
 export interface Tenant {
@@ -21,7 +22,8 @@ export interface Tenant {
   readonly groups: readonly number[];
 }
 
-type TyrantOptions = Pick<EmperorOptions, 'tyrantNofollow' | 'tyrantAllowRootHooks' | 'tyrantInitgroups' | 'vassalsCap' | 'vassalsMaxProcs' | 'vassalsTmpSize'>;
+type TyrantOptions = Pick<EmperorOptions, 'tyrantNofollow' | 'tyrantAllowRootHooks' | 'tyrantInitgroups' | 'vassalsCap' | 'vassalsMaxProcs' | 'vassalsTmpSize'
+  | 'vassalsMemoryMax' | 'vassalsMemoryHigh' | 'vassalsPidsMax' | 'vassalsCpuMax' | 'vassalsIoWeight'>;
 
 /** The field of every refusal about who owns the file: the emperor stops a running vassal
  *  on it (its tenant lost the file), where other bad edits keep the old config running. */
@@ -158,9 +160,12 @@ export function checkTenantEntries(file: string, entries: readonly ConfigEntry[]
             at(`\`${excerpt(name)}\` is not among the capabilities the emperor lets tenants have (vassals-cap: ${options.vassalsCap.join(',') || 'none'}); ask the sysadmin, or remove it`);
         }
         break;
-      default:
+      default: {
+        const refusal = tenantLimitRefusal(e, options);
+        if (refusal) at(refusal);
         if (tenants && ROOT_OPTIONS.includes(e.key) && !options.tyrantAllowRootHooks)
           at('runs as root, which a tenant\'s file may not ask for in tyrant mode (the emperor\'s emperor-tyrant-allow-root-hooks allows it); use unprivileged-binary-patch-arg, which runs as you');
+      }
     }
   }
 }

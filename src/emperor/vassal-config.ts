@@ -4,23 +4,30 @@
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { environmentLayer, expandConfig, vassalSetLayer, type ConfigLayer } from '../config/expand';
 import { excerpt, MAX_WARNINGS } from '../config/limits';
-import { readVassalConfig } from '../config/load';
+import { readSideFile, readVassalConfig } from '../config/load';
 import { findOption, isJailOption } from '../config/options';
 import { appServerCommand } from '../runtime/node/command';
 import type { ConfigEntry, RawVassalConfig } from '../config/types';
 import type { UserDb } from '../config/users';
 import { compilePlan } from '../plan/compile';
-import type { FdMapping, LaunchPlan } from '../plan/types';
+import type { CgroupLimit, CgroupLimits, FdMapping, LaunchPlan, Origin } from '../plan/types';
 import type { VassalSource } from '../monitors/types';
 import type { EmperorOptions } from './options';
 import { checkNotRebound } from './on-demand';
-import { ConfigError, isJailError } from '../errors';
+import { ConfigError, isJailError, PlanError } from '../errors';
 import { CONFIG_FD, EMPEROR_FD } from './protocol';
 import { checkLaunchable, type EmperorPrivileges } from './privileges';
 import { checkTenantEntries, readTenantFile, tenantOf, type Tenant } from './tyrant';
 
+/** What the host's cgroups can honour (src/jail/cgroup's CgroupTree); absent: no cgroups. */
+export interface LimitCheck {
+  unsupported(limits: CgroupLimits): readonly { readonly origin: Origin; readonly reason: string }[];
+}
+
 export interface VassalBuildContext {
   readonly options: EmperorOptions;
+  /** The emperor's cgroup subtree; absent with emperor-cgroup = none. */
+  readonly cgroups?: LimitCheck;
   readonly users: UserDb;
   readonly baseEnv: Readonly<Record<string, string>>;
   /** The emperor's own environment (for $(VAR) and JAIL_VASSAL_*). */
@@ -56,6 +63,7 @@ export function expandVassal(raw: RawVassalConfig, ctx: Pick<VassalBuildContext,
     ...(ctx.options.vassalsTmpSize !== undefined
       ? [{ origin: 'vassals-tmp-size', entries: [{ key: 'tmp-size', value: String(ctx.options.vassalsTmpSize), line: 0 }] }]
       : []),
+    ...limitDefaults(ctx.options),
     ...environmentLayer(ctx.env),
     ...(ctx.options.vassalSet.length > 0 ? [vassalSetLayer(ctx.options.vassalSet)] : []),
     // The tenant's own layer: what it sets reaches a root command only quoted (config/expand.ts).
@@ -66,6 +74,15 @@ export function expandVassal(raw: RawVassalConfig, ctx: Pick<VassalBuildContext,
     }),
   ];
   return expandConfig(layers, { vassalFile: raw.file, env: ctx.env });
+}
+
+// The emperor's vassals-memory-max, vassals-pids-max…: a layer each, before the file's own.
+function limitDefaults(options: EmperorOptions): ConfigLayer[] {
+  const defaults: Array<[string, string | undefined]> = [
+    ['memory-max', options.vassalsMemoryMax], ['memory-high', options.vassalsMemoryHigh], ['pids-max', options.vassalsPidsMax],
+    ['cpu-max', options.vassalsCpuMax], ['io-weight', options.vassalsIoWeight],
+  ];
+  return defaults.flatMap(([key, value]) => (value === undefined ? [] : [{ origin: `vassals-${key}`, entries: [{ key, value, line: 0 }] }]));
 }
 
 // What the program reads from the config pipe: every option that is not a jail option, as
@@ -99,6 +116,29 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
     const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     throw new ConfigError(source.path, undefined, undefined, `${INTERNAL_ERROR} (${excerpt(what, 200)}); please report it`, { cause: err });
   }
+}
+
+// A limit the host cannot honour is refused, naming its line; jailctl's own default
+// (pids-max 1024) is dropped with a warning instead. Without cgroups nothing can be honoured.
+function checkLimits(plan: LaunchPlan, cgroups: LimitCheck | undefined): { plan: LaunchPlan; warnings: string[] } {
+  const { opts, ...one } = plan.limits;
+  const set = [...Object.values(one), ...opts] as (Origin & { file?: string; isDefault?: boolean })[];
+  const problems = cgroups
+    ? cgroups.unsupported(plan.limits)
+    : set.map((origin) => ({ origin, reason: 'the emperor runs with emperor-cgroup = none: jails get no cgroup, so no limits' }));
+  const warnings: string[] = [];
+  let limits = plan.limits;
+  for (const { origin, reason } of problems) {
+    const limit = origin as CgroupLimit<unknown>;
+    if (limit.isDefault) {
+      if (cgroups) warnings.push(`${plan.file}: the default pids-max cannot be set (${reason}); the jail's processes are not limited`);
+      const { pidsMax: _dropped, ...rest } = limits;
+      limits = rest;
+      continue;
+    }
+    throw new PlanError({ vassal: plan.vassal, field: origin.option, file: limit.file ?? plan.file!, ...(origin.line !== undefined ? { line: origin.line } : {}) }, reason);
+  }
+  return { plan: limits === plan.limits ? plan : Object.freeze({ ...plan, limits }), warnings };
 }
 
 /** How an unexpected failure while building a vassal starts its message. */
@@ -153,17 +193,19 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
       fds,
       extraEnv,
       newSession: true,
+      readFile: readSideFile,
     },
   );
   checkLaunchable(compiled.plan, ctx.privileges);
+  const contained = checkLimits(compiled.plan, ctx.cgroups);
   const { fds: _fds, ...jailPart } = compiled.plan;
   // The program reads `app` from the pipe, with no file to be relative to: make it absolute
   // (relative to the jail's chdir, else to the vassal file's directory).
   const base = compiled.plan.chdir ?? dirname(raw.file);
   const forProgram = expanded.entries.map((e) => (e.key === 'app' && !isAbsolute(e.value.trim()) ? { ...e, value: resolve(base, e.value.trim()) } : e));
   return {
-    plan: compiled.plan,
-    warnings: boundWarnings([...expanded.warnings, ...compiled.warnings]),
+    plan: contained.plan,
+    warnings: boundWarnings([...expanded.warnings, ...compiled.warnings, ...contained.warnings]),
     ...(readsConfigPipe ? { configText: foreignConfigText(forProgram) } : {}),
     jailKey: JSON.stringify(jailPart),
   };

@@ -7,7 +7,8 @@ import { findOption, suggestOption, VASSAL_OPTIONS } from '../config/options';
 import type { UserDb } from '../config/users';
 import { PlanError } from '../errors';
 import { CAPABILITY_NAMES, capabilityNumber } from './capabilities';
-import { DEFAULT_SECCOMP, NO_LIMITS, type FdMapping, type Hook, type LaunchPlan, type Namespace, type Program } from './types';
+import type { FdMapping, Hook, LaunchPlan, Namespace, Program } from './types';
+import { compileLimits, compileSeccomp } from './limits';
 import { splitWords, WordsError } from './words';
 
 export interface CompileOptions {
@@ -35,6 +36,8 @@ export interface CompileOptions {
   readonly tenantFile?: boolean;
   /** Put the jail in a session of its own (see LaunchPlan.newSession). */
   readonly newSession?: boolean;
+  /** Reads a `seccomp = FILE` (the only file a compile reads); absent: FILE is refused. */
+  readonly readFile?: (path: string) => string;
 }
 
 export interface CompiledVassal {
@@ -242,8 +245,8 @@ function compileChecked(
     loopback: has('net'),
     ...(hostname !== undefined ? { hostname } : {}),
     hooks: Object.freeze(hooks),
-    limits: NO_LIMITS,
-    seccomp: DEFAULT_SECCOMP,
+    limits: compileLimits(entries, fail),
+    seccomp: compileSeccomp(entries, raw.file, options.readFile, fail),
     ...(uid !== undefined ? { uid } : {}),
     ...(gid !== undefined ? { gid } : {}),
     groups: Object.freeze([...(options.credentials?.groups ?? [])]),

@@ -32,6 +32,11 @@ export interface FdMapping {
 /** One cgroup limit and the line that set it (for errors that name the file and line). */
 export interface CgroupLimit<T> extends Origin {
   readonly value: T;
+  /** The layer it came from when not the vassal file (vassals-include, vassals-pids-max…). */
+  readonly file?: string;
+  /** Nobody wrote it: jailctl's own default (DEFAULT_PIDS_MAX), dropped with a warning
+   *  where the host cannot honour it. */
+  readonly isDefault?: boolean;
 }
 
 /** What the jail's cgroup may use; an absent limit is not written (the parent's applies).
@@ -68,6 +73,8 @@ export interface SeccompPolicy extends Partial<Origin> {
   readonly deny: readonly string[];
   /** System call names taken off the default list. */
   readonly allow: readonly string[];
+  /** The FILE the lists came from. */
+  readonly file?: string;
 }
 
 /** A compiled, validated vassal. Nothing in it needs the config file any more. */
