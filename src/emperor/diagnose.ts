@@ -1,5 +1,24 @@
 // Why a vassal likely died, where its exit status alone does not say. Only hints: each names
-// what it saw, and says "likely".
+// what it saw, and says "likely". And how an exit is told in the log.
+import type { JailExit } from '../jail/launch';
+import { formatBytes } from '../plan/limits';
+import type { LaunchPlan } from '../plan/types';
+
+// `killed by signal 9`, `exited with status 1`, `OOM-killed (memory-max 64m)`.
+export function describeExit(exit: JailExit, plan?: LaunchPlan): string {
+  const how = exit.signal !== null ? `killed by signal ${exit.signal}` : `exited with status ${exit.code}`;
+  if (!exit.oomKills) return how;
+  const max = plan?.limits.memoryMax;
+  return `OOM-killed (${max ? `memory-max ${formatBytes(max.value)}` : 'out of memory'}${exit.oomKills > 1 ? `, ${exit.oomKills} processes` : ''}; ${how})`;
+}
+
+// The line to add when a vassal under pids-max died saying a fork or a thread was refused.
+export function pidsMaxHint(plan: LaunchPlan, output: readonly string[], error?: string): string | undefined {
+  const limit = plan.limits.pidsMax;
+  const seen = limit && [...output, error ?? ''].find((l) => EAGAIN_SIGNS.some((re) => re.test(l)));
+  if (!limit || seen === undefined) return undefined;
+  return `likely cause: pids-max = ${limit.value}${limit.isDefault ? ' (the default)' : ''}: the jail may have that many processes and threads together (a Node process alone has about 10); raise it, or run fewer (it said: ${seen.trim().slice(0, 160)})`;
+}
 
 // What a process refused a fork or a thread prints (bash, perl, Python, Node's child_process,
 // libuv's assertion when uv_thread_create fails, glibc's pthread_create).

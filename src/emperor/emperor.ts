@@ -19,6 +19,7 @@ import { reapOrphans } from './orphans';
 import { checkStatsExposure, parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
 import { LaunchQueue } from './launch-queue';
+import type { CgroupSubtree } from './vassal-launch';
 
 export const EMPEROR_VERSION = '0.1.0';
 
@@ -57,6 +58,8 @@ export class Emperor {
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
   /** What this emperor may do: read at start, and again after it drops to its own user. */
   private privileges: EmperorPrivileges = readPrivileges();
+  /** The jails' cgroup subtree beneath the emperor's own (none with emperor-cgroup = none). */
+  private cgroupTree: CgroupSubtree | undefined;
 
   constructor(
     private readonly options: EmperorOptions,
@@ -72,6 +75,7 @@ export class Emperor {
       env: { ...env },
       users,
       privileges: () => this.privileges,
+      cgroups: () => this.cgroupTree,
       launches: new LaunchQueue((err) => this.log(`internal error in a launch: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)),
       log: (line) => this.log(line),
       echo: (vassal, _stream, line) => this.io.log(`${new Date().toISOString()} [${vassal}] ${line}`),

@@ -3,14 +3,20 @@
 // open behind it; on success the caller gets our ends and the jail holds the others.
 import { closeSync } from 'node:fs';
 import { isJailError, type JailError } from '../errors';
-import { launchJail, type Jail } from '../jail/launch';
+import { launchJail, type Jail, type JailCgroupHandle } from '../jail/launch';
+import type { CgroupFds, CgroupLimits } from '../plan/types';
 import { binding } from '../native/binding';
 import type { VassalSource } from '../monitors/types';
 import type { UserDb } from '../config/users';
 import type { EmperorOptions } from './options';
 import type { EmperorPrivileges } from './privileges';
 import type { HeldSocket } from './held-socket';
-import { buildVassal, type VassalBuild } from './vassal-config';
+import { buildVassal, type LimitCheck, type VassalBuild } from './vassal-config';
+
+/** The emperor's cgroup subtree (src/jail/cgroup's CgroupTree). */
+export interface CgroupSubtree extends LimitCheck {
+  create(segments: readonly string[], limits: CgroupLimits): JailCgroupHandle & { openLaunchFds(): CgroupFds };
+}
 
 /** What building a vassal's plan needs from the emperor. */
 export interface BuildEnv {
@@ -21,6 +27,9 @@ export interface BuildEnv {
   users(): UserDb;
   /** What the emperor itself may do (after it dropped to its own user, if it did). */
   privileges(): EmperorPrivileges;
+  /** Its cgroup subtree; undefined with emperor-cgroup = none. */
+  cgroups(): CgroupSubtree | undefined;
+  log(line: string): void;
 }
 
 /** Our ends of what the jail was given. */
@@ -40,7 +49,7 @@ export type VassalLaunch =
 const closeAll = (fds: ReadonlyArray<number | undefined>): void => fds.forEach((fd) => fd !== undefined && closeSync(fd));
 
 // Builds and launches; a config or launch error is returned, anything else thrown.
-export function launchVassal(source: VassalSource, env: BuildEnv, onDemand: HeldSocket | undefined): VassalLaunch {
+export function launchVassal(source: VassalSource, env: BuildEnv, onDemand: HeldSocket | undefined, name = source.name): VassalLaunch {
   const [ours, theirs] = binding.socketPair();
   // The config pipe; closed right after the launch when the program does not read one.
   const [configOurs, configTheirs] = binding.socketPair();
@@ -64,12 +73,18 @@ export function launchVassal(source: VassalSource, env: BuildEnv, onDemand: Held
     return { kind: 'config-error', error: err };
   }
   let jail: Jail;
+  let cgroupFds: CgroupFds | undefined;
   try {
-    jail = launchJail(build.plan);
+    // Its cgroup first, limits written: the executor places the jail in it at the clone.
+    const cgroup = env.cgroups()?.create(cgroupSegments(name, build.plan.uid, env.options.tyrant), build.plan.limits);
+    cgroupFds = cgroup?.openLaunchFds();
+    jail = launchJail(cgroupFds ? { ...build.plan, cgroup: cgroupFds } : build.plan, { ...(cgroup ? { cgroup } : {}), log: env.log });
   } catch (err: unknown) {
     closeAll(everything);
     if (!isJailError(err)) throw err;
     return { kind: 'launch-error', build, error: err };
+  } finally {
+    if (cgroupFds) closeAll([cgroupFds.dirFd, ...cgroupFds.procsFds]);
   }
   closeAll([theirs, configTheirs, outTheirs, errTheirs]);
   if (build.configText === undefined) closeAll([configOurs]);
@@ -77,6 +92,13 @@ export function launchVassal(source: VassalSource, env: BuildEnv, onDemand: Held
     kind: 'launched', build, jail,
     fds: { emperor: ours, config: build.configText === undefined ? undefined : configOurs, stdout: outOurs, stderr: errOurs },
   };
+}
+
+// Where a vassal's cgroup is in the emperor's subtree: vassals/NAME, or in tyrant mode
+// tenant-UID/NAME (one directory per tenant; its name is OWNER/NAME, names.ts).
+export function cgroupSegments(name: string, uid: number | undefined, tyrant: boolean): string[] {
+  const file = name.slice(name.lastIndexOf('/') + 1);
+  return tyrant && uid !== undefined ? [`tenant-${uid}`, file] : ['vassals', file];
 }
 
 // The config compiled without launching anything (fds are placeholders); throws its error.
@@ -89,6 +111,7 @@ export function dryBuildVassal(source: VassalSource, env: BuildEnv, onDemand: He
   });
 }
 
-function buildContext(env: BuildEnv): { options: EmperorOptions; users: UserDb; privileges: EmperorPrivileges; baseEnv: Readonly<Record<string, string>>; env: Readonly<Record<string, string | undefined>> } {
-  return { options: env.options, users: env.users(), privileges: env.privileges(), baseEnv: env.baseEnv, env: env.env };
+function buildContext(env: BuildEnv): { options: EmperorOptions; users: UserDb; privileges: EmperorPrivileges; baseEnv: Readonly<Record<string, string>>; env: Readonly<Record<string, string | undefined>>; cgroups?: LimitCheck } {
+  const cgroups = env.cgroups();
+  return { options: env.options, users: env.users(), privileges: env.privileges(), baseEnv: env.baseEnv, env: env.env, ...(cgroups ? { cgroups } : {}) };
 }

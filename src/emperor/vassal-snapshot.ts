@@ -1,5 +1,8 @@
 // What a vassal shows of itself to stats and `ps`: its state names and the snapshot record.
+import type { Jail } from '../jail/launch';
 import type { VassalSource } from '../monitors/types';
+import type { CgroupLimits, LaunchPlan } from '../plan/types';
+import type { EmperorOptions } from './options';
 import type { BlacklistEntry } from './throttle';
 
 export type VassalState =
@@ -36,6 +39,28 @@ export interface VassalSnapshot {
   /** Supplementary groups and capabilities of its jail, from the launch plan (jailctl enter). */
   readonly groups: readonly number[];
   readonly caps: readonly string[];
+  /** Its jail's cgroup directories (absolute), while a jail runs. */
+  readonly cgroup?: { readonly unified?: string; readonly v1: readonly string[] };
+  /** The limits of its cgroup and its seccomp mode, from the launch plan. */
+  readonly limits?: CgroupLimits;
+  readonly seccomp?: 'default' | 'none';
+}
+
+// Tyrant mode: whom it runs (or would run) as is the file's owner, even before a plan.
+export function ownerIds(plan: LaunchPlan | undefined, source: VassalSource, options: Pick<EmperorOptions, 'tyrant' | 'tyrantNofollow'>): { uid?: number; gid?: number } {
+  const file = source.link && options.tyrantNofollow ? source.link : source;
+  return {
+    ...(plan?.uid !== undefined ? { uid: plan.uid } : options.tyrant ? { uid: file.uid } : {}),
+    ...(plan?.gid !== undefined ? { gid: plan.gid } : options.tyrant ? { gid: file.gid } : {}),
+  };
+}
+
+// Its cgroup, limits and filter, for ps, top, stats and enter.
+export function containment(plan: LaunchPlan | undefined, jail: Jail | undefined): Pick<VassalSnapshot, 'cgroup' | 'limits' | 'seccomp'> {
+  return {
+    ...(jail?.cgroup ? { cgroup: jail.cgroup.dirs } : {}),
+    ...(plan ? { limits: plan.limits, seccomp: plan.seccomp.mode } : {}),
+  };
 }
 
 /** A vassal's moments, in milliseconds since the epoch (0: not yet). */

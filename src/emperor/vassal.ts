@@ -18,7 +18,7 @@ import { OWNER_FIELD } from './tyrant';
 import { VassalLog, type Stream } from './vassal-log';
 import { ControlError } from './control';
 import { onDemandAddress } from './on-demand';
-import { linesSince, maxProcsHint } from './diagnose';
+import { describeExit, linesSince, maxProcsHint, pidsMaxHint } from './diagnose';
 import { configPacket, EmperorChannel, FROM_VASSAL, TO_VASSAL } from './protocol';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
 import type { VassalBuild } from './vassal-config';
@@ -27,7 +27,7 @@ import { afterExit } from './exit-policy';
 import { HeldSocket } from './held-socket';
 import type { LaunchQueue } from './launch-queue';
 import { Timers } from './timers';
-import { newTimes, timesInSeconds, type VassalSnapshot, type VassalState } from './vassal-snapshot';
+import { containment, newTimes, ownerIds, timesInSeconds, type VassalSnapshot, type VassalState } from './vassal-snapshot';
 
 export type { VassalSnapshot, VassalState } from './vassal-snapshot';
 
@@ -39,10 +39,6 @@ export interface VassalContext extends BuildEnv {
   echo(vassal: string, stream: Stream, line: string): void;
   /** A removed vassal has stopped: the emperor forgets it. */
   gone(vassal: Vassal): void;
-}
-
-function describeExit(exit: JailExit): string {
-  return exit.signal !== null ? `killed by signal ${exit.signal}` : `exited with status ${exit.code}`;
 }
 
 export class Vassal {
@@ -314,9 +310,8 @@ export class Vassal {
       ...(this.lastExit !== undefined ? { lastExit: this.lastExit } : {}),
       ...(this.blacklist ? { blacklist: this.blacklist } : {}),
       ...(this.onDemand ? { onDemand: this.onDemand.address } : {}),
-      // Tyrant mode: whom it runs (or would run) as is the file's owner, even before a plan.
-      ...(plan?.uid !== undefined ? { uid: plan.uid } : this.ctx.options.tyrant ? { uid: this.source.link && this.ctx.options.tyrantNofollow ? this.source.link.uid : this.source.uid } : {}),
-      ...(plan?.gid !== undefined ? { gid: plan.gid } : this.ctx.options.tyrant ? { gid: this.source.link && this.ctx.options.tyrantNofollow ? this.source.link.gid : this.source.gid } : {}),
+      ...ownerIds(plan, this.source, this.ctx.options),
+      ...containment(plan, this.jail),
     };
   }
 
@@ -339,7 +334,7 @@ export class Vassal {
     this.speaks = this.loyal = this.ready = this.accepting = this.hung = this.goingDown = this.execFailed = false;
     this.times.lastHeartbeat = 0;
 
-    const launched = launchVassal(this.source, this.ctx, this.onDemand);
+    const launched = launchVassal(this.source, this.ctx, this.onDemand, this.name);
     if (launched.kind === 'config-error') {
       this.fail(launched.error.message);
       return;
@@ -520,8 +515,9 @@ export class Vassal {
     this.configChannel?.close();
     this.channel = this.configChannel = undefined;
     this.timers.clear('curse', 'heartbeat', 'loyal');
-    this.lastExit = describeExit(exit);
-    const hint = maxProcsHint(jail.plan.maxProcs, jail.plan.uid, linesSince(this.log.tail(20), this.times.lastRun), this.error);
+    this.lastExit = describeExit(exit, jail.plan);
+    const said = linesSince(this.log.tail(20), this.times.lastRun);
+    const hint = maxProcsHint(jail.plan.maxProcs, jail.plan.uid, said, this.error) ?? pidsMaxHint(jail.plan, said, this.error);
     if (hint) this.ctx.log(`${this.name}: ${this.lastExit}; ${hint}`);
 
     const action = afterExit({

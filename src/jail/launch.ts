@@ -12,7 +12,26 @@ import { describeFailure, errnoCode } from './describe';
 export interface JailExit {
   readonly code: number | null;
   readonly signal: number | null;
+  /** Processes of the jail the OOM killer took while it ran (its cgroup's count). */
+  readonly oomKills?: number;
 }
+
+/** What a launch needs of the jail's cgroup (src/jail/cgroup's JailCgroup). */
+export interface JailCgroupHandle {
+  readonly dirs: { readonly unified?: string; readonly v1: readonly string[] };
+  /** The kernel kills the whole cgroup on an OOM (v2 memory.oom.group); else we do. */
+  readonly oomGroup: boolean;
+  /** SIGKILL to every process in it (cgroup.kill, or freeze and kill). */
+  kill(): void;
+  oomKills(): number;
+  whenEmpty(timeoutMs: number): Promise<boolean>;
+  remove(): boolean;
+}
+
+/** How often a cgroup whose OOM kills the kernel does not make whole (cgroup v1) is looked at. */
+const OOM_POLL_MS = 1000;
+/** How long after its end a jail's cgroup may take to empty (zombies reaped) before removal. */
+const EMPTY_WAIT_MS = 10_000;
 
 /** A running (or starting) jail. */
 export interface Jail {
@@ -23,13 +42,59 @@ export interface Jail {
   readonly started: Promise<void>;
   /** Resolves once the top process has been reaped. */
   readonly exited: Promise<JailExit>;
-  /** Sends a signal through the pidfd; false if the jail is already gone. */
+  /** Sends a signal through the pidfd; false if the jail is already gone. SIGKILL goes to
+   *  the whole jail: every process of its cgroup, also those that left the top one's tree. */
   signal(signal: NodeJS.Signals | number): boolean;
+  /** Its cgroup, when it has one. */
+  readonly cgroup?: JailCgroupHandle;
 }
 
 export interface LaunchOptions {
   /** Tests only: make one executor stage fail (launches through the test build of the addon). */
   readonly fault?: FaultInjection;
+  /** The jail's cgroup (plan.cgroup holds its fds): emptied when the top process ends,
+   *  killed whole on SIGKILL and on an OOM kill, removed once empty. */
+  readonly cgroup?: JailCgroupHandle;
+  /** Where trouble with the cgroup is told (a kill that failed). */
+  readonly log?: (line: string) => void;
+}
+
+// The cgroup's side of a jail: an OOM kill takes the whole jail where the kernel does not
+// (v1), the top process's end takes what is left, and the cgroup goes once empty.
+function watchCgroup(plan: LaunchPlan, cgroup: JailCgroupHandle, log: (line: string) => void): { killAll(): void; ended(): number } {
+  const killAll = (): void => {
+    try {
+      cgroup.kill();
+    } catch (err: unknown) {
+      log(`${plan.vassal}: cannot kill the processes of its cgroup ${cgroup.dirs.unified ?? cgroup.dirs.v1[0] ?? ''}: ${(err as Error).message}`);
+    }
+  };
+  const read = (): number => {
+    try {
+      return cgroup.oomKills();
+    } catch {
+      return 0;
+    }
+  };
+  const before = read();
+  const poll = !cgroup.oomGroup && plan.limits.memoryMax
+    ? setInterval(() => {
+      if (read() > before) killAll();
+    }, OOM_POLL_MS)
+    : undefined;
+  poll?.unref();
+  return {
+    killAll,
+    ended() {
+      if (poll) clearInterval(poll);
+      const oom = read() - before;
+      killAll();
+      void cgroup.whenEmpty(EMPTY_WAIT_MS).then((empty) => {
+        if (empty) cgroup.remove();
+      }, () => undefined);
+      return oom;
+    },
+  };
 }
 
 function toLaunchError(plan: LaunchPlan, rec: StageRecord, cause?: unknown): LaunchError {
@@ -68,6 +133,7 @@ export function launchJail(plan: LaunchPlan, options: LaunchOptions = {}): Jail 
   }
   const { pid, pidfd, statusFd } = child;
   let reaped = false;
+  const cg = options.cgroup ? watchCgroup(plan, options.cgroup, options.log ?? (() => undefined)) : undefined;
 
   const exited = new Promise<JailExit>((resolve) => {
     const watcher = new binding.FdWatcher(pidfd, () => {
@@ -84,7 +150,9 @@ export function launchJail(plan: LaunchPlan, options: LaunchOptions = {}): Jail 
       reaped = true;
       watcher.close();
       closeSync(pidfd);
-      resolve({ code: r.code, signal: r.signal });
+      // The jail is over when its top process is: what it left behind goes too.
+      const oomKills = cg?.ended() ?? 0;
+      resolve({ code: r.code, signal: r.signal, ...(oomKills > 0 ? { oomKills } : {}) });
     });
   });
 
@@ -122,9 +190,11 @@ export function launchJail(plan: LaunchPlan, options: LaunchOptions = {}): Jail 
     pid,
     started,
     exited,
+    ...(options.cgroup ? { cgroup: options.cgroup } : {}),
     signal(sig) {
       if (reaped) return false;
       const n = typeof sig === 'number' ? sig : constants.signals[sig];
+      if (n === constants.signals.SIGKILL) cg?.killAll();
       try {
         try {
           binding.pidfdSendSignal(pidfd, n);
