@@ -2,7 +2,7 @@
 
 const kJailError = Symbol.for('jailctl.error');
 
-export type JailErrorCode = 'JAIL_ERR_CONFIG' | 'JAIL_ERR_PLAN' | 'JAIL_ERR_LAUNCH' | 'JAIL_ERR_NATIVE';
+export type JailErrorCode = 'JAIL_ERR_CONFIG' | 'JAIL_ERR_PLAN' | 'JAIL_ERR_LAUNCH' | 'JAIL_ERR_NATIVE' | 'JAIL_ERR_CGROUP';
 
 // Base class: checked with isJailError(), which works across realms and copies of the module.
 export class JailError extends Error {
@@ -75,5 +75,29 @@ export class LaunchError extends JailError {
     this.errnoCode = where.errnoCode;
     this.item = where.item;
     this.signal = where.signal;
+  }
+}
+
+// A jail's cgroup could not be set up, limited, killed or removed: which file, which errno,
+// and the vassal option (with its line) that asked for it, if one did.
+export class CgroupError extends JailError {
+  /** The cgroup file or directory the failing call was made on. */
+  readonly path: string;
+  /** `EACCES`, `EINVAL`, …; undefined when no system call failed (an unsupported limit). */
+  readonly errnoCode: string | undefined;
+  /** The vassal-facing option, e.g. `memory-max`, when a limit failed. */
+  readonly option: string | undefined;
+  readonly line: number | undefined;
+  constructor(
+    where: { path: string; errnoCode?: string | undefined; option?: string | undefined; line?: number | undefined },
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('JAIL_ERR_CGROUP', message, options);
+    this.name = 'CgroupError';
+    this.path = where.path;
+    this.errnoCode = where.errnoCode;
+    this.option = where.option;
+    this.line = where.line;
   }
 }
