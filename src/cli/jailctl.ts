@@ -134,12 +134,14 @@ function addControlCommands(program: Command): void {
     .addHelpText('after', `
 Example:
   $ sudo jailctl ps
-  NAME      STATE    PID    UID:GID  NS                   UP  RESTARTS  LOYAL  MODE  PROCS  RSS    CPU%
-  shop.ini  running  20620  33:33    mnt,pid,net,ipc,uts  3h  0         yes    -     5      61.2M  0.4
+  NAME      STATE    PID    UID:GID  NS                   UP  RESTARTS  LOYAL  MODE  PROCS    MEM          CPU%
+  shop.ini  running  20620  33:33    mnt,pid,net,ipc,uts  3h  0         yes    -     5/1024   61.2M/256M   0.4/50
   $ jailctl ps --json | jq '.[] | select(.state != "running") | .name'
 
-CPU% is the jail's CPU time over its uptime (as ps(1)); RSS and PROCS count every
-process of the jail. Colour by state on a terminal (NO_COLOR=1 turns it off).${EXIT_HELP}`)
+CPU% is the jail's CPU time over its uptime (as ps(1)); MEM, PROCS and CPU% are read from
+the jail's cgroup (every process of the jail; MEM includes its page cache), each with its
+limit after a slash (pids-max, memory-max, cpu-max). -a adds OOM kills and the last error;
+--json also has PSI pressure and the cgroup's directories. Colour by state on a terminal (NO_COLOR=1 turns it off).${EXIT_HELP}`)
     .action(async (opts: { all?: boolean; json?: boolean; socket?: string }) => {
       process.exitCode = await runPs(opts, controlIo());
     });

@@ -86,8 +86,17 @@ export interface PsRecord {
   readonly onDemand: string | null;
   readonly adopted: boolean;
   readonly processes: number;
-  readonly rssBytes: number;
+  /** Memory the jail is charged: its cgroup's (page cache included), or without one the
+   *  resident memory of its processes. */
+  readonly memoryBytes: number;
   readonly cpuSeconds: number;
+  /** Its cgroup's limits as written (bytes, count, percent of one CPU), OOM kills and PSI. */
+  readonly limits: { readonly memoryMax?: number; readonly memoryHigh?: number; readonly pidsMax?: number; readonly cpuMax?: number };
+  readonly oomKills: number;
+  readonly pressure: { readonly cpu?: number; readonly memory?: number; readonly io?: number } | null;
+  readonly cgroup: { readonly unified?: string; readonly v1: readonly string[] } | null;
+  /** Its seccomp filter: `default` or `none`, with the names its FILE denies and allows. */
+  readonly seccomp: { readonly mode: 'default' | 'none'; readonly deny: readonly string[]; readonly allow: readonly string[] } | null;
   readonly error: string | null;
   readonly lastExit: string | null;
   readonly config: string;
@@ -99,10 +108,28 @@ export class ControlError extends Error {
   }
 }
 
+// What a jail uses: read from its cgroup (one jail's files), else from /proc (one walk for all).
+function usageOf(snapshots: readonly VassalSnapshot[]): (s: VassalSnapshot) => { processes: number; memoryBytes: number; cpuSeconds: number; oomKills: number; limits: PsRecord['limits']; pressure: PsRecord['pressure'] } | undefined {
+  const walked = jailUsage(snapshots.filter((s) => s.pid > 0 && !s.cgroupStats).map((s) => s.pid));
+  return (s) => {
+    if (s.pid <= 0) return undefined;
+    if (s.cgroupStats) {
+      try {
+        const c = s.cgroupStats();
+        return { processes: c.processes, memoryBytes: c.memoryBytes ?? 0, cpuSeconds: c.cpuSeconds ?? 0, oomKills: c.oomKills, limits: c.limits, pressure: c.pressure ?? null };
+      } catch {
+        return undefined; // the jail went meanwhile: its cgroup with it
+      }
+    }
+    const u = walked.get(s.pid);
+    return u && { processes: u.processes, memoryBytes: u.rssBytes, cpuSeconds: u.cpuSeconds, oomKills: 0, limits: {}, pressure: null };
+  };
+}
+
 export function psRecords(snapshots: readonly VassalSnapshot[], now = Date.now()): PsRecord[] {
-  const usage = jailUsage(snapshots.filter((s) => s.pid > 0).map((s) => s.pid));
+  const usage = usageOf(snapshots);
   return snapshots.map((s) => {
-    const u = s.pid > 0 ? usage.get(s.pid) : undefined;
+    const u = usage(s);
     return {
       name: s.name,
       state: s.state,
@@ -118,8 +145,13 @@ export function psRecords(snapshots: readonly VassalSnapshot[], now = Date.now()
       onDemand: s.onDemand ?? null,
       adopted: false,
       processes: u?.processes ?? 0,
-      rssBytes: u?.rssBytes ?? 0,
+      memoryBytes: u?.memoryBytes ?? 0,
       cpuSeconds: u?.cpuSeconds ?? 0,
+      limits: u?.limits ?? {},
+      oomKills: u?.oomKills ?? 0,
+      pressure: u?.pressure ?? null,
+      cgroup: s.cgroup ?? null,
+      seccomp: s.seccomp ? { mode: s.seccomp.mode, deny: s.seccomp.deny, allow: s.seccomp.allow } : null,
       error: s.error ?? null,
       lastExit: s.lastExit ?? null,
       config: s.source.path,

@@ -20,6 +20,8 @@ import { checkStatsExposure, parseStatsAddress, startStatsServer, statsDocument 
 import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
 import { LaunchQueue } from './launch-queue';
 import type { CgroupSubtree } from './vassal-launch';
+import { CgroupTree, describeLayout, readLayout } from '../jail/cgroup';
+import { isJailError } from '../errors';
 
 export const EMPEROR_VERSION = '0.1.0';
 
@@ -59,7 +61,7 @@ export class Emperor {
   /** What this emperor may do: read at start, and again after it drops to its own user. */
   private privileges: EmperorPrivileges = readPrivileges();
   /** The jails' cgroup subtree beneath the emperor's own (none with emperor-cgroup = none). */
-  private cgroupTree: CgroupSubtree | undefined;
+  private cgroupTree: (CgroupSubtree & Pick<CgroupTree, 'remove' | 'paths'>) | undefined;
 
   constructor(
     private readonly options: EmperorOptions,
@@ -141,6 +143,8 @@ export class Emperor {
           throw new EmperorOptionError(`emperor-logs-dir ${this.options.logsDir}: cannot create it (${(err as NodeJS.ErrnoException).code}); give another, or none`);
         }
       }
+      // Root still: the subtree is made (and handed to the emperor's own user) before the drop.
+      if (this.options.cgroup !== 'none') this.prepareCgroups(creds);
       if (this.options.controlSocket !== 'none') {
         this.controlServer = await startControlServer(this.options.controlSocket, this.controlTarget(), (line) => this.log(line), {
           maxPerUid: this.options.controlMaxConnections,
@@ -165,6 +169,7 @@ export class Emperor {
     } catch (err: unknown) {
       // Nothing of a start that failed half way stays behind.
       for (const m of this.monitors) m.close();
+      this.cgroupTree?.remove();
       await this.closeServers();
       if (wrotePidfile) {
         try {
@@ -207,6 +212,7 @@ export class Emperor {
       if (this.keepAlive) clearInterval(this.keepAlive);
       if (this.reaper) clearInterval(this.reaper);
       await this.closeServers();
+      this.cgroupTree?.remove();
       if (this.options.pidfile) {
         try {
           rmSync(this.options.pidfile, { force: true });
@@ -235,6 +241,21 @@ export class Emperor {
     });
   }
 
+  // The jails' cgroup subtree beneath our own cgroup in each hierarchy (jailctl-PID, or
+  // emperor-cgroup's name); we move into its `emperor` leaf on the unified hierarchy.
+  private prepareCgroups(creds: { uid: number; gid: number } | undefined): void {
+    const layout = readLayout();
+    const name = this.options.cgroup === 'auto' ? `jailctl-${process.pid}` : this.options.cgroup;
+    try {
+      this.cgroupTree = CgroupTree.prepare(layout, { name, moveSelf: true, log: (line) => this.log(line), ...(creds ? { owner: { uid: creds.uid, gid: creds.gid } } : {}) });
+    } catch (err: unknown) {
+      if (!isJailError(err)) throw err;
+      throw new EmperorOptionError(`${err.message}; or run the jails without cgroups (no limits, and no whole-jail kill without a pid namespace): emperor-cgroup = none`);
+    }
+    const { unified, v1 } = this.cgroupTree.paths();
+    this.log(`cgroups: ${describeLayout(layout)}; jails beneath ${[unified, ...v1].filter(Boolean).join(', ')}`);
+  }
+
   private async closeServers(): Promise<void> {
     for (const server of [this.statsServer, this.controlServer])
       if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -253,7 +274,7 @@ export class Emperor {
       log: (name) => vassal(name).log,
       enter: (name, req, output, drained) => {
         const s = vassal(name).snapshot();
-        const target = { vassal: name, pid: s.pid, namespaces: s.namespaces as Namespace[], ...(s.uid !== undefined ? { uid: s.uid } : {}), ...(s.gid !== undefined ? { gid: s.gid } : {}), groups: s.groups, caps: s.caps };
+        const target = { vassal: name, pid: s.pid, namespaces: s.namespaces as Namespace[], ...(s.uid !== undefined ? { uid: s.uid } : {}), ...(s.gid !== undefined ? { gid: s.gid } : {}), groups: s.groups, caps: s.caps, ...(s.cgroup ? { cgroup: s.cgroup } : {}), ...(s.seccomp ? { seccomp: s.seccomp } : {}) };
         const session = startEnterSession(target, { ...req, root: false, rootCaller: false }, this.ctx.users(), output, drained);
         this.sessions.add(session.pid);
         void session.done.finally(() => this.sessions.delete(session.pid));

@@ -4,6 +4,8 @@
 import { closeSync, readSync, writeSync } from 'node:fs';
 import type { UserDb } from '../config/users';
 import { enterPlan, type EnterTarget } from '../jail/enter';
+import { closeLaunchFds } from '../jail/cgroup';
+import type { CgroupFds } from '../plan/types';
 import { launchJail } from '../jail/launch';
 import { binding, type FdWatcher } from '../native/binding';
 
@@ -115,6 +117,7 @@ export function startEnterSession(
   const theirs = pty ? [pty.slave, pty.slave, pty.slave] : pairs.map((p) => p[1]);
   let jail;
   let pidfd: number | undefined;
+  let cgroupFds: CgroupFds | undefined;
   try {
     if (pty) binding.setWindowSize(pty.master, req.columns || 80, req.rows || 24);
     const plan = enterPlan(
@@ -123,6 +126,7 @@ export function startEnterSession(
       users,
     );
     pidfd = plan.join!.pidfd;
+    cgroupFds = plan.cgroup;
     jail = launchJail(plan);
   } catch (err: unknown) {
     // Nothing of a session that did not start stays open (a peer could repeat it to EMFILE).
@@ -130,6 +134,7 @@ export function startEnterSession(
     throw err;
   } finally {
     if (pidfd !== undefined) closeSync(pidfd);
+    if (cgroupFds) closeLaunchFds(cgroupFds);
     for (const fd of new Set(theirs)) closeSync(fd);
   }
   const inputFd = pty ? pty.master : pairs[0]![0];

@@ -10,19 +10,15 @@ import { appServerCommand } from '../runtime/node/command';
 import type { ConfigEntry, RawVassalConfig } from '../config/types';
 import type { UserDb } from '../config/users';
 import { compilePlan } from '../plan/compile';
-import type { CgroupLimit, CgroupLimits, FdMapping, LaunchPlan, Origin } from '../plan/types';
+import type { FdMapping, LaunchPlan } from '../plan/types';
+import { checkLimits, type LimitCheck } from '../plan/limits';
 import type { VassalSource } from '../monitors/types';
 import type { EmperorOptions } from './options';
 import { checkNotRebound } from './on-demand';
-import { ConfigError, isJailError, PlanError } from '../errors';
+import { ConfigError, isJailError } from '../errors';
 import { CONFIG_FD, EMPEROR_FD } from './protocol';
 import { checkLaunchable, type EmperorPrivileges } from './privileges';
 import { checkTenantEntries, readTenantFile, tenantOf, type Tenant } from './tyrant';
-
-/** What the host's cgroups can honour (src/jail/cgroup's CgroupTree); absent: no cgroups. */
-export interface LimitCheck {
-  unsupported(limits: CgroupLimits): readonly { readonly origin: Origin; readonly reason: string }[];
-}
 
 export interface VassalBuildContext {
   readonly options: EmperorOptions;
@@ -116,29 +112,6 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
     const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     throw new ConfigError(source.path, undefined, undefined, `${INTERNAL_ERROR} (${excerpt(what, 200)}); please report it`, { cause: err });
   }
-}
-
-// A limit the host cannot honour is refused, naming its line; jailctl's own default
-// (pids-max 1024) is dropped with a warning instead. Without cgroups nothing can be honoured.
-function checkLimits(plan: LaunchPlan, cgroups: LimitCheck | undefined): { plan: LaunchPlan; warnings: string[] } {
-  const { opts, ...one } = plan.limits;
-  const set = [...Object.values(one), ...opts] as (Origin & { file?: string; isDefault?: boolean })[];
-  const problems = cgroups
-    ? cgroups.unsupported(plan.limits)
-    : set.map((origin) => ({ origin, reason: 'the emperor runs with emperor-cgroup = none: jails get no cgroup, so no limits' }));
-  const warnings: string[] = [];
-  let limits = plan.limits;
-  for (const { origin, reason } of problems) {
-    const limit = origin as CgroupLimit<unknown>;
-    if (limit.isDefault) {
-      if (cgroups) warnings.push(`${plan.file}: the default pids-max cannot be set (${reason}); the jail's processes are not limited`);
-      const { pidsMax: _dropped, ...rest } = limits;
-      limits = rest;
-      continue;
-    }
-    throw new PlanError({ vassal: plan.vassal, field: origin.option, file: limit.file ?? plan.file!, ...(origin.line !== undefined ? { line: origin.line } : {}) }, reason);
-  }
-  return { plan: limits === plan.limits ? plan : Object.freeze({ ...plan, limits }), warnings };
 }
 
 /** How an unexpected failure while building a vassal starts its message. */

@@ -3,20 +3,20 @@
 // open behind it; on success the caller gets our ends and the jail holds the others.
 import { closeSync } from 'node:fs';
 import { isJailError, type JailError } from '../errors';
-import { launchJail, type Jail, type JailCgroupHandle } from '../jail/launch';
-import type { CgroupFds, CgroupLimits } from '../plan/types';
+import { launchJail, type Jail } from '../jail/launch';
+import type { CgroupTree } from '../jail/cgroup';
+import type { CgroupFds } from '../plan/types';
 import { binding } from '../native/binding';
 import type { VassalSource } from '../monitors/types';
 import type { UserDb } from '../config/users';
 import type { EmperorOptions } from './options';
 import type { EmperorPrivileges } from './privileges';
 import type { HeldSocket } from './held-socket';
-import { buildVassal, type LimitCheck, type VassalBuild } from './vassal-config';
+import { buildVassal, type VassalBuild } from './vassal-config';
+import type { LimitCheck } from '../plan/limits';
 
 /** The emperor's cgroup subtree (src/jail/cgroup's CgroupTree). */
-export interface CgroupSubtree extends LimitCheck {
-  create(segments: readonly string[], limits: CgroupLimits): JailCgroupHandle & { openLaunchFds(): CgroupFds };
-}
+export type CgroupSubtree = LimitCheck & Pick<CgroupTree, 'create'>;
 
 /** What building a vassal's plan needs from the emperor. */
 export interface BuildEnv {

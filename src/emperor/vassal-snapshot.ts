@@ -1,7 +1,8 @@
 // What a vassal shows of itself to stats and `ps`: its state names and the snapshot record.
+import type { CgroupStats } from '../jail/cgroup';
 import type { Jail } from '../jail/launch';
 import type { VassalSource } from '../monitors/types';
-import type { CgroupLimits, LaunchPlan } from '../plan/types';
+import type { CgroupLimits, LaunchPlan, SeccompPolicy } from '../plan/types';
 import type { EmperorOptions } from './options';
 import type { BlacklistEntry } from './throttle';
 
@@ -43,7 +44,9 @@ export interface VassalSnapshot {
   readonly cgroup?: { readonly unified?: string; readonly v1: readonly string[] };
   /** The limits of its cgroup and its seccomp mode, from the launch plan. */
   readonly limits?: CgroupLimits;
-  readonly seccomp?: 'default' | 'none';
+  readonly seccomp?: SeccompPolicy;
+  /** Reads its jail's cgroup now (ps, top): memory, CPU, processes, OOM kills, pressure. */
+  readonly cgroupStats?: () => CgroupStats;
 }
 
 // Tyrant mode: whom it runs (or would run) as is the file's owner, even before a plan.
@@ -56,10 +59,11 @@ export function ownerIds(plan: LaunchPlan | undefined, source: VassalSource, opt
 }
 
 // Its cgroup, limits and filter, for ps, top, stats and enter.
-export function containment(plan: LaunchPlan | undefined, jail: Jail | undefined): Pick<VassalSnapshot, 'cgroup' | 'limits' | 'seccomp'> {
+export function containment(plan: LaunchPlan | undefined, jail: Jail | undefined): Pick<VassalSnapshot, 'cgroup' | 'limits' | 'seccomp' | 'cgroupStats'> {
+  const cgroup = jail?.cgroup;
   return {
-    ...(jail?.cgroup ? { cgroup: jail.cgroup.dirs } : {}),
-    ...(plan ? { limits: plan.limits, seccomp: plan.seccomp.mode } : {}),
+    ...(cgroup ? { cgroup: cgroup.dirs, cgroupStats: () => cgroup.stats() } : {}),
+    ...(plan ? { limits: plan.limits, seccomp: plan.seccomp } : {}),
   };
 }
 

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { binding } from '../native/binding';
 import { readPrivileges } from '../emperor/privileges';
 import type { UserDb } from '../config/users';
-import { DEFAULT_SECCOMP, NO_LIMITS, type FdMapping, type LaunchPlan, type Namespace } from '../plan/types';
+import { DEFAULT_SECCOMP, NO_LIMITS, type FdMapping, type LaunchPlan, type Namespace, type SeccompPolicy } from '../plan/types';
+import { closeLaunchFds, openLaunchFdsFor, type CgroupDirs } from './cgroup';
 
 /** The host's own search path: what a command typed by root is looked up in. */
 export const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -23,6 +24,10 @@ export interface EnterTarget {
   readonly gid?: number;
   readonly groups: readonly number[];
   readonly caps: readonly string[];
+  /** The jail's cgroup: the command is created in it (and goes with the jail). */
+  readonly cgroup?: CgroupDirs;
+  /** The jail's seccomp filter: the command gets the same (a shell in the jail is the jail). */
+  readonly seccomp?: SeccompPolicy;
 }
 
 export interface EnterOptions {
@@ -75,7 +80,14 @@ export function enterPlan(target: EnterTarget, opts: EnterOptions, users: UserDb
   const who = opts.root ? 0 : (target.uid ?? 0);
   const shell = users.userById(who)?.shell;
   const argv = opts.argv.length > 0 ? opts.argv : [shell && !/(nologin|false)$/.test(shell) ? shell : '/bin/sh'];
-  const pidfd = binding.pidfdOpen(target.pid);
+  const cgroup = target.cgroup ? openLaunchFdsFor(target.cgroup) : undefined;
+  let pidfd: number;
+  try {
+    pidfd = binding.pidfdOpen(target.pid);
+  } catch (err: unknown) {
+    if (cgroup) closeLaunchFds(cgroup);
+    throw err;
+  }
   return {
     vassal: target.vassal,
     namespaces: target.namespaces,
@@ -99,7 +111,9 @@ export function enterPlan(target: EnterTarget, opts: EnterOptions, users: UserDb
     ...(opts.root ? { chdir: '/' } : {}),
     fds: opts.fds,
     limits: NO_LIMITS,
-    seccomp: DEFAULT_SECCOMP,
+    seccomp: target.seccomp ?? DEFAULT_SECCOMP,
+    // The caller closes them (and the pidfd) once the launch is done.
+    ...(cgroup ? { cgroup } : {}),
     join: { pidfd, ...(opts.root ? {} : { cwd: `/proc/${vassalPid}/cwd` }) },
   };
 }

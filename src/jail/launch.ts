@@ -6,6 +6,7 @@ import { LaunchError } from '../errors';
 import { binding, testBinding, type FdWatcher, type StageRecord } from '../native/binding';
 import { serializePlan, type FaultInjection } from '../plan/serialize';
 import type { LaunchPlan } from '../plan/types';
+import type { JailCgroup } from './cgroup';
 import { describeFailure, errnoCode } from './describe';
 
 /** How a jail's top process ended; exactly one of code and signal is set. */
@@ -17,18 +18,10 @@ export interface JailExit {
 }
 
 /** What a launch needs of the jail's cgroup (src/jail/cgroup's JailCgroup). */
-export interface JailCgroupHandle {
-  readonly dirs: { readonly unified?: string; readonly v1: readonly string[] };
-  /** The kernel kills the whole cgroup on an OOM (v2 memory.oom.group); else we do. */
-  readonly oomGroup: boolean;
-  /** SIGKILL to every process in it (cgroup.kill, or freeze and kill). */
-  kill(): void;
-  oomKills(): number;
-  whenEmpty(timeoutMs: number): Promise<boolean>;
-  remove(): boolean;
-}
+export type JailCgroupHandle = Pick<JailCgroup, 'dirs' | 'kill' | 'stats' | 'whenEmpty' | 'remove'>;
 
-/** How often a cgroup whose OOM kills the kernel does not make whole (cgroup v1) is looked at. */
+/** How often the OOM kills of a jail with memory-max are looked at: cgroup v1 kills one
+ *  process, not the jail (v2's memory.oom.group does; there the look finds nothing left). */
 const OOM_POLL_MS = 1000;
 /** How long after its end a jail's cgroup may take to empty (zombies reaped) before removal. */
 const EMPTY_WAIT_MS = 10_000;
@@ -71,13 +64,13 @@ function watchCgroup(plan: LaunchPlan, cgroup: JailCgroupHandle, log: (line: str
   };
   const read = (): number => {
     try {
-      return cgroup.oomKills();
+      return cgroup.stats().oomKills;
     } catch {
       return 0;
     }
   };
   const before = read();
-  const poll = !cgroup.oomGroup && plan.limits.memoryMax
+  const poll = plan.limits.memoryMax
     ? setInterval(() => {
       if (read() > before) killAll();
     }, OOM_POLL_MS)

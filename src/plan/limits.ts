@@ -4,7 +4,8 @@
 import { dirname, resolve } from 'node:path';
 import type { ConfigEntry } from '../config/types';
 import { excerpt } from '../config/limits';
-import type { CgroupLimit, CgroupLimits, SeccompPolicy } from './types';
+import { PlanError } from '../errors';
+import type { CgroupLimit, CgroupLimits, LaunchPlan, Origin, SeccompPolicy } from './types';
 
 /** Processes and threads a jail may have when its file and the emperor say nothing. It
  *  replaces RLIMIT_NPROC (max-procs, counted per uid over the whole host) as the default. */
@@ -155,3 +156,32 @@ export function compileSeccomp(entries: EntryLookup, vassalFile: string, readFil
   });
   return { ...at, mode: 'default', deny, allow, file: path };
 }
+
+/** What the host's cgroups can honour (src/jail/cgroup's CgroupTree); absent: no cgroups. */
+export interface LimitCheck {
+  unsupported(limits: CgroupLimits): readonly { readonly origin: Origin; readonly reason: string }[];
+}
+
+// A limit the host cannot honour is refused, naming its line; jailctl's own default
+// (pids-max 1024) is dropped with a warning instead. Without cgroups nothing can be honoured.
+export function checkLimits(plan: LaunchPlan, cgroups: LimitCheck | undefined, noCgroup = 'the emperor runs with emperor-cgroup = none: jails get no cgroup, so no limits'): { plan: LaunchPlan; warnings: string[] } {
+  const { opts, ...one } = plan.limits;
+  const set = [...Object.values(one), ...opts] as (Origin & { file?: string; isDefault?: boolean })[];
+  const problems = cgroups
+    ? cgroups.unsupported(plan.limits)
+    : set.map((origin) => ({ origin, reason: noCgroup }));
+  const warnings: string[] = [];
+  let limits = plan.limits;
+  for (const { origin, reason } of problems) {
+    const limit = origin as CgroupLimit<unknown>;
+    if (limit.isDefault) {
+      if (cgroups) warnings.push(`${plan.file}: the default pids-max cannot be set (${reason}); the jail's processes are not limited`);
+      const { pidsMax: _dropped, ...rest } = limits;
+      limits = rest;
+      continue;
+    }
+    throw new PlanError({ vassal: plan.vassal, field: origin.option, file: limit.file ?? plan.file!, ...(origin.line !== undefined ? { line: origin.line } : {}) }, reason);
+  }
+  return { plan: limits === plan.limits ? plan : Object.freeze({ ...plan, limits }), warnings };
+}
+

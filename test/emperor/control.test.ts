@@ -26,7 +26,7 @@ interface Row {
   gid: number | null;
   namespaces: string[];
   processes: number;
-  rssBytes: number;
+  memoryBytes: number;
   error: string | null;
 }
 
@@ -65,7 +65,7 @@ test('ps shows each vassal\'s state, pid, uid:gid, namespaces and the whole jail
   assert.equal(alice.namespaces, ['mount', 'pid', 'ipc', 'uts']);
   // The jail's init, the sleep sh put in the background and the one it became.
   await waitUntil(() => ps(e).find((r) => r.name === 'alice.ini')!.processes === 3, 'the jail\'s three processes');
-  assert.ok(ps(e).find((r) => r.name === 'alice.ini')!.rssBytes > 0);
+  assert.ok(ps(e).find((r) => r.name === 'alice.ini')!.memoryBytes > 0);
   const failed = ps(e).find((r) => r.name === 'broken.ini')!;
   assert.equal([failed.state, failed.pid], ['failed', 0]);
   assert.match(failed.error!, /No such file or directory/);
@@ -73,7 +73,7 @@ test('ps shows each vassal\'s state, pid, uid:gid, namespaces and the whole jail
   const table = cli(e, ['ps']);
   assert.is(table.status, 0);
   const lines = table.stdout.trimEnd().split('\n');
-  assert.match(lines[0]!, /^NAME\s+STATE\s+PID\s+UID:GID\s+NS\s+UP\s+RESTARTS\s+LOYAL\s+MODE\s+PROCS\s+RSS\s+CPU%$/);
+  assert.match(lines[0]!, /^NAME\s+STATE\s+PID\s+UID:GID\s+NS\s+UP\s+RESTARTS\s+LOYAL\s+MODE\s+PROCS\s+MEM\s+CPU%$/);
   assert.match(lines[1]!, new RegExp(`^alice\\.ini\\s+running\\s+${alice.pid}\\s+1001:1001\\s+mnt,pid,ipc,uts\\s`));
   assert.is(lines.length, 3, 'the failed one only with -a');
   assert.not.match(table.stdout, /\x1b\[/, 'no colour when stdout is not a terminal');
@@ -147,7 +147,7 @@ test('top renders a frame: the busiest jail first, with its CPU% over the interv
   const r = cli(e, ['top', '--once', '--interval', '0.5']);
   assert.is(r.status, 0, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');
-  assert.match(lines[0]!, /^jailctl top - \d\d:\d\d:\d\d  2 vassals, 2 running  CPU [\d.]+%  RSS \S+  \(sorted by cpu; q quits\)$/);
+  assert.match(lines[0]!, /^jailctl top - \d\d:\d\d:\d\d  2 vassals, 2 running  CPU [\d.]+%  MEM \S+  \(sorted by cpu; q quits\)$/);
   assert.match(lines[2]!, /^NAME\s+STATE\s+PID/);
   const busy = lines[3]!.split(/\s+/);
   assert.is(busy[0], 'busy.ini', 'the spinning jail sorts first');

@@ -68,7 +68,7 @@ export function psTable(rows: readonly PsRecord[], opts: { color: boolean; all: 
     running: c.green, spawning: c.yellow, reloading: c.yellow, stopping: c.yellow, 'respawn-wait': c.yellow,
     'on-demand': c.cyan, blacklisted: c.red, failed: c.red, stopped: c.gray,
   };
-  const head = ['NAME', 'STATE', 'PID', 'UID:GID', 'NS', 'UP', 'RESTARTS', 'LOYAL', 'MODE', 'PROCS', 'RSS', 'CPU%', ...(opts.all ? ['ERROR'] : [])];
+  const head = ['NAME', 'STATE', 'PID', 'UID:GID', 'NS', 'UP', 'RESTARTS', 'LOYAL', 'MODE', 'PROCS', 'MEM', 'CPU%', ...(opts.all ? ['OOM', 'ERROR'] : [])];
   const cells = rows.map((r) => [
     r.name,
     r.state,
@@ -79,10 +79,10 @@ export function psTable(rows: readonly PsRecord[], opts: { color: boolean; all: 
     String(r.restarts),
     r.loyal ? 'yes' : 'no',
     r.adopted ? 'adopted' : r.onDemand ? 'on-demand' : '-',
-    r.processes > 0 ? String(r.processes) : '-',
-    formatBytes(r.rssBytes),
-    r.pid > 0 ? (opts.cpu ?? ((x: PsRecord) => cpuPercent(x)))(r).toFixed(1) : '-',
-    ...(opts.all ? [r.error ?? (r.lastExit ? `last: ${r.lastExit}` : '')] : []),
+    r.processes > 0 ? `${r.processes}${r.limits.pidsMax !== undefined ? `/${r.limits.pidsMax}` : ''}` : '-',
+    `${formatBytes(r.memoryBytes)}${r.limits.memoryMax !== undefined ? `/${formatBytes(r.limits.memoryMax)}` : ''}`,
+    r.pid > 0 ? `${(opts.cpu ?? ((x: PsRecord) => cpuPercent(x)))(r).toFixed(1)}${r.limits.cpuMax !== undefined ? `/${r.limits.cpuMax}` : ''}` : '-',
+    ...(opts.all ? [String(r.oomKills), r.error ?? (r.lastExit ? `last: ${r.lastExit}` : '')] : []),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
   const line = (row: string[], state?: string): string =>
@@ -132,7 +132,7 @@ export interface TopFlags extends ControlFlags {
 
 const SORTS: Readonly<Record<string, (a: PsRecord & { cpu: number }, b: PsRecord & { cpu: number }) => number>> = {
   cpu: (a, b) => b.cpu - a.cpu || a.name.localeCompare(b.name),
-  mem: (a, b) => b.rssBytes - a.rssBytes || a.name.localeCompare(b.name),
+  mem: (a, b) => b.memoryBytes - a.memoryBytes || a.name.localeCompare(b.name),
   name: (a, b) => a.name.localeCompare(b.name),
 };
 
@@ -142,9 +142,9 @@ export function topFrame(rows: readonly PsRecord[], before: readonly PsRecord[],
   const withCpu = rows.map((r) => ({ ...r, cpu: cpuPercent(r, previous.get(r.name), intervalSeconds) }));
   withCpu.sort(SORTS[sort] ?? SORTS.cpu);
   const running = rows.filter((r) => r.pid > 0).length;
-  const rss = rows.reduce((sum, r) => sum + r.rssBytes, 0);
+  const rss = rows.reduce((sum, r) => sum + r.memoryBytes, 0);
   const cpu = withCpu.reduce((sum, r) => sum + r.cpu, 0);
-  const summary = `jailctl top - ${now.toTimeString().slice(0, 8)}  ${rows.length} vassals, ${running} running  CPU ${cpu.toFixed(1)}%  RSS ${formatBytes(rss)}  (sorted by ${sort}; q quits)`;
+  const summary = `jailctl top - ${now.toTimeString().slice(0, 8)}  ${rows.length} vassals, ${running} running  CPU ${cpu.toFixed(1)}%  MEM ${formatBytes(rss)}  (sorted by ${sort}; q quits)`;
   const cpuOf = new Map(withCpu.map((r) => [r.name, r.cpu]));
   return `${summary}\n\n${psTable(withCpu, { color, all: false, cpu: (r) => cpuOf.get(r.name) ?? 0 })}\n`;
 }

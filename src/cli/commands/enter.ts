@@ -110,6 +110,8 @@ export async function runEnter(vassal: string, argv: readonly string[], flags: E
     // An emperor that does not say (an older one): no groups and no capabilities.
     groups: record.groups ?? [],
     caps: record.caps ?? [],
+    ...(record.cgroup ? { cgroup: record.cgroup } : {}),
+    ...(record.seccomp ? { seccomp: record.seccomp } : {}),
   };
   let session: EnterSession;
   try {

@@ -7,6 +7,9 @@ import { readUserDb } from '../../config/users';
 import { isJailError, LaunchError } from '../../errors';
 import { launchJail, type Jail } from '../../jail/launch';
 import { compilePlan } from '../../plan/compile';
+import { checkLimits, formatBytes } from '../../plan/limits';
+import { CgroupTree, closeLaunchFds, readLayout, type JailCgroup } from '../../jail/cgroup';
+import { readSideFile } from '../../config/load';
 import type { FdMapping, LaunchPlan } from '../../plan/types';
 
 // Exit codes, as container CLIs (docker, podman, crun) use them.
@@ -44,7 +47,7 @@ function exitCodeOf(err: LaunchError): number {
 }
 
 // Loads and compiles FILE; on bad input prints one line naming the file and line.
-export function loadPlan(file: string, io: RunIo): LaunchPlan | undefined {
+export function loadPlan(file: string, io: RunIo, cgroups?: CgroupTree, cgroupTrouble?: string): LaunchPlan | undefined {
   try {
     // Read as the emperor reads it (magic variables, placeholders, $(ENV)), so a vassal
     // behaves the same under `run` and under the emperor.
@@ -58,9 +61,11 @@ export function loadPlan(file: string, io: RunIo): LaunchPlan | undefined {
       baseEnv: baseEnvironment(),
       placeholders: expanded.referenced,
       ...(app ? { defaultProgram: { path: server[0]!, argv: server } } : {}),
+      readFile: readSideFile,
     });
-    for (const w of [...expanded.warnings, ...compiled.warnings]) io.error(`jailctl: warning: ${w}`);
-    return compiled.plan;
+    const contained = checkLimits(compiled.plan, cgroups, `jailctl run has no cgroup for the jail here${cgroupTrouble ? ` (${cgroupTrouble})` : ''}, so no limits`);
+    for (const w of [...expanded.warnings, ...compiled.warnings, ...contained.warnings]) io.error(`jailctl: warning: ${w}`);
+    return contained.plan;
   } catch (err: unknown) {
     if (!isJailError(err)) throw err;
     io.error(`jailctl: ${err.message}`);
@@ -113,8 +118,28 @@ function ownStdio(): FdMapping[] {
 }
 
 // Runs the vassal and resolves with the exit code jailctl should exit with.
+// The jail's cgroup subtree beneath ours (jailctl-PID, as an emperor's); undefined with
+// the reason when this host or user cannot have one.
+function runCgroups(): { tree?: CgroupTree; trouble?: string } {
+  try {
+    return { tree: CgroupTree.prepare(readLayout(), { name: `jailctl-${process.pid}`, moveSelf: false }) };
+  } catch (err: unknown) {
+    if (!isJailError(err)) throw err;
+    return { trouble: err.message };
+  }
+}
+
 export async function runVassal(file: string, options: RunOptions, io: RunIo): Promise<number> {
-  const plan = loadPlan(file, io);
+  const { tree, trouble } = options.printPlan ? {} : runCgroups();
+  try {
+    return await runIn(file, options, io, tree, trouble);
+  } finally {
+    tree?.remove();
+  }
+}
+
+async function runIn(file: string, options: RunOptions, io: RunIo, tree: CgroupTree | undefined, trouble: string | undefined): Promise<number> {
+  const plan = loadPlan(file, io, tree, trouble);
   if (!plan) return EXIT_SETUP;
   if (options.printPlan) {
     io.out(JSON.stringify(plan, null, 2));
@@ -122,12 +147,23 @@ export async function runVassal(file: string, options: RunOptions, io: RunIo): P
   }
   const forwarder = forwardSignals();
   let jail: Jail;
+  let cgroup: JailCgroup | undefined;
+  const fds = plan.fds;
   try {
-    const mapped = new Set(plan.fds.map((fd) => fd.dst));
-    jail = launchJail({ ...plan, fds: [...ownStdio().filter((fd) => !mapped.has(fd.dst)), ...plan.fds] });
+    cgroup = tree?.create(['vassals', plan.vassal], plan.limits);
+    const cgroupFds = cgroup?.openLaunchFds();
+    const mapped = new Set(fds.map((fd) => fd.dst));
+    try {
+      jail = launchJail({ ...plan, fds: [...ownStdio().filter((fd) => !mapped.has(fd.dst)), ...fds], ...(cgroupFds ? { cgroup: cgroupFds } : {}) }, {
+        ...(cgroup ? { cgroup } : {}),
+        log: (line) => io.error(`jailctl: ${line}`),
+      });
+    } finally {
+      if (cgroupFds) closeLaunchFds(cgroupFds);
+    }
   } catch (err: unknown) {
     forwarder.stop();
-    if (!(err instanceof LaunchError)) throw err;
+    if (!isJailError(err)) throw err;
     io.error(`jailctl: ${err.message}`);
     return EXIT_SETUP;
   }
@@ -142,6 +178,9 @@ export async function runVassal(file: string, options: RunOptions, io: RunIo): P
   }
   const exit = await jail.exited;
   forwarder.stop();
+  if (exit.oomKills) io.error(`jailctl: ${plan.vassal}: OOM-killed${plan.limits.memoryMax ? ` (memory-max ${formatBytes(plan.limits.memoryMax.value)})` : ''}`);
+  // Its cgroup goes before the subtree (runVassal removes that).
+  if (cgroup) await cgroup.whenEmpty(5000);
   if (failure) return exitCodeOf(failure);
   return exit.code ?? 128 + (exit.signal ?? 0);
 }
