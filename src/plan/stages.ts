@@ -9,3 +9,7 @@ export const LAUNCH_STAGES = [
 
 /** One stage of the executor's launch sequence. */
 export type LaunchStage = (typeof LAUNCH_STAGES)[number];
+
+/** The item of a `seccomp` failure for seccomp-allow entry i is this + i; for seccomp-deny
+ *  entry i it is i (native/executor/jail.h JAIL_SECCOMP_ALLOW_ITEM). */
+export const SECCOMP_ALLOW_ITEM = 1000;
