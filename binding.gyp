@@ -2,6 +2,10 @@
   # The executor is built once as a static library (classic-level's shape) and linked
   # into three products: the jail-helper executable (embedded in the addon), the addon
   # itself, and a shared library with a plain C entry point for the PSGI host.
+  # libseccomp is linked statically into every product (the link_settings below): the
+  # helper must be static, and Debian's libseccomp.a is PIC, so the addon and
+  # libjailexec.so take it too and need no libseccomp.so at run time; --exclude-libs keeps
+  # its symbols out of their exports.
   # The *_test targets are the same with -DJAIL_FAULTS (the plan's `fault` key). The test
   # addon is jail_binding_test.node-test: not a `.node`, so neither node-gyp-build nor
   # prebuildify ever picks it; only src/native/binding.ts loads it, for tests.
@@ -9,6 +13,7 @@
     'executor_sources': [
       'native/executor/stage.c', 'native/executor/plan.c', 'native/executor/launch.c',
       'native/executor/run.c', 'native/executor/creds.c', 'native/executor/init.c', 'native/executor/fdpass.c',
+      'native/executor/clone3.c', 'native/executor/seccomp.c',
     ],
     'binding_sources': [
       'native/binding/addon.cc', 'native/binding/fd-watcher.cc', 'native/binding/listen.cc',
@@ -26,6 +31,7 @@
       'type': 'static_library',
       'sources': [ '<@(executor_sources)' ],
       'direct_dependent_settings': { 'include_dirs': [ 'native/executor' ] },
+      'link_settings': { 'libraries': [ '-l:libseccomp.a' ], 'ldflags': [ '-Wl,--exclude-libs,libseccomp.a' ] },
     },
     {
       # Static, so it needs nothing from the filesystem it is exec'd in.
@@ -41,6 +47,7 @@
       'type': 'shared_library',
       'sources': [ '<@(executor_sources)' ],
       'include_dirs': [ 'native/executor' ],
+      'link_settings': { 'libraries': [ '-l:libseccomp.a' ], 'ldflags': [ '-Wl,--exclude-libs,libseccomp.a' ] },
     },
     {
       'target_name': 'jail_binding',
@@ -67,6 +74,7 @@
       'sources': [ '<@(executor_sources)' ],
       'defines': [ 'JAIL_FAULTS' ],
       'direct_dependent_settings': { 'include_dirs': [ 'native/executor' ] },
+      'link_settings': { 'libraries': [ '-l:libseccomp.a' ], 'ldflags': [ '-Wl,--exclude-libs,libseccomp.a' ] },
     },
     {
       'target_name': 'jail-helper-test',

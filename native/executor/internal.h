@@ -37,6 +37,9 @@ int jail__set_nofile(const jail_plan_t *plan, jail_error_t *reterr);
 /* The rlimit, bounding set, groups, gid, uid, capabilities and no_new_privs stages. */
 int jail__drop(const jail_plan_t *plan, jail_error_t *reterr);
 
+/* The seccomp filter, last before the exec (seccomp.c). Reports JAIL_STAGE_SECCOMP. */
+int jail__load_seccomp(const jail_plan_t *plan, jail_error_t *reterr);
+
 /* In a new pid namespace: forks; the parent becomes the jail's init and never returns,
  * the child returns 0 and goes on to become the vassal. Reports JAIL_STAGE_INIT. */
 int jail__fork_init(const jail_plan_t *plan, jail_error_t *reterr);

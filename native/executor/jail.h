@@ -23,7 +23,9 @@ extern "C" {
  * in; jail_stage_to_string() gives the stable name shared with TypeScript. */
 typedef enum {
         JAIL_STAGE_PREPARE = 0,   /* the caller's checks, status pipe, plan memfd and pidfd */
-        JAIL_STAGE_CLONE,         /* clone(CLONE_PIDFD | namespaces) in the caller */
+        JAIL_STAGE_CLONE,         /* clone3(CLONE_PIDFD | namespaces) in the caller */
+        JAIL_STAGE_CGROUP,        /* placing the child in the jail's cgroups, item = index of
+                                   * a v1 cgroup.procs fd, -1 for the unified directory */
         JAIL_STAGE_HELPER,        /* exec of jail-helper inside the new namespaces; its PR_SET_DUMPABLE(0) */
         JAIL_STAGE_PLAN,          /* reading and parsing the serialised plan */
         JAIL_STAGE_JOIN,          /* setns() into a running jail's namespaces (jailctl enter) */
@@ -47,6 +49,8 @@ typedef enum {
         JAIL_STAGE_FDS,           /* mapping the plan's fds, item = index */
         JAIL_STAGE_TTY,           /* fd 0 becomes the controlling terminal of a new session */
         JAIL_STAGE_CHDIR,         /* chdir() */
+        JAIL_STAGE_SECCOMP,       /* loading the seccomp filter, item = index of an unknown name
+                                   * (JAIL_SECCOMP_ALLOW_ITEM + index for seccomp-allow) */
         JAIL_STAGE_EXEC,          /* execve() of the vassal */
         _JAIL_STAGE_MAX,
 } jail_stage_t;
@@ -80,6 +84,16 @@ typedef struct {
 #define JAIL_MAX_FD_NUMBER (1 << 20) /* the largest target fd number a plan may name */
 #define JAIL_MAX_GROUPS 64
 #define JAIL_MAX_TMPFS 16
+#define JAIL_MAX_CGROUP_PROCS 16    /* v1 hierarchies: far fewer than this exist */
+#define JAIL_MAX_SECCOMP_NAMES 256  /* each of seccomp-deny and seccomp-allow */
+/* A seccomp stage failure's item for seccomp-allow entry i is this + i (deny: i). */
+#define JAIL_SECCOMP_ALLOW_ITEM 1000
+
+/* The plan's `seccomp`. */
+typedef enum {
+        JAIL_SECCOMP_DEFAULT = 0, /* the executor's deny list (seccomp.c), the plan's changes */
+        JAIL_SECCOMP_NONE,        /* no filter */
+} jail_seccomp_mode_t;
 
 typedef struct {
         int src; /* fd number in the launching process */
@@ -127,6 +141,16 @@ typedef struct {
         const char *chdir;
         size_t n_fds;
         jail_fd_map_t fds[JAIL_MAX_FDS];
+        int cgroup_fd;        /* -1, or a launcher fd: the jail's directory on the unified
+                               * hierarchy, which the child is cloned into */
+        size_t n_cgroup_procs;
+        int cgroup_procs[JAIL_MAX_CGROUP_PROCS]; /* launcher fds: v1 cgroup.procs, O_WRONLY */
+        jail_seccomp_mode_t seccomp;
+        size_t n_seccomp_deny;
+        const char *seccomp_deny[JAIL_MAX_SECCOMP_NAMES];  /* fail with EPERM too */
+        size_t n_seccomp_allow;
+        const char *seccomp_allow[JAIL_MAX_SECCOMP_NAMES]; /* taken off the default list */
+        bool no_clone3;  /* a -DJAIL_FAULTS build only: act as if clone3 gave ENOSYS */
         int fault_stage; /* fault injection (a -DJAIL_FAULTS build only): -1, or the stage to fail */
         int fault_errno;
         int pause_stage; /* a -DJAIL_FAULTS build only: -1, or the stage to SIGSTOP itself at */
@@ -147,12 +171,13 @@ typedef struct {
         int status_fd;
 } jail_child_t;
 
-/* Launches the plan: a vfork-style clone into the plan's namespaces whose child execs
- * the helper (helper_fd: an executable fd, e.g. a sealed memfd) with the plan on an fd.
+/* Launches the plan: a vfork-style clone3 into the plan's namespaces and cgroup whose
+ * child execs the helper (helper_fd: an executable fd, e.g. a sealed memfd) with the
+ * plan on an fd.
  * The calling thread is blocked only until that exec. Only the process's main thread
  * may launch (the helper's PR_SET_PDEATHSIG follows the launching thread): any other
  * gets -EINVAL. Returns 0, or -errno with *reterr telling the stage (prepare, plan,
- * fds or join for a source fd that is not open, clone). */
+ * fds, join or cgroup for a source fd that is not open, clone, cgroup). */
 int jail_launch(const uint8_t *plan, size_t plan_len, int helper_fd, jail_child_t *ret_child, jail_error_t *reterr);
 
 /* Runs the launch sequence in the calling (single-threaded) process, as the helper does:

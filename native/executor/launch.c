@@ -5,7 +5,13 @@
  * does), so it runs no allocator and no libc state: only the raw calls in child_main(),
  * on a stack carved from this function's frame, with every signal blocked so that no
  * handler of ours can run on it. It execs jail-helper at once; from there on the helper
- * is a fresh single-threaded process and this thread is free again. */
+ * is a fresh single-threaded process and this thread is free again.
+ *
+ * The child is created inside the jail's cgroup (clone3 with CLONE_INTO_CGROUP), so not
+ * one instruction of it is accounted to, or limited as, the emperor's; it joins the v1
+ * hierarchies' cgroups before it execs the helper. Only where clone3 is refused with
+ * ENOSYS (a container's seccomp profile) is it created outside and moves itself in
+ * first thing, before the helper runs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -28,6 +34,9 @@ typedef struct {
         int status_fd; /* write end */
         int keep[JAIL_MAX_FDS + 4];
         size_t n_keep;
+        int cgroup_fd;        /* -1, or the unified directory the clone could not put us in */
+        const int *cgroup_procs; /* v1 cgroup.procs fds */
+        size_t n_cgroup_procs;
         char *const *argv;
         char *const *envp;
 } child_ctx_t;
@@ -39,11 +48,25 @@ static void child_fail(const child_ctx_t *c, jail_stage_t stage, int errnum, int
         _exit(JAIL_EXIT_SETUP);
 }
 
-/* Child side, new namespaces, still the caller's credentials and shared memory.
- * Clears close-on-exec on the fds the helper needs, asks to die with its parent thread
- * and execs the helper. Reports JAIL_STAGE_FDS or JAIL_STAGE_HELPER. */
+/* Child side, new namespaces, still the caller's credentials and shared memory. Joins
+ * the jail's cgroups, clears close-on-exec on the fds the helper needs (never on the
+ * cgroup fds: they stay out of the helper and the jail), asks to die with its parent
+ * thread and execs the helper. Reports JAIL_STAGE_CGROUP, JAIL_STAGE_FDS or
+ * JAIL_STAGE_HELPER. */
 static int child_main(void *arg) {
         const child_ctx_t *c = arg;
+
+        /* "0" is the writing process itself. The fallback for a clone that could not
+         * place us: its own file, opened here (openat allocates nothing of ours). */
+        if (c->cgroup_fd >= 0) {
+                int fd = openat(c->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+                if (fd < 0 || write(fd, "0", 1) < 0)
+                        child_fail(c, JAIL_STAGE_CGROUP, errno, -1);
+                (void) close(fd);
+        }
+        for (size_t i = 0; i < c->n_cgroup_procs; i++)
+                if (write(c->cgroup_procs[i], "0", 1) < 0)
+                        child_fail(c, JAIL_STAGE_CGROUP, errno, (int) i);
 
         /* The launcher's stdio reaches the helper and its root hooks (the sysadmin's
          * log); the vassal gets it only where the plan maps 0-2, and /dev/null otherwise
@@ -78,7 +101,55 @@ static int check_sources(const jail_plan_t *plan, jail_error_t *reterr) {
                         return fail(reterr, JAIL_STAGE_FDS, errno, (int) i);
         if (plan->join_fd >= 0 && fcntl(plan->join_fd, F_GETFD) < 0)
                 return fail(reterr, JAIL_STAGE_JOIN, errno, -1);
+        if (plan->cgroup_fd >= 0 && fcntl(plan->cgroup_fd, F_GETFD) < 0)
+                return fail(reterr, JAIL_STAGE_CGROUP, errno, -1);
+        for (size_t i = 0; i < plan->n_cgroup_procs; i++)
+                if (fcntl(plan->cgroup_procs[i], F_GETFD) < 0)
+                        return fail(reterr, JAIL_STAGE_CGROUP, errno, (int) i);
         return 0;
+}
+
+/* Whether clone3 with CLONE_INTO_CGROUP failed because of the cgroup: the errnos that
+ * only the cgroup part gives (clone(2), cgroups(7)): EBADF (not a cgroup2 directory),
+ * EACCES and ENOENT (not ours to write, or outside our cgroup namespace), EBUSY (the
+ * cgroup has controllers enabled for children: no process may live in it), EOPNOTSUPP
+ * (a domain-invalid cgroup), ENODEV (removed). A clone without CLONE_INTO_CGROUP gives
+ * none of these. EAGAIN stays the clone's: the target's pids.max and RLIMIT_NPROC cannot
+ * be told apart, and neither can EPERM from namespaces or a cgroup's permissions. */
+static bool cgroup_refused(int errnum) {
+        return errnum == EBADF || errnum == EACCES || errnum == ENOENT || errnum == EBUSY || errnum == EOPNOTSUPP ||
+               errnum == ENODEV;
+}
+
+/* Caller side, every signal blocked. Creates the child in the plan's namespaces (none for
+ * a join: the helper joins them) and unified cgroup, running child_main(ctx) on `stack`
+ * until it execs the helper (CLONE_VFORK). Without clone3 (ENOSYS, or no trampoline for
+ * this architecture) glibc's clone() does it, and ctx tells the child to move itself into
+ * the cgroup. Returns the pid, or -errno with *reterr set (JAIL_STAGE_CLONE,
+ * JAIL_STAGE_CGROUP). */
+static pid_t clone_child(const jail_plan_t *plan, child_ctx_t *ctx, char *stack, size_t stack_size, int *ret_pidfd,
+                         jail_error_t *reterr) {
+        uint64_t flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | (plan->join_fd >= 0 ? 0 : (unsigned) plan->namespaces);
+        jail_clone_args_t args = {
+                .flags = flags | (plan->cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+                .pidfd = (uintptr_t) ret_pidfd,
+                .exit_signal = SIGCHLD,
+                .stack = (uintptr_t) stack,
+                .stack_size = stack_size,
+                .cgroup = plan->cgroup_fd >= 0 ? (uint64_t) plan->cgroup_fd : 0,
+        };
+        pid_t pid = plan->no_clone3 ? -ENOSYS : jail__clone3(&args, child_main, ctx);
+
+        if (pid == -ENOSYS) {
+                ctx->cgroup_fd = plan->cgroup_fd;
+                pid = clone(child_main, stack + stack_size, (int) flags | SIGCHLD, ctx, ret_pidfd);
+                if (pid < 0)
+                        pid = -errno;
+        } else if (pid < 0 && plan->cgroup_fd >= 0 && cgroup_refused(-pid))
+                return fail(reterr, JAIL_STAGE_CGROUP, -pid, -1);
+        if (pid < 0)
+                return fail(reterr, JAIL_STAGE_CLONE, -pid, -1);
+        return pid;
 }
 
 static void close_if(int fd) {
@@ -134,7 +205,9 @@ int jail_launch(const uint8_t *plan_buf, size_t plan_len, int helper_fd, jail_ch
         snprintf(arg_plan, sizeof(arg_plan), "%d", plan_fd);
         snprintf(arg_status, sizeof(arg_status), "%d", status[1]);
         snprintf(arg_parent, sizeof(arg_parent), "%d", parent_pidfd);
-        ctx = (child_ctx_t) { .helper_fd = helper_fd, .status_fd = status[1], .argv = argv, .envp = envp };
+        ctx = (child_ctx_t) { .helper_fd = helper_fd, .status_fd = status[1], .cgroup_fd = -1,
+                              .cgroup_procs = plan.cgroup_procs, .n_cgroup_procs = plan.n_cgroup_procs,
+                              .argv = argv, .envp = envp };
         ctx.keep[ctx.n_keep++] = plan_fd;
         ctx.keep[ctx.n_keep++] = status[1];
         ctx.keep[ctx.n_keep++] = parent_pidfd;
@@ -148,12 +221,10 @@ int jail_launch(const uint8_t *plan_buf, size_t plan_len, int helper_fd, jail_ch
          * also blocks the two signals glibc keeps for itself (cancellation, setxid), which
          * pthread_sigmask() would leave open. */
         (void) syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved, sizeof(all));
-        pid = clone(child_main, stack + sizeof(stack),
-                    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | (plan.join_fd >= 0 ? 0 : plan.namespaces) | SIGCHLD, &ctx, &pidfd);
-        r = pid < 0 ? -errno : 0;
+        pid = clone_child(&plan, &ctx, stack, sizeof(stack), &pidfd, reterr);
         (void) syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, sizeof(saved));
-        if (r < 0) {
-                r = fail(reterr, JAIL_STAGE_CLONE, -r, -1);
+        if (pid < 0) {
+                r = pid;
                 goto out;
         }
 

@@ -11,7 +11,12 @@
  *   root-env (KEY=VALUE, repeated: the hooks' and a privileged program's environment)
  *   exec-path (directories a slash-less path is searched in)  chdir
  *   fd (SRC:DST, repeated)
- *   fault (STAGE:ERRNO), pause (STAGE: SIGSTOP there): only in a -DJAIL_FAULTS test build
+ *   cgroup (launcher fd: the jail's directory on the unified hierarchy)
+ *   cgroup-procs (launcher fd: a v1 cgroup.procs opened O_WRONLY, repeated)
+ *   seccomp=default|none (absent: default)  seccomp-deny, seccomp-allow (a system call
+ *   name, repeated: denied on top of the default list / taken off it; checked by the
+ *   helper at stage seccomp, where the names are resolved)
+ *   no-clone3=1 (the clone3 ENOSYS fallback), fault (STAGE:ERRNO), pause (STAGE: SIGSTOP there): only in a -DJAIL_FAULTS test build
  * An unknown key is an error: TypeScript and C must agree exactly. A uid needs a gid. */
 #include <errno.h>
 #include <limits.h>
@@ -179,7 +184,38 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
                         if (p->fds[i].dst == (int) m)
                                 return -EINVAL;
                 p->fds[p->n_fds++] = (jail_fd_map_t) { .src = (int) n, .dst = (int) m };
+        } else if (key_is(key, klen, "cgroup")) {
+                if (parse_uint(val, INT_MAX, &n) < 0)
+                        return -EINVAL;
+                p->cgroup_fd = (int) n;
+        } else if (key_is(key, klen, "cgroup-procs")) {
+                if (p->n_cgroup_procs >= JAIL_MAX_CGROUP_PROCS)
+                        return -E2BIG;
+                if (parse_uint(val, INT_MAX, &n) < 0)
+                        return -EINVAL;
+                p->cgroup_procs[p->n_cgroup_procs++] = (int) n;
+        } else if (key_is(key, klen, "seccomp")) {
+                if (strcmp(val, "default") == 0)
+                        p->seccomp = JAIL_SECCOMP_DEFAULT;
+                else if (strcmp(val, "none") == 0)
+                        p->seccomp = JAIL_SECCOMP_NONE;
+                else
+                        return -EINVAL;
+        } else if (key_is(key, klen, "seccomp-deny")) {
+                if (p->n_seccomp_deny >= JAIL_MAX_SECCOMP_NAMES)
+                        return -E2BIG;
+                if (!*val)
+                        return -EINVAL;
+                p->seccomp_deny[p->n_seccomp_deny++] = val;
+        } else if (key_is(key, klen, "seccomp-allow")) {
+                if (p->n_seccomp_allow >= JAIL_MAX_SECCOMP_NAMES)
+                        return -E2BIG;
+                if (!*val)
+                        return -EINVAL;
+                p->seccomp_allow[p->n_seccomp_allow++] = val;
 #ifdef JAIL_FAULTS
+        } else if (key_is(key, klen, "no-clone3")) {
+                p->no_clone3 = strcmp(val, "1") == 0;
         } else if (key_is(key, klen, "fault")) {
                 char *err = split_colon(val);
                 int stage = err ? jail_stage_from_string(val) : -EINVAL;
@@ -217,6 +253,9 @@ static bool consistent(const jail_plan_t *p) {
                 return false;
         if (p->loopback && !(p->namespaces & CLONE_NEWNET))
                 return false;
+        /* Changes to a filter that is not there would be silently ignored. */
+        if (p->seccomp == JAIL_SECCOMP_NONE && (p->n_seccomp_deny || p->n_seccomp_allow))
+                return false;
         return true;
 }
 
@@ -233,6 +272,7 @@ int jail__plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int 
         memset(p, 0, sizeof(*p));
         p->no_new_privs = true;
         p->join_fd = -1;
+        p->cgroup_fd = -1;
         p->fault_stage = -1;
         p->pause_stage = -1;
         *ret_item = -1;

@@ -434,6 +434,10 @@ static int run_joined(const jail_plan_t *plan, int *status_fd, int parent_pidfd,
         jail__progress(status_fd, JAIL_STAGE_CHDIR, -1);
         if ((r = change_dir_fd(plan, cwd_fd, reterr)) < 0 || (r = change_dir(plan, reterr)) < 0)
                 return r;
+        /* As close to the exec as it can be: nothing of ours runs filtered but it. */
+        jail__progress(status_fd, JAIL_STAGE_SECCOMP, -1);
+        if ((r = jail__load_seccomp(plan, reterr)) < 0)
+                return r;
         return exec_program(plan, status_fd, reterr);
 }
 
@@ -475,6 +479,11 @@ int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_err
                 return r;
         jail__progress(status_fd, JAIL_STAGE_CHDIR, -1);
         if ((r = change_dir(plan, reterr)) < 0)
+                return r;
+        /* After no_new_privs, the fds and the chdir, as close to the exec as it can be:
+         * nothing of ours runs filtered but the exec itself. */
+        jail__progress(status_fd, JAIL_STAGE_SECCOMP, -1);
+        if ((r = jail__load_seccomp(plan, reterr)) < 0)
                 return r;
         return exec_program(plan, status_fd, reterr);
 }

@@ -9,6 +9,7 @@
 static const char *const stage_names[_JAIL_STAGE_MAX] = {
         [JAIL_STAGE_PREPARE] = "prepare",
         [JAIL_STAGE_CLONE] = "clone",
+        [JAIL_STAGE_CGROUP] = "cgroup",
         [JAIL_STAGE_HELPER] = "helper",
         [JAIL_STAGE_PLAN] = "plan",
         [JAIL_STAGE_JOIN] = "join",
@@ -32,6 +33,7 @@ static const char *const stage_names[_JAIL_STAGE_MAX] = {
         [JAIL_STAGE_FDS] = "fds",
         [JAIL_STAGE_TTY] = "tty",
         [JAIL_STAGE_CHDIR] = "chdir",
+        [JAIL_STAGE_SECCOMP] = "seccomp",
         [JAIL_STAGE_EXEC] = "exec",
 };
 

@@ -15,6 +15,38 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+#define JAIL__STR_(x) #x
+#define JAIL__STR(x) JAIL__STR_(x)
+
+#include <stdint.h>
+
+/* The kernel's struct clone_args (CLONE_ARGS_SIZE_VER2, Linux 5.7: with `cgroup`), here
+ * so that no kernel header is needed. Every field is a 64-bit value. */
+typedef struct {
+        uint64_t flags;
+        uint64_t pidfd;       /* where the kernel stores the pidfd (CLONE_PIDFD) */
+        uint64_t child_tid;
+        uint64_t parent_tid;
+        uint64_t exit_signal;
+        uint64_t stack;       /* lowest address; the child starts at stack + stack_size */
+        uint64_t stack_size;
+        uint64_t tls;
+        uint64_t set_tid;
+        uint64_t set_tid_size;
+        uint64_t cgroup;      /* fd of a cgroup2 directory (CLONE_INTO_CGROUP) */
+} jail_clone_args_t;
+
+/* clone3() whose child runs fn(arg) on args->stack and exits with its return value (for
+ * CLONE_VM: the child never returns into the caller's frames). Returns the child's pid
+ * or -errno; -ENOSYS also where there is no trampoline for the architecture (clone3.c). */
+int jail__clone3(jail_clone_args_t *args, int (*fn)(void *), void *arg);
 
 static inline int jail__pidfd_open(pid_t pid, unsigned int flags) {
         return (int) syscall(SYS_pidfd_open, pid, flags);

@@ -5,6 +5,7 @@ import { basename } from 'node:path';
 import { getSystemErrorName } from 'node:util';
 import { binding, type StageRecord } from '../native/binding';
 import { CAPABILITY_NAMES } from '../plan/capabilities';
+import { SECCOMP_ALLOW_ITEM } from '../plan/stages';
 import type { LaunchPlan, Origin } from '../plan/types';
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
@@ -35,6 +36,25 @@ function diedDuring(plan: LaunchPlan, rec: StageRecord): string {
   return `exited with status ${rec.died?.code ?? '?'} during ${during}`;
 }
 
+// Which of the jail's cgroups a `cgroup` record means: -1 the unified directory, else the
+// index of a v1 cgroup.procs fd.
+function whichCgroup(item: number): string {
+  return item < 0 ? 'its directory on the unified hierarchy' : `cgroup.procs of v1 cgroup #${item + 1}`;
+}
+
+// A `seccomp` record: an unknown system call name (EINVAL, naming the entry), or the load.
+function seccompFailure(plan: LaunchPlan, rec: StageRecord, why: string): string {
+  const { seccomp } = plan;
+  const allow = rec.item >= SECCOMP_ALLOW_ITEM;
+  const name = allow ? seccomp.allow[rec.item - SECCOMP_ALLOW_ITEM] : seccomp.deny[rec.item];
+  const loc = seccomp.line !== undefined ? where(plan, { option: seccomp.option ?? 'seccomp', line: seccomp.line }) : '';
+  if (rec.errno === constants.errno.EINVAL && name !== undefined)
+    return `seccomp-${allow ? 'allow' : 'deny'}[${(allow ? rec.item - SECCOMP_ALLOW_ITEM : rec.item) + 1}] "${name}": no such system call${loc}`;
+  if (rec.errno === constants.errno.EACCES)
+    return `loading the seccomp filter${why} (the jail has neither no-new-privs nor CAP_SYS_ADMIN)${loc}`;
+  return `loading the seccomp filter${why}${loc}`;
+}
+
 function waitStatus(status: number): string {
   const signal = status & 0x7f;
   if (signal === 0) return `exited with status ${(status >> 8) & 0xff}`;
@@ -51,6 +71,8 @@ export function describeFailure(plan: LaunchPlan, rec: StageRecord): string {
       return `preparing the launch${why}`;
     case 'clone':
       return `clone(${ns || 'no namespaces'})${why}`;
+    case 'cgroup':
+      return `placing the jail in its cgroup (${whichCgroup(rec.item)})${why}`;
     case 'helper':
       return `exec of jail-helper${why}`;
     case 'plan':
@@ -105,6 +127,8 @@ export function describeFailure(plan: LaunchPlan, rec: StageRecord): string {
       return `making fd 0 the jail's controlling terminal${why}`;
     case 'chdir':
       return `chdir("${plan.chdir ?? ''}")${why}`;
+    case 'seccomp':
+      return seccompFailure(plan, rec, why);
     case 'exec':
       // RLIMIT_NPROC is checked at the uid change and reported by the next exec.
       if (rec.errno === constants.errno.EAGAIN && plan.maxProcs !== undefined)

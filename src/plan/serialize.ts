@@ -78,6 +78,12 @@ export function serializePlan(plan: LaunchPlan, fault?: FaultInjection): Buffer 
   if (plan.join) add('join', plan.join.pidfd);
   if (plan.join?.cwd !== undefined) add('join-cwd', plan.join.cwd);
   if (plan.ctty) add('ctty', 1);
+  if (plan.cgroup?.dirFd !== undefined) add('cgroup', plan.cgroup.dirFd);
+  for (const fd of plan.cgroup?.procsFds ?? []) add('cgroup-procs', fd);
+  // Always said, though C reads an absent `seccomp` as `default` too.
+  add('seccomp', plan.seccomp.mode);
+  for (const name of plan.seccomp.deny) add('seccomp-deny', name);
+  for (const name of plan.seccomp.allow) add('seccomp-allow', name);
   if (fault) add('fault', `${fault.stage}:${fault.errno}`);
   return kv.bytes();
 }

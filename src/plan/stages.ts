@@ -2,10 +2,14 @@
 // (test/addon/binding.test.ts checks they match).
 
 export const LAUNCH_STAGES = [
-  'prepare', 'clone', 'helper', 'plan', 'join', 'mount', 'proc', 'tmpfs', 'hostname', 'loopback', 'hook', 'init',
+  'prepare', 'clone', 'cgroup', 'helper', 'plan', 'join', 'mount', 'proc', 'tmpfs', 'hostname', 'loopback', 'hook', 'init',
   'rlimit', 'oom_score_adj', 'bounding', 'groups', 'gid', 'uid', 'caps', 'no_new_privs', 'dumpable', 'pdeathsig',
-  'fds', 'tty', 'chdir', 'exec',
+  'fds', 'tty', 'chdir', 'seccomp', 'exec',
 ] as const;
 
 /** One stage of the executor's launch sequence. */
 export type LaunchStage = (typeof LAUNCH_STAGES)[number];
+
+/** The item of a `seccomp` failure for seccomp-allow entry i is this + i; for seccomp-deny
+ *  entry i it is i (native/executor/jail.h JAIL_SECCOMP_ALLOW_ITEM). */
+export const SECCOMP_ALLOW_ITEM = 1000;

@@ -1,7 +1,7 @@
 // The addon without root: marshalling, the errno shape, the stage table, fd passing,
 // the fd watcher, reaping and the subreaper flag.
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, readSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
@@ -10,6 +10,17 @@ import { binding } from '../../src/native/binding';
 import { LAUNCH_STAGES } from '../../src/plan/stages';
 import { serializePlan } from '../../src/plan/serialize';
 import { makePlan } from '../helpers/plan';
+
+// One uwsgi keyval entry, for keys serializePlan() never writes.
+function keyval(key: string, value: string): Buffer {
+  const k = Buffer.from(key);
+  const v = Buffer.from(value);
+  const head = Buffer.alloc(2);
+  head.writeUInt16LE(k.length);
+  const vhead = Buffer.alloc(2);
+  vhead.writeUInt16LE(v.length);
+  return Buffer.concat([head, k, vhead, v]);
+}
 
 const shape = suite('binding shape');
 
@@ -203,4 +214,65 @@ refusals('a uid without a gid is refused by the executor too, naming the uid ent
   }
 });
 
+refusals('the production addon has no clone3 fallback knob: `no-clone3` is an unknown key', () => {
+  const bytes = Buffer.concat([serializePlan(makePlan(['true'])), keyval('no-clone3', '1')]);
+  try {
+    binding.launch(bytes);
+    assert.unreachable('should have thrown');
+  } catch (err: unknown) {
+    const e = err as NodeJS.ErrnoException & { stage: string };
+    assert.is(e.code, 'EINVAL');
+    assert.is(e.stage, 'plan');
+  }
+});
+
 refusals.run();
+
+const cgroups = suite('launch into a cgroup');
+
+// The cgroup2 mount point and our own cgroup in it, or undefined without one.
+function unifiedCgroup(): { mount: string; own: string } | undefined {
+  const mount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((l) => l.split(' - '))
+    .find(([, tail]) => tail?.startsWith('cgroup2 '))?.[0]?.split(' ')[4];
+  const own = /^0::(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+  return mount && own !== undefined ? { mount, own: own === '/' ? '' : own } : undefined;
+}
+
+cgroups('a launch with `cgroup` runs the program in that cgroup from its first instruction', async () => {
+  const where = unifiedCgroup();
+  if (process.getuid?.() !== 0 || !where) {
+    console.log('  (skipped: needs root and a cgroup2 hierarchy)');
+    return;
+  }
+  const rel = `${where.own}/jailctl-addon-${process.pid}`;
+  const dir = `${where.mount}${rel}`;
+  const out = `/tmp/jailctl-addon-cgroup-${process.pid}`;
+  mkdirSync(dir);
+  const dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  const outFd = openSync(out, 'w');
+  try {
+    const plan = makePlan(['cat', '/proc/self/cgroup'], { fds: [{ src: outFd, dst: 1 }], cgroup: { dirFd, procsFds: [] } });
+    const c = binding.launch(serializePlan(plan));
+    const code = await new Promise<number | null>((resolve) => {
+      const w = new binding.FdWatcher(c.pidfd, () => {
+        const r = binding.waitPidfd(c.pidfd);
+        if (r) {
+          w.close();
+          resolve(r.code);
+        }
+      });
+    });
+    closeSync(c.pidfd);
+    closeSync(c.statusFd);
+    assert.is(code, 0);
+    assert.match(readFileSync(out, 'utf8'), new RegExp(`^0::${rel}$`, 'm'));
+  } finally {
+    closeSync(dirFd);
+    closeSync(outFd);
+    unlinkSync(out);
+    rmdirSync(dir);
+  }
+});
+
+cgroups.run();

@@ -1,7 +1,7 @@
 // Every stage of the launch sequence, made to fail, reports that stage and its errno.
 // Real causes where root can be refused (a capability taken away with setpriv, a missing
 // directory, a bad fd); fault injection for stages the kernel never refuses to root.
-import { closeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -74,6 +74,50 @@ api('join: a pidfd that is not open is EBADF before the clone', () => {
   assert.is(err.errno, EBADF);
 });
 
+api('cgroup: a directory that is no cgroup2 one is EBADF from clone3, reported as stage cgroup', () => {
+  const notCgroup = openSync('/tmp', fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  try {
+    const err = thrownBy(() => launchJail(makePlan(['true'], { cgroup: { dirFd: notCgroup, procsFds: [] } })));
+    assert.is(err.stage, 'cgroup');
+    assert.is(err.item, -1);
+    assert.is(err.errno, EBADF);
+    assert.is(err.message, 'test: placing the jail in its cgroup (its directory on the unified hierarchy): Bad file descriptor');
+  } finally {
+    closeSync(notCgroup);
+  }
+});
+
+api('cgroup: a v1 cgroup.procs the clone child cannot write names its index', async () => {
+  const readOnly = openSync('/dev/null', 'r');
+  try {
+    const err = await failure(makePlan(['true'], { cgroup: { procsFds: [1, readOnly] } }));
+    assert.is(err.stage, 'cgroup');
+    assert.is(err.item, 1);
+    assert.is(err.errno, EBADF);
+    assert.is(err.message, 'test: placing the jail in its cgroup (cgroup.procs of v1 cgroup #2): Bad file descriptor');
+  } finally {
+    closeSync(readOnly);
+  }
+});
+
+api('seccomp: an unknown system call name fails the launch, naming the entry', async () => {
+  const deny = await failure(makePlan(['true'], { seccomp: { mode: 'default', deny: ['mkdir', 'no_such_call'], allow: [] } }));
+  assert.is(deny.stage, 'seccomp');
+  assert.is(deny.item, 1);
+  assert.is(deny.errno, EINVAL);
+  assert.is(deny.message, 'test: seccomp-deny[2] "no_such_call": no such system call');
+  const allow = await failure(makePlan(['true'], { seccomp: { mode: 'default', deny: [], allow: ['nor_this'] } }));
+  assert.is(allow.stage, 'seccomp');
+  assert.is(allow.message, 'test: seccomp-allow[1] "nor_this": no such system call');
+});
+
+api('seccomp: without no_new_privs or CAP_SYS_ADMIN the filter cannot be loaded, and the launch fails', async () => {
+  const err = await failure(makePlan(['true'], { uid: 1001, gid: 1001, noNewPrivs: false }));
+  assert.is(err.stage, 'seccomp');
+  assert.is(err.errno, EACCES);
+  assert.is(err.message, 'test: loading the seccomp filter: Permission denied (the jail has neither no-new-privs nor CAP_SYS_ADMIN)');
+});
+
 function thrownBy(f: () => unknown): LaunchError {
   try {
     f();
@@ -127,6 +171,7 @@ const INJECTED: ReadonlyArray<[string, number, Partial<LaunchPlan>]> = [
   ['fds', EMFILE, {}],
   ['tty', EPERM, { ctty: true }],
   ['chdir', EIO, { chdir: '/' }],
+  ['seccomp', ENOMEM, {}],
   ['exec', EACCES, {}],
 ];
 
@@ -145,7 +190,7 @@ for (const [stage, errno, overrides] of INJECTED) {
 }
 
 api('every stage but the parent-side ones has an injected or real failure here', () => {
-  const covered = new Set([...INJECTED.map(([s]) => s), 'hook', 'fds', 'join', 'chdir', 'exec']);
+  const covered = new Set([...INJECTED.map(([s]) => s), 'hook', 'fds', 'join', 'chdir', 'exec', 'cgroup', 'seccomp']);
   const parentSide = new Set(['prepare', 'clone', 'helper', 'plan']);
   assert.equal(LAUNCH_STAGES.filter((s) => !covered.has(s) && !parentSide.has(s)), []);
 });

@@ -163,7 +163,58 @@ int main(void) {
         r = jail_plan_parse(oom.buf, oom.len, &p, &item);
         ok(r == -EINVAL && item == 2, "an oom-score-adj past 1000 is refused");
 
+        /* The cgroup and seccomp keys. */
+        kv_t cg = { .len = 0 };
+        kv_add(&cg, "path", "x");
+        kv_add(&cg, "argv", "x");
+        r = jail_plan_parse(cg.buf, cg.len, &p, &item);
+        ok(r == 0 && p.cgroup_fd == -1 && p.n_cgroup_procs == 0 && p.seccomp == JAIL_SECCOMP_DEFAULT,
+           "without the keys: no cgroup, and the default seccomp filter (absent means default)");
+        jail_plan_free(&p);
+        kv_add(&cg, "cgroup", "9");
+        kv_add(&cg, "cgroup-procs", "10");
+        kv_add(&cg, "cgroup-procs", "11");
+        kv_add(&cg, "seccomp-deny", "mkdir");
+        kv_add(&cg, "seccomp-allow", "keyctl");
+        kv_add(&cg, "seccomp", "default");
+        r = jail_plan_parse(cg.buf, cg.len, &p, &item);
+        ok(r == 0 && p.cgroup_fd == 9 && p.n_cgroup_procs == 2 && p.cgroup_procs[1] == 11, "cgroup and cgroup-procs parsed");
+        ok(p.n_seccomp_deny == 1 && strcmp(p.seccomp_deny[0], "mkdir") == 0 && p.n_seccomp_allow == 1 &&
+           strcmp(p.seccomp_allow[0], "keyctl") == 0, "seccomp-deny and seccomp-allow parsed");
+        jail_plan_free(&p);
+        kv_add(&cg, "seccomp", "none");
+        r = jail_plan_parse(cg.buf, cg.len, &p, &item);
+        is(r, -EINVAL, "seccomp none with deny or allow entries is refused (they would be ignored)");
+        kv_t sc = { .len = 0 };
+        kv_add(&sc, "path", "x");
+        kv_add(&sc, "argv", "x");
+        kv_add(&sc, "seccomp", "strict");
+        r = jail_plan_parse(sc.buf, sc.len, &p, &item);
+        ok(r == -EINVAL && item == 2, "an unknown seccomp mode is refused at its entry");
+        kv_t many = { .len = 0 };
+        for (int i = 0; i <= JAIL_MAX_SECCOMP_NAMES; i++)
+                kv_add(&many, "seccomp-deny", "mkdir");
+        r = jail_plan_parse(many.buf, many.len, &p, &item);
+        ok(r == -E2BIG && item == JAIL_MAX_SECCOMP_NAMES, "seccomp-deny entry 257 is E2BIG");
+        many.len = 0;
+        for (int i = 0; i <= JAIL_MAX_SECCOMP_NAMES; i++)
+                kv_add(&many, "seccomp-allow", "mkdir");
+        r = jail_plan_parse(many.buf, many.len, &p, &item);
+        ok(r == -E2BIG && item == JAIL_MAX_SECCOMP_NAMES, "seccomp-allow entry 257 is E2BIG");
+        many.len = 0;
+        for (int i = 0; i <= JAIL_MAX_CGROUP_PROCS; i++)
+                kv_add(&many, "cgroup-procs", "3");
+        r = jail_plan_parse(many.buf, many.len, &p, &item);
+        ok(r == -E2BIG && item == JAIL_MAX_CGROUP_PROCS, "cgroup-procs past JAIL_MAX_CGROUP_PROCS is E2BIG");
+        kv_t neg = { .len = 0 };
+        kv_add(&neg, "cgroup", "-1");
+        r = jail_plan_parse(neg.buf, neg.len, &p, &item);
+        ok(r == -EINVAL && item == 0, "a cgroup fd must be a number");
+
         ok(strcmp(jail_stage_to_string(JAIL_STAGE_NO_NEW_PRIVS), "no_new_privs") == 0, "stage names");
+        ok(strcmp(jail_stage_to_string(JAIL_STAGE_CGROUP), "cgroup") == 0 &&
+           strcmp(jail_stage_to_string(JAIL_STAGE_SECCOMP), "seccomp") == 0 && JAIL_STAGE_CGROUP == JAIL_STAGE_CLONE + 1 &&
+           JAIL_STAGE_SECCOMP + 1 == JAIL_STAGE_EXEC, "cgroup follows clone, seccomp comes right before exec");
         ok(jail_stage_to_string(_JAIL_STAGE_MAX) == NULL, "no name past the table");
         for (int s = 0; s < _JAIL_STAGE_MAX; s++)
                 if (jail_stage_from_string(jail_stage_to_string(s)) != s)

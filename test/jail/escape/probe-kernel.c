@@ -189,10 +189,29 @@ void read_host_disk(const facts_t *f, result_t *r) {
         expect_open_refused(r, f->disk, O_RDONLY, EACCES, 0);
 }
 
-/* Documented open: user namespaces are not blocked yet (seccomp will). In a child, so
- * this probe keeps its namespaces. */
+/* A child in a new user namespace, by raw clone (flags in a register, which the filter
+ * reads) or clone3 (flags behind a pointer, which it cannot: refused whole, ENOSYS).
+ * Returns the system call's result in the parent: the child's pid, or -1 with errno. */
+static long clone_user_namespace(bool v3) {
+        struct { uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls; } args = {
+                .flags = CLONE_NEWUSER, .exit_signal = SIGCHLD,
+        };
+        long pid = v3 ? syscall(SYS_clone3, &args, sizeof(args))
+                      : syscall(SYS_clone, (unsigned long) CLONE_NEWUSER | SIGCHLD, 0, NULL, NULL, 0);
+
+        if (pid == 0)
+                _exit(0);
+        if (pid > 0)
+                (void) waitpid((pid_t) pid, NULL, 0);
+        return pid;
+}
+
+/* The seccomp filter refuses all three ways to a user namespace: unshare and clone with
+ * CLONE_NEWUSER (EPERM), clone3 whatever its flags (ENOSYS). unshare runs in a child, so
+ * this probe keeps its namespaces should it work. */
 void create_user_namespace(const facts_t *f, result_t *r) {
         int status = 0;
+        long ret;
         pid_t pid;
 
         (void) f;
@@ -206,6 +225,10 @@ void create_user_namespace(const facts_t *f, result_t *r) {
         /* The child's errno, carried in its exit status. */
         errno = WEXITSTATUS(status);
         expect_errno(r, "unshare(CLONE_NEWUSER)", errno == 0 ? 0 : -1, EPERM, 0);
+        ret = clone_user_namespace(false);
+        expect_errno(r, "clone(CLONE_NEWUSER)", ret, EPERM, 0);
+        ret = clone_user_namespace(true);
+        expect_errno(r, "clone3(CLONE_NEWUSER)", ret, ENOSYS, 0);
 }
 
 /* Documented open: only /tmp is private; other world-writable host directories are

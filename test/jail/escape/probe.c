@@ -58,7 +58,7 @@ static const attempt_t attempts[] = {
         { "cgroup", "move into the host's root cgroup", leave_cgroup, false },
         { "reboot", "reboot the host", reboot_host, false },
         { "clock", "set the host's clock", set_clock, false },
-        { "user-namespace", "create a user namespace", create_user_namespace, true },
+        { "user-namespace", "create a user namespace", create_user_namespace, false },
         { "shared-dirs", "write a directory shared with the host (/dev/shm, /var/tmp)", write_shared_dirs, true },
         { "host-unix-socket", "connect to a host UNIX socket that is mode 0666", connect_host_unix_socket, true },
         { "other-config", "read another tenant's vassal file (mode 0644)", read_other_config, true },

@@ -29,8 +29,23 @@ serialize('writes every field as uwsgi keyvals, lists as repeated keys in order'
     ['ns', 'mount'], ['ns', 'pid'], ['proc', '1'], ['tmpfs', '/tmp'], ['tmpfs-size', '65536'], ['hostname', 'web'], ['hook', 'a'], ['hook', 'b'],
     ['nproc', '30'], ['uid', '1001'], ['gid', '1002'], ['cap', '7'], ['cap', '10'], ['no-new-privs', '1'],
     ['path', 'nginx'], ['argv', 'nginx'], ['argv', '-g'], ['argv', 'daemon off;'],
-    ['env', 'PATH=/usr/local/bin:/usr/bin:/bin'], ['chdir', '/srv'], ['fd', '9:0'],
+    ['env', 'PATH=/usr/local/bin:/usr/bin:/bin'], ['chdir', '/srv'], ['fd', '9:0'], ['seccomp', 'default'],
   ]);
+});
+
+serialize('the cgroup fds and the seccomp policy, lists as repeated keys in order', () => {
+  const plan = makePlan(['x'], {
+    cgroup: { dirFd: 21, procsFds: [22, 23] },
+    seccomp: { mode: 'default', deny: ['mkdir', 'ptrace'], allow: ['keyctl'] },
+  });
+  assert.equal(decode(serializePlan(plan)).filter(([k]) => k.startsWith('cgroup') || k.startsWith('seccomp')), [
+    ['cgroup', '21'], ['cgroup-procs', '22'], ['cgroup-procs', '23'],
+    ['seccomp', 'default'], ['seccomp-deny', 'mkdir'], ['seccomp-deny', 'ptrace'], ['seccomp-allow', 'keyctl'],
+  ]);
+  const v1only = decode(serializePlan(makePlan(['x'], { cgroup: { procsFds: [5] } })));
+  assert.equal(v1only.filter(([k]) => k.startsWith('cgroup')), [['cgroup-procs', '5']], 'no unified fd: no `cgroup` key');
+  const none = decode(serializePlan(makePlan(['x'], { seccomp: { mode: 'none', deny: [], allow: [] } })));
+  assert.equal(none.filter(([k]) => k.startsWith('seccomp') || k.startsWith('cgroup')), [['seccomp', 'none']]);
 });
 
 serialize('marks privileged programs and carries a test fault', () => {
