@@ -250,7 +250,12 @@ export class Emperor {
       this.cgroupTree = CgroupTree.prepare(layout, { name, moveSelf: true, log: (line) => this.log(line), ...(creds ? { owner: { uid: creds.uid, gid: creds.gid } } : {}) });
     } catch (err: unknown) {
       if (!isJailError(err)) throw err;
-      throw new EmperorOptionError(`${err.message}; or run the jails without cgroups (no limits, and no whole-jail kill without a pid namespace): emperor-cgroup = none`);
+      // A subtree the sysadmin named must be there; the default goes on without (an emperor
+      // started as a user that systemd gave no Delegate=), saying what that costs.
+      const without = 'jails get no cgroup: no memory-max, pids-max or cpu-max (a vassal that sets one is refused), and without a pid namespace a stop may leave processes behind';
+      if (this.options.cgroup !== 'auto') throw new EmperorOptionError(`${err.message}; or run the jails without cgroups (emperor-cgroup = none): ${without}`);
+      this.log(`warning: ${err.message}; ${without}. Fix: run the emperor as root, or under systemd with Delegate=yes; emperor-cgroup = none says this on purpose`);
+      return;
     }
     const { unified, v1 } = this.cgroupTree.paths();
     this.log(`cgroups: ${describeLayout(layout)}; jails beneath ${[unified, ...v1].filter(Boolean).join(', ')}`);

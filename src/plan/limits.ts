@@ -164,7 +164,7 @@ export interface LimitCheck {
 
 // A limit the host cannot honour is refused, naming its line; jailctl's own default
 // (pids-max 1024) is dropped with a warning instead. Without cgroups nothing can be honoured.
-export function checkLimits(plan: LaunchPlan, cgroups: LimitCheck | undefined, noCgroup = 'the emperor runs with emperor-cgroup = none: jails get no cgroup, so no limits'): { plan: LaunchPlan; warnings: string[] } {
+export function checkLimits(plan: LaunchPlan, cgroups: LimitCheck | undefined, noCgroup = 'this emperor has no cgroups for its jails (emperor-cgroup = none, or it could not make its subtree: see its start-up log), so it cannot limit one'): { plan: LaunchPlan; warnings: string[] } {
   const { opts, ...one } = plan.limits;
   const set = [...Object.values(one), ...opts] as (Origin & { file?: string; isDefault?: boolean })[];
   const problems = cgroups

@@ -74,12 +74,12 @@ test('a jail\'s cgroup is beneath the emperor\'s own, holds the jail, and ps rea
   fx.dir.write('web.ini', ini('unprivileged-binary-patch-arg = /bin/sh -c "sleep 77201 & sleep 77202; wait"', 'uid = 65534', 'gid = 65534', 'memory-max = 64m', 'pids-max = 20'));
   const e = fx.start(['--emperor', fx.dir.dir]);
   await e.waitForLog(/web\.ini: running/);
-  await until(e, () => pidsWith('sleep 77202').length === 1, 'the jail');
+  await until(e, () => exactly('sleep 77202').length === 1, 'the jail');
   const r = await row(e, 'web.ini');
   assert.ok(r.cgroup, 'ps names its cgroup');
   const dirs = [r.cgroup!.unified, ...r.cgroup!.v1].filter((d): d is string => d !== undefined);
   assert.ok(dirs.length > 0);
-  const sleeper = pidsWith('sleep 77202')[0]!;
+  const sleeper = exactly('sleep 77202')[0]!;
   const own = readFileSync(`/proc/${sleeper}/cgroup`, 'utf8');
   for (const dir of dirs) {
     // /sys/fs/cgroup/<hierarchy>/<emperor's own cgroup>/jailctl-PID/vassals/web.ini
@@ -102,13 +102,13 @@ test('memory-max: a jail that allocates 200 MB is OOM-killed whole, logged, resp
   fx.dir.write('hog.ini', ini('unprivileged-binary-patch-arg = /bin/sh -c "sleep 77211 & perl -e \'sleep 1; $x = q(x) x (200 << 20); sleep 60\'"', 'uid = 65534', 'gid = 65534', 'memory-max = 64m'));
   fx.dir.write('calm.ini', ini('unprivileged-binary-patch-arg = /bin/sleep 77212', 'uid = 65534', 'gid = 65534'));
   const e = fx.start(['--emperor', fx.dir.dir, '--emperor-throttle', '100']);
-  await until(e, () => pidsWith('sleep 77212').length === 1, 'the calm jail');
-  const calm = pidsWith('sleep 77212')[0]!;
+  await until(e, () => exactly('/bin/sleep 77212').length === 1, 'the calm jail');
+  const calm = exactly('/bin/sleep 77212')[0]!;
   await e.waitForLog(/hog\.ini: OOM-killed \(memory-max 64m[^)]*\)/, 30000);
   await e.waitForLog(/hog\.ini: running/);
   await until(e, () => (e.log().match(/hog\.ini: running/g) ?? []).length >= 2, 'hog respawned', 20000);
   assert.ok(alive(calm), 'the other jail was not touched');
-  assert.equal(pidsWith('sleep 77212'), [calm]);
+  assert.equal(exactly('/bin/sleep 77212'), [calm]);
   const hog = await row(e, 'hog.ini');
   assert.ok(hog.restarts >= 1);
 });

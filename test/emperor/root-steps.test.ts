@@ -63,7 +63,8 @@ function enter(e: RunningEmperor, args: string[], wrap: readonly string[] = []):
 const CAP_EFF = /^CapEff:\s+([0-9a-f]+)$/m;
 
 test('enter takes capabilities from the launch plan: a vassal in a user namespace of its own (unshare -r) gives none', async () => {
-  const e = await startVassal('/usr/bin/unshare -r /bin/sleep 79301');
+  // Without the seccomp filter, which refuses user namespaces: this tests where enter's caps come from.
+  const e = await startVassal('/usr/bin/unshare -r /bin/sleep 79301', 'seccomp = none');
   // The vassal's /proc shows a full CapEff now (of its own user namespace)…
   await waitUntil(() => {
     const r = spawnSync('pgrep', ['-f', '^/bin/sleep 79301$'], { encoding: 'utf8' });
@@ -128,7 +129,9 @@ function tmux(...args: string[]): string {
 }
 
 test('enter -T (pipes) gives the command neither root\'s terminal nor its session: TIOCSTI injects nothing', async () => {
-  const e = await startVassal('/bin/sleep 79304');
+  // The seccomp filter refuses TIOCSTI already (EPERM, the escape suite): without it, this
+  // tests the other wall, a session of its own without a controlling terminal.
+  const e = await startVassal('/bin/sleep 79304', 'seccomp = none');
   const marker = join(ws, 'marks', 'injected');
   // TIOCSTI (0x5412) on fds 0-2 and /dev/tty, one character at a time, then report.
   const push = `for my $fh (*STDIN, *STDOUT, *STDERR) { my $ok = 1; for (split //, "touch ${marker}\\n") { $ok &&= ioctl($fh, 0x5412, $_) } print STDOUT "fd ", fileno($fh), ": ", ($ok ? "pushed" : "refused: $!"), "\\n" } if (open(my $t, "+<", "/dev/tty")) { print STDOUT "tty: opened\\n" } else { print STDOUT "tty: $!\\n" }`;
