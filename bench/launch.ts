@@ -1,15 +1,19 @@
 // npm run bench:launch — launches N jails (all five namespaces, uid drop, capabilities
 // cleared, exec /bin/true) through the addon from this Node process and, in the same run,
 // the same jail through unshare(1)+setpriv(1), through bubblewrap, and through a raw C
-// loop calling the executor directly; plus Node's own spawnSync of /bin/true. Prints the
-// median per launch and the ratios. N defaults to 1000 (JAILCTL_BENCH_N to change it).
+// loop calling the executor directly; plus Node's own spawnSync of /bin/true. Then the
+// containment: the same jail with its cgroup (made, limits written, placed at the clone,
+// removed after) and the default seccomp filter, against it with neither, in the same run.
+// Prints the median per launch and the ratios. N defaults to 1000 (JAILCTL_BENCH_N).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchJail } from '../src/jail/launch';
 import { serializePlan } from '../src/plan/serialize';
-import { DEFAULT_SECCOMP, NO_LIMITS, type LaunchPlan } from '../src/plan/types';
+import { CgroupTree, closeLaunchFds, readLayout } from '../src/jail/cgroup';
+import { DEFAULT_PIDS_MAX } from '../src/plan/limits';
+import { DEFAULT_SECCOMP, NO_LIMITS, type CgroupLimits, type LaunchPlan } from '../src/plan/types';
 
 const ROOT = join(__dirname, '..');
 const N = Number(process.env.JAILCTL_BENCH_N ?? 1000);
@@ -49,13 +53,27 @@ function timeSync(run: () => void, n: number): number {
   return median(t);
 }
 
-async function addon(n: number): Promise<number> {
+// What every vassal gets by default: pids-max, and a memory limit a host would set.
+const LIMITS: CgroupLimits = { pidsMax: { option: 'pids-max', value: DEFAULT_PIDS_MAX }, memoryMax: { option: 'memory-max', value: 256 << 20 }, opts: [] };
+
+// Launches `p` n times, each to its end. With a tree, in a cgroup with its limits written
+// before each launch (as the emperor does): the same one each time (a respawn), or with
+// `fresh` a new one each time, removed after (a vassal's first start).
+async function addon(n: number, p: LaunchPlan = plan, tree?: CgroupTree, fresh = false): Promise<number> {
   const t: number[] = [];
   for (let i = 0; i < n; i++) {
     const a = process.hrtime.bigint();
-    const jail = launchJail(plan);
+    const cgroup = tree?.create(['vassals', fresh ? `bench-${i}` : 'bench'], LIMITS);
+    const fds = cgroup?.openLaunchFds();
+    let jail;
+    try {
+      jail = launchJail(fds ? { ...p, cgroup: fds } : p, cgroup ? { cgroup } : {});
+    } finally {
+      if (fds) closeLaunchFds(fds);
+    }
     await jail.started;
     const exit = await jail.exited;
+    if (cgroup && fresh && !(await cgroup.whenEmpty(5000) && cgroup.remove())) throw new Error('the bench jail\'s cgroup did not go');
     t.push(Number(process.hrtime.bigint() - a) / 1e3);
     if (exit.code !== 0) throw new Error(`bench jail exited ${exit.code}`);
   }
@@ -96,9 +114,25 @@ async function main(): Promise<void> {
     rows.push(['bubblewrap, spawnSync', timeSync(() => check('bwrap', bwrap), N)]);
   } else rows.push(['bubblewrap (not installed)', NaN]);
   rows.push(["Node's spawnSync('/bin/true'), no jail", timeSync(() => check('/bin/true', []), N)]);
-  const bare = Number(execFileSync(floor, [String(N)], { encoding: 'utf8' }).trim());
-  rows.push(['kernel floor: clone(5 ns) + exec, no setup', bare]);
+  const floorUs = Number(execFileSync(floor, [String(N)], { encoding: 'utf8' }).trim());
+  rows.push(['kernel floor: clone(5 ns) + exec, no setup', floorUs]);
   rmSync(dir, { recursive: true, force: true });
+
+  // Containment, same run: the bare jail (no cgroup, no filter) and the full one.
+  const bare = { ...plan, seccomp: { mode: 'none' as const, deny: [], allow: [] } };
+  const tree = CgroupTree.prepare(readLayout(), { name: `jailctl-${process.pid}`, moveSelf: false });
+  let contained: Array<[string, number]>;
+  try {
+    await addon(Math.min(20, N), plan, tree);
+    contained = [
+      ['no cgroup, no seccomp filter', await addon(N, bare)],
+      ['seccomp filter only', await addon(N, plan)],
+      ['cgroup + seccomp filter (a respawn)', await addon(N, plan, tree)],
+      ['new cgroup + seccomp filter (a first start)', await addon(N, plan, tree, true)],
+    ];
+  } finally {
+    tree.remove();
+  }
 
   const ours = rows[0]![1];
   console.log(`\nlaunch of one jail (5 namespaces, uid ${UID}, no capabilities, /bin/true), median of ${N}:\n`);
@@ -108,7 +142,13 @@ async function main(): Promise<void> {
   console.log(`\naddon vs raw C loop: ${ratio.toFixed(2)}x (target <= 1.2x)  ${ratio <= 1.2 ? 'OK' : 'MISSED'}`);
   const spawn = rows.at(-2)![1];
   console.log(`addon vs spawnSync(/bin/true): ${(ours / spawn).toFixed(2)}x (target < 1x)  ${ours < spawn ? 'OK' : 'MISSED'}`);
-  console.log(`jail set-up beyond the kernel floor: ${((ours - bare) / 1000).toFixed(3)} ms; spawnSync leaves ${((spawn - bare) / 1000).toFixed(3)} ms for it`);
+  console.log(`jail set-up beyond the kernel floor: ${((ours - floorUs) / 1000).toFixed(3)} ms; spawnSync leaves ${((spawn - floorUs) / 1000).toFixed(3)} ms for it`);
+  console.log(`\ncontainment, the same jail, median of ${N}:\n`);
+  const base = contained[0]![1];
+  for (const [name, us] of contained) console.log(`  ${name.padEnd(42)} ${(us / 1000).toFixed(3).padStart(6)} ms   this/bare = ${(us / base).toFixed(2)}`);
+  const full = contained[2]![1] / base;
+  console.log(`\ncgroup + seccomp vs neither: ${full.toFixed(2)}x (target <= 1.3x)  ${full <= 1.3 ? 'OK' : 'MISSED'}`);
+  console.log(`a first start, its cgroup made and removed: ${(contained[3]![1] / base).toFixed(2)}x`);
 }
 
 main().catch((err: unknown) => {

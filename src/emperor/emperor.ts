@@ -19,7 +19,8 @@ import { reapOrphans } from './orphans';
 import { checkStatsExposure, parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
 import { LaunchQueue } from './launch-queue';
-import type { CgroupSubtree } from './vassal-launch';
+import { cgroupSegments, type CgroupSubtree } from './vassal-launch';
+import { removeCgroupTree } from '../jail/cgroup/files';
 import { CgroupTree, describeLayout, readLayout } from '../jail/cgroup';
 import { isJailError } from '../errors';
 
@@ -85,6 +86,7 @@ export class Emperor {
         this.leaving.delete(v);
         if (this.vassals.get(v.name) !== v) return;
         this.vassals.delete(v.name);
+        this.forgetCgroup(v);
         // A file of the same name in another source was waiting: it takes over now.
         const next = this.shadowed.get(v.name)?.values().next().value;
         if (next && !this.stopping) {
@@ -259,6 +261,18 @@ export class Emperor {
     }
     const { unified, v1 } = this.cgroupTree.paths();
     this.log(`cgroups: ${describeLayout(layout)}; jails beneath ${[unified, ...v1].filter(Boolean).join(', ')}`);
+  }
+
+  // A vassal gone for good takes its cgroup along (a respawn reuses it until then). What is
+  // still dying in it gets a second try; the subtree's removal at exit takes any rest.
+  private forgetCgroup(v: Vassal, again = true): void {
+    const tree = this.cgroupTree;
+    if (!tree) return;
+    const segments = cgroupSegments(v.name, v.snapshot().uid, this.options.tyrant);
+    const { unified, v1 } = tree.paths();
+    let stayed = false;
+    for (const root of [unified, ...v1]) if (root !== undefined && removeCgroupTree(join(root, ...segments)).length > 0) stayed = true;
+    if (stayed && again) setTimeout(() => this.forgetCgroup(v, false), 1000).unref();
   }
 
   private async closeServers(): Promise<void> {

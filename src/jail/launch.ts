@@ -18,13 +18,12 @@ export interface JailExit {
 }
 
 /** What a launch needs of the jail's cgroup (src/jail/cgroup's JailCgroup). */
-export type JailCgroupHandle = Pick<JailCgroup, 'dirs' | 'kill' | 'stats' | 'whenEmpty' | 'remove'>;
+export type JailCgroupHandle = Pick<JailCgroup, 'dirs' | 'kill' | 'stats'>;
 
 /** How often the OOM kills of a jail with memory-max are looked at: cgroup v1 kills one
  *  process, not the jail (v2's memory.oom.group does; there the look finds nothing left). */
 const OOM_POLL_MS = 1000;
-/** How long after its end a jail's cgroup may take to empty (zombies reaped) before removal. */
-const EMPTY_WAIT_MS = 10_000;
+
 
 /** A running (or starting) jail. */
 export interface Jail {
@@ -45,15 +44,16 @@ export interface Jail {
 export interface LaunchOptions {
   /** Tests only: make one executor stage fail (launches through the test build of the addon). */
   readonly fault?: FaultInjection;
-  /** The jail's cgroup (plan.cgroup holds its fds): emptied when the top process ends,
-   *  killed whole on SIGKILL and on an OOM kill, removed once empty. */
+  /** The jail's cgroup (plan.cgroup holds its fds): emptied when the top process ends and
+   *  killed whole on SIGKILL and on an OOM kill. It stays for the next launch (a respawn
+   *  reuses it); whoever made it removes it. */
   readonly cgroup?: JailCgroupHandle;
   /** Where trouble with the cgroup is told (a kill that failed). */
   readonly log?: (line: string) => void;
 }
 
 // The cgroup's side of a jail: an OOM kill takes the whole jail where the kernel does not
-// (v1), the top process's end takes what is left, and the cgroup goes once empty.
+// (v1), and the top process's end takes what is left.
 function watchCgroup(plan: LaunchPlan, cgroup: JailCgroupHandle, log: (line: string) => void): { killAll(): void; ended(): number } {
   const killAll = (): void => {
     try {
@@ -82,9 +82,6 @@ function watchCgroup(plan: LaunchPlan, cgroup: JailCgroupHandle, log: (line: str
       if (poll) clearInterval(poll);
       const oom = read() - before;
       killAll();
-      void cgroup.whenEmpty(EMPTY_WAIT_MS).then((empty) => {
-        if (empty) cgroup.remove();
-      }, () => undefined);
       return oom;
     },
   };
