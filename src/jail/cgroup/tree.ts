@@ -13,18 +13,16 @@
 //      already has), then R's gets what R has, and create() gives each inner node what R has.
 // The v1 hierarchies need neither: any cgroup there can hold processes and every
 // controller of the hierarchy is in every cgroup of it.
-import { chownSync, existsSync, mkdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { CgroupError } from '../../errors';
 import type { CgroupLimits, Origin } from '../../plan/types';
 import { childCgroups, errnoOf, readCgroupFile, readOptional, removeCgroupTree, writeCgroupFile } from './files';
 import { jailCgroup, type CgroupDirs, type JailCgroup } from './jail';
 import type { KillMethod } from './kill';
 import { type CgroupHierarchy, type CgroupLayout, usedV1, v1Holding } from './layout';
-import { type CgroupSupport, homeOf, limitWrites, type LimitWrite, type Unsupported, unsupportedLimits } from './limits';
+import { type CgroupSupport, homeOf, UNIFIED_WANTED, limitWrites, type LimitWrite, type Unsupported, unsupportedLimits } from './limits';
 import type { CgroupLimitValues } from './stats';
 
-/** Controllers a jail gets on the unified hierarchy when they are there to take. */
-export const UNIFIED_WANTED = ['memory', 'pids', 'cpu', 'io'] as const;
 
 export interface PrepareOptions {
   /** The subtree's name beneath the own cgroup, e.g. `jailctl-<pid>`. */
@@ -192,6 +190,7 @@ export class CgroupTree {
       unifiedOffered: offered,
       ...(notEnabled !== undefined ? { unifiedNotEnabled: notEnabled } : {}),
       skipped,
+      bfqActive: bfqActive(),
       // R has the files a jail cgroup gets: the same controllers, also not a root cgroup.
       hasFile(h: CgroupHierarchy, file: string): boolean {
         const root = rootOf.get(h);
@@ -312,6 +311,18 @@ export class CgroupTree {
       return false;
     }
   }
+}
+
+// Whether some block device has bfq as its scheduler (`none [bfq] …`).
+function bfqActive(): boolean {
+  let names: string[];
+  try {
+    names = readdirSync('/sys/block');
+  } catch (err: unknown) {
+    if (errnoOf(err) === 'ENOENT') return false;
+    throw err;
+  }
+  return names.some((n) => readOptional(`/sys/block/${n}/queue/scheduler`)?.includes('[bfq]') ?? false);
 }
 
 function words(text: string): string[] {
