@@ -4,12 +4,12 @@
 // its own tree name and removes it even when it fails. Processes are put in a jail cgroup
 // by writing their pid to cgroup.procs (the executor's clone3 placement is tested elsewhere).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, fstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isJailError } from '../../src/errors';
-import { CgroupTree, type CgroupLayout, type JailCgroup, type KillMethod, readLayout } from '../../src/jail/cgroup';
+import { closeLaunchFds, CgroupTree, type CgroupLayout, openLaunchFdsFor, type JailCgroup, type KillMethod, readLayout } from '../../src/jail/cgroup';
 import { removeCgroupTree } from '../../src/jail/cgroup/files';
 import { usedV1 } from '../../src/jail/cgroup/layout';
 import { NO_LIMITS, type CgroupLimits } from '../../src/plan/types';
@@ -159,6 +159,10 @@ test('create: limits read back, rewritten at the next create, reset when absent;
     assert.is(read(`${v1Dir(jail, mountOf('cpu'))}/cpu.cfs_quota_us`), '-1');
     tree.create(['vassals', 'web.ini'], { memoryMax: { option: 'memory-max', value: 32 << 20 }, opts: [] });
     assert.is(read(`${mem}/memory.limit_in_bytes`), String(32 << 20));
+    // cgroup-opt: a cgroup.* key goes to the unified hierarchy, a controller's to its own.
+    tree.create(['vassals', 'web.ini'], { opts: [{ option: 'cgroup-opt', key: 'cgroup.max.descendants', value: '3' }, { option: 'cgroup-opt', key: 'memory.swappiness', value: '7' }] });
+    assert.is(read(`${jail.dirs.unified}/cgroup.max.descendants`), '3');
+    assert.is(read(`${mem}/memory.swappiness`), '7');
     for (const bad of [[], [''], ['.'], ['..'], ['a/b'], ['a\nb'], ['emperor']]) {
       try {
         tree.create(bad, NO_LIMITS);
@@ -242,6 +246,23 @@ test('kill by a non-root emperor (uid 10000, setuid,setgid) of a uid-1001 jail i
   }
   for (const d of dirs) assert.not.ok(existsSync(d), `${d} left behind`);
 });
+
+test('launch fds: the unified directory and each v1 cgroup.procs, opened now, closed after', () =>
+  withTree('fds', ({ tree }) => {
+    const jail = tree.create(['vassals', 'fds.ini'], NO_LIMITS);
+    const fds = jail.openLaunchFds();
+    assert.ok(fds.dirFd !== undefined && fstatSync(fds.dirFd).isDirectory());
+    assert.is(fds.procsFds.length, jail.dirs.v1.length);
+    for (const [i, fd] of fds.procsFds.entries()) assert.is(readlinkSync(`/proc/self/fd/${fd}`), `${jail.dirs.v1[i]}/cgroup.procs`);
+    assert.is(readlinkSync(`/proc/self/fd/${fds.dirFd}`), jail.dirs.unified);
+    closeLaunchFds(fds);
+    assert.throws(() => fstatSync(fds.dirFd!), /EBADF/);
+    // `jailctl enter` re-opens them from a ps record; a removed jail cgroup is an error.
+    const again = openLaunchFdsFor(jail.dirs);
+    closeLaunchFds(again);
+    assert.ok(jail.remove());
+    assert.throws(() => openLaunchFdsFor(jail.dirs), (err: unknown) => isJailError(err) && err.code === 'JAIL_ERR_CGROUP' && /ENOENT/.test((err as Error).message));
+  }));
 
 test('stats: memory, cpu and processes of a busy process, limits as set, PSI from the unified hierarchy', () =>
   withTree('stats', async ({ tree }) => {
@@ -353,6 +374,9 @@ test('remove: with moveSelf the process goes into R/emperor and back, and nothin
     a.kill();
     assert.ok(await a.whenEmpty(3000));
     await exitOf(child);
+    // An emperor re-executed in place is in R/emperor already: prepare takes R back.
+    const again = CgroupTree.prepare(readLayout(), { name: tree.name, moveSelf: true });
+    assert.equal(again.paths(), tree.paths());
     assert.ok(tree.remove());
     assert.match(readFileSync('/proc/self/cgroup', 'utf8'), new RegExp(`^0::${LAYOUT.unified!.ownPath}$`, 'm'));
   }, { moveSelf: true });

@@ -39,6 +39,9 @@ export interface PrepareOptions {
 
 interface Used {
   readonly hierarchy: CgroupHierarchy;
+  /** The own cgroup R is made in (the one before R/emperor for an emperor re-executed in place). */
+  readonly ownDir: string;
+  readonly ownPath: string;
   /** R in this hierarchy. */
   readonly root: string;
 }
@@ -120,7 +123,8 @@ export class CgroupTree {
     if (hierarchies.length === 0) throw new CgroupError({ path: '/proc/self/mountinfo' }, 'no cgroup hierarchy is mounted: mount cgroup2 at /sys/fs/cgroup (jails need a cgroup to be contained)');
     const used: Used[] = [];
     const skipped: { hierarchy: CgroupHierarchy; reason: string }[] = [];
-    for (const h of hierarchies) {
+    for (const found of hierarchies) {
+      const h = adopted(found, opts.name);
       removeStale(h.ownDir, opts.name, log);
       const root = `${h.ownDir}/${opts.name}`;
       try {
@@ -131,13 +135,13 @@ export class CgroupTree {
         // unsupported()); the unified one holds the kill, so it is not optional.
         if (h.version === 1 && (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')) {
           const reason = `mkdir ${root}: ${code} (run the emperor as root, or delegate ${h.ownDir} to uid ${process.geteuid?.()})`;
-          skipped.push({ hierarchy: h, reason });
+          skipped.push({ hierarchy: found, reason });
           log(`cgroup: v1 ${h.controllers.join(',')} left out: ${reason}`);
           continue;
         }
         throw cgroupFailure(root, err, 'mkdir');
       }
-      used.push({ hierarchy: h, root });
+      used.push({ hierarchy: found, ownDir: h.ownDir, ownPath: h.ownPath, root });
     }
     let moved: { from: string; enabled: string[] } | undefined;
     let enabled: string[] = [];
@@ -145,7 +149,7 @@ export class CgroupTree {
     let notEnabled: string | undefined;
     const u = used.find((x) => x.hierarchy.version === 2);
     if (u) {
-      const own = u.hierarchy.ownDir;
+      const own = u.ownDir;
       const emperor = `${u.root}/emperor`;
       try {
         mkdirOnce(emperor);
@@ -171,7 +175,7 @@ export class CgroupTree {
           const code = errnoOf(err);
           if (code !== 'EBUSY' && code !== 'EACCES' && code !== 'EPERM') throw cgroupFailure(`${own}/cgroup.subtree_control`, err, `enable ${want.join(' ')} in`);
           notEnabled = code === 'EBUSY'
-            ? `EBUSY: other processes are in ${u.hierarchy.ownPath}`
+            ? `EBUSY: other processes are in ${u.ownPath}`
             : `${code}: uid ${process.geteuid?.()} may not write ${own}/cgroup.subtree_control`;
           log(`cgroup: could not enable ${want.join(', ')} for the jails in ${own}/cgroup.subtree_control (${notEnabled}); going on with what it gives already (${already.join(', ') || 'nothing'}); fix: run under systemd with Delegate=yes, or \`systemd-run --scope -p Delegate=yes jailctl …\``);
         }
@@ -323,6 +327,15 @@ function bfqActive(): boolean {
     throw err;
   }
   return names.some((n) => readOptional(`/sys/block/${n}/queue/scheduler`)?.includes('[bfq]') ?? false);
+}
+
+// An emperor that re-executes itself in place is still in R/emperor: R is its subtree
+// again, seen from the cgroup it first came from (not R/emperor/<name>).
+function adopted(h: CgroupHierarchy, name: string): CgroupHierarchy {
+  const tail = `/${name}/emperor`;
+  if (h.version !== 2 || !h.ownPath.endsWith(tail) || !h.ownDir.endsWith(tail)) return h;
+  const ownPath = h.ownPath.slice(0, -tail.length) || '/';
+  return { ...h, ownPath, ownDir: h.ownDir.slice(0, -tail.length) };
 }
 
 function words(text: string): string[] {
