@@ -19,6 +19,9 @@ export interface CgroupSupport {
   readonly unifiedNotEnabled?: string;
   /** v1 hierarchies prepare could not use (not writable), with the reason. */
   readonly skipped: readonly { readonly hierarchy: CgroupHierarchy; readonly reason: string }[];
+  /** Some block device uses the bfq scheduler: without one, a (blkio|io).bfq.weight file
+   *  exists in every cgroup and does nothing. */
+  readonly bfqActive: boolean;
   /** Whether a jail cgroup on this hierarchy has this interface file. */
   hasFile(hierarchy: CgroupHierarchy, file: string): boolean;
 }
@@ -50,6 +53,9 @@ export const REFUSED_OPTS: ReadonlySet<string> = new Set([
 
 export const CPU_PERIOD_US = 100000;
 
+/** Controllers a jail gets on the unified hierarchy when they are there to take. */
+export const UNIFIED_WANTED = ['memory', 'pids', 'cpu', 'io'] as const;
+
 export type Home = { readonly version: 1 | 2; readonly hierarchy: CgroupHierarchy };
 
 // The hierarchy a controller (v2 name: memory, pids, cpu, io; or v1-only names) is used on.
@@ -66,6 +72,8 @@ function missing(s: CgroupSupport, controller: string): string {
   const skipped = s.skipped.find((k) => k.hierarchy.controllers.includes(v1name));
   if (skipped) return `the ${v1name} v1 hierarchy at ${skipped.hierarchy.mountPoint} is not usable: ${skipped.reason}`;
   const u = s.layout.unified;
+  if (u && !(UNIFIED_WANTED as readonly string[]).includes(controller) && s.unifiedOffered.includes(controller))
+    return `jail cgroups get ${UNIFIED_WANTED.join(', ')} on cgroup v2, not ${controller}`;
   if (u && s.unifiedOffered.includes(controller))
     return `the ${controller} controller is given to ${u.ownPath} but could not be enabled for the jails (${s.unifiedNotEnabled ?? 'not enabled'}): run the emperor under systemd with Delegate=yes, or under \`systemd-run --scope -p Delegate=yes\``;
   if (u && u.ownPath !== '/')
@@ -74,13 +82,13 @@ function missing(s: CgroupSupport, controller: string): string {
   return `no ${v1name} hierarchy is mounted (cgroup v1 only, and no ${v1name} among them)`;
 }
 
-const KEY = /^[a-z][a-z0-9_]*\.[a-z0-9_.]+$/;
+const KEY = /^[a-z][a-z0-9_]*\.[A-Za-z0-9_.]+$/;
 
 // The hierarchy a cgroup-opt key is written on, or why it cannot be. `cgroup.*` keys are
 // core files of the unified hierarchy (cgroup.max.descendants, cgroup.max.depth): v1 has no
 // writable cgroup.* limit, so on a v1-only host they are refused.
 function optHome(s: CgroupSupport, key: string): Home | string {
-  if (!KEY.test(key)) return `\`${key}\` is not a cgroup interface file name (CONTROLLER.FILE, lower case)`;
+  if (!KEY.test(key)) return `\`${key}\` is not a cgroup interface file name (CONTROLLER.FILE)`;
   if (REFUSED_OPTS.has(key) || key.startsWith('cgroup.') && key.endsWith('_control')) return `\`${key}\` is not a limit; jailctl manages it`;
   const controller = key.slice(0, key.indexOf('.'));
   if (controller === 'cgroup') {
@@ -97,7 +105,7 @@ function optHome(s: CgroupSupport, key: string): Home | string {
 
 function ioFile(s: CgroupSupport, home: Home): string | undefined {
   const names = home.version === 2 ? ['io.weight', 'io.bfq.weight'] : ['blkio.weight', 'blkio.bfq.weight'];
-  return names.find((f) => s.hasFile(home.hierarchy, f));
+  return names.find((f) => s.hasFile(home.hierarchy, f) && (s.bfqActive || !f.includes('.bfq.')));
 }
 
 // Every limit of `limits` this host cannot honour, with the controller, hierarchy and fix.
@@ -124,8 +132,8 @@ export function unsupportedLimits(s: CgroupSupport, limits: CgroupLimits): Unsup
     if (!home) refuse(limits.ioWeight, missing(s, 'io'));
     else if (!ioFile(s, home))
       refuse(limits.ioWeight, home.version === 2
-        ? `the io controller at ${home.hierarchy.mountPoint} has neither io.weight nor io.bfq.weight (no io cost model, no bfq scheduler)`
-        : `no io controller in this subtree, and blkio v1 here has no blkio.weight/blkio.bfq.weight (select the bfq scheduler, or use cgroup v2)`);
+        ? `the io controller at ${home.hierarchy.mountPoint} has no io.weight, and no disk uses the bfq scheduler (io.bfq.weight)`
+        : `no io controller in this subtree, and blkio v1 here has no blkio.weight/blkio.bfq.weight${s.hasFile(home.hierarchy, 'blkio.bfq.weight') ? ' that works (blkio.bfq.weight does nothing: no disk uses the bfq scheduler)' : ''}: select the bfq scheduler for the disk, or use cgroup v2`);
   }
   for (const opt of limits.opts) {
     const home = optHome(s, opt.key);

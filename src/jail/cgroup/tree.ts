@@ -13,18 +13,16 @@
 //      already has), then R's gets what R has, and create() gives each inner node what R has.
 // The v1 hierarchies need neither: any cgroup there can hold processes and every
 // controller of the hierarchy is in every cgroup of it.
-import { chownSync, existsSync, mkdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { CgroupError } from '../../errors';
 import type { CgroupLimits, Origin } from '../../plan/types';
 import { childCgroups, errnoOf, readCgroupFile, readOptional, removeCgroupTree, writeCgroupFile } from './files';
 import { jailCgroup, type CgroupDirs, type JailCgroup } from './jail';
 import type { KillMethod } from './kill';
 import { type CgroupHierarchy, type CgroupLayout, usedV1, v1Holding } from './layout';
-import { type CgroupSupport, homeOf, limitWrites, type LimitWrite, type Unsupported, unsupportedLimits } from './limits';
+import { type CgroupSupport, homeOf, UNIFIED_WANTED, limitWrites, type LimitWrite, type Unsupported, unsupportedLimits } from './limits';
 import type { CgroupLimitValues } from './stats';
 
-/** Controllers a jail gets on the unified hierarchy when they are there to take. */
-export const UNIFIED_WANTED = ['memory', 'pids', 'cpu', 'io'] as const;
 
 export interface PrepareOptions {
   /** The subtree's name beneath the own cgroup, e.g. `jailctl-<pid>`. */
@@ -41,6 +39,9 @@ export interface PrepareOptions {
 
 interface Used {
   readonly hierarchy: CgroupHierarchy;
+  /** The own cgroup R is made in (the one before R/emperor for an emperor re-executed in place). */
+  readonly ownDir: string;
+  readonly ownPath: string;
   /** R in this hierarchy. */
   readonly root: string;
 }
@@ -122,7 +123,8 @@ export class CgroupTree {
     if (hierarchies.length === 0) throw new CgroupError({ path: '/proc/self/mountinfo' }, 'no cgroup hierarchy is mounted: mount cgroup2 at /sys/fs/cgroup (jails need a cgroup to be contained)');
     const used: Used[] = [];
     const skipped: { hierarchy: CgroupHierarchy; reason: string }[] = [];
-    for (const h of hierarchies) {
+    for (const found of hierarchies) {
+      const h = adopted(found, opts.name);
       removeStale(h.ownDir, opts.name, log);
       const root = `${h.ownDir}/${opts.name}`;
       try {
@@ -133,13 +135,13 @@ export class CgroupTree {
         // unsupported()); the unified one holds the kill, so it is not optional.
         if (h.version === 1 && (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')) {
           const reason = `mkdir ${root}: ${code} (run the emperor as root, or delegate ${h.ownDir} to uid ${process.geteuid?.()})`;
-          skipped.push({ hierarchy: h, reason });
+          skipped.push({ hierarchy: found, reason });
           log(`cgroup: v1 ${h.controllers.join(',')} left out: ${reason}`);
           continue;
         }
         throw cgroupFailure(root, err, 'mkdir');
       }
-      used.push({ hierarchy: h, root });
+      used.push({ hierarchy: found, ownDir: h.ownDir, ownPath: h.ownPath, root });
     }
     let moved: { from: string; enabled: string[] } | undefined;
     let enabled: string[] = [];
@@ -147,7 +149,7 @@ export class CgroupTree {
     let notEnabled: string | undefined;
     const u = used.find((x) => x.hierarchy.version === 2);
     if (u) {
-      const own = u.hierarchy.ownDir;
+      const own = u.ownDir;
       const emperor = `${u.root}/emperor`;
       try {
         mkdirOnce(emperor);
@@ -173,7 +175,7 @@ export class CgroupTree {
           const code = errnoOf(err);
           if (code !== 'EBUSY' && code !== 'EACCES' && code !== 'EPERM') throw cgroupFailure(`${own}/cgroup.subtree_control`, err, `enable ${want.join(' ')} in`);
           notEnabled = code === 'EBUSY'
-            ? `EBUSY: other processes are in ${u.hierarchy.ownPath}`
+            ? `EBUSY: other processes are in ${u.ownPath}`
             : `${code}: uid ${process.geteuid?.()} may not write ${own}/cgroup.subtree_control`;
           log(`cgroup: could not enable ${want.join(', ')} for the jails in ${own}/cgroup.subtree_control (${notEnabled}); going on with what it gives already (${already.join(', ') || 'nothing'}); fix: run under systemd with Delegate=yes, or \`systemd-run --scope -p Delegate=yes jailctl …\``);
         }
@@ -192,6 +194,7 @@ export class CgroupTree {
       unifiedOffered: offered,
       ...(notEnabled !== undefined ? { unifiedNotEnabled: notEnabled } : {}),
       skipped,
+      bfqActive: bfqActive(),
       // R has the files a jail cgroup gets: the same controllers, also not a root cgroup.
       hasFile(h: CgroupHierarchy, file: string): boolean {
         const root = rootOf.get(h);
@@ -312,6 +315,27 @@ export class CgroupTree {
       return false;
     }
   }
+}
+
+// Whether some block device has bfq as its scheduler (`none [bfq] …`).
+function bfqActive(): boolean {
+  let names: string[];
+  try {
+    names = readdirSync('/sys/block');
+  } catch (err: unknown) {
+    if (errnoOf(err) === 'ENOENT') return false;
+    throw err;
+  }
+  return names.some((n) => readOptional(`/sys/block/${n}/queue/scheduler`)?.includes('[bfq]') ?? false);
+}
+
+// An emperor that re-executes itself in place is still in R/emperor: R is its subtree
+// again, seen from the cgroup it first came from (not R/emperor/<name>).
+function adopted(h: CgroupHierarchy, name: string): CgroupHierarchy {
+  const tail = `/${name}/emperor`;
+  if (h.version !== 2 || !h.ownPath.endsWith(tail) || !h.ownDir.endsWith(tail)) return h;
+  const ownPath = h.ownPath.slice(0, -tail.length) || '/';
+  return { ...h, ownPath, ownDir: h.ownDir.slice(0, -tail.length) };
 }
 
 function words(text: string): string[] {
