@@ -61,9 +61,15 @@ const LIMITS: CgroupLimits = { pidsMax: { option: 'pids-max', value: DEFAULT_PID
 // `fresh` a new one each time, removed after (a vassal's first start).
 async function addon(n: number, p: LaunchPlan = plan, tree?: CgroupTree, fresh = false): Promise<number> {
   const t: number[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n; i++) t.push(await once(p, tree, fresh ? `bench-${i}` : undefined));
+  return median(t);
+}
+
+// One launch to its end, in µs (see addon()); `fresh`: the name of a new cgroup.
+async function once(p: LaunchPlan, tree?: CgroupTree, fresh?: string): Promise<number> {
+  {
     const a = process.hrtime.bigint();
-    const cgroup = tree?.create(['vassals', fresh ? `bench-${i}` : 'bench'], LIMITS);
+    const cgroup = tree?.create(['vassals', fresh ?? 'bench'], LIMITS);
     const fds = cgroup?.openLaunchFds();
     let jail;
     try {
@@ -74,10 +80,9 @@ async function addon(n: number, p: LaunchPlan = plan, tree?: CgroupTree, fresh =
     await jail.started;
     const exit = await jail.exited;
     if (cgroup && fresh && !(await cgroup.whenEmpty(5000) && cgroup.remove())) throw new Error('the bench jail\'s cgroup did not go');
-    t.push(Number(process.hrtime.bigint() - a) / 1e3);
     if (exit.code !== 0) throw new Error(`bench jail exited ${exit.code}`);
+    return Number(process.hrtime.bigint() - a) / 1e3;
   }
-  return median(t);
 }
 
 function check(cmd: string, args: string[]): void {
@@ -124,12 +129,16 @@ async function main(): Promise<void> {
   let contained: Array<[string, number]>;
   try {
     await addon(Math.min(20, N), plan, tree);
-    contained = [
-      ['no cgroup, no seccomp filter', await addon(N, bare)],
-      ['seccomp filter only', await addon(N, plan)],
-      ['cgroup + seccomp filter (a respawn)', await addon(N, plan, tree)],
-      ['new cgroup + seccomp filter (a first start)', await addon(N, plan, tree, true)],
+    // Round-robin, so that each variant sees the same load on a shared machine.
+    const runs: Array<[string, () => Promise<number>]> = [
+      ['no cgroup, no seccomp filter', () => once(bare)],
+      ['seccomp filter only', () => once(plan)],
+      ['cgroup + seccomp filter (a respawn)', () => once(plan, tree)],
+      ['new cgroup + seccomp filter (a first start)', () => once(plan, tree, `bench-${Math.random().toString(36).slice(2)}`)],
     ];
+    const times = runs.map((): number[] => []);
+    for (let i = 0; i < N; i++) for (let k = 0; k < runs.length; k++) times[k]!.push(await runs[k]![1]());
+    contained = runs.map(([name], k) => [name, median(times[k]!)]);
   } finally {
     tree.remove();
   }

@@ -80,7 +80,9 @@ export function enterPlan(target: EnterTarget, opts: EnterOptions, users: UserDb
   const who = opts.root ? 0 : (target.uid ?? 0);
   const shell = users.userById(who)?.shell;
   const argv = opts.argv.length > 0 ? opts.argv : [shell && !/(nologin|false)$/.test(shell) ? shell : '/bin/sh'];
-  const cgroup = target.cgroup ? openLaunchFdsFor(target.cgroup) : undefined;
+  // Joined by a write of cgroup.procs: a running jail's cgroup may have been emptied by a
+  // cgroup.kill before (see openLaunchFdsFor).
+  const cgroup = target.cgroup ? openLaunchFdsFor(target.cgroup, true) : undefined;
   let pidfd: number;
   try {
     pidfd = binding.pidfdOpen(target.pid);

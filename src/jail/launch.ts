@@ -18,7 +18,7 @@ export interface JailExit {
 }
 
 /** What a launch needs of the jail's cgroup (src/jail/cgroup's JailCgroup). */
-export type JailCgroupHandle = Pick<JailCgroup, 'dirs' | 'kill' | 'stats'>;
+export type JailCgroupHandle = Pick<JailCgroup, 'dirs' | 'kill' | 'stats' | 'oomKills'>;
 
 /** How often the OOM kills of a jail with memory-max are looked at: cgroup v1 kills one
  *  process, not the jail (v2's memory.oom.group does; there the look finds nothing left). */
@@ -64,7 +64,7 @@ function watchCgroup(plan: LaunchPlan, cgroup: JailCgroupHandle, log: (line: str
   };
   const read = (): number => {
     try {
-      return cgroup.stats().oomKills;
+      return cgroup.oomKills();
     } catch {
       return 0;
     }

@@ -5,7 +5,7 @@ import { CgroupError } from '../../errors';
 import type { CgroupFds } from '../../plan/types';
 import { childCgroups, errnoOf, keyed, readOptional, readPids, removeCgroupTree } from './files';
 import { chooseKillMethod, killCgroup, type KillMethod } from './kill';
-import { type CgroupLimitValues, type CgroupStats, readStats, type StatsSources } from './stats';
+import { type CgroupLimitValues, type CgroupStats, readOomKills, readStats, type StatsSources } from './stats';
 
 /** A jail cgroup's directories: what ps records carry and `jailctl enter` re-opens. */
 export interface CgroupDirs {
@@ -19,6 +19,8 @@ export interface JailCgroup {
   readonly dirs: CgroupDirs;
   /** Opens the fds the executor places the jail with; close them after the launch (closeLaunchFds). */
   openLaunchFds(): CgroupFds;
+  /** create() made its directory now (not one a previous launch used). */
+  readonly fresh: boolean;
   /** SIGKILL to every process in the jail cgroup and below. */
   kill(): void;
   /** Any process left in it (zombies do not count: they leave the cgroup at exit). */
@@ -26,13 +28,21 @@ export interface JailCgroup {
   /** Resolves true once it is empty, false when timeoutMs pass first. */
   whenEmpty(timeoutMs: number): Promise<boolean>;
   stats(): CgroupStats;
+  /** Processes the OOM killer took in it so far (one file: cheap enough to poll). */
+  oomKills(): number;
   /** rmdir in each hierarchy, deepest first; false when something is still in it. */
   remove(): boolean;
 }
 
 // The launch fds of a jail cgroup: the unified directory (O_RDONLY|O_DIRECTORY, for
 // clone3 CLONE_INTO_CGROUP) and each v1 cgroup.procs (O_WRONLY, the clone child writes "0").
-export function openLaunchFdsFor(dirs: CgroupDirs): CgroupFds {
+//
+// `joinUnified`: place the jail on the unified hierarchy by writing its cgroup.procs too
+// (the clone child does, as for v1) instead of CLONE_INTO_CGROUP. For a cgroup that a
+// cgroup.kill ever emptied: Linux 6.18 SIGKILLs a child cloned into such a cgroup (the
+// kill sequence compared at fork is the parent cgroup's, not the target's: test/jail/
+// cgroup-reuse.test.ts shows it), while a migration into it is fine.
+export function openLaunchFdsFor(dirs: CgroupDirs, joinUnified = false): CgroupFds {
   const opened: number[] = [];
   const open = (path: string, flags: number): number => {
     try {
@@ -45,6 +55,8 @@ export function openLaunchFdsFor(dirs: CgroupDirs): CgroupFds {
       throw new CgroupError({ path, errnoCode: code }, `jail cgroup: open ${path}: ${code ?? 'failed'} (${code === 'ENOENT' ? 'the jail cgroup was removed' : 'it must be this emperor\'s'})`, { cause: err });
     }
   };
+  if (joinUnified && dirs.unified !== undefined)
+    return { procsFds: [dirs.unified, ...dirs.v1].map((dir) => open(`${dir}/cgroup.procs`, constants.O_WRONLY)) };
   const dirFd = dirs.unified === undefined ? undefined : open(dirs.unified, constants.O_RDONLY | constants.O_DIRECTORY);
   const procsFds = dirs.v1.map((dir) => open(`${dir}/cgroup.procs`, constants.O_WRONLY));
   return dirFd === undefined ? { procsFds } : { dirFd, procsFds };
@@ -76,6 +88,8 @@ export interface JailCgroupParts {
   readonly limits: CgroupLimitValues;
   /** Forces a kill method (tests of the fallbacks); absent: the best one there is. */
   readonly killMethod?: KillMethod;
+  /** Its unified directory was made by this create() (see openLaunchFdsFor). */
+  readonly fresh: boolean;
 }
 
 // The JailCgroup over directories create() made.
@@ -93,7 +107,9 @@ export function jailCgroup(parts: JailCgroupParts): JailCgroup {
   };
   return {
     dirs,
-    openLaunchFds: () => openLaunchFdsFor(dirs),
+    // A directory a previous launch used may have been emptied by cgroup.kill.
+    openLaunchFds: () => openLaunchFdsFor(dirs, !parts.fresh),
+    fresh: parts.fresh,
     kill(): void {
       const target = { ...(dirs.unified !== undefined ? { unified: dirs.unified } : {}), ...(parts.freezer !== undefined ? { freezer: parts.freezer } : {}), v1: dirs.v1 };
       killCgroup(target, parts.killMethod ?? chooseKillMethod(target, existsSync));
@@ -129,6 +145,7 @@ export function jailCgroup(parts: JailCgroupParts): JailCgroup {
       });
     },
     stats: () => readStats(parts.stats, parts.limits),
+    oomKills: () => readOomKills(parts.stats),
     remove(): boolean {
       let gone = true;
       for (const dir of [...(dirs.unified !== undefined ? [dirs.unified] : []), ...dirs.v1]) {

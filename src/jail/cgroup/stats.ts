@@ -63,20 +63,25 @@ function countProcs(version: 1 | 2, dir: string): number {
   return n;
 }
 
+// Processes the OOM killer took in it: one file (an exit, a poll).
+export function readOomKills(src: StatsSources): number {
+  const mem = src.memory;
+  if (!mem) return 0;
+  return keyed(readOptional(`${mem.dir}/${mem.version === 2 ? 'memory.events' : 'memory.oom_control'}`), 'oom_kill') ?? 0;
+}
+
 // One jail's numbers now (a file that is missing leaves its field out).
 export function readStats(src: StatsSources, limits: CgroupLimitValues): CgroupStats {
   let memoryBytes: number | undefined;
   let memoryPeakBytes: number | undefined;
-  let oomKills = 0;
+  const oomKills = readOomKills(src);
   const mem = src.memory;
   if (mem?.version === 2) {
     memoryBytes = number(readOptional(`${mem.dir}/memory.current`));
     memoryPeakBytes = number(readOptional(`${mem.dir}/memory.peak`));
-    oomKills = keyed(readOptional(`${mem.dir}/memory.events`), 'oom_kill') ?? 0;
   } else if (mem) {
     memoryBytes = number(readOptional(`${mem.dir}/memory.usage_in_bytes`));
     memoryPeakBytes = number(readOptional(`${mem.dir}/memory.max_usage_in_bytes`));
-    oomKills = keyed(readOptional(`${mem.dir}/memory.oom_control`), 'oom_kill') ?? 0;
   }
   let cpuSeconds: number | undefined;
   if (src.unified) {

@@ -76,6 +76,8 @@ function cgroupFailure(path: string, err: unknown, what: string, origin?: Origin
 }
 
 function mkdirOnce(path: string): boolean {
+  // Most calls find it there (a respawn): no exception to build for EEXIST.
+  if (existsSync(path)) return false;
   try {
     mkdirSync(path);
     return true;
@@ -99,6 +101,8 @@ export class CgroupTree {
   private readonly log: (line: string) => void;
   private readonly killMethod: KillMethod | undefined;
   /** The unified own cgroup we left for R/emperor, and the controllers we enabled in it. */
+  /** What create() last wrote to each limit file (writeLimits). */
+  private readonly written = new Map<string, string>();
   private readonly moved: { readonly from: string; readonly enabled: readonly string[] } | undefined;
 
   private constructor(init: {
@@ -231,7 +235,15 @@ export class CgroupTree {
       throw new CgroupError({ path: this.used[0]!.root, option: first.option, line: first.line }, refused.map((r) => `${r.origin.line === undefined ? '' : `line ${r.origin.line}: `}${r.reason}`).join('; '));
     }
     const dirOf = new Map<CgroupHierarchy, string>();
+    const madeLeaves = new Set<string>();
+    let fresh = false;
     for (const x of this.used) {
+      // A respawn finds its directory (and so every parent) there: one look, no mkdir.
+      const leaf = `${x.root}/${segments.join('/')}`;
+      if (existsSync(leaf)) {
+        dirOf.set(x.hierarchy, leaf);
+        continue;
+      }
       let dir = x.root;
       for (let i = 0; i < segments.length; i++) {
         dir = `${dir}/${segments[i]}`;
@@ -242,12 +254,16 @@ export class CgroupTree {
           throw cgroupFailure(dir, err, 'mkdir');
         }
         if (made && this.owner && process.geteuid?.() === 0) handOverDir(x.hierarchy.version, dir, this.owner);
+        if (made && i === segments.length - 1) {
+          madeLeaves.add(dir);
+          if (x.hierarchy.version === 2) fresh = true;
+        }
         // Inner nodes pass on what R has; the jail's own cgroup keeps its controllers.
         if (x.hierarchy.version === 2 && i < segments.length - 1) enableIn(dir, this.support.unifiedEnabled);
       }
       dirOf.set(x.hierarchy, dir);
     }
-    writeLimits(limitWrites(this.support, limits), dirOf);
+    writeLimits(limitWrites(this.support, limits), dirOf, madeLeaves, this.written);
     const unified = this.layout.unified && dirOf.get(this.layout.unified);
     const v1 = this.used.filter((x) => x.hierarchy.version === 1).map((x) => dirOf.get(x.hierarchy)!);
     const mem = homeOf(this.support, 'memory');
@@ -262,6 +278,7 @@ export class CgroupTree {
     };
     return jailCgroup({
       dirs: { ...(unified !== undefined ? { unified } : {}), v1 },
+      fresh,
       ...(freezer && dirOf.has(freezer) ? { freezer: dirOf.get(freezer)! } : {}),
       stats: {
         ...(unified !== undefined ? { unified } : {}),
@@ -412,11 +429,15 @@ function ordered(writes: readonly LimitWrite[], dirOf: ReadonlyMap<CgroupHierarc
   return out;
 }
 
-function writeLimits(writes: readonly LimitWrite[], dirOf: ReadonlyMap<CgroupHierarchy, string>): void {
+// `written`: what the last create() wrote to each file; a directory that existed already
+// (a respawn) is written only where the value changed. A new one is written whole.
+function writeLimits(writes: readonly LimitWrite[], dirOf: ReadonlyMap<CgroupHierarchy, string>, made: ReadonlySet<string>, written: Map<string, string>): void {
   for (const w of ordered(writes, dirOf)) {
     const dir = dirOf.get(w.hierarchy);
     if (dir === undefined) continue;
     const path = `${dir}/${w.file}`;
+    if (!made.has(dir) && written.get(path) === w.value) continue;
+    written.set(path, w.value);
     if (w.ifExists && !existsSync(path)) continue;
     try {
       writeCgroupFile(path, w.value);
