@@ -47,7 +47,7 @@ async function withTree(label: string, fn: (m: Made) => Promise<void> | void, op
   } finally {
     const p = tree.paths();
     for (const dir of [...(p.unified ? [p.unified] : []), ...p.v1]) {
-      for (const f of listProcs(dir)) killQuiet(f);
+      for (const pid of listProcs(dir)) if (pid !== process.pid) killQuiet(pid);
     }
     await new Promise((r) => setTimeout(r, 50));
     tree.remove();
@@ -222,7 +222,9 @@ test('kill by a non-root emperor (uid 10000, setuid,setgid) of a uid-1001 jail i
   const child = spawn(process.execPath, ['-r', 'tsm', join(__dirname, '../fixtures/cgroup/delegate.ts'), name], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
   const exit = await exitOf(child);
+  clearTimeout(timer);
   const dirs = [LAYOUT.unified!.ownDir, ...usedV1(LAYOUT).map((h) => h.ownDir)].map((d) => `${d}/${name}`);
   try {
     assert.is(exit.code, 0, out);
@@ -242,6 +244,9 @@ test('kill by a non-root emperor (uid 10000, setuid,setgid) of a uid-1001 jail i
     assert.ok(r.log.some((l: string) => l.includes('/emperor stays')), r.log.join('\n'));
     assert.not.ok(existsSync(r.dirs.unified));
   } finally {
+    // Whatever the test left running (as uid 1001) goes first; root may signal it.
+    for (const d of dirs) for (const pid of listProcs(d)) killQuiet(pid);
+    await new Promise((r) => setTimeout(r, 100));
     for (const d of dirs) if (existsSync(d)) removeCgroupTree(d);
   }
   for (const d of dirs) assert.not.ok(existsSync(d), `${d} left behind`);

@@ -176,7 +176,7 @@ describe('one line per layout', () => {
   assert.is(describeLayout(parse(HYBRID)), 'hybrid: unified at /sys/fs/cgroup/unified (controllers: hugetlb); v1: memory, pids, cpu, cpuacct, blkio, freezer');
   assert.is(describeLayout(parse(PURE_V2)), 'v2: unified at /sys/fs/cgroup (controllers: cpuset cpu io memory hugetlb pids rdma misc)');
   assert.is(describeLayout(parse(COMOUNTED)), 'hybrid: unified at /sys/fs/cgroup/unified (controllers: none); v1: memory, pids, cpu,cpuacct, blkio, freezer');
-  assert.is(describeLayout(parse(PURE_V1)), 'v1: v1: memory, pids, cpuacct,cpu, blkio, freezer');
+  assert.is(describeLayout(parse(PURE_V1)), 'v1: memory, pids, cpuacct,cpu, blkio, freezer');
   assert.is(describeLayout(parseLayout('0::/\n', '')), 'none: no cgroup hierarchy mounted');
   assert.match(describeLayout(parseLayout('0::/a\n', mi(40, '/b', '/sys/fs/cgroup', 'cgroup2', 'rw'))), 'not reachable from this mount namespace: unified');
 });

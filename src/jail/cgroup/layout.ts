@@ -178,7 +178,7 @@ export function describeLayout(layout: CgroupLayout): string {
   const u = layout.unified;
   if (u) parts.push(`unified at ${u.mountPoint} (controllers: ${u.controllers.length > 0 ? u.controllers.join(' ') : 'none'})`);
   const v1 = usedV1(layout).map((h) => h.controllers.filter((c) => (V1_USED as readonly string[]).includes(c)).join(','));
-  if (v1.length > 0) parts.push(`v1: ${v1.join(', ')}`);
+  if (v1.length > 0) parts.push(u ? `v1: ${v1.join(', ')}` : v1.join(', '));
   if (layout.unreachable.length > 0) parts.push(`not reachable from this mount namespace: ${layout.unreachable.join(', ')}`);
   if (parts.length === 0) parts.push('no cgroup hierarchy mounted');
   return `${layout.kind}: ${parts.join('; ')}`;

@@ -5,6 +5,9 @@
 // (memory.current, memory.peak, memory.events, cpu.stat, cgroup.procs, cgroup.stat and
 // the three *.pressure on v2; the v1 equivalents on v1). No directory walk unless the
 // jail has child cgroups (cgroup.stat nr_descendants on v2; a readdir on v1).
+// Measured on the lab VM (hybrid, 9 files): 170-360 µs a jail, where one open + close
+// alone costs ~22 µs; on hardware without that system call overhead, ~10x less. A ps of
+// hundreds of jails is worth a short-lived cache in the caller (as usage.ts does).
 import { childCgroups, keyed, readOptional, readPids } from './files';
 
 /** The limits create() last wrote, in the vassal's units. */

@@ -147,6 +147,7 @@ export class CgroupTree {
       }
       used.push({ hierarchy: found, ownDir: h.ownDir, ownPath: h.ownPath, root });
     }
+    if (used.length === 0) throw new CgroupError({ path: hierarchies[0]!.ownDir }, `no cgroup hierarchy is writable here: ${skipped.map((k) => k.reason).join('; ')}`);
     let moved: { from: string; enabled: string[] } | undefined;
     let enabled: string[] = [];
     let offered: string[] = [];
