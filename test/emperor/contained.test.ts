@@ -113,6 +113,31 @@ test('memory-max: a jail that allocates 200 MB is OOM-killed whole, logged, resp
   assert.ok(hog.restarts >= 1);
 });
 
+test('memory-max: a worker OOM-killed behind its vassal\'s back takes the whole jail, on every layout', async () => {
+  // The allocating perl is not the jail's top process: cgroup v2 kills the group
+  // (memory.oom.group), and on v1 the emperor does when it sees the OOM kill.
+  fx.dir.write('worker.ini', ini('unprivileged-binary-patch-arg = /bin/sh -c "perl -e \'sleep 1; $x = q(x) x (200 << 20); sleep 60\' & exec sleep 77215"', 'uid = 65534', 'gid = 65534', 'memory-max = 64m'));
+  const e = fx.start(['--emperor', fx.dir.dir, '--emperor-throttle', '100']);
+  await until(e, () => exactly('sleep 77215').length === 1, 'the jail');
+  const first = exactly('sleep 77215')[0]!;
+  await e.waitForLog(/worker\.ini: OOM-killed \(memory-max 64m[^)]*\)/, 30000);
+  assert.not.ok(alive(first) && exactly('sleep 77215').includes(first), 'the jail\'s top process went with the worker');
+});
+
+test('enter runs the command in the jail\'s cgroup', async () => {
+  fx.dir.write('web.ini', ini('unprivileged-binary-patch-arg = /bin/sleep 77216', 'uid = 65534', 'gid = 65534'));
+  const e = fx.start(['--emperor', fx.dir.dir]);
+  await e.waitForLog(/web\.ini: running/);
+  const r = await row(e, 'web.ini');
+  const child = jailctlAsync(['enter', '--socket', e.controlPath, 'web', '--', '/bin/cat', '/proc/self/cgroup']);
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  await new Promise((resolve) => child.on('exit', resolve));
+  const unified = r.cgroup!.unified;
+  if (unified) assert.match(out, new RegExp(`^0::.*/jailctl-${e.child.pid}/vassals/web\\.ini$`, 'm'), out);
+  for (const dir of r.cgroup!.v1) assert.ok(out.includes(dir.slice(dir.indexOf(`/jailctl-${e.child.pid}`))) || !/pids|memory/.test(dir), `${dir} in\n${out}`);
+});
+
 test('pids-max: a fork bomb is held at 20 without touching the same tenant\'s other jail', async () => {
   const beat = join(fx.dir.dir, 'beat');
   mkdirSync(beat);

@@ -50,7 +50,7 @@ function nginxUids(): number[] {
 
 test('every example has a test here', () => {
   const files = readdirSync(JAILS).filter((f) => /\.(ini|ya?ml|json)$/.test(f)).sort();
-  assert.equal(files, ['app.ini', 'caps.yaml', 'hello.ini', 'hooks.json', 'nginx.ini']);
+  assert.equal(files, ['app.ini', 'caps.yaml', 'hello.ini', 'hooks.json', 'limits.ini', 'nginx.ini']);
 });
 
 test('hello.ini: hook as root, program as nobody in its own namespaces; SIGTERM stops it', async () => {
@@ -62,6 +62,13 @@ test('hello.ini: hook as root, program as nobody in its own namespaces; SIGTERM 
 test('caps.yaml: exactly net_bind_service, env set, no new privileges', async () => {
   const r = await runUntil('caps.yaml', 4);
   assert.is(r.stdout, 'hi\nCapEff:\t0000000000000400\nCapBnd:\t0000000000000400\nNoNewPrivs:\t1\n', r.stderr);
+});
+
+test('limits.ini: its own cgroup holds 30 forks at pids-max 16; the seccomp filter refuses a user namespace', async () => {
+  const r = await runUntil('limits.ini', 2);
+  assert.match(r.stdout, /^no user namespace: the seccomp filter refused it\nforked (\d+) of 30: pids-max held the rest\n$/, r.stderr);
+  const forked = Number(/forked (\d+)/.exec(r.stdout)![1]);
+  assert.ok(forked > 0 && forked <= 13, `at most 16 with the init, sh and perl (${forked} forked)`);
 });
 
 test('hooks.json: a root hook prepares a private mount the vassal reads', async () => {
@@ -114,7 +121,7 @@ test('the README\'s main command: the emperor runs every example at once, and SI
   emperor.stdout!.on('data', (c: Buffer) => (log += c.toString()));
   const exited = new Promise<number | null>((resolve) => emperor.on('exit', (code) => resolve(code)));
   try {
-    for (const name of ['app.ini', 'caps.yaml', 'hello.ini', 'hooks.json', 'nginx.ini'])
+    for (const name of ['app.ini', 'caps.yaml', 'hello.ini', 'hooks.json', 'limits.ini', 'nginx.ini'])
       await waitUntil(() => new RegExp(`${name.replace('.', '\\.')}: running`).test(log), `${name} running\n${log}`);
     assert.is(await nginxBody(), 'hello from nginx in a jail\n', log);
     assert.match(await appBody(), /^hello from a jailed Node app/, log);
