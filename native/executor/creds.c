@@ -222,6 +222,7 @@ int jail_drop_self(const uint8_t *buf, size_t len, jail_error_t *reterr) {
                 return jail__fail(reterr, JAIL_STAGE_PLAN, -r, item, 0);
         /* Credentials only: anything else in the plan would be silently ignored. */
         if (plan.namespaces || plan.n_hooks || plan.n_tmpfs || plan.n_fds || plan.path || plan.set_nproc ||
+            plan.cgroup_fd >= 0 || plan.n_cgroup_procs || plan.n_seccomp_deny || plan.n_seccomp_allow ||
             !plan.set_uid || !plan.set_gid) {
                 jail_plan_free(&plan);
                 return jail__fail(reterr, JAIL_STAGE_PLAN, EINVAL, -1, 0);

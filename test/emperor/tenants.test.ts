@@ -120,6 +120,8 @@ test('a vassal without unshare still gets a /proc of its own: only its jail\'s p
   const pids = line.replace(/.*pids: /, '').trim().split(/\s+/).map(Number);
   assert.ok(pids.length > 0 && pids.length <= 6, `the jail's init, sh, its subshell, ls and grep, no more: ${line}`);
   assert.ok(pids.includes(1), 'its init is pid 1 of what it sees');
+  // The line comes before sh execs sleep.
+  await waitUntil(() => pidsWith('sleep 79221').length > 0, 'the vassal sleeping');
   const pid = pidsWith('sleep 79221')[0]!;
   assert.is.not(readlinkSync(`/proc/${pid}/ns/mnt`), readlinkSync(`/proc/${e.child.pid!}/ns/mnt`), 'a mount namespace of its own');
 });

@@ -5,6 +5,8 @@
  * `seccomp none` controls show it). Needs root; skips (77) without it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/io_uring.h>
 #include <linux/keyctl.h>
 #include <limits.h>
@@ -14,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -132,6 +135,49 @@ static outcome_t try_in_jail(const char *what, const char *const *extra) {
         return run(&kv);
 }
 
+/* The BPF program of the filter a jail holds right before its exec (pause=exec: it stops
+ * itself there, after the filter is loaded), read with PTRACE_SECCOMP_GET_FILTER.
+ * Returns its length (0: no filter), -1 if it could not be read; *ret_more is set when
+ * the jail holds a second filter. */
+static int filter_of_paused_jail(const char *const *extra, struct sock_filter *ret, int max, bool *ret_more) {
+        kv_t kv;
+        jail_child_t child;
+        jail_error_t err;
+        siginfo_t si = { 0 };
+        int n = -1, status;
+
+        base(&kv, self);
+        kv_add(&kv, "argv", "probe");
+        kv_add(&kv, "argv", "mkdir");
+        kv_add(&kv, "pause", "exec");
+        for (size_t i = 0; extra && extra[i]; i += 2)
+                kv_add(&kv, extra[i], extra[i + 1]);
+        if (jail_launch(kv.buf, kv.len, helper_fd, &child, &err) < 0)
+                return -1;
+        if (waitid(P_PIDFD, child.pidfd, &si, WSTOPPED) == 0 && si.si_code == CLD_STOPPED &&
+            ptrace(PTRACE_ATTACH, child.pid, 0, 0) == 0 && waitpid(child.pid, &status, __WALL) == child.pid) {
+                long len = ptrace(PTRACE_SECCOMP_GET_FILTER, child.pid, 0, NULL);
+                if (len < 0 && errno == EINVAL) /* seccomp mode disabled: no filter at all */
+                        n = 0;
+                else if (len > 0 && len <= max && ptrace(PTRACE_SECCOMP_GET_FILTER, child.pid, 0, ret) == len)
+                        n = (int) len;
+                *ret_more = ptrace(PTRACE_SECCOMP_GET_FILTER, child.pid, 1, NULL) >= 0;
+        }
+        (void) jail__pidfd_send_signal(child.pidfd, SIGKILL, NULL, 0);
+        (void) waitid(P_PIDFD, child.pidfd, &si, WEXITED);
+        close(child.pidfd);
+        close(child.status_fd);
+        return n;
+}
+
+/* Whether the program compares the accumulator with k (a JEQ or JGE on a constant). */
+static bool compares_with(const struct sock_filter *prog, int n, uint32_t k, uint16_t jmp) {
+        for (int i = 0; i < n; i++)
+                if (prog[i].code == (BPF_JMP | jmp | BPF_K) && prog[i].k == k)
+                        return true;
+        return false;
+}
+
 static int verdict(const char *what, const char *const *extra) {
         outcome_t o = try_in_jail(what, extra);
 
@@ -175,6 +221,24 @@ int main(int argc, char **argv) {
         is(verdict("pthread", NULL), 0, "pthread_create works under the filter (glibc falls back from clone3)");
         is(verdict("exec", NULL), 0, "fork + execve work under the filter");
 #if defined(__x86_64__)
+        /* The kernel's copy of the filter: the 32-bit and x32 tables are in it, whether or
+         * not this kernel lets us reach them. */
+        {
+                static struct sock_filter prog[BPF_MAXINSNS];
+                bool more = false;
+                int n = filter_of_paused_jail(NULL, prog, BPF_MAXINSNS, &more);
+
+                ok(n > 0 && !more, "a jail holds one filter at its exec (%d instructions)", n);
+                ok(compares_with(prog, n, AUDIT_ARCH_X86_64, BPF_JEQ), "the filter checks for the x86_64 table");
+                /* keyctl is 288 in the 32-bit table (accept4 on x86_64, which we leave alone)
+                 * and 250 | __X32_SYSCALL_BIT in the x32 one. */
+                ok(compares_with(prog, n, AUDIT_ARCH_I386, BPF_JEQ) && compares_with(prog, n, 288, BPF_JEQ),
+                   "and has rules for the 32-bit (int 0x80) table: its keyctl, 288");
+                ok(compares_with(prog, n, 0x40000000u | SYS_keyctl, BPF_JEQ),
+                   "and for the x32 one: keyctl with __X32_SYSCALL_BIT");
+                n = filter_of_paused_jail(none, prog, BPF_MAXINSNS, &more);
+                is(n, 0, "control: with `seccomp none` there is no filter to read");
+        }
         if (verdict("int80-unshare-user", none) == 0)
                 is(verdict("int80-unshare-user", NULL), EPERM, "the 32-bit table (int 0x80) is filtered the same");
         else
