@@ -63,6 +63,7 @@ export function statsDocument(f: EmperorFacts): Record<string, unknown> {
       speaks_protocol: v.speaksProtocol,
       launch_error: v.error ?? null,
       last_exit: v.lastExit ?? null,
+      cgroup: cgroupFields(v),
     })),
     blacklist: f.vassals
       .filter((v) => v.blacklist)
@@ -73,6 +74,31 @@ export function statsDocument(f: EmperorFacts): Record<string, unknown> {
         first_attempt: Math.floor(v.blacklist!.firstAttempt / 1000),
         last_attempt: Math.floor(v.blacklist!.lastAttempt / 1000),
       })),
+  };
+}
+
+// What its jail's cgroup says now (null without a running jail in a cgroup): usage, the
+// limits written, OOM kills, PSI.
+function cgroupFields(v: VassalSnapshot): Record<string, unknown> | null {
+  if (!v.cgroupStats) return null;
+  let s;
+  try {
+    s = v.cgroupStats();
+  } catch {
+    return null; // gone meanwhile
+  }
+  return {
+    memory_bytes: s.memoryBytes ?? null,
+    memory_peak_bytes: s.memoryPeakBytes ?? null,
+    cpu_seconds: s.cpuSeconds ?? null,
+    processes: s.processes,
+    oom_kills: s.oomKills,
+    memory_max: s.limits.memoryMax ?? null,
+    memory_high: s.limits.memoryHigh ?? null,
+    pids_max: s.limits.pidsMax ?? null,
+    cpu_max_percent: s.limits.cpuMax ?? null,
+    pressure_avg10: s.pressure ?? null,
+    dirs: v.cgroup ?? null,
   };
 }
 

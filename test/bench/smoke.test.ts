@@ -20,7 +20,13 @@ function bench(name: string, env: Record<string, string>, timeoutMs: number): st
 }
 
 test('bench:launch compares the addon with the raw C loop, unshare+setpriv, bubblewrap and spawnSync', () => {
-  assert.match(bench('bench:launch', { JAILCTL_BENCH_N: '5' }, 120_000), /addon vs raw C loop: [\d.]+x/);
+  const out = bench('bench:launch', { JAILCTL_BENCH_N: '5' }, 120_000);
+  assert.match(out, /addon vs raw C loop: [\d.]+x/);
+  assert.match(out, /cgroup \+ seccomp vs neither: [\d.]+x/);
+});
+
+test('bench:cpu spins a jail with cpu-max and one without, read from their cgroups', () => {
+  assert.match(bench('bench:cpu', { JAILCTL_BENCH_SECONDS: '0.5' }, 60_000), /cpu-max 20%: held at [\d.]+%/);
 });
 
 test('bench:detect times our emperor and uWSGI\'s on the same events', () => {

@@ -92,6 +92,9 @@ export interface JailCgroupParts {
   readonly fresh: boolean;
 }
 
+/** How long one read of a jail's cgroup files answers stats() (ps, top and stats together). */
+const STATS_TTL_MS = 100;
+
 // The JailCgroup over directories create() made.
 export function jailCgroup(parts: JailCgroupParts): JailCgroup {
   const { dirs } = parts;
@@ -105,6 +108,7 @@ export function jailCgroup(parts: JailCgroupParts): JailCgroup {
     }
     return dirs.v1.some(anyPid);
   };
+  let last: { at: number; stats: CgroupStats } | undefined;
   return {
     dirs,
     // A directory a previous launch used may have been emptied by cgroup.kill.
@@ -144,7 +148,12 @@ export function jailCgroup(parts: JailCgroupParts): JailCgroup {
         }
       });
     },
-    stats: () => readStats(parts.stats, parts.limits),
+    // Many clients polling ps/top/stats at once share one read of the files.
+    stats(): CgroupStats {
+      const now = Date.now();
+      if (!last || now - last.at >= STATS_TTL_MS) last = { at: now, stats: readStats(parts.stats, parts.limits) };
+      return last.stats;
+    },
     oomKills: () => readOomKills(parts.stats),
     remove(): boolean {
       let gone = true;
