@@ -127,9 +127,10 @@ export class CgroupTree {
     if (hierarchies.length === 0) throw new CgroupError({ path: '/proc/self/mountinfo' }, 'no cgroup hierarchy is mounted: mount cgroup2 at /sys/fs/cgroup (jails need a cgroup to be contained)');
     const used: Used[] = [];
     const skipped: { hierarchy: CgroupHierarchy; reason: string }[] = [];
+    const stale = new Map<string, { removed: number; stayed: string[] }>();
     for (const found of hierarchies) {
       const h = adopted(found, opts.name);
-      removeStale(h.ownDir, opts.name, log);
+      removeStale(h.ownDir, opts.name, stale);
       const root = `${h.ownDir}/${opts.name}`;
       try {
         mkdirOnce(root);
@@ -148,6 +149,11 @@ export class CgroupTree {
       used.push({ hierarchy: found, ownDir: h.ownDir, ownPath: h.ownPath, root });
     }
     if (used.length === 0) throw new CgroupError({ path: hierarchies[0]!.ownDir }, `no cgroup hierarchy is writable here: ${skipped.map((k) => k.reason).join('; ')}`);
+    // One line per dead emperor, not one per hierarchy.
+    for (const [pid, s] of stale)
+      log(s.stayed.length > 0
+        ? `cgroup: the subtree of a dead emperor (pid ${pid}) stays in ${s.stayed.length} place(s), something still runs there: ${s.stayed.slice(0, 3).join(', ')}${s.stayed.length > 3 ? ', …' : ''}`
+        : `cgroup: removed the subtree of a dead emperor (pid ${pid}) from ${s.removed} hierarchies`);
     let moved: { from: string; enabled: string[] } | undefined;
     let enabled: string[] = [];
     let offered: string[] = [];
@@ -376,14 +382,16 @@ function enableIn(dir: string, controllers: readonly string[]): void {
 // only, so a populated one (something still runs there) stays and is logged. A pid alive
 // in another pid namespace cannot be told from a dead one; its subtree is not empty
 // (its emperor is in it), so rmdir leaves it alone.
-function removeStale(ownDir: string, name: string, log: (line: string) => void): void {
+function removeStale(ownDir: string, name: string, into: Map<string, { removed: number; stayed: string[] }>): void {
   for (const dir of childCgroups(ownDir)) {
     const base = dir.slice(ownDir.length + 1);
     const m = STALE.exec(base);
     if (!m || base === name || alive(Number(m[1]))) continue;
     const stayed = removeCgroupTree(dir);
-    if (stayed.length > 0) log(`cgroup: stale ${dir} (pid ${m[1]} is gone) not removed: ${stayed.map((s) => `${s.path} ${s.code}`).join(', ')}`);
-    else log(`cgroup: removed stale ${dir} (pid ${m[1]} is gone)`);
+    const seen = into.get(m[1]!) ?? { removed: 0, stayed: [] };
+    if (stayed.length > 0) seen.stayed.push(...stayed.map((s) => `${s.path} ${s.code}`));
+    else seen.removed++;
+    into.set(m[1]!, seen);
   }
 }
 
