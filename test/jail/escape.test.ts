@@ -1,8 +1,8 @@
 // The escape suite: a jail as a tenant gets it (five namespaces, uid 1001, no capabilities,
-// no_new_privs, a private /tmp) under a real emperor, next to another tenant's jail. From
-// inside, escape/probe.c makes one real syscall after another to see, reach or change the
-// host, the emperor and the other tenant; every attempt must be refused with the errno that
-// proves the defence. The table it prints is the one in docs/SECURITY.md. Then a fork bomb
+// no_new_privs, a private /tmp, a cgroup of its own, the default seccomp filter) under a
+// real emperor, next to another tenant's jail. From inside, escape/probe.c makes one real
+// syscall after another to see, reach or change the host, the emperor and the other tenant;
+// every attempt must be refused with the errno that proves the defence. The table it prints is the one in docs/SECURITY.md. Then a fork bomb
 // under max-procs, with the emperor and another tenant watched while it runs.
 import { spawnSync } from 'node:child_process';
 import {
@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { parseLayout, v1Holding } from '../../src/jail/cgroup/layout';
 import { jailctl, ROOT } from '../helpers/cli';
 import { alive, sleep, startEmperor, waitUntil, type RunningEmperor } from '../helpers/emperor';
 import { requireRoot } from '../helpers/root';
@@ -24,8 +25,10 @@ requireRoot();
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const addonPath = (require('node-gyp-build') as { path(dir: string): string }).path(ROOT);
 
-// The probe's attempt ids that must come back `blocked`, in its order.
-const MUST_FAIL = [
+// The probe's attempt ids that must come back `blocked`, in its order: the first ones,
+// then (after the documented rows, so that no row of docs/SECURITY.md changes its number)
+// those added since.
+const FIRST = [
   'proc-pids', 'fds', 'private-tmp', 'kill-emperor', 'kill-tenant', 'emperor-environ', 'emperor-cmdline', 'ptrace',
   'tcp-loopback', 'tcp-outside', 'abstract-socket', 'sysv-shm', 'stats-socket', 'vassal-dir', 'mount',
   'remount-root', 'umount-proc', 'pivot-root', 'chroot', 'setuid-exec', 'become-root', 'capabilities',
@@ -34,6 +37,9 @@ const MUST_FAIL = [
 ];
 // Open doors docs/SECURITY.md lists: in the table, never asserted closed.
 const DOCUMENTED = ['shared-dirs', 'host-unix-socket', 'other-config'];
+// Its own cgroup's limits and the seccomp filter's calls, each proven against a control.
+const ADDED = ['cgroup-limits', 'cgroup-parent', 'cgroup-tenant', 'kernel-interfaces', 'tiocsti', 'mount-api', 'clone3'];
+const MUST_FAIL = [...FIRST, ...ADDED];
 
 interface Row {
   id: string;
@@ -77,6 +83,27 @@ function setuidCopy(probe: string): string {
   const control = spawnSync('setpriv', ['--reuid=1001', '--regid=1001', '--clear-groups', suid, 'euid'], { encoding: 'utf8' });
   assert.is(control.stdout, '0\n', `the set-uid copy gives euid 0 on the host: ${control.stderr}`);
   return suid;
+}
+
+// The control for the seccomp attempts: the probe's filtered calls made on the host as the
+// jail's uid, without the filter, as `id:RESULT,…` for the probe's `unfiltered=`. Inside,
+// a call's EPERM (ENOSYS) is the filter's only where this answered something else.
+function unfilteredCalls(probe: string, uid: number): string {
+  const control = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', probe, 'unfiltered'], { encoding: 'utf8' });
+  assert.is(control.status, 0, `probe unfiltered: ${control.stderr}`);
+  const lines = control.stdout.split('\n').filter((l) => l !== '');
+  assert.ok(lines.length > 0 && lines.every((l) => /^[\w-]+\t\w+$/.test(l)), `probe unfiltered:\n${control.stdout}`);
+  return lines.map((l) => l.replace('\t', ':')).join(',');
+}
+
+// The directories of a jail's cgroups, as the host sees them (from its pid 1's /proc/PID/cgroup),
+// in the unified and the pids and memory hierarchies where mounted.
+function cgroupDirsOf(pid: number): string[] {
+  const layout = parseLayout(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), readFileSync('/proc/self/mountinfo', 'utf8'));
+  const dirs = [layout.unified, v1Holding(layout, 'pids'), v1Holding(layout, 'memory')].flatMap((h) => (h ? [h.ownDir] : []));
+  assert.ok(dirs.length > 0 && dirs.every((d) => existsSync(`${d}/cgroup.procs`)), `the jail of pid ${pid} has cgroups: ${dirs.join(' ')}`);
+  assert.ok(dirs.every((d) => !d.includes(':') && !d.includes(' ')), `cgroup directories pass as one argument: ${dirs.join(' ')}`);
+  return dirs;
 }
 
 // A server on the host that accepts and hangs up; closed after the test.
@@ -245,6 +272,8 @@ test('from inside a jail, every attempt on the host, the emperor and another ten
     'host-tmp': hostTmp,
     'host-socket': hostSocket,
     disk: hostDisk(),
+    'other-cgroups': cgroupDirsOf(other!.pid).join(':'),
+    unfiltered: unfilteredCalls(probe, 1001),
   };
   const args = Object.entries(facts).map(([k, v]) => `${k}=${v}`).join(' ');
   drop(vassals, 'probe.ini', ini(
@@ -259,7 +288,7 @@ test('from inside a jail, every attempt on the host, the emperor and another ten
   const rows = parseRows(e.log());
   console.log(`\n${table(rows)}\n`);
 
-  assert.equal(rows.map((r) => r.id), [...MUST_FAIL, ...DOCUMENTED], 'every attempt ran, once, in order');
+  assert.equal(rows.map((r) => r.id), [...FIRST, ...DOCUMENTED, ...ADDED], 'every attempt ran, once, in order');
   assert.is(/\[probe\.ini\] ESCAPE-DONE\t(\d+)$/m.exec(e.log())![1], String(rows.length));
   assert.ok(MUST_FAIL.length >= 20);
   const open = rows.filter((r) => MUST_FAIL.includes(r.id) && r.verdict !== 'blocked');

@@ -12,8 +12,9 @@
  * nothing) or, for the rows docs/SECURITY.md lists as open, `not defended (documented)`.
  * `ESCAPE-DONE <TAB> N` ends the run: a probe that dies half way leaves it out.
  *
- * argv: probe KEY=VALUE… (the host facts, see facts_t), or `probe euid` (what the set-uid
- * copy is run with: it prints its effective uid). The attempts refuse to run as root: on
+ * argv: probe KEY=VALUE… (the host facts, see facts_t), `probe euid` (what the set-uid
+ * copy is run with: it prints its effective uid) or `probe unfiltered` (the control for the
+ * seccomp attempts, run on the host as the jail's uid: see probe-walls.c). The attempts refuse to run as root: on
  * the host, pivot_root, mount and the rest would act for real. */
 #include "probe.h"
 
@@ -62,6 +63,14 @@ static const attempt_t attempts[] = {
         { "shared-dirs", "write a directory shared with the host (/dev/shm, /var/tmp)", write_shared_dirs, true },
         { "host-unix-socket", "connect to a host UNIX socket that is mode 0666", connect_host_unix_socket, true },
         { "other-config", "read another tenant's vassal file (mode 0644)", read_other_config, true },
+        /* Added after the documented rows, so that every row keeps its number in docs/SECURITY.md. */
+        { "cgroup-limits", "raise its own cgroup's limits", raise_cgroup_limits, false },
+        { "cgroup-parent", "move up out of its jail cgroup", leave_jail_cgroup, false },
+        { "cgroup-tenant", "move into another tenant's jail cgroup", enter_tenant_cgroup, false },
+        { "kernel-interfaces", "keyrings, bpf, perf events, userfaultfd, io_uring", use_kernel_interfaces, false },
+        { "tiocsti", "push input into a terminal (TIOCSTI, TIOCLINUX)", push_terminal_input, false },
+        { "mount-api", "mount through the new mount API", use_mount_api, false },
+        { "clone3", "clone3, with or without CLONE_NEWUSER (fork still works)", use_clone3, false },
 };
 
 /* ---- main ------------------------------------------------------------------------ */
@@ -111,6 +120,8 @@ int main(int argc, char **argv) {
                 printf("%u\n", (unsigned) geteuid());
                 return 0;
         }
+        if (argc == 2 && strcmp(argv[1], "unfiltered") == 0)
+                return print_unfiltered();
         if (getuid() == 0 || geteuid() == 0) {
                 fprintf(stderr, "probe: refusing to run as root: its attempts would act on the host\n");
                 return 2;
@@ -133,6 +144,8 @@ int main(int argc, char **argv) {
                 .host_tmp = fact(argc, argv, "host-tmp"),
                 .host_socket = fact(argc, argv, "host-socket"),
                 .disk = fact(argc, argv, "disk"),
+                .other_cgroups = fact(argc, argv, "other-cgroups"),
+                .unfiltered = fact(argc, argv, "unfiltered"),
         };
 
         /* One write per line: the emperor's log interleaves other vassals' output. */

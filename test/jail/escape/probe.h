@@ -70,6 +70,8 @@ typedef struct {
         const char *host_tmp;    /* host-tmp=  a file in the host's /tmp that uid 1001 may read */
         const char *host_socket; /* host-socket= a mode 0666 UNIX socket on the host */
         const char *disk;        /* disk=      a host block device */
+        const char *other_cgroups; /* other-cgroups= the other tenant's jail cgroup directories, `:` between */
+        const char *unfiltered;  /* unfiltered= `probe unfiltered`'s answers on the host, id:RESULT,… */
 } facts_t;
 
 typedef struct {
@@ -135,5 +137,13 @@ void create_user_namespace(const facts_t *f, result_t *r);
 void write_shared_dirs(const facts_t *f, result_t *r);
 void connect_host_unix_socket(const facts_t *f, result_t *r);
 void read_other_config(const facts_t *f, result_t *r);
+void raise_cgroup_limits(const facts_t *f, result_t *r);
+void leave_jail_cgroup(const facts_t *f, result_t *r);
+void enter_tenant_cgroup(const facts_t *f, result_t *r);
+void use_kernel_interfaces(const facts_t *f, result_t *r);
+void push_terminal_input(const facts_t *f, result_t *r);
+void use_mount_api(const facts_t *f, result_t *r);
+void use_clone3(const facts_t *f, result_t *r);
+int print_unfiltered(void);
 
 #endif
