@@ -244,7 +244,12 @@ export class CgroupTree {
     const dirOf = new Map<CgroupHierarchy, string>();
     const madeLeaves = new Set<string>();
     let fresh = false;
+    const wanted = v1Wanted(this.layout, limits);
+    if (this.killMethod === 'freezer') wanted.add('freezer'); // tests of the v1 kill
     for (const x of this.used) {
+      // A v1 hierarchy only where the jail needs it: every directory is a cost at each
+      // first start (a default jail needs memory and pids; cpu with cpu-max…).
+      if (x.hierarchy.version === 1 && !x.hierarchy.controllers.some((c) => wanted.has(c))) continue;
       // A respawn finds its directory (and so every parent) there: one look, no mkdir.
       const leaf = `${x.root}/${segments.join('/')}`;
       if (existsSync(leaf)) {
@@ -272,7 +277,7 @@ export class CgroupTree {
     }
     writeLimits(limitWrites(this.support, limits), dirOf, madeLeaves, this.written);
     const unified = this.layout.unified && dirOf.get(this.layout.unified);
-    const v1 = this.used.filter((x) => x.hierarchy.version === 1).map((x) => dirOf.get(x.hierarchy)!);
+    const v1 = this.used.filter((x) => x.hierarchy.version === 1 && dirOf.has(x.hierarchy)).map((x) => dirOf.get(x.hierarchy)!);
     const mem = homeOf(this.support, 'memory');
     const cpuacct = v1Holding(this.layout, 'cpuacct');
     const freezer = v1Holding(this.layout, 'freezer');
@@ -376,6 +381,21 @@ function enableIn(dir: string, controllers: readonly string[]): void {
   } catch (err: unknown) {
     throw cgroupFailure(`${dir}/cgroup.subtree_control`, err, `enable ${want.join(' ')} in`);
   }
+}
+
+// The v1 controllers a jail with `limits` needs a cgroup in: memory and pids always (the
+// accounting, OOM kills, the default pids-max), cpu, blkio and the ones its cgroup-opt keys
+// name when asked; without a unified hierarchy also cpuacct (CPU time) and freezer (kill).
+function v1Wanted(layout: CgroupLayout, limits: CgroupLimits): Set<string> {
+  const wanted = new Set<string>(['memory', 'pids']);
+  if (limits.cpuMax) wanted.add('cpu');
+  if (limits.ioWeight) wanted.add('blkio');
+  if (!layout.unified) {
+    wanted.add('cpuacct');
+    wanted.add('freezer');
+  }
+  for (const opt of limits.opts) wanted.add(opt.key.slice(0, opt.key.indexOf('.')));
+  return wanted;
 }
 
 // Siblings `jailctl-<pid>` of a dead pid, left by an emperor killed with SIGKILL: rmdir
