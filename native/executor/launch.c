@@ -140,7 +140,9 @@ static pid_t clone_child(const jail_plan_t *plan, child_ctx_t *ctx, char *stack,
         };
         pid_t pid = plan->no_clone3 ? -ENOSYS : jail__clone3(&args, child_main, ctx);
 
-        if (pid == -ENOSYS) {
+        /* ENOSYS: no clone3 (or a seccomp profile that says so); EPERM: older container
+         * profiles refuse it outright. A clone() that fails for a real reason says so. */
+        if (pid == -ENOSYS || pid == -EPERM) {
                 ctx->cgroup_fd = plan->cgroup_fd;
                 pid = clone(child_main, stack + stack_size, (int) flags | SIGCHLD, ctx, ret_pidfd);
                 if (pid < 0)

@@ -495,8 +495,13 @@ int jail_apply(const uint8_t *buf, size_t len, jail_error_t *reterr) {
         r = jail_plan_parse(buf, len, &plan, &item);
         if (r < 0)
                 return jail__fail(reterr, JAIL_STAGE_PLAN, -r, item, 0);
+        /* No seccomp filter and no cgroup placement here yet (the fork server's adopted
+         * vassals come next): a plan that asks for either is refused, never run without
+         * them. An absent `seccomp` key means the default filter. */
+        if (plan.seccomp != JAIL_SECCOMP_NONE || plan.cgroup_fd >= 0 || plan.n_cgroup_procs > 0)
+                r = jail__fail(reterr, JAIL_STAGE_PLAN, EINVAL, -1, 0);
         /* A new pid namespace applies to our children only; the host forks after this. */
-        if (unshare(plan.namespaces) < 0)
+        else if (unshare(plan.namespaces) < 0)
                 r = jail__fail(reterr, JAIL_STAGE_CLONE, errno, -1, 0);
         else if ((r = jail__setup(&plan, NULL, reterr)) >= 0 && (r = jail__drop(&plan, reterr)) >= 0)
                 r = change_dir(&plan, reterr);

@@ -171,6 +171,10 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
   );
   checkLaunchable(compiled.plan, ctx.privileges);
   const contained = checkLimits(compiled.plan, ctx.cgroups);
+  // Under an emperor that runs as a user, the cgroup files it makes are that user's.
+  const own = ctx.privileges.uid;
+  if (own !== 0 && (compiled.plan.uid ?? own) === own)
+    contained.warnings.push(`${raw.file}: runs as the emperor's own uid ${own}: it owns its cgroup's files, so it could raise its own limits or leave its cgroup (and it may signal the emperor); give it a uid of its own`);
   const { fds: _fds, ...jailPart } = compiled.plan;
   // The program reads `app` from the pipe, with no file to be relative to: make it absolute
   // (relative to the jail's chdir, else to the vassal file's directory).

@@ -37,9 +37,9 @@ function diedDuring(plan: LaunchPlan, rec: StageRecord): string {
 }
 
 // Which of the jail's cgroups a `cgroup` record means: -1 the unified directory, else the
-// index of a v1 cgroup.procs fd.
+// index of a cgroup.procs fd (the v1 ones; for a respawn or an enter the unified one first).
 function whichCgroup(item: number): string {
-  return item < 0 ? 'its directory on the unified hierarchy' : `cgroup.procs of v1 cgroup #${item + 1}`;
+  return item < 0 ? 'its directory on the unified hierarchy' : `cgroup.procs #${item + 1} of its cgroups`;
 }
 
 // A `seccomp` record: an unknown system call name (EINVAL, naming the entry), or the load.

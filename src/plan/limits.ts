@@ -149,6 +149,10 @@ export function compileSeccomp(entries: EntryLookup, vassalFile: string, readFil
       fail(entry, 'seccomp', `${path}:${i + 1}: expected \`deny NAME…\` or \`allow NAME…\`, got \`${excerpt(line)}\``);
     for (const name of names) {
       if (!/^[a-z_][a-z0-9_]*$/.test(name)) fail(entry, 'seccomp', `${path}:${i + 1}: \`${excerpt(name)}\` is not a system call name`);
+      // EPERM instead of the filter's ENOSYS would break threads: glibc falls back to
+      // clone() only on ENOSYS.
+      if (verb === 'deny' && name === 'clone3')
+        fail(entry, 'seccomp', `${path}:${i + 1}: clone3 already fails (ENOSYS, so that libc falls back to clone, which the filter checks); denying it with EPERM would break pthread_create: remove it`);
       if (!list.includes(name)) list.push(name);
     }
     if (list.length > MAX_SECCOMP_NAMES)

@@ -33,7 +33,8 @@ async function run(tree: CgroupTree, argv: string[], joinUnified?: boolean): Pro
 
 test('a respawn into the cgroup its predecessor\'s kill emptied starts, and lands in it', async () => {
   if (!layout.unified) return; // pure v1: no CLONE_INTO_CGROUP to go wrong
-  const tree = CgroupTree.prepare(layout, { name: `jailctl-${process.pid}`, moveSelf: false });
+  // As the emperor does: from an `emperor` cgroup of its own, made now.
+  const tree = CgroupTree.prepare(layout, { name: `jailctl-${process.pid}`, moveSelf: true });
   try {
     // The first leaves a process behind, which its end's cgroup.kill takes.
     const first = await run(tree, ['/bin/sh', '-c', 'sleep 77301 & exit 0']);
@@ -50,6 +51,24 @@ test('a respawn into the cgroup its predecessor\'s kill emptied starts, and land
     tree.remove();
   }
   assert.not.match(readFileSync('/proc/self/cgroup', 'utf8'), /jailctl-/);
+});
+
+test('from a cgroup it did not make (jailctl run stays where it was started), a jail is always placed by a write', () => {
+  if (!layout.unified) return;
+  const tree = CgroupTree.prepare(layout, { name: `jailctl-${process.pid}`, moveSelf: false });
+  try {
+    const cgroup = tree.create(['vassals', 'placed'], LIMITS);
+    const fds = cgroup.openLaunchFds();
+    try {
+      assert.is(cgroup.fresh, false);
+      assert.is(fds.dirFd, undefined, 'no CLONE_INTO_CGROUP: the launcher\'s own cgroup may have been killed before');
+      assert.is(fds.procsFds.length, cgroup.dirs.v1.length + 1, 'the unified cgroup.procs too');
+    } finally {
+      closeLaunchFds(fds);
+    }
+  } finally {
+    tree.remove();
+  }
 });
 
 test.run();

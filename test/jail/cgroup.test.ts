@@ -257,7 +257,8 @@ test('kill by a non-root emperor (uid 10000, setuid,setgid) of a uid-1001 jail i
 test('launch fds: the unified directory and each v1 cgroup.procs, opened now, closed after', () =>
   withTree('fds', ({ tree }) => {
     const jail = tree.create(['vassals', 'fds.ini'], NO_LIMITS);
-    const fds = jail.openLaunchFds();
+    // The fds for CLONE_INTO_CGROUP (a fresh cgroup from an emperor cgroup made at start).
+    const fds = openLaunchFdsFor(jail.dirs, false);
     assert.ok(fds.dirFd !== undefined && fstatSync(fds.dirFd).isDirectory());
     assert.is(fds.procsFds.length, jail.dirs.v1.length);
     for (const [i, fd] of fds.procsFds.entries()) assert.is(readlinkSync(`/proc/self/fd/${fd}`), `${jail.dirs.v1[i]}/cgroup.procs`);

@@ -94,7 +94,7 @@ api('cgroup: a v1 cgroup.procs the clone child cannot write names its index', as
     assert.is(err.stage, 'cgroup');
     assert.is(err.item, 1);
     assert.is(err.errno, EBADF);
-    assert.is(err.message, 'test: placing the jail in its cgroup (cgroup.procs of v1 cgroup #2): Bad file descriptor');
+    assert.is(err.message, 'test: placing the jail in its cgroup (cgroup.procs #2 of its cgroups): Bad file descriptor');
   } finally {
     closeSync(readOnly);
   }

@@ -63,6 +63,13 @@ int main(void) {
         if (!apply)
                 return tap_done();
 
+        kv_t filtered = { .len = 0 };
+        kv_add(&filtered, "path", "unused");
+        kv_add(&filtered, "argv", "unused");
+        is(run(apply, &filtered, out, sizeof(out), &err), 1, "a plan with the (default) seccomp filter is refused: jail_apply cannot load it yet");
+        ok(err.stage == JAIL_STAGE_PLAN && err.errnum == EINVAL, "at stage plan, EINVAL");
+
+        kv_add(&kv, "seccomp", "none");
         kv_add(&kv, "ns", "uts");
         kv_add(&kv, "ns", "mount");
         kv_add(&kv, "hostname", "applied");
@@ -78,6 +85,7 @@ int main(void) {
         ok(strcmp(host, "applied") != 0, "the caller's hostname is untouched");
 
         kv_t bad = { .len = 0 };
+        kv_add(&bad, "seccomp", "none");
         kv_add(&bad, "chdir", "/nonexistent/dir");
         kv_add(&bad, "path", "unused");
         kv_add(&bad, "argv", "unused");

@@ -101,6 +101,8 @@ export class CgroupTree {
   private readonly log: (line: string) => void;
   private readonly killMethod: KillMethod | undefined;
   /** The unified own cgroup we left for R/emperor, and the controllers we enabled in it. */
+  /** This process sits in an `emperor` cgroup it made itself (see prepare()). */
+  private readonly cloneSafe: boolean;
   /** What create() last wrote to each limit file (writeLimits). */
   private readonly written = new Map<string, string>();
   private readonly moved: { readonly from: string; readonly enabled: readonly string[] } | undefined;
@@ -108,7 +110,9 @@ export class CgroupTree {
   private constructor(init: {
     layout: CgroupLayout; name: string; used: Used[]; support: CgroupSupport; opts: PrepareOptions;
     moved: { from: string; enabled: string[] } | undefined;
+    cloneSafe: boolean;
   }) {
+    this.cloneSafe = init.cloneSafe;
     this.layout = init.layout;
     this.name = init.name;
     this.used = init.used;
@@ -155,6 +159,7 @@ export class CgroupTree {
         ? `cgroup: the subtree of a dead emperor (pid ${pid}) stays in ${s.stayed.length} place(s), something still runs there: ${s.stayed.slice(0, 3).join(', ')}${s.stayed.length > 3 ? ', …' : ''}`
         : `cgroup: removed the subtree of a dead emperor (pid ${pid}) from ${s.removed} hierarchies`);
     let moved: { from: string; enabled: string[] } | undefined;
+    let cloneSafe = false;
     let enabled: string[] = [];
     let offered: string[] = [];
     let notEnabled: string | undefined;
@@ -162,11 +167,15 @@ export class CgroupTree {
     if (u) {
       const own = u.ownDir;
       const emperor = `${u.root}/emperor`;
+      let madeEmperor: boolean;
       try {
-        mkdirOnce(emperor);
+        madeEmperor = mkdirOnce(emperor);
       } catch (err: unknown) {
         throw cgroupFailure(emperor, err, 'mkdir');
       }
+      // Linux 6.18 compares a CLONE_INTO_CGROUP child's target with the kill sequence of
+      // the *launcher's* cgroup: only from a cgroup made now (never killed) is that safe.
+      cloneSafe = opts.moveSelf && madeEmperor;
       if (opts.moveSelf) {
         try {
           writeCgroupFile(`${emperor}/cgroup.procs`, String(process.pid));
@@ -216,7 +225,7 @@ export class CgroupTree {
         return known;
       },
     };
-    return new CgroupTree({ layout, name: opts.name, used, support, opts, moved });
+    return new CgroupTree({ layout, name: opts.name, used, support, opts, moved, cloneSafe });
   }
 
   // Each limit of `limits` this host cannot honour, with the controller, hierarchy and fix.
@@ -290,7 +299,9 @@ export class CgroupTree {
     };
     return jailCgroup({
       dirs: { ...(unified !== undefined ? { unified } : {}), v1 },
-      fresh,
+      // CLONE_INTO_CGROUP only into a cgroup made now, from a cgroup of ours made at start
+      // (Linux 6.18: see openLaunchFdsFor); else the clone child joins by a write.
+      fresh: fresh && this.cloneSafe,
       ...(freezer && dirOf.has(freezer) ? { freezer: dirOf.get(freezer)! } : {}),
       stats: {
         ...(unified !== undefined ? { unified } : {}),

@@ -76,6 +76,8 @@ seccomp('default, none, and a FILE of deny and allow lines', () => {
   writeFileSync(join(dir, 'web.seccomp'), '# extra\ndeny mkdir, rmdir\nallow io_uring_setup\n\n');
   const plan = compilePlan(raw(join(dir, 'web.ini'), 'seccomp = web.seccomp'), { users, baseEnv, readFile: (p) => readFileSync(p, 'utf8') }).plan;
   assert.equal(plan.seccomp, { option: 'seccomp', line: 3, mode: 'default', deny: ['mkdir', 'rmdir'], allow: ['io_uring_setup'], file: join(dir, 'web.seccomp') });
+  writeFileSync(join(dir, 'clone3.seccomp'), 'deny clone3\n');
+  assert.match(planError(() => compilePlan(raw(join(dir, 'web.ini'), 'seccomp = clone3.seccomp'), { users, baseEnv, readFile: (p) => readFileSync(p, 'utf8') })).message, /clone3 already fails \(ENOSYS/);
   writeFileSync(join(dir, 'bad.seccomp'), 'forbid mkdir\n');
   const err = planError(() => compilePlan(raw(join(dir, 'web.ini'), 'seccomp = bad.seccomp'), { users, baseEnv, readFile: (p) => readFileSync(p, 'utf8') }));
   assert.match(err.message, /bad\.seccomp:1: expected `deny NAME…` or `allow NAME…`/);
