@@ -67,22 +67,20 @@ async function addon(n: number, p: LaunchPlan = plan, tree?: CgroupTree, fresh =
 
 // One launch to its end, in µs (see addon()); `fresh`: the name of a new cgroup.
 async function once(p: LaunchPlan, tree?: CgroupTree, fresh?: string): Promise<number> {
-  {
-    const a = process.hrtime.bigint();
-    const cgroup = tree?.create(['vassals', fresh ?? 'bench'], LIMITS);
-    const fds = cgroup?.openLaunchFds();
-    let jail;
-    try {
-      jail = launchJail(fds ? { ...p, cgroup: fds } : p, cgroup ? { cgroup } : {});
-    } finally {
-      if (fds) closeLaunchFds(fds);
-    }
-    await jail.started;
-    const exit = await jail.exited;
-    if (cgroup && fresh && !(await cgroup.whenEmpty(5000) && cgroup.remove())) throw new Error('the bench jail\'s cgroup did not go');
-    if (exit.code !== 0) throw new Error(`bench jail exited ${exit.code}`);
-    return Number(process.hrtime.bigint() - a) / 1e3;
+  const a = process.hrtime.bigint();
+  const cgroup = tree?.create(['vassals', fresh ?? 'bench'], LIMITS);
+  const fds = cgroup?.openLaunchFds();
+  let jail;
+  try {
+    jail = launchJail(fds ? { ...p, cgroup: fds } : p, cgroup ? { cgroup } : {});
+  } finally {
+    if (fds) closeLaunchFds(fds);
   }
+  await jail.started;
+  const exit = await jail.exited;
+  if (cgroup && fresh && !(await cgroup.whenEmpty(5000) && cgroup.remove())) throw new Error('the bench jail\'s cgroup did not go');
+  if (exit.code !== 0) throw new Error(`bench jail exited ${exit.code}`);
+  return Number(process.hrtime.bigint() - a) / 1e3;
 }
 
 function check(cmd: string, args: string[]): void {

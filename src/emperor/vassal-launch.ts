@@ -4,7 +4,7 @@
 import { closeSync } from 'node:fs';
 import { isJailError, type JailError } from '../errors';
 import { launchJail, type Jail } from '../jail/launch';
-import type { CgroupTree } from '../jail/cgroup';
+import { closeLaunchFds, type CgroupTree } from '../jail/cgroup';
 import type { CgroupFds } from '../plan/types';
 import { binding } from '../native/binding';
 import type { VassalSource } from '../monitors/types';
@@ -84,7 +84,7 @@ export function launchVassal(source: VassalSource, env: BuildEnv, onDemand: Held
     if (!isJailError(err)) throw err;
     return { kind: 'launch-error', build, error: err };
   } finally {
-    if (cgroupFds) closeAll([cgroupFds.dirFd, ...cgroupFds.procsFds]);
+    if (cgroupFds) closeLaunchFds(cgroupFds);
   }
   closeAll([theirs, configTheirs, outTheirs, errTheirs]);
   if (build.configText === undefined) closeAll([configOurs]);

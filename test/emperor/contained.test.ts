@@ -87,8 +87,13 @@ test('a jail\'s cgroup is beneath the emperor\'s own, holds the jail, and ps rea
     const inside = dir.slice(dir.indexOf(`/jailctl-${e.child.pid}`));
     assert.ok(own.includes(inside), `the vassal is in ${inside}:\n${own}`);
   }
+  // Beneath the emperor's own cgroup (the test's, which it inherits), not at a hierarchy's
+  // root: on a v1 memory hierarchy that is this session's memory cgroup.
+  const beneath = (own: string): string => `${own === '/' ? '' : own}/jailctl-${e.child.pid}/vassals/web.ini`;
   const memory = ownCgroup('memory');
-  if (memory !== undefined) assert.ok(r.cgroup!.v1.some((d) => d.includes(`${memory === '/' ? '' : memory}/jailctl-`)) || r.cgroup!.unified !== undefined);
+  if (memory !== undefined) assert.ok(r.cgroup!.v1.some((d) => d.endsWith(beneath(memory))), `a memory cgroup beneath ${memory}: ${r.cgroup!.v1.join(', ')}`);
+  const unified = ownCgroup('');
+  if (r.cgroup!.unified !== undefined && unified !== undefined) assert.ok(r.cgroup!.unified.endsWith(beneath(unified)), r.cgroup!.unified);
   assert.is(r.limits.memoryMax, 64 << 20);
   assert.is(r.limits.pidsMax, 20);
   assert.ok(r.processes >= 3, `init, sh and two sleeps counted from the cgroup (${r.processes})`);

@@ -148,7 +148,7 @@ async function runIn(file: string, options: RunOptions, io: RunIo, tree: CgroupT
   const forwarder = forwardSignals();
   let jail: Jail;
   let cgroup: JailCgroup | undefined;
-  const fds = plan.fds;
+  const { fds } = plan;
   try {
     cgroup = tree?.create(['vassals', plan.vassal], plan.limits);
     const cgroupFds = cgroup?.openLaunchFds();

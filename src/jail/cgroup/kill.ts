@@ -91,6 +91,24 @@ function waitState(path: string, done: (text: string | undefined) => boolean, ms
   for (const end = Date.now() + ms; Date.now() < end; sleepMs(1)) if (done(readOptional(path))) return;
 }
 
+// Freezes `dir` (v2 cgroup.freeze, or the v1 freezer), SIGKILLs what it lists, thaws, and
+// signals again until it is empty (frozen tasks die at the thaw).
+function frozenKill(dir: string, file: string, freeze: string, thaw: string, stateFile: string, frozen: (text: string | undefined) => boolean): void {
+  try {
+    writeCgroupFile(`${dir}/${file}`, freeze);
+  } catch (err: unknown) {
+    if (errnoOf(err) === 'ENOENT') return; // the cgroup is gone: nothing left in it
+    throw fail(`${dir}/${file}`, errnoOf(err), `write ${freeze} to`, 'the jail cgroup must be this emperor\'s', err);
+  }
+  waitState(`${dir}/${stateFile}`, frozen, 200);
+  try {
+    signalUntilEmpty(() => procsFiles(dir), dir, 1);
+  } finally {
+    writeCgroupFile(`${dir}/${file}`, thaw);
+  }
+  signalUntilEmpty(() => procsFiles(dir), dir);
+}
+
 // SIGKILL to everything in the jail's cgroup and below; returns once it is all signalled
 // (the processes may take a moment to exit: whenEmpty() waits for that).
 export function killCgroup(t: KillTarget, method: KillMethod): void {
@@ -106,41 +124,11 @@ export function killCgroup(t: KillTarget, method: KillMethod): void {
       }
       return;
     }
-    case 'freeze': {
-      const dir = t.unified!;
-      try {
-        writeCgroupFile(`${dir}/cgroup.freeze`, '1');
-      } catch (err: unknown) {
-        if (errnoOf(err) === 'ENOENT') return;
-        throw fail(`${dir}/cgroup.freeze`, errnoOf(err), 'write 1 to', 'the jail cgroup must be this emperor\'s', err);
-      }
-      waitState(`${dir}/cgroup.events`, (text) => keyed(text, 'frozen') !== 0, 200);
-      try {
-        signalUntilEmpty(() => procsFiles(dir), dir, 1);
-      } finally {
-        writeCgroupFile(`${dir}/cgroup.freeze`, '0');
-      }
-      signalUntilEmpty(() => procsFiles(dir), dir);
-      return;
-    }
-    case 'freezer': {
-      const dir = t.freezer!;
-      try {
-        writeCgroupFile(`${dir}/freezer.state`, 'FROZEN');
-      } catch (err: unknown) {
-        if (errnoOf(err) === 'ENOENT') return;
-        throw fail(`${dir}/freezer.state`, errnoOf(err), 'write FROZEN to', 'the jail cgroup must be this emperor\'s', err);
-      }
+    case 'freeze':
+      return frozenKill(t.unified!, 'cgroup.freeze', '1', '0', 'cgroup.events', (text) => keyed(text, 'frozen') !== 0);
+    case 'freezer':
       // FREEZING until every task is frozen; a child cgroup reports its own state.
-      waitState(`${dir}/freezer.state`, (text) => text === undefined || text.startsWith('FROZEN'), 200);
-      try {
-        signalUntilEmpty(() => procsFiles(dir), dir, 1);
-      } finally {
-        writeCgroupFile(`${dir}/freezer.state`, 'THAWED');
-      }
-      signalUntilEmpty(() => procsFiles(dir), dir);
-      return;
-    }
+      return frozenKill(t.freezer!, 'freezer.state', 'FROZEN', 'THAWED', 'freezer.state', (text) => text === undefined || text.startsWith('FROZEN'));
     case 'signal': {
       const dir = t.unified ?? t.v1[0];
       if (dir !== undefined) signalUntilEmpty(() => procsFiles(dir), dir);
