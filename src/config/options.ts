@@ -51,6 +51,9 @@ export const VASSAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'idle', kind: 'single', scope: 'app', help: 'app server: stop the workers after N seconds without a request' },
   { name: 'die-on-idle', kind: 'single', scope: 'app', help: 'app server: with idle, exit instead (back to on-demand)' },
   { name: 'protocol', kind: 'single', scope: 'app', help: 'app server: the protocol on the socket (http)' },
+  { name: 'psgi', kind: 'single', scope: 'app', help: 'PSGI app (app.psgi) served by jailctl\'s PSGI host (Perl, Plack), with the app server\'s http-socket, processes, heartbeat, idle' },
+  { name: 'early-psgi', kind: 'single', scope: 'app', help: 'PSGI app a fork-server base loads before anything else (with fork-server): vassals are adopted from it with the app loaded' },
+  { name: 'fork-server', kind: 'single', scope: 'app', help: 'in a base (early-psgi): the UNIX socket it serves adoptions on; in another vassal (emperor-fork-server-attr): the base to be adopted from' },
 ];
 
 /** The options whose value root runs: a command line (exec-as-root through /bin/sh -c,

@@ -7,6 +7,7 @@ import { excerpt, MAX_WARNINGS } from '../config/limits';
 import { readSideFile, readVassalConfig } from '../config/load';
 import { findOption, isJailOption } from '../config/options';
 import { appServerCommand } from '../runtime/node/command';
+import { jailexecLibrary, psgiHostCommand } from '../runtime/psgi/command';
 import type { ConfigEntry, RawVassalConfig } from '../config/types';
 import type { UserDb } from '../config/users';
 import { compilePlan } from '../plan/compile';
@@ -114,6 +115,9 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
   }
 }
 
+/** The keys whose value is a file the program loads, relative to the vassal file. */
+const APP_FILES = ['app', 'psgi', 'early-psgi'];
+
 /** How an unexpected failure while building a vassal starts its message. */
 export const INTERNAL_ERROR = 'internal error while reading this file';
 
@@ -140,8 +144,11 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
   // binary-path (uWSGI, say), so one emperor hosts both. Either reads the config pipe.
   const patched = expanded.entries.some((e) => findOption(e.key) && /binary-patch/.test(e.key));
   const app = expanded.entries.some((e) => e.key === 'app');
+  const psgi = expanded.entries.some((e) => e.key === 'psgi' || e.key === 'early-psgi');
   const stem = `emperor://${source.name.replace(extname(source.name), '')}.ini`;
-  const command = patched ? undefined : app ? appServerCommand() : ctx.options.binaryPath !== undefined ? [ctx.options.binaryPath] : undefined;
+  const ownProgram = app ? appServerCommand() : psgi ? psgiHostCommand() : undefined;
+  const command = patched ? undefined : ownProgram ?? (ctx.options.binaryPath !== undefined ? [ctx.options.binaryPath] : undefined);
+  if (!patched && psgi) extraEnv.JAIL_EXEC_LIB = jailexecLibrary();
   const readsConfigPipe = command !== undefined;
   if (readsConfigPipe && ctx.configFd !== undefined) {
     fds.push({ src: ctx.configFd, dst: CONFIG_FD });
@@ -155,7 +162,7 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
       baseEnv: ctx.baseEnv,
       // Keys from vassal-set and JAIL_VASSAL_* were checked once at start: no warning per vassal.
       placeholders: new Set([...expanded.referenced, ...expanded.entries.filter((e) => e.line === 0 || e.file === 'vassal-set').map((e) => e.key)]),
-      foreignOptions: readsConfigPipe && !app,
+      foreignOptions: readsConfigPipe && !app && !psgi,
       // Every vassal gets a pid namespace: stopping it must stop all of it (DESIGN.md, 8).
       // With a mount namespace, so it gets a /proc of its own: the host's would list every
       // host process (and the environ of those of its uid) inside the jail.
@@ -176,10 +183,10 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
   if (own !== 0 && (compiled.plan.uid ?? own) === own)
     contained.warnings.push(`${raw.file}: runs as the emperor's own uid ${own}: it owns its cgroup's files, so it could raise its own limits or leave its cgroup (and it may signal the emperor); give it a uid of its own`);
   const { fds: _fds, ...jailPart } = compiled.plan;
-  // The program reads `app` from the pipe, with no file to be relative to: make it absolute
-  // (relative to the jail's chdir, else to the vassal file's directory).
+  // The program reads `app` (`psgi`, `early-psgi`) from the pipe, with no file to be relative
+  // to: make it absolute (relative to the jail's chdir, else to the vassal file's directory).
   const base = compiled.plan.chdir ?? dirname(raw.file);
-  const forProgram = expanded.entries.map((e) => (e.key === 'app' && !isAbsolute(e.value.trim()) ? { ...e, value: resolve(base, e.value.trim()) } : e));
+  const forProgram = expanded.entries.map((e) => (APP_FILES.includes(e.key) && !isAbsolute(e.value.trim()) ? { ...e, value: resolve(base, e.value.trim()) } : e));
   return {
     plan: contained.plan,
     warnings: boundWarnings([...expanded.warnings, ...compiled.warnings, ...contained.warnings]),
