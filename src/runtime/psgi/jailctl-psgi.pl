@@ -36,7 +36,7 @@ my $title = join ' ', $0, @ARGV;
 
 if ($options->{early_psgi} && $options->{fork_server}) {
     require JailCtl::PSGI::ForkServer;
-    eval { JailCtl::PSGI::ForkServer::run_base($options->{fork_server}, $emperor_fd); 1 } or fail('fork server', $@);
+    eval { JailCtl::PSGI::ForkServer::run_base($options->{fork_server}, $emperor_fd, $options->{heartbeat}); 1 } or fail('fork server', $@);
     # An adopted vassal: its own pipes, its own config (the packet after the plan frame).
     $title = $0;
     $emperor_fd = emperor_fd(\%ENV);

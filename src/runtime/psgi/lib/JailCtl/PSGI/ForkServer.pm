@@ -10,7 +10,7 @@ use Errno qw(EINTR EAGAIN ECONNABORTED EPERM);
 use POSIX qw(WNOHANG);
 use JailCtl::PSGI::Emperor qw(tell_emperor read_emperor);
 use JailCtl::PSGI::Log qw(logline);
-use JailCtl::PSGI::Native qw(native accept_cloexec set_nonblocking);
+use JailCtl::PSGI::Native qw(native set_nonblocking peer_credentials);
 use Exporter 'import';
 
 our @EXPORT_OK = qw(run_base);
@@ -32,10 +32,18 @@ sub _reap_middles {
     return;
 }
 
+# True when our pid differs from the one the host sees (NSpid has more than one entry).
+sub _own_pid_namespace {
+    open my $fh, '<', '/proc/self/status' or return 0;
+    my ($line) = grep { /^NSpid:/ } <$fh>;
+    close $fh;
+    return $line && (() = $line =~ /\d+/g) > 1 ? 1 : 0;
+}
+
 # Runs the base: returns only in an adopted vassal (with %ENV, @ARGV and $0 its own); the
 # base itself exits 0 on byte 0, 1 or 2 or EOF on its emperor pipe.
 sub run_base {
-    my ($path, $emperor_fd) = @_;
+    my ($path, $emperor_fd, $heartbeat) = @_;
     my $n = native();
     my $lfd = $n->{listen}->($path);
     die "fork-server = $path: cannot listen: " . _errno_text($lfd) . "\n" if $lfd < 0;
@@ -43,12 +51,20 @@ sub run_base {
     my $stop = '';
     local $SIG{TERM} = sub { $stop = 'SIGTERM' };
     local $SIG{INT}  = sub { $stop = 'SIGINT' };
+    local $SIG{HUP}  = sub { $stop = 'SIGHUP' };    # a reload: a new base loads the new code
     local $SIG{PIPE} = 'IGNORE';
     logline("fork server: the app is loaded; serving adoptions on $path");
+    logline('fork server: warning: this base runs in a pid namespace of its own; the emperor cannot be told apart from others, every adoption will be refused')
+        if _own_pid_namespace();
     tell_emperor($emperor_fd, JailCtl::PSGI::Emperor::SPAWNED);
     tell_emperor($emperor_fd, JailCtl::PSGI::Emperor::ACCEPTING);
+    my $last_beat = 0;
     while (1) {
         _reap_middles();
+        if ($heartbeat && time - $last_beat >= $heartbeat) {
+            $last_beat = time;
+            tell_emperor($emperor_fd, JailCtl::PSGI::Emperor::HEARTBEAT);
+        }
         if ($stop) {
             logline("fork server: $stop; leaving");
             POSIX::_exit(0);
@@ -71,9 +87,9 @@ sub run_base {
             }
         }
         next if !vec($rout, $lfd, 1);
-        my $conn = accept_cloexec($lfd);
+        my $conn = $n->{accept}->($lfd);
         if ($conn < 0) {
-            logline("fork server: accept: $!") if !$!{EAGAIN} && !$!{EINTR} && !$!{ECONNABORTED};
+            logline('fork server: accept: ' . _errno_text($conn)) if $conn != -EAGAIN && $conn != -ECONNABORTED;
             next;
         }
         # The emperor is our parent; a child subreaper's uid is its /proc directory's owner.
@@ -81,10 +97,12 @@ sub run_base {
         my $uid = (stat "/proc/$emperor")[4] // 0;
         my $ret = $n->{serve}->($conn, $emperor, $uid);
         return _become_adopted($n) if $ret == 0;
+        my ($peer_pid, $peer_uid) = $ret == -EPERM ? peer_credentials($conn) : ();
         POSIX::close($conn);
         next if $ret > 0;    # M's pid: reaped above, on the next turn
         if ($ret == -EPERM) {
-            logline("fork server: refused a connection that is not from the emperor (pid $emperor, uid $uid): " . _errno_text($ret) . '; nothing forked');
+            logline('fork server: refused a connection from pid ' . ($peer_pid // '?') . ' uid ' . ($peer_uid // '?')
+                . ", not the emperor (pid $emperor uid $uid): " . _errno_text($ret) . '; nothing forked');
         } else {
             logline('fork server: an adoption request failed: ' . _errno_text($ret));
         }

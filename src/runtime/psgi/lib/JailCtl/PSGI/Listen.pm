@@ -7,6 +7,7 @@ use warnings;
 use IO::Socket::IP;
 use IO::Socket::UNIX;
 use Socket qw(SOL_SOCKET SO_ACCEPTCONN SOCK_STREAM);
+use JailCtl::PSGI::Log qw(logline);
 use Exporter 'import';
 
 our @EXPORT_OK = qw(listening_sockets is_listening);
@@ -36,11 +37,15 @@ sub _bind {
     return $s;
 }
 
-# [{fh, name}] for each socket to accept on: the http-socket addresses, else fd 0.
+# [{fh, name}] for each socket to accept on: fd 0 when it listens (the emperor bound it, for
+# an adopted vassal from its http-socket lines too), else the http-socket addresses.
 sub listening_sockets {
     my ($addresses) = @_;
+    if (is_listening(\*STDIN)) {
+        logline("http-socket = $_: served through fd 0, the socket the emperor holds") for @$addresses;
+        return [ { fh => \*STDIN, name => 'fd 0' } ];
+    }
     return [ map { { fh => _bind($_), name => $_ } } @$addresses ] if @$addresses;
-    return [ { fh => \*STDIN, name => 'fd 0' } ] if is_listening(\*STDIN);
     die "nothing to listen on: set http-socket = HOST:PORT (or a socket path), or run on demand (fd 0)\n";
 }
 

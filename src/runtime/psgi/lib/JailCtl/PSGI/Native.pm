@@ -6,18 +6,19 @@ package JailCtl::PSGI::Native;
 use strict;
 use warnings;
 use FFI::Platypus 2.00;
+use FFI::Platypus::Buffer qw(scalar_to_buffer);
 use POSIX ();
 use Exporter 'import';
 
-our @EXPORT_OK = qw(native accept_cloexec set_nonblocking);
+our @EXPORT_OK = qw(native set_nonblocking peer_credentials);
 
 BEGIN { require 'syscall.ph' }    ## no critic: h2ph's numbers for this kernel ABI
 
-use constant { SOCK_CLOEXEC => 0x80000, F_GETFL => 3, F_SETFL => 4, O_NONBLOCK => 0x800 };
+use constant { F_GETFL => 3, F_SETFL => 4, O_NONBLOCK => 0x800, SOL_SOCKET => 1, SO_PEERCRED => 17 };
 
 my $native;
 
-# The library's functions, bound once: {listen, serve, adopted_argv, adopted_env}.
+# The library's functions, bound once: {listen, accept, serve, adopted_argv, adopted_env}.
 sub native {
     return $native if $native;
     my $lib = $ENV{JAIL_EXEC_LIB} // die "JAIL_EXEC_LIB is not set: the fork server needs libjailexec.so\n";
@@ -26,6 +27,8 @@ sub native {
     $native = {
         # int jail_fork_server_listen(const char *path): the listening fd, or -errno
         listen => $ffi->function(jail_fork_server_listen => ['string'] => 'int'),
+        # int jail_fork_server_accept(int listen_fd): a close-on-exec connection, or -errno
+        accept => $ffi->function(jail_fork_server_accept => ['int'] => 'int'),
         # int jail_fork_server_serve(int conn, pid_t emperor, uid_t uid): M's pid, 0 in V, -errno
         serve => $ffi->function(jail_fork_server_serve => [ 'int', 'int', 'unsigned int' ] => 'int'),
         # const char *jail_adopted_argv(int i), jail_adopted_env(int i): NULL after the last
@@ -35,10 +38,17 @@ sub native {
     return $native;
 }
 
-# accept4(fd, NULL, NULL, SOCK_CLOEXEC): the connection's fd, or -1 with $! set.
-sub accept_cloexec {
+my $getsockopt;
+
+# SO_PEERCRED of a connected UNIX socket's raw fd: (pid, uid, gid), or () on an error.
+sub peer_credentials {
     my ($fd) = @_;
-    return syscall(&SYS_accept4, $fd, 0, 0, SOCK_CLOEXEC);
+    $getsockopt //= FFI::Platypus->new(api => 2, lib => [undef])->function(getsockopt => [ 'int', 'int', 'int', 'opaque', 'int*' ] => 'int');
+    my $cred = "\0" x 12;
+    my ($ptr) = scalar_to_buffer($cred);
+    my $len = length $cred;
+    return () if $getsockopt->($fd, SOL_SOCKET, SO_PEERCRED, $ptr, \$len) < 0;
+    return unpack 'l L L', $cred;
 }
 
 # O_NONBLOCK on a raw fd (our own listening socket: a connection reset before we accept it
