@@ -286,7 +286,9 @@ test('direct adoption: the adopted vassal serves the app the base loaded, as nob
     own.push(listening);
     const argv = ['/usr/bin/perl', PSGI_HOST, '--ini', 'emperor://adopted.ini'];
     // Slots: 0 emperor pipe, 1 config pipe, 2 the on-demand (listening) socket, 3 its log.
+    // With pid and mount namespaces and a fresh /proc, as the emperor gives every vassal.
     const plan = keyvals([
+      ['ns', 'mount'], ['ns', 'pid'], ['proc', '1'],
       ['uid', '65534'], ['gid', '65534'], ['no-new-privs', '1'],
       ['path', '/usr/bin/perl'], ...argv.map((a) => ['argv', a] as const),
       ['env', 'PATH=/usr/bin:/bin'], ['env', 'JAIL_EMPEROR_FD=3'], ['env', 'JAIL_EMPEROR_FD_CONFIG=4'], ['env', 'JAIL_VASSAL=adopted.ini'],
@@ -310,7 +312,7 @@ test('direct adoption: the adopted vassal serves the app the base loaded, as nob
     const body = reply.data.subarray(4, 4 + size);
     assert.is(body.subarray(2, 5).toString(), 'pid');
     const pid = Number(body.subarray(7).toString());
-    assert.ok(pid > 0 && pid !== base.pid, `the adopted vassal's pid: ${pid}`);
+    assert.ok(pid > 0 && pid !== base.pid, `the adopted jail's top pid: ${pid}`);
     assert.is(reply.fds.length, 1, 'its pidfd');
     const pidfd = reply.fds[0]!;
     own.push(pidfd);
@@ -332,7 +334,9 @@ test('direct adoption: the adopted vassal serves the app the base loaded, as nob
       assert.ok(m, `answered: ${answer}`);
       assert.is(Number(m![2]), base.pid, 'the app was loaded by the base');
       assert.ok(Number(m![1]) !== base.pid, 'and is served by a worker of the adopted vassal');
-      assert.is(psgiProcesses(pid).workers.length, 2, 'processes = 2 in the adopted vassal');
+      const inJail = psgiProcesses(pid);
+      assert.is(inJail.workers.length, 2, `processes = 2 in the adopted vassal: ${JSON.stringify(inJail)}`);
+      assert.is(inJail.masters.length, 1, 'its master, below the init of its pid namespace');
       assert.is((log.match(/I am the App/g) ?? []).length, 1, 'the app loaded once, in the base');
       assert.not.match(vLogText, /I am the App/);
       assert.match(vLogText, /adopted: serving the app loaded by the base/);
