@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { emperorFixture, freePort, sleep, waitUntil } from '../helpers/emperor';
+import { alive, emperorFixture, freePort, sleep, waitUntil } from '../helpers/emperor';
 import { descendants } from '../helpers/proc';
 import { adoptionRequest, keyvals, psgiProcesses, PSGI_FIXTURES, readBytes, readUntilEof, sendRequest, waitClosed } from '../helpers/psgi';
 import { binding } from '../../src/native/binding';
@@ -193,6 +193,47 @@ test('an app that dies at load: the error is logged, the vassal is blacklisted, 
   const starts = (e.log().match(/a worker died before it could serve/g) ?? []).length;
   assert.ok(starts >= 1 && starts < 20, `started ${starts} times before the blacklist`);
   assert.ok((await e.stats()).blacklist.some((b) => b.id === 'broken.ini'));
+});
+
+test('on its own (--ini FILE): serves, SIGHUP reloads without refusing a request, SIGTERM stops it with its workers', async () => {
+  const address = `127.0.0.1:${await freePort()}`;
+  app();
+  // Relative to the file's directory, as under `jailctl run`.
+  const file = fx.dir.write('alone.ini', ['[uwsgi]', 'psgi = hello.psgi', `http-socket = ${address}`, 'processes = 2', ''].join('\n'));
+  const host = spawn('/usr/bin/perl', [PSGI_HOST, '--ini', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  host.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  const exited = new Promise<number | null>((r) => host.on('exit', (code) => r(code)));
+  await waitUntil(() => descendants(host.pid!).length === 2 && /serving .*hello\.psgi on 127\.0\.0\.1:\d+ with 2 worker/.test(log), 'two workers');
+  let ok = 0;
+  const failures: string[] = [];
+  let running = true;
+  const clients = Array.from({ length: 2 }, async () => {
+    for (let i = 0; running; i++) {
+      try {
+        const body = await get(address, '/', i % 2 === 1);
+        if (body.startsWith('200 hello from')) ok++;
+        else failures.push(body);
+      } catch (err: unknown) {
+        failures.push(String(err));
+      }
+    }
+  });
+  const first = new Set(descendants(host.pid!).map((p) => p.pid));
+  for (let i = 0; i < 2; i++) {
+    await sleep(300);
+    host.kill('SIGHUP');
+    await waitUntil(() => (log.match(/reloading: new workers first/g) ?? []).length === i + 1, 'the reload');
+  }
+  await waitUntil(() => descendants(host.pid!).length === 2 && descendants(host.pid!).every((p) => !first.has(p.pid)), 'a new generation only', 15000);
+  running = false;
+  await Promise.all(clients);
+  assert.equal(failures, [], 'no request failed across two SIGHUP reloads');
+  assert.ok(ok > 20, `requests served: ${ok}`);
+  const workers = descendants(host.pid!).map((p) => p.pid);
+  host.kill('SIGTERM');
+  assert.is(await exited, 0, `exit status; log:\n${log}`);
+  await waitUntil(() => workers.every((pid) => !alive(pid)), 'the workers to go');
 });
 
 // A base spawned by this emperor (until the emperor knows vassal-fork-base it is spawned like

@@ -210,9 +210,10 @@ sub _error {
     return;
 }
 
-# Serves the requests of one connection with $app. $ctx: {retiring => sub, on_request =>
-# sub, on_served => sub}. Returns 'harakiri' when the app asked this worker to leave
-# (psgix.harakiri.commit), else ''.
+# Serves the requests of one connection with $app. $ctx, named by lifecycle point as in
+# Starman: {retiring => sub (true: answer with `Connection: close`), post_header_hook => sub
+# (a request head was read), post_response_hook => sub (its response is out)}. Returns
+# 'harakiri' when the app asked this worker to leave (psgix.harakiri.commit), else ''.
 sub serve_connection {
     my ($c, $app, $ctx) = @_;
     my ($server_addr, $server_port) = _addr(getsockname($c));
@@ -238,7 +239,7 @@ sub serve_connection {
             return '' if !_read_more($c, \$buf, $deadline);
         }
         substr($buf, 0, $hlen) = '';
-        $ctx->{on_request}->();
+        $ctx->{post_header_hook}->();
         my $conn = lc($env{HTTP_CONNECTION} // '');
         my $keep = $env{SERVER_PROTOCOL} eq 'HTTP/1.1' ? $conn !~ /\bclose\b/ : $conn =~ /\bkeep-alive\b/;
         my $input = _read_body($c, \$buf, \%env);
@@ -291,7 +292,7 @@ sub serve_connection {
             return '';
         }
         $served++;
-        $ctx->{on_served}->();
+        $ctx->{post_response_hook}->();
         return 'harakiri' if $env{'psgix.harakiri.commit'};
         return '' if !$keep;
     }

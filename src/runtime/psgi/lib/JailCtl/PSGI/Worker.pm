@@ -44,14 +44,13 @@ sub _report {
     return;
 }
 
-# In the worker, after fork. $w: {app (loaded) or app_path, sockets [{fh}], status_fd,
-# emperor_fd, heartbeat, master_pid}. Never returns.
-sub run_worker {
-    my ($w) = @_;
-    my $retiring = 0;
-    $SIG{TERM} = $SIG{INT} = sub { $retiring = 1 };
+# Right after fork: the worker's own signals, seed and app (Starman's child_init_hook).
+# Returns the app, or exits 1 when it cannot load (the master tells the emperor).
+sub child_init_hook {
+    my ($w, $retiring) = @_;
+    $SIG{TERM} = $SIG{INT} = sub { $$retiring = 1 };
     $SIG{QUIT} = sub { POSIX::_exit(0) };
-    $SIG{HUP} = 'IGNORE';
+    $SIG{HUP}  = 'IGNORE';
     $SIG{CHLD} = 'DEFAULT';
     $SIG{PIPE} = 'IGNORE';
     $SIG{ALRM} = sub { };
@@ -61,6 +60,15 @@ sub run_worker {
         logline("cannot load the app: $@");
         POSIX::_exit(1);
     }
+    return $app;
+}
+
+# In the worker, after fork. $w: {app (loaded) or app_path, sockets [{fh}], status_fd,
+# emperor_fd, heartbeat, master_pid}. Never returns.
+sub run_worker {
+    my ($w) = @_;
+    my $retiring = 0;
+    my $app = child_init_hook($w, \$retiring);
     _report($w->{status_fd}, WORKER_READY);
 
     my ($served, $last_report, $last_beat) = (0, 0, 0);
@@ -73,13 +81,13 @@ sub run_worker {
     };
     my $ctx = {
         retiring   => sub { $retiring },
-        on_request => sub {
+        post_header_hook => sub {
             my $now = Time::HiRes::time();
             return if $now - $last_report < 0.5;
             $last_report = $now;
             _report($w->{status_fd}, WORKER_REQUEST);
         },
-        on_served => sub {
+        post_response_hook => sub {
             _report($w->{status_fd}, WORKER_SERVED) if !$served++;
             $beat->();
         },
