@@ -60,6 +60,7 @@ int main(void) {
         if (!strstr(a->report, "end=1"))
                 printf("# report: %s\n", a->report);
         is(a->exit_code, 0, "the init exited with the vassal's status");
+        is(atoi(field(a, "sigchld_ignored")), 1, "the vassal has the base's SIGCHLD disposition (ignored) back");
         is(atoi(field(a, "pid")), 2, "the vassal is pid 2 of a new pid namespace");
         is(atoi(field(a, "ppid")), 1, "under the jail's init");
         ok(strcmp(field(a, "procs"), "1 2") == 0, "/proc shows the jail only: %s", field(a, "procs"));
@@ -109,6 +110,7 @@ int main(void) {
         add(&plan, "ns", "uts");
         add(&plan, "hostname", "second");
         add(&plan, "hook", "test \"$(hostname)\" = second");
+        add(&plan, "hook", "test ! -e /proc/self/fd/%d", BASE_LEAKY_FD);
         add(&plan, "uid", "1001");
         add(&plan, "gid", "1001");
         add(&plan, "fd", "1:3");
@@ -118,7 +120,7 @@ int main(void) {
         is(atoi(field(a, "pid")), a->pid, "the reply's pid is the vassal itself");
         is(atoi(field(a, "ppid")), getpid(), "whose parent is the emperor");
         is(atoi(field(a, "pdeathsig")), SIGKILL, "PDEATHSIG is set after the last credential change");
-        ok(strcmp(field(a, "hostname"), "second") == 0, "the hook ran in the new uts namespace");
+        ok(strcmp(field(a, "hostname"), "second") == 0, "the hooks ran in the new uts namespace, without the base's fds");
         is(atoi(field(a, "Seccomp")), 0, "seccomp=none: no filter");
         is(a->exit_code, 0, "and it exited 0");
 
