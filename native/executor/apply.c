@@ -171,7 +171,20 @@ static void __attribute__((noreturn)) child_fail(int status_fd, const jail_error
  * returns in the vassal only, once the progress record for JAIL_STAGE_EXEC is written and
  * the status fd closed; a failure is written as a record and ends the process. */
 static void run_jail(const jail_plan_t *plan, int status_fd, int caller_pidfd, int watch_pidfd, int devnull) {
+        struct sigaction dfl = { .sa_handler = SIG_DFL }, host_chld;
         jail_error_t err;
+
+        /* The host's fds (its emperor pipe, its listening socket, whatever it opened) must
+         * reach no hook, as none reaches a hook from jail-helper; map_fds() closes them for
+         * the vassal, and its dup2() clears this flag on the plan's targets. */
+        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+                err = (jail_error_t) { .stage = JAIL_STAGE_FDS, .errnum = errno, .item = -1 };
+                child_fail(status_fd, &err);
+        }
+        /* Hooks and the init wait for their children: a host that ignores SIGCHLD (or set
+         * SA_NOCLDWAIT) would have them reaped behind their backs, and the init would
+         * never see the vassal end. The vassal gets the host's disposition back. */
+        (void) sigaction(SIGCHLD, &dfl, &host_chld); /* cannot fail for SIGCHLD */
 
         /* As jail-helper does: pid 1 of a namespace would lose a signal it neither blocks
          * nor handles, so they wait, blocked, for the init (which forwards them) and the
@@ -189,6 +202,7 @@ static void run_jail(const jail_plan_t *plan, int status_fd, int caller_pidfd, i
                 (void) setsid();
         if (jail__launch_stages(plan, &status_fd, watch_pidfd, devnull, &err) < 0)
                 child_fail(status_fd, &err);
+        (void) sigaction(SIGCHLD, &host_chld, NULL); /* what it returned just now: valid */
         /* The end of the launch: EOF after this record is the reader's proof of success.
          * map_fds() may have moved the status fd to a number the caller never saw, so it
          * is closed here rather than left to the caller. */

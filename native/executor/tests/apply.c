@@ -66,7 +66,7 @@ static void report(void) {
 }
 
 /* Applies kv in a forked caller, the report pipe's write end mapped to the vassal's 1. */
-static void run(apply_fn apply, kv_t *kv, applied_t *a) {
+static void run(apply_fn apply, kv_t *kv, int watch_pidfd, applied_t *a) {
         int status_pipe[2], out[2], res[2], st;
         char map[32];
         pid_t caller;
@@ -79,7 +79,7 @@ static void run(apply_fn apply, kv_t *kv, applied_t *a) {
         caller = fork();
         if (caller == 0) {
                 jail_error_t e = { 0 };
-                int r = apply(kv->buf, kv->len, NULL, 0, status_pipe[1], -1, &e);
+                int r = apply(kv->buf, kv->len, NULL, 0, status_pipe[1], watch_pidfd, &e);
                 if (r == 0) { /* the vassal */
                         report();
                         _exit(0);
@@ -161,12 +161,12 @@ int main(void) {
         kv_add(&kv, "argv", "unused");
         if (dir_fd >= 0)
                 kv_add(&kv, "cgroup", num);
-        run(apply, &kv, &a);
+        run(apply, &kv, -1, &a);
         is(a.caller_exit, 0, "the caller gets the jail's pid (%d)", (int) a.top);
         ok(a.exec_reached && !a.failed, "the status fd ends with the exec record (failed %d: stage %u errno %d)", a.failed,
            a.err.stage, a.err.errnum);
         ok(strncmp(a.out, "applied 1001 1002 /tmp seccomp=2\n", 33) == 0,
-           "namespaces, hooks, credentials, chdir and the default seccomp filter took effect: %.33s", a.out);
+           "namespaces, hooks, credentials, chdir and the default seccomp filter took effect: %.32s", a.out);
         if (have_cgroup) {
                 snprintf(want, sizeof(want), "0::%s\n", rel);
                 ok(strstr(a.out, want) != NULL, "the vassal runs in the plan's unified cgroup %s", rel);
@@ -180,7 +180,7 @@ int main(void) {
         kv_add(&kv, "chdir", "/nonexistent/dir");
         kv_add(&kv, "path", "unused");
         kv_add(&kv, "argv", "unused");
-        run(apply, &kv, &a);
+        run(apply, &kv, -1, &a);
         ok(a.caller_exit == 0 && a.failed && !a.exec_reached, "a failing stage in the jail is a failure record");
         ok(a.err.stage == JAIL_STAGE_CHDIR && a.err.errnum == ENOENT, "naming the stage and errno (%u, %d)", a.err.stage,
            a.err.errnum);
@@ -189,7 +189,7 @@ int main(void) {
         kv_add(&kv, "privileged", "1");
         kv_add(&kv, "path", "unused");
         kv_add(&kv, "argv", "unused");
-        run(apply, &kv, &a);
+        run(apply, &kv, -1, &a);
         ok(a.caller_exit == 1 && a.err.stage == JAIL_STAGE_PLAN && a.err.errnum == EINVAL,
            "a privileged program is refused in the caller: stage plan, EINVAL");
 
@@ -197,9 +197,30 @@ int main(void) {
         kv_add(&kv, "cgroup", "999");
         kv_add(&kv, "path", "unused");
         kv_add(&kv, "argv", "unused");
-        run(apply, &kv, &a);
+        run(apply, &kv, -1, &a);
         ok(a.caller_exit == 1 && a.err.stage == JAIL_STAGE_CGROUP && a.err.errnum == EBADF,
            "a cgroup fd that is not open: stage cgroup, EBADF");
+
+        /* The process the jail must not outlive is gone before its PR_SET_PDEATHSIG. */
+        {
+                pid_t dead = fork();
+                int pidfd;
+
+                if (dead == 0)
+                        _exit(0);
+                pidfd = jail__pidfd_open(dead, 0);
+                (void) waitid(P_PID, dead, &(siginfo_t) { 0 }, WEXITED | WNOWAIT);
+                kv.len = 0;
+                kv_add(&kv, "seccomp", "none");
+                kv_add(&kv, "path", "unused");
+                kv_add(&kv, "argv", "unused");
+                run(apply, &kv, pidfd, &a);
+                ok(a.caller_exit == 0 && a.failed && a.err.stage == JAIL_STAGE_PDEATHSIG && a.err.errnum == ESRCH,
+                   "a watched process that is gone: the jail fails at stage pdeathsig, ESRCH (%u, %d)", a.err.stage,
+                   a.err.errnum);
+                close(pidfd);
+                waitpid(dead, NULL, 0);
+        }
 
         if (dir_fd >= 0)
                 close(dir_fd);
