@@ -120,6 +120,7 @@ sub _read_status {
         my $w = $self->{workers}{$pid} or next;
         if ($type == WORKER_READY) {
             $w->{ready} = 1;
+            $self->{last_request} = Time::HiRes::time();    # the idle clock starts once it can serve
             $self->_retire_old_when_ready;
         } else {
             $self->{last_request} = Time::HiRes::time();
@@ -305,6 +306,7 @@ sub _check_idle {
     my ($self) = @_;
     my $idle = $self->{options}{idle};
     return if !$idle || $self->{stopping} || $self->{cheap} || Time::HiRes::time() - $self->{last_request} < $idle;
+    return if !grep { $_->{ready} && !$_->{retiring} } values %{ $self->{workers} };    # still loading
     if ($self->{options}{die_on_idle}) {
         logline("idle for $idle s: leaving (die-on-idle)");
         $self->_tell(JailCtl::PSGI::Emperor::GOING_DOWN);
