@@ -35,6 +35,8 @@ export interface VassalSnapshot {
   readonly blacklist?: BlacklistEntry;
   /** The socket the emperor holds for an on-demand vassal. */
   readonly onDemand?: string;
+  /** Where its jail comes from: spawned, or adopted from a fork-server base. */
+  readonly mode?: 'spawned' | 'adopted';
   readonly uid?: number;
   readonly gid?: number;
   /** Supplementary groups and capabilities of its jail, from the launch plan (jailctl enter). */

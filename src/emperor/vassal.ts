@@ -9,29 +9,31 @@
 // the first connection; when it leaves (byte 22, or any exit) it goes back to `on-demand`.
 //
 // All it needs comes in through VassalContext; nothing is shared with another vassal. Its
-// seams: vassal-launch.ts (fds, build, launch), exit-policy.ts (what an exit leads to),
-// held-socket.ts (the on-demand socket), vassal-snapshot.ts (what stats and ps show).
+// seams: jail-source.ts (where its jail comes from: spawned, adopted from a fork-server
+// base, either held on demand), exit-policy.ts (what an exit leads to), fork-bases.ts (the
+// bases adoptions wait for), vassal-snapshot.ts (what stats and ps show).
 import { isJailError, PlanError, type LaunchError } from '../errors';
 import type { Jail, JailExit } from '../jail/launch';
 import type { VassalSource } from '../monitors/types';
 import { OWNER_FIELD } from './tyrant';
 import { VassalLog, type Stream } from './vassal-log';
-import { ControlError } from './control';
-import { onDemandAddress } from './on-demand';
 import { describeExit, linesSince, maxProcsHint, pidsMaxHint } from './diagnose';
-import { configPacket, EmperorChannel, FROM_VASSAL, TO_VASSAL } from './protocol';
+import { FROM_VASSAL, TO_VASSAL } from './protocol';
+import { JailLink } from './jail-link';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
 import type { VassalBuild } from './vassal-config';
-import { dryBuildVassal, launchVassal, type BuildEnv } from './vassal-launch';
+import { discard, dryBuildVassal, type VassalLaunch } from './vassal-launch';
 import { afterExit } from './exit-policy';
-import { HeldSocket } from './held-socket';
+import type { HeldSocket } from './held-socket';
+import { openJailSource, type JailSource } from './jail-source';
+import type { AdoptEnv } from './adopt-source';
 import type { LaunchQueue } from './launch-queue';
 import { Timers } from './timers';
 import { containment, newTimes, ownerIds, timesInSeconds, type VassalSnapshot, type VassalState } from './vassal-snapshot';
 
 export type { VassalSnapshot, VassalState } from './vassal-snapshot';
 
-export interface VassalContext extends BuildEnv {
+export interface VassalContext extends AdoptEnv {
   /** The emperor's one queue of launches (a few per turn of the event loop). */
   readonly launches: LaunchQueue;
   log(line: string): void;
@@ -47,8 +49,8 @@ export class Vassal {
   private state: VassalState = 'spawning';
   private jail: Jail | undefined;
   private build: VassalBuild | undefined;
-  private channel: EmperorChannel | undefined;
-  private configChannel: EmperorChannel | undefined;
+  /** Our ends of its running jail's pipes. */
+  private link: JailLink | undefined;
   private speaks = false;
   private loyal = false;
   private ready = false;
@@ -66,7 +68,10 @@ export class Vassal {
   private blacklist: BlacklistEntry | undefined;
   private readonly timers = new Timers<'respawn' | 'curse' | 'heartbeat' | 'loyal'>();
   private readonly waiters: Array<() => void> = [];
-  private onDemand: HeldSocket | undefined;
+  /** Where its jail comes from (jail-source.ts); it holds the vassal's socket, if any. */
+  private origin: JailSource | undefined;
+  /** A start under way (an adoption waiting for its base): aborted when it is no longer wanted. */
+  private starting: AbortController | undefined;
   private goingDown = false;
   /** The exec failed for good (no such program): retrying would not help. */
   private execFailed = false;
@@ -101,51 +106,47 @@ export class Vassal {
     this.prepare();
   }
 
-  // Works out whether the vassal is on demand (and binds its socket), then waits for a
-  // connection or spawns.
+  /** The socket held for it while it is on demand. */
+  private get onDemand(): HeldSocket | undefined {
+    return this.origin?.onDemand ? this.origin.held : undefined;
+  }
+
+  // Works out where its jail comes from (the config is checked now: on demand nothing runs
+  // until a connection), then waits for a connection or starts one.
   private prepare(): void {
     const generation = ++this.generation;
-    onDemandAddress(this.source, this.ctx.options).then(
-      (address) => {
-        if (generation !== this.generation || this.removed) return;
-        try {
-          this.holdSocket(address);
-        } catch (err: unknown) {
-          this.fail(`cannot hold the on-demand socket ${address}: ${(err as Error).message}`);
+    this.cancelStart();
+    const previous = this.origin?.held;
+    this.origin = undefined;
+    openJailSource(this.source, this.ctx, this.name, previous).then(
+      (origin) => {
+        if (generation !== this.generation || this.removed || this.final) {
+          if (!('kind' in origin)) origin.held?.close();
           return;
         }
-        if (!this.onDemand) {
-          this.spawn();
+        if ('kind' in origin) {
+          this.fail(origin.message);
           return;
         }
-        // Nothing runs until a connection comes: check the config now, not then.
-        try {
-          this.dryBuild();
-        } catch (err: unknown) {
-          if (!isJailError(err)) throw err;
-          this.fail(err.message);
-          return;
-        }
-        this.waitForConnection();
+        this.origin = origin;
+        if (origin.onDemand) this.waitForConnection();
+        else this.spawn();
       },
       (err: Error) => {
-        if (generation === this.generation && !this.removed) this.fail(err.message);
+        if (generation === this.generation && !this.removed) this.fail(`internal error: ${err.stack ?? err.message}`);
       },
     );
   }
 
-  private holdSocket(address: string | undefined): void {
-    if (this.onDemand?.address === address) return;
-    this.releaseSocket();
-    if (address !== undefined) {
-      this.onDemand = HeldSocket.open(address);
-      this.ctx.log(`${this.name}: on demand, holding ${address}`);
-    }
+  private releaseSocket(): void {
+    this.cancelStart();
+    this.origin?.held?.close();
+    this.origin = undefined;
   }
 
-  private releaseSocket(): void {
-    this.onDemand?.close();
-    this.onDemand = undefined;
+  private cancelStart(): void {
+    this.starting?.abort();
+    this.starting = undefined;
   }
 
   // The jail is down; the next connection (perhaps already waiting in the backlog) spawns it.
@@ -255,38 +256,16 @@ export class Vassal {
     }
   }
 
-  // The control socket's commands (jailctl reload/stop/start/unblacklist): each answers
-  // with one line for the operator, or throws ControlError when the state does not allow it.
-
-  requestReload(why: string): string {
-    if (this.state === 'stopped') throw new ControlError('ESTATE', `${this.name} is stopped; \`jailctl start ${this.name}\` starts it`);
-    const was = this.state;
-    this.change(this.source, why);
-    return was === 'running' || was === 'reloading' ? `${this.name}: reloading` : `${this.name}: was ${was}; config read again`;
-  }
-
-  async requestStop(): Promise<string> {
-    if (this.state === 'stopped') throw new ControlError('ESTATE', `${this.name} is already stopped`);
-    this.ctx.log(`${this.name}: stop asked on the control socket`);
-    await this.stop();
-    return `${this.name}: stopped${this.lastExit ? ` (${this.lastExit})` : ''}; it stays so until \`jailctl start ${this.name}\` or its file changes`;
-  }
-
-  requestStart(): string {
-    if (this.final) throw new ControlError('ESTATE', `the emperor is shutting down; ${this.name} stays stopped`);
-    if (!['stopped', 'failed', 'blacklisted', 'respawn-wait'].includes(this.state))
-      throw new ControlError('ESTATE', `${this.name} is already ${this.state}${this.jail ? ` (pid ${this.jail.pid})` : ''}`);
-    this.ctx.log(`${this.name}: start asked on the control socket`);
+  // jailctl start (vassal-commands.ts checks the state): from the file, off the blacklist.
+  startAgain(): void {
     this.timers.clear('respawn');
     this.blacklist = undefined;
     this.prepare();
-    return `${this.name}: starting`;
   }
 
-  requestUnblacklist(): string {
-    if (!this.blacklist) return '';
-    this.clearBlacklist();
-    return `${this.name}: off the blacklist`;
+  /** The emperor is shutting down: nothing starts it again. */
+  get shuttingDown(): boolean {
+    return this.final;
   }
 
   snapshot(): VassalSnapshot {
@@ -310,6 +289,7 @@ export class Vassal {
       ...(this.lastExit !== undefined ? { lastExit: this.lastExit } : {}),
       ...(this.blacklist ? { blacklist: this.blacklist } : {}),
       ...(this.onDemand ? { onDemand: this.onDemand.address } : {}),
+      ...(this.origin ? { mode: this.origin.mode } : {}),
       ...ownerIds(plan, this.source, this.ctx.options),
       ...containment(plan, this.jail),
     };
@@ -330,11 +310,27 @@ export class Vassal {
     });
   }
 
+  // Asks its source for a jail: at once (spawned) or once its base answers (adopted).
   private launch(): void {
+    const origin = this.origin;
+    if (!origin) return;
     this.speaks = this.loyal = this.ready = this.accepting = this.hung = this.goingDown = this.execFailed = false;
     this.times.lastHeartbeat = 0;
+    const generation = this.generation;
+    const abort = (this.starting = new AbortController());
+    origin.start(this.source, abort.signal).then(
+      (launched) => {
+        if (this.starting === abort) this.starting = undefined;
+        if (generation !== this.generation || this.origin !== origin || this.state !== 'spawning' || this.jail) discard(launched);
+        else this.launched(launched);
+      },
+      (err: Error) => {
+        if (generation === this.generation) this.fail(`internal error while starting: ${err.stack ?? err.message}`);
+      },
+    );
+  }
 
-    const launched = launchVassal(this.source, this.ctx, this.onDemand, this.name);
+  private launched(launched: VassalLaunch): void {
     if (launched.kind === 'config-error') {
       this.fail(launched.error.message);
       return;
@@ -352,17 +348,13 @@ export class Vassal {
       return;
     }
     const { jail, fds } = launched;
-    if (fds.stdout !== undefined) this.log.attach(fds.stdout, 'stdout');
-    if (fds.stderr !== undefined) this.log.attach(fds.stderr, 'stderr');
     this.jail = jail;
     this.error = undefined;
+    if (build.fork?.kind === 'base') this.ctx.bases.loading(build.fork.socket, this.name, jail.pid);
     this.times.lastRun = Date.now();
     if (this.times.firstRun === 0) this.times.firstRun = this.times.lastRun;
-    this.channel = new EmperorChannel(fds.emperor, (b) => this.onByte(jail, b), () => this.channel?.close());
-    if (fds.config !== undefined) {
-      this.configChannel = new EmperorChannel(fds.config, () => undefined, () => undefined);
-      this.pushConfig();
-    }
+    this.link = new JailLink(fds, this.log, (b) => this.onByte(jail, b));
+    this.pushConfig();
 
     jail.started.then(
       () => {
@@ -387,7 +379,7 @@ export class Vassal {
 
   // The config compiled without launching anything (fds are placeholders).
   private dryBuild(): VassalBuild {
-    return dryBuildVassal(this.source, this.ctx, this.onDemand);
+    return dryBuildVassal(this.source, this.ctx, this.origin?.held);
   }
 
   private reload(why: string): void {
@@ -409,12 +401,13 @@ export class Vassal {
       return;
     }
     this.respawns++;
-    if (this.speaks && this.jail && this.build && next.jailKey === this.build.jailKey) {
+    // A base always gets a new process: only a fresh one loads the new code.
+    if (this.speaks && this.jail && this.build && next.jailKey === this.build.jailKey && next.fork?.kind !== 'base') {
       // Same jail, new app config: the vassal reloads itself (and asks for its config).
       this.build = { ...this.build, ...(next.configText !== undefined ? { configText: next.configText } : {}) };
       this.setState('reloading');
       this.ready = this.accepting = false;
-      if (this.channel?.send(TO_VASSAL.RELOAD)) {
+      if (this.link?.send(TO_VASSAL.RELOAD)) {
         this.ctx.log(`${this.name}: ${why}; reload byte sent`);
         return;
       }
@@ -429,7 +422,7 @@ export class Vassal {
     const jail = this.jail;
     if (!jail) return;
     const byte = this.ctx.options.gracefulShutdown ? TO_VASSAL.GRACEFUL_STOP : TO_VASSAL.STOP;
-    if (!(this.speaks && this.channel?.send(byte))) jail.signal('SIGTERM');
+    if (!(this.speaks && this.link?.send(byte))) jail.signal('SIGTERM');
     this.timers.set('curse', this.ctx.options.curseTolerance * 1000, () => {
       if (this.jail !== jail) return;
       this.times.cursed = Date.now();
@@ -455,6 +448,7 @@ export class Vassal {
         // uWSGI 2.0 sends 5, not 1, after a graceful reload.
         this.accepting = true;
         this.times.lastAccepting = now;
+        if (this.build?.fork?.kind === 'base') this.ctx.bases.accepting(this.build.fork.socket, jail.pid);
         this.reloaded();
         return;
       case FROM_VASSAL.LOYAL:
@@ -499,10 +493,8 @@ export class Vassal {
   }
 
   private pushConfig(): void {
-    const text = this.build?.configText;
-    if (text === undefined || !this.configChannel) return;
     try {
-      this.configChannel.write(configPacket(text));
+      this.link?.pushConfig(this.build?.configText);
     } catch (err: unknown) {
       this.ctx.log(`${this.name}: cannot send the config: ${(err as Error).message}`);
     }
@@ -511,11 +503,11 @@ export class Vassal {
   private onExit(jail: Jail, exit: JailExit): void {
     if (this.jail !== jail) return;
     this.jail = undefined;
-    this.channel?.close();
-    this.configChannel?.close();
-    this.channel = this.configChannel = undefined;
+    this.link?.close();
+    this.link = undefined;
     this.timers.clear('curse', 'heartbeat', 'loyal');
     this.lastExit = describeExit(exit, jail.plan);
+    if (this.build?.fork?.kind === 'base') this.ctx.bases.down(this.build.fork.socket, jail.pid, this.lastExit);
     const said = linesSince(this.log.tail(20), this.times.lastRun);
     const hint = maxProcsHint(jail.plan.maxProcs, jail.plan.uid, said, this.error) ?? pidsMaxHint(jail.plan, said, this.error);
     if (hint) this.ctx.log(`${this.name}: ${this.lastExit}; ${hint}`);
@@ -535,7 +527,8 @@ export class Vassal {
         this.release();
         this.restarts++;
         this.ctx.log(`${this.name}: old jail ${this.lastExit}; ${this.onDemand ? 'the next connection starts the new one' : 'starting the new one'}`);
-        this.resume();
+        // From the file as it is now: it may be adopted now, or spawned, or on demand.
+        this.prepare();
         return;
       case 'on-demand':
         this.ctx.log(`${this.name}: ${this.lastExit}; back to on demand`);
