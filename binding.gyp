@@ -12,7 +12,7 @@
   'variables': {
     'executor_sources': [
       'native/executor/stage.c', 'native/executor/plan.c', 'native/executor/launch.c',
-      'native/executor/run.c', 'native/executor/creds.c', 'native/executor/init.c', 'native/executor/fdpass.c',
+      'native/executor/run.c', 'native/executor/apply.c', 'native/executor/adopt.c', 'native/executor/creds.c', 'native/executor/init.c', 'native/executor/fdpass.c',
       'native/executor/clone3.c', 'native/executor/seccomp.c',
     ],
     'binding_sources': [

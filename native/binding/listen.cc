@@ -115,7 +115,37 @@ static Napi::Value IsListeningSocket(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(env, on != 0);
 }
 
+// connectUnix(path) → fd: a close-on-exec, non-blocking AF_UNIX stream connection (the
+// emperor's side of the fork server). A UNIX connect never waits: a full backlog is
+// EAGAIN and a missing or dead socket ECONNREFUSED or ENOENT, each thrown as an
+// ErrnoError with syscall 'connect'; the caller retries, it never blocks the loop.
+static Napi::Value ConnectUnix(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString())
+    throw Napi::TypeError::New(env, "connectUnix(path: string)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  struct sockaddr_un sa = {};
+  sa.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(sa.sun_path) || path.find('\0') != std::string::npos)
+    throw ErrnoError(env, path.empty() ? EINVAL : ENAMETOOLONG, "connect");
+  memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    throw ErrnoError(env, errno, "socket");
+  int r;
+  do
+    r = connect(fd, reinterpret_cast<struct sockaddr *>(&sa), sizeof(sa));
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    int err = errno;
+    close(fd);
+    throw ErrnoError(env, err, "connect");
+  }
+  return Napi::Number::New(env, fd);
+}
+
 void InitListen(Napi::Env env, Napi::Object exports) {
+  exports.Set("connectUnix", Napi::Function::New<ConnectUnix>(env, "connectUnix"));
   exports.Set("listenSocket", Napi::Function::New<ListenSocket>(env, "listenSocket"));
   exports.Set("isListeningSocket", Napi::Function::New<IsListeningSocket>(env, "isListeningSocket"));
 }

@@ -18,8 +18,8 @@ int jail__plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int 
  * (SIGSTOP) at that stage's check, for a test to look at it. */
 bool jail__fault(const jail_plan_t *plan, jail_stage_t stage);
 
-/* The mount, proc, tmpfs, hostname, loopback and hook stages. With status_fd (NULL for
- * jail_apply()), each reports its progress there (see jail_error_t). */
+/* The mount, proc, tmpfs, hostname, loopback and hook stages. With status_fd (may be
+ * NULL), each reports its progress there (see jail_error_t). */
 int jail__setup(const jail_plan_t *plan, const int *status_fd, jail_error_t *reterr);
 
 /* Writes a progress record for stage (item: a hook's index) to *status_fd, if any. */
@@ -43,6 +43,21 @@ int jail__load_seccomp(const jail_plan_t *plan, jail_error_t *reterr);
 /* In a new pid namespace: forks; the parent becomes the jail's init and never returns,
  * the child returns 0 and goes on to become the vassal. Reports JAIL_STAGE_INIT. */
 int jail__fork_init(const jail_plan_t *plan, jail_error_t *reterr);
+
+/* Root, in the jail's new namespaces (not yet in a new pid namespace's), after whatever
+ * placed the process there: every stage of a new jail from the setup to the seccomp
+ * filter, in order (jail__setup(), the init in a new pid namespace, limits and the
+ * credential drop, PR_SET_PDEATHSIG checked against parent_pidfd when no init stays
+ * behind, map_fds() with `devnull`, nofile, tty, chdir, seccomp), each reporting its
+ * progress to *status_fd, which map_fds() may move. jail_run() execs after it and
+ * jail_apply() goes on in place: the one launch sequence of both. */
+int jail__launch_stages(const jail_plan_t *plan, int *status_fd, int parent_pidfd, int devnull, jail_error_t *reterr);
+
+/* Root, in the launcher's mount namespace: /dev/null for unmapped stdio (JAIL_STAGE_FDS). */
+int jail__open_devnull(int *ret_fd, jail_error_t *reterr);
+
+/* The plan a successful jail_apply() left this process (the vassal) with, or NULL. */
+const jail_plan_t *jail__applied_plan(void);
 
 /* True when the process behind pidfd has exited (pidfd < 0: unknown, false). */
 bool jail__parent_gone(int pidfd);

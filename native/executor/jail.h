@@ -186,10 +186,58 @@ int jail_launch(const uint8_t *plan, size_t plan_len, int helper_fd, jail_child_
  * way: report errors to its final value. parent_pidfd may be -1. Used by jail-helper. */
 int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_error_t *reterr);
 
-/* The plain C entry point of the shared library: applies a plan to the calling
- * single-threaded process in place (unshare, hooks, credentials, fds, chdir) without
- * exec'ing, so an in-process host (the PSGI fork server) can serve as the jail. */
-int jail_apply(const uint8_t *plan, size_t plan_len, jail_error_t *reterr);
+/* The plain C entry point of the shared library (docs/FORK-SERVER.md steps 4-6): the
+ * launch sequence for a single-threaded host running as root that goes on as the vassal
+ * in place, with nothing exec'd. In the caller: places the caller in the plan's cgroups
+ * (its pid into each v1 `cgroup-procs` fd and into the unified `cgroup` directory's
+ * cgroup.procs), unshares the plan's namespaces and forks the jail's top process, whose
+ * pid it returns (> 0); the caller must then exit soon: the jail waits for that. In the
+ * top process (pid 1 of the new pid namespace, if any), once the caller is gone and it
+ * has been reparented to the nearest child subreaper: PR_SET_PDEATHSIG, a check that
+ * watch_pidfd is not readable (-1: watch the caller's parent), then exactly jail_run()'s
+ * stages (setup, the init, rlimits, the credential drop, PDEATHSIG again, fds, nofile,
+ * chdir, seccomp) and the progress record for JAIL_STAGE_EXEC; returns 0 in the vassal.
+ * There every fd but the plan's targets is closed (status_fd and watch_pidfd too: EOF
+ * after the exec record means success), and jail_adopted_env() gives the plan's env.
+ *
+ * fds: the plan's launcher fds (`fd SRC:DST`, `cgroup`, `cgroup-procs`) are indexes into
+ * this table of n_fds (at most JAIL_MAX_FDS) fds; NULL: they are fd numbers. status_fd
+ * (-1: none) gets progress records and, from the jail's side, the failure record, as
+ * jail-helper writes them; the failing jail process then exits with JAIL_EXIT_SETUP. In
+ * the caller nothing is written to it: a failure there returns -errno with *reterr set
+ * (stage plan: malformed, or EINVAL for privileged, join, join-cwd or ctty; fds or
+ * cgroup: EBADF for a slot past the table or not open; prepare; cgroup; clone). */
+int jail_apply(const uint8_t *plan, size_t plan_len, const int *fds, size_t n_fds, int status_fd, int watch_pidfd,
+               jail_error_t *reterr);
+
+/* The fork server's base (docs/FORK-SERVER.md), root, single-threaded: binds path, a
+ * UNIX stream socket of mode 0600, and returns the close-on-exec listening fd or -errno:
+ * -EINVAL: path is not absolute or names no file; -ENOTDIR: its directory is not one (a
+ * symlink included); -EPERM: the directory is not owned by root or is open to group or
+ * others (it must be mode 0700 or stricter; a missing one is created 0700, its parent
+ * must exist, else -ENOENT); -EADDRINUSE: something other than a socket is at path (a
+ * stale socket is replaced); -ENAMETOOLONG; or bind/listen's errno. */
+int jail_fork_server_listen(const char *path);
+
+/* accept4() on the listening fd, restarted on EINTR: a close-on-exec connection, or -errno. */
+int jail_fork_server_accept(int listen_fd);
+
+/* Serves one adoption request on an accepted connection (docs/FORK-SERVER.md steps 1-7).
+ * In the base returns the pid (> 0) of the middle process, which replies on conn and
+ * exits at once (reap it with waitpid()), or -errno with nothing forked:
+ * -EPERM: the peer (SO_PEERCRED) is not emperor_pid with emperor_uid, or emperor_pid is
+ * not our parent; -EBADMSG: a malformed request (header, argv, mask, fds; more than
+ * JAIL_MAX_FDS fds); -ETIMEDOUT: no whole request within 10 s; -ESRCH: the emperor is
+ * gone. Every fd received is closed again in the base; conn stays the caller's to close.
+ * Returns 0 in the adopted vassal, with the plan applied, conn and every fd not in the
+ * plan closed (do not close their numbers again: the plan's targets may reuse them). */
+int jail_fork_server_serve(int conn, pid_t emperor_pid, uid_t emperor_uid);
+
+/* In the adopted vassal: the request's argv (only in a process that
+ * jail_fork_server_serve() returned 0 in) and the plan's environment (any jail_apply()
+ * vassal), entry i, NULL past the last one. */
+const char *jail_adopted_argv(int i);
+const char *jail_adopted_env(int i);
 
 /* Lowers the calling process to the plan's credentials in place (bounding set, groups,
  * gid, uid, capabilities, which stay permitted, effective, inheritable and ambient so the

@@ -1,7 +1,9 @@
-/* run.c: the launch sequence, run by jail-helper inside the jail's new namespaces as
- * root. A flat list of stages in the order of jail_stage_t; each stage function says
- * what it runs as, what it changes and what it reports, and returns 0 or -errno with
- * *reterr set. Nothing here exits: the helper's main() does. */
+/* run.c: the launch sequence, run as root inside the jail's new namespaces by jail-helper
+ * (jail_run) and by an in-process host that becomes the vassal (jail_apply, apply.c):
+ * both call jail__launch_stages(). A flat list of stages in the order of jail_stage_t;
+ * each stage function says what it runs as, what it changes and what it reports, and
+ * returns 0 or -errno with *reterr set. Nothing here exits: the helper's main() and
+ * apply.c's children do. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -151,6 +153,11 @@ static int run_hooks(const jail_plan_t *plan, const int *status_fd, jail_error_t
                 if (pid < 0)
                         return jail__fail(reterr, JAIL_STAGE_HOOK, errno, (int) i, 0);
                 if (pid == 0) {
+                        /* An in-process host (jail_apply) may have ignored some: a hook
+                         * starts with the defaults, as from the helper. */
+                        for (int sig = 1; sig < NSIG; sig++)
+                                if (sig != SIGKILL && sig != SIGSTOP)
+                                        (void) signal(sig, SIG_DFL); /* EINVAL for glibc's internal ones */
                         jail__unblock_signals();
                         execve(argv[0], argv, root_env(plan));
                         _exit(JAIL_EXIT_NOTFOUND);
@@ -378,7 +385,7 @@ int jail__setup(const jail_plan_t *plan, const int *status_fd, jail_error_t *ret
 
 /* Root, in the launcher's mount namespace (a jail's /dev is not trusted): the /dev/null
  * that unmapped stdio becomes. Reports JAIL_STAGE_FDS. */
-static int open_devnull(int *ret_fd, jail_error_t *reterr) {
+int jail__open_devnull(int *ret_fd, jail_error_t *reterr) {
         *ret_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
         if (*ret_fd < 0)
                 return jail__fail(reterr, JAIL_STAGE_FDS, errno, -1, 0);
@@ -441,28 +448,15 @@ static int run_joined(const jail_plan_t *plan, int *status_fd, int parent_pidfd,
         return exec_program(plan, status_fd, reterr);
 }
 
-int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_error_t *reterr) {
+int jail__launch_stages(const jail_plan_t *plan, int *status_fd, int parent_pidfd, int devnull, jail_error_t *reterr) {
         bool under_init = false;
-        int devnull, no_fd = -1, r;
-
-        if ((r = open_devnull(&devnull, reterr)) < 0)
-                return r;
-        if (plan->join_fd >= 0)
-                return run_joined(plan, status_fd, parent_pidfd, devnull, reterr);
-
-        /* A fresh clone child is never a process-group leader, so setsid() cannot fail
-         * (EPERM is its only error); the jail then gets no signal from a terminal. */
-        if (plan->new_session)
-                (void) setsid();
-        /* Not pid 1 of anything: signals may act as usual from here (see helper.c). */
-        if (!(plan->namespaces & CLONE_NEWPID))
-                jail__unblock_signals();
+        int no_fd = -1, r;
 
         if ((r = jail__setup(plan, status_fd, reterr)) < 0)
                 return r;
 
         /* The jail's pid 1 stays behind as its init; the vassal goes on in the child. The
-         * init closes every fd: only the vassal holds the status pipe. */
+         * init closes every fd: only the vassal holds the status fd. */
         if (plan->namespaces & CLONE_NEWPID) {
                 jail__progress(status_fd, JAIL_STAGE_INIT, -1);
                 r = jail__fork_init(plan, reterr);
@@ -481,30 +475,29 @@ int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_err
         if ((r = change_dir(plan, reterr)) < 0)
                 return r;
         /* After no_new_privs, the fds and the chdir, as close to the exec as it can be:
-         * nothing of ours runs filtered but the exec itself. */
+         * nothing of ours runs filtered but the exec itself (or, for jail_apply(), the
+         * host that goes on as the vassal). */
         jail__progress(status_fd, JAIL_STAGE_SECCOMP, -1);
-        if ((r = jail__load_seccomp(plan, reterr)) < 0)
-                return r;
-        return exec_program(plan, status_fd, reterr);
+        return jail__load_seccomp(plan, reterr);
 }
 
-int jail_apply(const uint8_t *buf, size_t len, jail_error_t *reterr) {
-        jail_plan_t plan;
-        int item, r;
+int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_error_t *reterr) {
+        int devnull, r;
 
-        r = jail_plan_parse(buf, len, &plan, &item);
-        if (r < 0)
-                return jail__fail(reterr, JAIL_STAGE_PLAN, -r, item, 0);
-        /* No seccomp filter and no cgroup placement here yet (the fork server's adopted
-         * vassals come next): a plan that asks for either is refused, never run without
-         * them. An absent `seccomp` key means the default filter. */
-        if (plan.seccomp != JAIL_SECCOMP_NONE || plan.cgroup_fd >= 0 || plan.n_cgroup_procs > 0)
-                r = jail__fail(reterr, JAIL_STAGE_PLAN, EINVAL, -1, 0);
-        /* A new pid namespace applies to our children only; the host forks after this. */
-        else if (unshare(plan.namespaces) < 0)
-                r = jail__fail(reterr, JAIL_STAGE_CLONE, errno, -1, 0);
-        else if ((r = jail__setup(&plan, NULL, reterr)) >= 0 && (r = jail__drop(&plan, reterr)) >= 0)
-                r = change_dir(&plan, reterr);
-        jail_plan_free(&plan);
-        return r < 0 ? r : 0;
+        if ((r = jail__open_devnull(&devnull, reterr)) < 0)
+                return r;
+        if (plan->join_fd >= 0)
+                return run_joined(plan, status_fd, parent_pidfd, devnull, reterr);
+
+        /* A fresh clone child is never a process-group leader, so setsid() cannot fail
+         * (EPERM is its only error); the jail then gets no signal from a terminal. */
+        if (plan->new_session)
+                (void) setsid();
+        /* Not pid 1 of anything: signals may act as usual from here (see helper.c). */
+        if (!(plan->namespaces & CLONE_NEWPID))
+                jail__unblock_signals();
+
+        if ((r = jail__launch_stages(plan, status_fd, parent_pidfd, devnull, reterr)) < 0)
+                return r;
+        return exec_program(plan, status_fd, reterr);
 }

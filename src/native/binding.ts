@@ -54,6 +54,11 @@ export interface NativeBinding {
   pidfdSendSignal(pidfd: number, signal: number, asUid?: number): void;
   setChildSubreaper(on: boolean): boolean;
   sendFds(socket: number, data: Uint8Array, fds: readonly number[]): number;
+  /**
+   * One recvmsg(): up to maxBytes bytes and maxFds fds (close-on-exec). An empty `data`
+   * is EOF. On a non-blocking socket with nothing to read it throws code 'EAGAIN'
+   * (syscall 'recvmsg'): wait for readability (FdWatcher) and call again.
+   */
   recvFds(socket: number, maxBytes: number, maxFds: number): { data: Buffer; fds: number[] };
   socketPair(): [number, number];
   pidfdOpen(pid: number): number;
@@ -68,6 +73,12 @@ export interface NativeBinding {
   /** A close-on-exec listening socket on host:port, :port or a UNIX path; never accepted on. */
   listenSocket(address: string): number;
   isListeningSocket(fd: number): boolean;
+  /**
+   * A close-on-exec, non-blocking UNIX stream connection to path (the fork server). Never
+   * blocks: a full backlog throws code 'EAGAIN', no listener 'ECONNREFUSED' or 'ENOENT'
+   * (syscall 'connect').
+   */
+  connectUnix(path: string): number;
   FdWatcher: new (fd: number, callback: (events: number) => void) => FdWatcher;
 }
 

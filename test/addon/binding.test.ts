@@ -276,3 +276,82 @@ cgroups('a launch with `cgroup` runs the program in that cgroup from its first i
 });
 
 cgroups.run();
+
+const unix = suite('connectUnix and non-blocking fd passing (the fork server client)');
+
+const fdFlags = (fd: number): number =>
+  parseInt(/^flags:\s+(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+
+unix('connectUnix gives a close-on-exec, non-blocking connection; the peer sees our pid', () => {
+  const path = `/tmp/jailctl-connect-${process.pid}.sock`;
+  const listener = binding.listenSocket(path);
+  const fd = binding.connectUnix(path);
+  assert.ok(fdFlags(fd) & constants.O_NONBLOCK, 'O_NONBLOCK');
+  assert.ok(fdFlags(fd) & 0o2000000, 'O_CLOEXEC');
+  assert.is(binding.peerCredentials(fd).uid, process.getuid!(), 'connected (SO_PEERCRED of the listener side)');
+  for (const f of [fd, listener]) closeSync(f);
+  unlinkSync(path);
+});
+
+unix('connectUnix throws errno errors: no listener is ECONNREFUSED or ENOENT, a full backlog EAGAIN', () => {
+  const path = `/tmp/jailctl-connect-${process.pid}.sock`;
+  const errOf = (fn: () => unknown): NodeJS.ErrnoException => {
+    try {
+      fn();
+    } catch (err: unknown) {
+      return err as NodeJS.ErrnoException;
+    }
+    throw new Error('did not throw');
+  };
+  const missing = errOf(() => binding.connectUnix(`${path}.missing`));
+  assert.is(missing.code, 'ENOENT');
+  assert.is(missing.syscall, 'connect');
+  assert.is(missing.errno, -2);
+  const listener = binding.listenSocket(path);
+  closeSync(listener); // the socket file stays, nobody listens
+  assert.is(errOf(() => binding.connectUnix(path)).code, 'ECONNREFUSED');
+  // A listener nobody accepts on: the connections pile up in its backlog (1024) until
+  // the kernel refuses one, at once, with EAGAIN.
+  const held = binding.listenSocket(path);
+  const conns: number[] = [];
+  let full: NodeJS.ErrnoException | undefined;
+  const start = Date.now();
+  for (let i = 0; i < 2000 && !full; i++) {
+    try {
+      conns.push(binding.connectUnix(path));
+    } catch (err: unknown) {
+      full = err as NodeJS.ErrnoException;
+    }
+  }
+  assert.ok(full, 'the backlog filled up');
+  assert.is(full!.code, 'EAGAIN');
+  assert.ok(Date.now() - start < 5000, 'never blocked');
+  for (const f of [...conns, held]) closeSync(f);
+  unlinkSync(path);
+  assert.throws(() => (binding.connectUnix as unknown as (x: unknown) => number)(3), TypeError);
+});
+
+unix('recvFds on a non-blocking socket: EAGAIN while empty, then the data and fds, then EOF as empty data', () => {
+  const [a, b] = binding.socketPair();
+  binding.setNonBlocking(b);
+  try {
+    binding.recvFds(b, 16, 4);
+    assert.unreachable('should have thrown');
+  } catch (err: unknown) {
+    const e = err as NodeJS.ErrnoException;
+    assert.is(e.code, 'EAGAIN');
+    assert.is(e.syscall, 'recvmsg');
+  }
+  const file = openSync('/proc/self/status', 'r');
+  binding.sendFds(a, Buffer.from('pid'), [file]);
+  const msg = binding.recvFds(b, 16, 4);
+  assert.is(msg.data.toString(), 'pid');
+  assert.is(msg.fds.length, 1);
+  closeSync(a);
+  const eof = binding.recvFds(b, 16, 4);
+  assert.is(eof.data.length, 0);
+  assert.is(eof.fds.length, 0);
+  for (const f of [...msg.fds, file, b]) closeSync(f);
+});
+
+unix.run();

@@ -14,60 +14,7 @@
 #include "tap.h"
 #include "kv.h"
 #include "outcome.h"
-
-/* The mount point of the first mount whose filesystem type is `fstype` (and, if opt is
- * set, whose super options hold it), from /proc/self/mountinfo. */
-static bool find_mount(const char *fstype, const char *opt, char *ret, size_t size) {
-        char line[4096];
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        bool found = false;
-
-        while (f && !found && fgets(line, sizeof(line), f)) {
-                char mnt[1024], type[64], super[1024];
-                const char *dash = strstr(line, " - ");
-
-                if (!dash || sscanf(line, "%*s %*s %*s %*s %1023s", mnt) != 1 ||
-                    sscanf(dash, " - %63s %*s %1023s", type, super) != 2)
-                        continue;
-                if (strcmp(type, fstype) != 0)
-                        continue;
-                if (opt) {
-                        bool has = false;
-                        for (char *o = strtok(super, ","); o; o = strtok(NULL, ","))
-                                has |= strcmp(o, opt) == 0;
-                        if (!has)
-                                continue;
-                }
-                snprintf(ret, size, "%s", mnt);
-                found = true;
-        }
-        if (f)
-                fclose(f);
-        return found;
-}
-
-/* Our cgroup path in the hierarchy whose /proc/self/cgroup controller field is `ctl`
- * ("" for the unified one). */
-static bool own_cgroup(const char *ctl, char *ret, size_t size) {
-        char line[4096];
-        FILE *f = fopen("/proc/self/cgroup", "re");
-        bool found = false;
-
-        while (f && !found && fgets(line, sizeof(line), f)) {
-                char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
-                if (!b)
-                        continue;
-                *b = '\0';
-                if (strcmp(a + 1, ctl) != 0)
-                        continue;
-                b[1 + strcspn(b + 1, "\n")] = '\0';
-                snprintf(ret, size, "%s", b + 1);
-                found = true;
-        }
-        if (f)
-                fclose(f);
-        return found;
-}
+#include "cgroups.h"
 
 /* Launches `cat /proc/self/cgroup` with the plan's extra keys (kv), output in out. */
 static outcome_t cat_cgroup(kv_t *kv, char *out, size_t size) {
