@@ -49,9 +49,9 @@ export class AdoptSource implements JailSource {
         await this.env.bases.waitFor(this.fork.server, this.name, timeoutMs, abort);
       } catch (err: unknown) {
         if (!(err instanceof BaseDownError)) throw err;
-        return this.failed(source, new AdoptError('connect', `${this.name}: ${err.message}`, true));
+        return this.failed(source, new AdoptError('connect', err.message, true));
       }
-      if (abort.aborted) return this.failed(source, new AdoptError('connect', `${this.name}: the adoption was cancelled`, false));
+      if (abort.aborted) return this.failed(source, new AdoptError('connect', 'the adoption was cancelled', false));
       const result = await this.once(source, opts.slot ?? 0);
       if (result.kind === 'retry') {
         this.env.log(`${this.name}: ${result.error.message}; waiting for the next base`);
@@ -75,7 +75,7 @@ export class AdoptSource implements JailSource {
   // One request to the base that is up now.
   private async once(source: VassalSource, slot: 0 | 1): Promise<VassalLaunch | { kind: 'retry'; error: AdoptError }> {
     const base = this.env.bases.current(this.fork.server);
-    if (!base?.accepting) return { kind: 'retry', error: new AdoptError('connect', `${this.name}: the base went down`, true) };
+    if (!base?.accepting) return { kind: 'retry', error: new AdoptError('connect', 'the base went down', true) };
     const prepared = prepareJail(source, this.env, this.held);
     if ('kind' in prepared) return prepared;
     const { build } = prepared;
@@ -98,7 +98,7 @@ export class AdoptSource implements JailSource {
       if (adopted.pid === 0) {
         // Nothing was forked: the records say at which stage it failed.
         const error = await readStatusRecords(plan, adopted.conn, Promise.resolve({ code: null, signal: null })).then(
-          () => new AdoptError('reply', `${this.name}: the base forked nothing, yet reported success`, false),
+          () => new AdoptError('reply', `not adopted: base ${base.name} forked nothing, yet reported success`, false),
           (err: LaunchError) => err,
         );
         prepared.closeAll();

@@ -58,13 +58,6 @@ export interface Adopted {
   readonly conn: number;
 }
 
-// A connection is the emperor's only if this optional export is there (the native branch's
-// binding.connectUnix: a non-blocking, close-on-exec AF_UNIX connect). Shim until then.
-function connectUnix(path: string): number {
-  const f = (binding as unknown as { connectUnix?: (path: string) => number }).connectUnix;
-  if (!f) throw Object.assign(new Error('this build of the addon has no connectUnix (rebuild with the native branch)'), { code: 'ENOSYS' });
-  return f(path);
-}
 
 // The request packet: 35 | u16le size | mask, then the argv as a uwsgi array.
 export function requestPacket(argv: readonly string[], mask: number): Buffer {
@@ -157,7 +150,7 @@ export function requestAdoption(req: AdoptRequest): Promise<Adopted> {
       cleanUp();
       for (const fd of received.splice(0)) closeSync(fd);
       if (conn >= 0) closeSync(conn);
-      reject(new AdoptError(stage, `${req.vassal}: adoption, stage ${stage}: ${message}`, processGone(req.base.pid), code));
+      reject(new AdoptError(stage, `not adopted (stage ${stage}): ${message}`, processGone(req.base.pid), code));
     }
     const guarded = <A extends unknown[]>(f: (...a: A) => void) => (...a: A): void => {
       try {
@@ -188,7 +181,7 @@ export function requestAdoption(req: AdoptRequest): Promise<Adopted> {
     const connect = guarded(() => {
       retry = undefined;
       try {
-        conn = connectUnix(req.base.socket);
+        conn = binding.connectUnix(req.base.socket);
       } catch (err: unknown) {
         const e = err as NodeJS.ErrnoException;
         if (e.code === 'EAGAIN') {

@@ -2,7 +2,7 @@
 // adopted from a base, or neither; what a base may not ask for and what it is given; what an
 // adopted vassal's program reads. Pure: entries in, entries or a ConfigError out.
 import { lstatSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, isAbsolute } from 'node:path';
 import { ConfigError } from '../errors';
 import { openVassalFile, parseVassalText } from '../config/load';
 import type { ConfigEntry, RawVassalConfig } from '../config/types';
@@ -54,12 +54,14 @@ export function forkRole(source: Pick<VassalSource, 'name' | 'path'>, file: stri
     };
     need('early-psgi', 'APP.psgi (the app it loads once for every vassal adopted from it)');
     const socket = need('fork-server', 'PATH (the UNIX socket it serves adoptions on)');
+    if (!isAbsolute(socket)) throw new ConfigError(entryFile(last('fork-server')!, file), last('fork-server')!.line, 'fork-server', `fork-server = ${socket}: the base's socket must be an absolute path (in a directory only root can enter)`);
     if (last('psgi')) throw new ConfigError(entryFile(last('psgi')!, file), last('psgi')!.line, 'psgi', 'a fork-server base loads its app with early-psgi, not psgi; remove the psgi line');
     return { kind: 'base', socket };
   }
   const attr = last(options.forkServerAttr);
   const server = attr?.value.trim() || options.useForkServer;
   if (server === undefined || facts.ownProgram) return undefined;
+  if (!isAbsolute(server)) throw new ConfigError(attr ? entryFile(attr, file) : file, attr?.line, options.forkServerAttr, `fork server ${server}: must be an absolute path (the socket a base serves)`);
   const sockets = entries.filter((e) => e.key === 'http-socket');
   if (sockets.length > 1)
     throw new ConfigError(entryFile(sockets[1]!, file), sockets[1]!.line, 'http-socket', `an adopted vassal (fork server ${server}) gets one listening socket, which the emperor holds and passes as fd 0: keep one http-socket line`);
