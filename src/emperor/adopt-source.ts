@@ -29,6 +29,10 @@ export interface AdoptStart {
 
 export class AdoptSource implements JailSource {
   readonly mode = 'adopted';
+  /** The base instance (ForkBases) its running jail was forked from, and the cgroup slot it
+   *  is in: a rolling re-adoption goes from a newer instance into the other slot. */
+  adoptedFrom = 0;
+  slot: 0 | 1 = 0;
   constructor(
     private readonly env: AdoptEnv,
     private readonly name: string,
@@ -105,6 +109,8 @@ export class AdoptSource implements JailSource {
         return { kind: 'launch-error', build, error };
       }
       const jail = superviseJail(plan, { pid: adopted.pid, pidfd: adopted.pidfd, statusFd: adopted.conn }, { adopted: true, ...(cgroup ? { cgroup } : {}), log: this.env.log });
+      this.adoptedFrom = base.instance;
+      this.slot = slot;
       return launched(prepared, jail);
     } catch (err: unknown) {
       prepared.closeAll();

@@ -422,7 +422,7 @@ export class Emperor {
   // Zombies reparented to us that no pidfd of ours will reap (see orphans.ts).
   private reapOrphans(): void {
     const known = new Set<number>(this.sessions);
-    for (const v of this.vassals.values()) if (v.pid > 0) known.add(v.pid);
+    for (const v of this.vassals.values()) for (const pid of v.pids) known.add(pid);
     try {
       const reaped = reapOrphans(known, this.zombies);
       if (reaped.length > 0) this.log(`reaped ${reaped.length} orphan(s) reparented to the emperor: ${reaped.join(', ')}`);

@@ -25,6 +25,10 @@ interface Waiter {
   readonly timeoutMs: number;
 }
 
+/** Vassals re-adopted from a new base at once (a rolling deploy, a few at a time: each
+ *  forks from the base and starts its workers while the old instance serves). */
+const ROLL_AT_ONCE = 4;
+
 /** Why an adoption gave up on its base (the vassal's message says it). */
 export class BaseDownError extends Error {}
 
@@ -36,6 +40,9 @@ export class ForkBases {
   private readonly waiting = new Map<string, Set<Waiter>>();
   private readonly renewed = new Map<string, Set<(base: BaseInstance) => void>>();
   private starts = 0;
+  /** Rolling re-adoptions: waiting, and how many run now (a few at a time). */
+  private readonly rolls: Array<() => Promise<void>> = [];
+  private rolling = 0;
 
   constructor(private readonly log: (line: string) => void) {}
 
@@ -102,6 +109,25 @@ export class ForkBases {
     this.renewed.set(socket, set);
     set.add(f);
     return () => set.delete(f);
+  }
+
+  // Runs `task` (one vassal's re-adoption from a new base) once fewer than ROLL_AT_ONCE run.
+  roll(task: () => Promise<void>): void {
+    this.rolls.push(task);
+    this.nextRoll();
+  }
+
+  private nextRoll(): void {
+    while (this.rolling < ROLL_AT_ONCE && this.rolls.length > 0) {
+      const task = this.rolls.shift()!;
+      this.rolling++;
+      void task()
+        .catch((err: unknown) => this.log(`internal error in a rolling re-adoption: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`))
+        .finally(() => {
+          this.rolling--;
+          this.nextRoll();
+        });
+    }
   }
 
   // What waiting for it means now, for a message: who serves it and how it is.

@@ -51,6 +51,51 @@ export interface VassalSnapshot {
   readonly cgroupStats?: () => CgroupStats;
 }
 
+/** What a Vassal knows of itself, for snapshotOf(). */
+export interface SnapshotFacts {
+  readonly name: string;
+  readonly state: VassalState;
+  readonly source: VassalSource;
+  readonly jail: Jail | undefined;
+  readonly plan: LaunchPlan | undefined;
+  readonly flags: { readonly loyal: boolean; readonly ready: boolean; readonly accepting: boolean; readonly speaks: boolean };
+  readonly times: VassalTimes;
+  readonly respawns: number;
+  readonly restarts: number;
+  readonly error: string | undefined;
+  readonly lastExit: string | undefined;
+  readonly blacklist: BlacklistEntry | undefined;
+  readonly onDemand: string | undefined;
+  readonly mode: 'spawned' | 'adopted' | undefined;
+}
+
+export function snapshotOf(f: SnapshotFacts, options: Pick<EmperorOptions, 'tyrant' | 'tyrantNofollow'>): VassalSnapshot {
+  const plan = f.plan;
+  return {
+    name: f.name,
+    state: f.state,
+    source: f.source,
+    pid: f.jail?.pid ?? 0,
+    loyal: f.flags.loyal,
+    ready: f.flags.ready,
+    accepting: f.flags.accepting,
+    speaksProtocol: f.flags.speaks,
+    ...timesInSeconds(f.times),
+    respawns: f.respawns,
+    restarts: f.restarts,
+    namespaces: plan?.namespaces ?? [],
+    groups: plan?.groups ?? [],
+    caps: plan?.caps ?? [],
+    ...(f.error !== undefined ? { error: f.error } : {}),
+    ...(f.lastExit !== undefined ? { lastExit: f.lastExit } : {}),
+    ...(f.blacklist ? { blacklist: f.blacklist } : {}),
+    ...(f.onDemand !== undefined ? { onDemand: f.onDemand } : {}),
+    ...(f.mode ? { mode: f.mode } : {}),
+    ...ownerIds(plan, f.source, options),
+    ...containment(plan, f.jail),
+  };
+}
+
 // Tyrant mode: whom it runs (or would run) as is the file's owner, even before a plan.
 export function ownerIds(plan: LaunchPlan | undefined, source: VassalSource, options: Pick<EmperorOptions, 'tyrant' | 'tyrantNofollow'>): { uid?: number; gid?: number } {
   const file = source.link && options.tyrantNofollow ? source.link : source;

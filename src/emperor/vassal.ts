@@ -26,10 +26,13 @@ import { discard, dryBuildVassal, type VassalLaunch } from './vassal-launch';
 import { afterExit } from './exit-policy';
 import type { HeldSocket } from './held-socket';
 import { openJailSource, type JailSource } from './jail-source';
-import type { AdoptEnv } from './adopt-source';
+import { AdoptSource, type AdoptEnv } from './adopt-source';
+import type { BaseInstance } from './fork-bases';
+import type { Retiring } from './retiring';
+import { rollOver } from './rolling';
 import type { LaunchQueue } from './launch-queue';
 import { Timers } from './timers';
-import { containment, newTimes, ownerIds, timesInSeconds, type VassalSnapshot, type VassalState } from './vassal-snapshot';
+import { newTimes, snapshotOf, type VassalSnapshot, type VassalState } from './vassal-snapshot';
 
 export type { VassalSnapshot, VassalState } from './vassal-snapshot';
 
@@ -72,6 +75,9 @@ export class Vassal {
   private origin: JailSource | undefined;
   /** A start under way (an adoption waiting for its base): aborted when it is no longer wanted. */
   private starting: AbortController | undefined;
+  /** A rolling re-adoption: the old instance, serving until the new one accepts. */
+  private retiring: Retiring | undefined;
+  private unwatchBase: (() => void) | undefined;
   private goingDown = false;
   /** The exec failed for good (no such program): retrying would not help. */
   private execFailed = false;
@@ -101,6 +107,8 @@ export class Vassal {
   get currentSource(): VassalSource { return this.source; }
   /** Its jail's top process, 0 when none runs (reaped through the jail's pidfd). */
   get pid(): number { return this.jail?.pid ?? 0; }
+  /** Every top process of its that runs: during a rolling re-adoption, the old one too. */
+  get pids(): number[] { return [this.jail?.pid ?? 0, this.retiring?.jail.pid ?? 0].filter((p) => p > 0); }
 
   start(): void {
     this.prepare();
@@ -129,6 +137,8 @@ export class Vassal {
           return;
         }
         this.origin = origin;
+        // A new instance of its base: the vassal is re-adopted from it (a rolling deploy).
+        if (origin instanceof AdoptSource) this.unwatchBase = this.ctx.bases.onRenewed(origin.fork.server, (b) => this.rollOver(origin, b));
         if (origin.onDemand) this.waitForConnection();
         else this.spawn();
       },
@@ -147,6 +157,25 @@ export class Vassal {
   private cancelStart(): void {
     this.starting?.abort();
     this.starting = undefined;
+    this.unwatchBase?.();
+    this.unwatchBase = undefined;
+  }
+
+  // Its base has a new instance (touched: new code): re-adopted from it (rolling.ts).
+  private rollOver(origin: AdoptSource, base: BaseInstance): void {
+    rollOver({
+      name: this.name, bases: this.ctx.bases, curseMs: this.ctx.options.curseTolerance * 1000, log: this.ctx.log,
+      current: () => (this.jail && this.link && this.state === 'running' && this.speaks && this.origin === origin && !this.retiring
+        ? { jail: this.jail, link: this.link, generation: this.generation, source: this.source } : undefined),
+      unchanged: (generation, old) => generation === this.generation && this.jail === old && this.state === 'running',
+      swap: (next, old) => {
+        this.retiring = old;
+        void old.jail.exited.then(() => this.retiring === old && (this.retiring = undefined));
+        this.jail = this.link = undefined;
+        this.clearFlags();
+        this.launched(next);
+      },
+    }, origin, base);
   }
 
   // The jail is down; the next connection (perhaps already waiting in the backlog) spawns it.
@@ -224,6 +253,7 @@ export class Vassal {
   // Stops the jail (byte 0 or 2, or SIGTERM for a vassal that does not speak the protocol);
   // SIGKILLs the whole jail after emperor-curse-tolerance. Resolves once it is reaped.
   stop(): Promise<void> {
+    this.retiring?.retire();
     this.restartWhenDown = false;
     this.generation++;
     this.timers.clear('respawn');
@@ -269,30 +299,10 @@ export class Vassal {
   }
 
   snapshot(): VassalSnapshot {
-    const plan = this.build?.plan;
-    return {
-      name: this.name,
-      state: this.state,
-      source: this.source,
-      pid: this.jail?.pid ?? 0,
-      loyal: this.loyal,
-      ready: this.ready,
-      accepting: this.accepting,
-      speaksProtocol: this.speaks,
-      ...timesInSeconds(this.times),
-      respawns: this.respawns,
-      restarts: this.restarts,
-      namespaces: plan?.namespaces ?? [],
-      groups: plan?.groups ?? [],
-      caps: plan?.caps ?? [],
-      ...(this.error !== undefined ? { error: this.error } : {}),
-      ...(this.lastExit !== undefined ? { lastExit: this.lastExit } : {}),
-      ...(this.blacklist ? { blacklist: this.blacklist } : {}),
-      ...(this.onDemand ? { onDemand: this.onDemand.address } : {}),
-      ...(this.origin ? { mode: this.origin.mode } : {}),
-      ...ownerIds(plan, this.source, this.ctx.options),
-      ...containment(plan, this.jail),
-    };
+    const { name, state, source, jail, times, respawns, restarts, error, lastExit, blacklist } = this;
+    const flags = { loyal: this.loyal, ready: this.ready, accepting: this.accepting, speaks: this.speaks };
+    const facts = { name, state, source, jail, times, respawns, restarts, error, lastExit, blacklist, flags };
+    return snapshotOf({ ...facts, plan: this.build?.plan, onDemand: this.onDemand?.address, mode: this.origin?.mode }, this.ctx.options);
   }
 
   private setState(state: VassalState): void {
@@ -314,8 +324,7 @@ export class Vassal {
   private launch(): void {
     const origin = this.origin;
     if (!origin) return;
-    this.speaks = this.loyal = this.ready = this.accepting = this.hung = this.goingDown = this.execFailed = false;
-    this.times.lastHeartbeat = 0;
+    this.clearFlags();
     const generation = this.generation;
     const abort = (this.starting = new AbortController());
     origin.start(this.source, abort.signal).then(
@@ -328,6 +337,11 @@ export class Vassal {
         if (generation === this.generation) this.fail(`internal error while starting: ${err.stack ?? err.message}`);
       },
     );
+  }
+
+  private clearFlags(): void {
+    this.speaks = this.loyal = this.ready = this.accepting = this.hung = this.goingDown = this.execFailed = false;
+    this.times.lastHeartbeat = 0;
   }
 
   private launched(launched: VassalLaunch): void {
@@ -449,6 +463,7 @@ export class Vassal {
         this.accepting = true;
         this.times.lastAccepting = now;
         if (this.build?.fork?.kind === 'base') this.ctx.bases.accepting(this.build.fork.socket, jail.pid);
+        this.retiring?.retire(); // a rolling re-adoption: the new instance accepts, the old one goes
         this.reloaded();
         return;
       case FROM_VASSAL.LOYAL:
@@ -502,6 +517,16 @@ export class Vassal {
 
   private onExit(jail: Jail, exit: JailExit): void {
     if (this.jail !== jail) return;
+    const old = this.retiring;
+    if (old && !old.retired && this.state === 'running') {
+      // The new instance of a rolling re-adoption died before it accepted: the old one serves on.
+      this.ctx.log(`${this.name}: the new instance ${describeExit(exit, jail.plan)} before it accepted; the old one (pid ${old.jail.pid}) serves on`);
+      this.retiring = undefined;
+      this.link?.close();
+      if (this.origin instanceof AdoptSource) this.origin.slot = this.origin.slot === 0 ? 1 : 0;
+      [this.jail, this.link, this.speaks, this.loyal, this.accepting] = [old.jail, old.link, true, true, true];
+      return;
+    }
     this.jail = undefined;
     this.link?.close();
     this.link = undefined;

@@ -207,4 +207,53 @@ test('tyrant mode: tenants\' vassals adopted from a root-owned base run as their
   await e.waitForLog(/perlbase\.ini: .*owned by uid 1002: in tyrant mode a fork-server base runs as root and must be a root-owned file/, 20_000);
 });
 
+test('rolling deploy: new code in the app and a touch of the base; every vassal serves it, no request fails', async () => {
+  const app = (v: string): string => `sleep 1;\nmy $v = '${v}';\nmy $app = sub { return [200, ['Content-Type' => 'text/plain'], ["Hello $v\\n"]] };\n`;
+  const { e, ports } = await start(['perlbase.ini']);
+  writeFileSync(join(fx.dir.dir, 'myapp.pl'), app('v1'));
+  utimesSync(join(fx.dir.dir, 'perlbase.ini'), new Date(), new Date());
+  const all = [ports.one, ports.two, ports.three];
+  for (const [i, port] of all.entries()) writeFileSync(join(fx.dir.dir, `r${i}.ini`), `[uwsgi]\nhttp-socket = 127.0.0.1:${port}\nprocesses = 2\nuid = 100${1 + (i % 2)}\ngid = 100${1 + (i % 2)}\n`);
+  for (const port of all) await e.waitForVassal(`r${all.indexOf(port)}.ini`, (v) => v?.state === 'running', 'running', 30_000);
+  for (const port of all) assert.is(await answer(port), '200 Hello v1\n');
+  const before = await Promise.all(all.map((_, i) => e.vassal(`r${i}.ini`)));
+
+  const failures: string[] = [];
+  const seen = all.map(() => new Set<string>());
+  let ok = 0;
+  let running = true;
+  const loops = all.map(async (port, i) => {
+    while (running) {
+      try {
+        const r = await get(port);
+        if (r.startsWith('200 Hello ')) {
+          ok++;
+          seen[i]!.add(r);
+        } else failures.push(`${port}: ${r}`);
+      } catch (err: unknown) {
+        failures.push(`${port}: ${String(err)}`);
+      }
+    }
+  });
+  await sleep(300);
+  writeFileSync(join(fx.dir.dir, 'myapp.pl'), app('v2'));
+  utimesSync(join(fx.dir.dir, 'perlbase.ini'), new Date(), new Date());
+  await waitUntil(() => seen.every((s) => s.has('200 Hello v2\n')), 'every vassal serving v2', 40_000);
+  // Once every old instance is gone, only v2 is served.
+  await e.waitForLog(new RegExp(`(old instance \\(pid \\d+\\) exited[\\s\\S]*){${all.length}}`), 30_000);
+  for (const s of seen) s.clear();
+  await sleep(300);
+  running = false;
+  await Promise.all(loops);
+  assert.equal(failures, [], 'no request failed');
+  assert.ok(ok > 100, `${ok} requests`);
+  for (const s of seen) assert.equal([...s], ['200 Hello v2\n']);
+  for (const [i, v] of before.entries()) {
+    const now = await e.vassal(`r${i}.ini`);
+    assert.is(now!.adopted, 1);
+    assert.is.not(now!.pid, v!.pid, `r${i}.ini: a new instance`);
+    assert.is(now!.on_demand, '');
+  }
+});
+
 test.run();
