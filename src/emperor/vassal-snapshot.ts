@@ -51,6 +51,22 @@ export interface VassalSnapshot {
   readonly cgroupStats?: () => CgroupStats;
 }
 
+/** What a vassal's current (or last) jail has said and done. */
+export interface JailFlags {
+  /** It spoke the emperor protocol (a byte on the emperor pipe). */
+  speaks: boolean;
+  loyal: boolean;
+  ready: boolean;
+  accepting: boolean;
+  hung: boolean;
+  /** It said byte 22 (going down). */
+  goingDown: boolean;
+  /** The exec failed for good (no such program): retrying would not help. */
+  execFailed: boolean;
+}
+
+export const freshFlags = (): JailFlags => ({ speaks: false, loyal: false, ready: false, accepting: false, hung: false, goingDown: false, execFailed: false });
+
 /** What a Vassal knows of itself, for snapshotOf(). */
 export interface SnapshotFacts {
   readonly name: string;

@@ -1,12 +1,14 @@
-// One vassal under the emperor: an explicit state machine around one jail at a time.
+// One vassal under the emperor: an explicit state machine around one jail at a time (two
+// for a moment during a rolling re-adoption: rolling.ts).
 //
 //   spawning ──started──▶ running ──config changed──▶ reloading ──ready──▶ running
 //      │                    │  └──removed / shutdown──▶ stopping ──exited──▶ stopped
 //      │                    └──died──▶ respawn-wait (loyal) | blacklisted (not yet loyal)
 //      └──bad config──▶ failed (until the file changes)
 //
-// An on-demand vassal starts in `on-demand`: the emperor holds its socket and spawns it at
-// the first connection; when it leaves (byte 22, or any exit) it goes back to `on-demand`.
+// `spawning` covers an adoption waiting for its base. An on-demand vassal starts in
+// `on-demand`: the emperor holds its socket and starts its jail at the first connection;
+// when it leaves (byte 22, or any exit) it goes back to `on-demand`.
 //
 // All it needs comes in through VassalContext; nothing is shared with another vassal. Its
 // seams: jail-source.ts (where its jail comes from: spawned, adopted from a fork-server
@@ -16,8 +18,9 @@ import { isJailError, PlanError, type LaunchError } from '../errors';
 import type { Jail, JailExit } from '../jail/launch';
 import type { VassalSource } from '../monitors/types';
 import { OWNER_FIELD } from './tyrant';
+import { ownerChange } from './names';
 import { VassalLog, type Stream } from './vassal-log';
-import { describeExit, linesSince, maxProcsHint, pidsMaxHint } from './diagnose';
+import { describeExit, exitHint, linesSince } from './diagnose';
 import { FROM_VASSAL, TO_VASSAL } from './protocol';
 import { JailLink } from './jail-link';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
@@ -32,7 +35,7 @@ import type { Retiring } from './retiring';
 import { rollOver } from './rolling';
 import type { LaunchQueue } from './launch-queue';
 import { Timers } from './timers';
-import { newTimes, snapshotOf, type VassalSnapshot, type VassalState } from './vassal-snapshot';
+import { freshFlags, newTimes, snapshotOf, type VassalSnapshot, type VassalState } from './vassal-snapshot';
 
 export type { VassalSnapshot, VassalState } from './vassal-snapshot';
 
@@ -54,11 +57,8 @@ export class Vassal {
   private build: VassalBuild | undefined;
   /** Our ends of its running jail's pipes. */
   private link: JailLink | undefined;
-  private speaks = false;
-  private loyal = false;
-  private ready = false;
-  private accepting = false;
-  private hung = false;
+  /** What its current (or last) jail has said and done (vassal-snapshot.ts JailFlags). */
+  private flags = freshFlags();
   private removed = false;
   private restartWhenDown = false;
   /** The emperor is shutting down: a stop that nothing overtakes. */
@@ -78,9 +78,6 @@ export class Vassal {
   /** A rolling re-adoption: the old instance, serving until the new one accepts. */
   private retiring: Retiring | undefined;
   private unwatchBase: (() => void) | undefined;
-  private goingDown = false;
-  /** The exec failed for good (no such program): retrying would not help. */
-  private execFailed = false;
   private lastWarnings = '';
   /** Bumped whenever the config is looked at again: a late on-demand answer is dropped. */
   private generation = 0;
@@ -96,23 +93,15 @@ export class Vassal {
     this.log = new VassalLog(dir, name, ctx.options.logsMaxSize, (stream, line) => ctx.echo(name, stream, line));
   }
 
-  get currentState(): VassalState {
-    return this.state;
-  }
-
-  get path(): string {
-    return this.source.path;
-  }
-
+  get currentState(): VassalState { return this.state; }
+  get path(): string { return this.source.path; }
   get currentSource(): VassalSource { return this.source; }
   /** Its jail's top process, 0 when none runs (reaped through the jail's pidfd). */
   get pid(): number { return this.jail?.pid ?? 0; }
   /** Every top process of its that runs: during a rolling re-adoption, the old one too. */
   get pids(): number[] { return [this.jail?.pid ?? 0, this.retiring?.jail.pid ?? 0].filter((p) => p > 0); }
 
-  start(): void {
-    this.prepare();
-  }
+  start(): void { this.prepare(); }
 
   /** The socket held for it while it is on demand. */
   private get onDemand(): HeldSocket | undefined {
@@ -165,7 +154,7 @@ export class Vassal {
   private rollOver(origin: AdoptSource, base: BaseInstance): void {
     rollOver({
       name: this.name, bases: this.ctx.bases, curseMs: this.ctx.options.curseTolerance * 1000, log: this.ctx.log,
-      current: () => (this.jail && this.link && this.state === 'running' && this.speaks && this.origin === origin && !this.retiring
+      current: () => (this.jail && this.link && this.state === 'running' && this.flags.speaks && this.origin === origin && !this.retiring
         ? { jail: this.jail, link: this.link, generation: this.generation, source: this.source } : undefined),
       unchanged: (generation, old) => generation === this.generation && this.jail === old && this.state === 'running',
       swap: (next, old) => {
@@ -182,7 +171,7 @@ export class Vassal {
   private waitForConnection(): void {
     const held = this.onDemand;
     if (!held) return;
-    this.setState('on-demand');
+    this.state = 'on-demand';
     held.watch(() => {
       if (this.onDemand !== held || this.state !== 'on-demand') return;
       this.ctx.log(`${this.name}: a connection on ${held.address}; spawning`);
@@ -192,17 +181,14 @@ export class Vassal {
 
   private fail(message: string): void {
     this.error = message;
-    this.setState('failed');
+    this.state = 'failed';
     this.ctx.log(`${this.name}: ${message}; not started (fix the file: it is read again when it changes)`);
     this.finish();
   }
 
   // The config file changed (or SIGHUP asked for a reload).
   change(source: VassalSource, why = 'config changed'): void {
-    const before = this.source;
-    const owner = (x: VassalSource): string => (x.link && this.ctx.options.tyrantNofollow ? `${x.link.uid}:${x.link.gid}` : `${x.uid}:${x.gid}`);
-    if (this.ctx.options.tyrant && owner(before) !== owner(source))
-      why = `the file's owner changed (${owner(before)} → ${owner(source)})`;
+    why = ownerChange(this.source, source, this.ctx.options) ?? why;
     this.source = source;
     if (this.final) return;
     switch (this.state) {
@@ -259,13 +245,13 @@ export class Vassal {
     this.timers.clear('respawn');
     this.releaseSocket();
     if (!this.jail) {
-      this.setState('stopped');
+      this.state = 'stopped';
       this.finish();
       return Promise.resolve();
     }
     const done = new Promise<void>((resolve) => this.waiters.push(resolve));
     if (this.state !== 'stopping') {
-      this.setState('stopping');
+      this.state = 'stopping';
       this.askToStop();
     }
     return done;
@@ -294,26 +280,19 @@ export class Vassal {
   }
 
   /** The emperor is shutting down: nothing starts it again. */
-  get shuttingDown(): boolean {
-    return this.final;
-  }
+  get shuttingDown(): boolean { return this.final; }
 
   snapshot(): VassalSnapshot {
     const { name, state, source, jail, times, respawns, restarts, error, lastExit, blacklist } = this;
-    const flags = { loyal: this.loyal, ready: this.ready, accepting: this.accepting, speaks: this.speaks };
-    const facts = { name, state, source, jail, times, respawns, restarts, error, lastExit, blacklist, flags };
+    const facts = { name, state, source, jail, times, respawns, restarts, error, lastExit, blacklist, flags: this.flags };
     return snapshotOf({ ...facts, plan: this.build?.plan, onDemand: this.onDemand?.address, mode: this.origin?.mode }, this.ctx.options);
-  }
-
-  private setState(state: VassalState): void {
-    this.state = state;
   }
 
   // The launch waits its turn in the emperor's queue; a stop or a new config meanwhile
   // (a new generation) drops it.
   private spawn(): void {
     this.timers.clear('respawn');
-    this.setState('spawning');
+    this.state = 'spawning';
     const generation = ++this.generation;
     this.ctx.launches.run(() => {
       if (generation === this.generation && this.state === 'spawning' && !this.jail) this.launch();
@@ -340,8 +319,7 @@ export class Vassal {
   }
 
   private clearFlags(): void {
-    this.speaks = this.loyal = this.ready = this.accepting = this.hung = this.goingDown = this.execFailed = false;
-    this.times.lastHeartbeat = 0;
+    [this.flags, this.times.lastHeartbeat] = [freshFlags(), 0];
   }
 
   private launched(launched: VassalLaunch): void {
@@ -350,11 +328,9 @@ export class Vassal {
       return;
     }
     // Once per config, not once per respawn (a crash loop would flood the log).
-    const build = launched.build;
-    const warnings = build.warnings.join('\n');
-    if (warnings !== this.lastWarnings) for (const w of build.warnings) this.ctx.log(`${this.name}: warning: ${w}`);
-    this.lastWarnings = warnings;
-    this.build = build;
+    const build = (this.build = launched.build);
+    if (build.warnings.join('\n') !== this.lastWarnings) for (const w of build.warnings) this.ctx.log(`${this.name}: warning: ${w}`);
+    this.lastWarnings = build.warnings.join('\n');
     if (launched.kind === 'launch-error') {
       this.error = launched.error.message;
       this.ctx.log(`${this.name}: ${launched.error.message}`);
@@ -373,17 +349,17 @@ export class Vassal {
     jail.started.then(
       () => {
         if (this.jail !== jail) return;
-        if (this.state === 'spawning') this.setState('running');
+        if (this.state === 'spawning') this.state = 'running';
         this.ctx.log(`${this.name}: running (pid ${jail.pid}${jail.plan.uid !== undefined ? `, uid ${jail.plan.uid}` : ''})`);
         this.timers.set('loyal', this.ctx.options.loyalAfter * 1000, () => {
-          if (this.jail === jail && !this.speaks) this.becomeLoyal();
+          if (this.jail === jail && !this.flags.speaks) this.becomeLoyal();
         });
       },
       (err: LaunchError) => {
         if (this.jail !== jail) return;
         const message = err.message.replace(/^[^:]*: /, ''); // our name, not the plan's
         this.error = message;
-        this.execFailed = err.stage === 'exec' && (err.errnoCode === 'ENOENT' || err.errnoCode === 'EACCES' || err.errnoCode === 'ENOEXEC');
+        this.flags.execFailed = err.stage === 'exec' && (err.errnoCode === 'ENOENT' || err.errnoCode === 'EACCES' || err.errnoCode === 'ENOEXEC');
         this.ctx.log(`${this.name}: ${message}`);
       },
     );
@@ -391,15 +367,10 @@ export class Vassal {
     void jail.exited.then((exit) => jail.started.then(() => exit, () => exit)).then((exit) => this.onExit(jail, exit));
   }
 
-  // The config compiled without launching anything (fds are placeholders).
-  private dryBuild(): VassalBuild {
-    return dryBuildVassal(this.source, this.ctx, this.origin?.held);
-  }
-
   private reload(why: string): void {
     let next: VassalBuild;
     try {
-      next = this.dryBuild();
+      next = dryBuildVassal(this.source, this.ctx, this.origin?.held); // fds are placeholders
     } catch (err: unknown) {
       if (!isJailError(err)) throw err;
       this.error = err.message;
@@ -416,11 +387,11 @@ export class Vassal {
     }
     this.respawns++;
     // A base always gets a new process: only a fresh one loads the new code.
-    if (this.speaks && this.jail && this.build && next.jailKey === this.build.jailKey && next.fork?.kind !== 'base') {
+    if (this.flags.speaks && this.jail && this.build && next.jailKey === this.build.jailKey && next.fork?.kind !== 'base') {
       // Same jail, new app config: the vassal reloads itself (and asks for its config).
       this.build = { ...this.build, ...(next.configText !== undefined ? { configText: next.configText } : {}) };
-      this.setState('reloading');
-      this.ready = this.accepting = false;
+      this.state = 'reloading';
+      this.flags.ready = this.flags.accepting = false;
       if (this.link?.send(TO_VASSAL.RELOAD)) {
         this.ctx.log(`${this.name}: ${why}; reload byte sent`);
         return;
@@ -428,7 +399,7 @@ export class Vassal {
     }
     this.ctx.log(`${this.name}: ${why}; restarting the jail`);
     this.restartWhenDown = true;
-    this.setState('reloading');
+    this.state = 'reloading';
     this.askToStop();
   }
 
@@ -436,7 +407,7 @@ export class Vassal {
     const jail = this.jail;
     if (!jail) return;
     const byte = this.ctx.options.gracefulShutdown ? TO_VASSAL.GRACEFUL_STOP : TO_VASSAL.STOP;
-    if (!(this.speaks && this.link?.send(byte))) jail.signal('SIGTERM');
+    if (!(this.flags.speaks && this.link?.send(byte))) jail.signal('SIGTERM');
     this.timers.set('curse', this.ctx.options.curseTolerance * 1000, () => {
       if (this.jail !== jail) return;
       this.times.cursed = Date.now();
@@ -447,11 +418,11 @@ export class Vassal {
 
   private onByte(jail: Jail, byte: number): void {
     if (this.jail !== jail) return;
-    this.speaks = true;
+    this.flags.speaks = true;
     const now = Date.now();
     switch (byte) {
       case FROM_VASSAL.SPAWNED:
-        this.ready = true;
+        this.flags.ready = true;
         this.times.lastReady = now;
         this.reloaded();
         return;
@@ -460,7 +431,7 @@ export class Vassal {
         return;
       case FROM_VASSAL.ACCEPTING:
         // uWSGI 2.0 sends 5, not 1, after a graceful reload.
-        this.accepting = true;
+        this.flags.accepting = true;
         this.times.lastAccepting = now;
         if (this.build?.fork?.kind === 'base') this.ctx.bases.accepting(this.build.fork.socket, jail.pid);
         this.retiring?.retire(); // a rolling re-adoption: the new instance accepts, the old one goes
@@ -475,7 +446,7 @@ export class Vassal {
         return;
       case FROM_VASSAL.GOING_DOWN:
         // uWSGI's die-on-idle says 22 and waits to be told to stop; our app server just goes.
-        this.goingDown = true;
+        this.flags.goingDown = true;
         this.ctx.log(`${this.name}: going down${this.onDemand ? ' (back to on demand)' : ''}`);
         this.askToStop();
         return;
@@ -489,20 +460,20 @@ export class Vassal {
 
   private reloaded(): void {
     if (this.state !== 'reloading' || this.restartWhenDown) return;
-    this.setState('running');
+    this.state = 'running';
     this.ctx.log(`${this.name}: reloaded`);
   }
 
   private becomeLoyal(): void {
-    if (!this.loyal) this.ctx.log(`${this.name}: loyal`);
-    this.loyal = true;
+    if (!this.flags.loyal) this.ctx.log(`${this.name}: loyal`);
+    this.flags.loyal = true;
     this.times.lastLoyal = Date.now();
     this.blacklist = undefined;
   }
 
   private onHung(jail: Jail): void {
     if (this.jail !== jail) return;
-    this.hung = true;
+    this.flags.hung = true;
     this.ctx.log(`${this.name}: no heartbeat for ${this.ctx.options.requiredHeartbeat} s: hung; killing the whole jail`);
     jail.signal('SIGKILL');
   }
@@ -524,7 +495,7 @@ export class Vassal {
       this.retiring = undefined;
       this.link?.close();
       if (this.origin instanceof AdoptSource) this.origin.slot = this.origin.slot === 0 ? 1 : 0;
-      [this.jail, this.link, this.speaks, this.loyal, this.accepting] = [old.jail, old.link, true, true, true];
+      [this.jail, this.link, this.flags] = [old.jail, old.link, { ...freshFlags(), speaks: true, loyal: true, ready: true, accepting: true }];
       return;
     }
     this.jail = undefined;
@@ -533,18 +504,17 @@ export class Vassal {
     this.timers.clear('curse', 'heartbeat', 'loyal');
     this.lastExit = describeExit(exit, jail.plan);
     if (this.build?.fork?.kind === 'base') this.ctx.bases.down(this.build.fork.socket, jail.pid, this.lastExit);
-    const said = linesSince(this.log.tail(20), this.times.lastRun);
-    const hint = maxProcsHint(jail.plan.maxProcs, jail.plan.uid, said, this.error) ?? pidsMaxHint(jail.plan, said, this.error);
+    const hint = exitHint(jail.plan, linesSince(this.log.tail(20), this.times.lastRun), this.error);
     if (hint) this.ctx.log(`${this.name}: ${this.lastExit}; ${hint}`);
 
     const action = afterExit({
-      state: this.state, exit, restartWhenDown: this.restartWhenDown, onDemand: this.onDemand !== undefined, goingDown: this.goingDown,
-      loyal: this.loyal, hung: this.hung, execFailed: this.execFailed, quick: Date.now() - this.times.lastRun < this.ctx.options.throttle,
+      state: this.state, exit, restartWhenDown: this.restartWhenDown, onDemand: this.onDemand !== undefined, goingDown: this.flags.goingDown,
+      loyal: this.flags.loyal, hung: this.flags.hung, execFailed: this.flags.execFailed, quick: Date.now() - this.times.lastRun < this.ctx.options.throttle,
     });
     switch (action) {
       case 'stopped':
         this.ctx.log(`${this.name}: stopped (${this.lastExit})`);
-        this.setState('stopped');
+        this.state = 'stopped';
         this.finish();
         return;
       case 'restart':
@@ -560,22 +530,22 @@ export class Vassal {
         this.waitForConnection();
         return;
       case 'failed':
-        this.setState('failed');
+        this.state = 'failed';
         this.ctx.log(`${this.name}: not retried: fix the file or install the program, then touch the file (or SIGHUP the emperor)`);
         return;
       case 'no-respawn':
         this.ctx.log(`${this.name}: exited with status 26: not respawned`);
-        this.setState('stopped');
+        this.state = 'stopped';
         return;
       case 'respawn':
-        this.ctx.log(`${this.name}: ${this.hung ? 'killed as hung' : this.lastExit}; respawning`);
-        this.setState('respawn-wait');
+        this.ctx.log(`${this.name}: ${this.flags.hung ? 'killed as hung' : this.lastExit}; respawning`);
+        this.state = 'respawn-wait';
         this.respawns++;
         this.restarts++;
         this.timers.set('respawn', 0, () => this.resume());
         return;
       case 'blacklist':
-        this.ctx.log(`${this.name}: ${this.lastExit} ${this.loyal ? `within ${this.ctx.options.throttle} ms of its start` : 'before it was loyal'}`);
+        this.ctx.log(`${this.name}: ${this.lastExit} ${this.flags.loyal ? `within ${this.ctx.options.throttle} ms of its start` : 'before it was loyal'}`);
         this.diedBeforeLoyal();
     }
   }
@@ -583,7 +553,7 @@ export class Vassal {
   // Not loyal yet: on the blacklist, and a longer wait before every further attempt.
   private diedBeforeLoyal(): void {
     this.blacklist = blacklistAfterDeath(this.blacklist, Date.now(), this.ctx.options.throttle, this.ctx.options.maxThrottle);
-    this.setState('blacklisted');
+    this.state = 'blacklisted';
     const wait = this.blacklist.throttleMs;
     this.ctx.log(`${this.name}: blacklisted (attempt ${this.blacklist.attempt}); next attempt in ${(wait / 1000).toFixed(1)} s`);
     this.timers.set('respawn', wait, () => {
