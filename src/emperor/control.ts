@@ -143,7 +143,7 @@ export function psRecords(snapshots: readonly VassalSnapshot[], now = Date.now()
       restarts: s.restarts,
       loyal: s.loyal,
       onDemand: s.onDemand ?? null,
-      adopted: false,
+      adopted: s.mode === 'adopted',
       processes: u?.processes ?? 0,
       memoryBytes: u?.memoryBytes ?? 0,
       cpuSeconds: u?.cpuSeconds ?? 0,

@@ -39,3 +39,8 @@ export function linesSince(lines: readonly string[], sinceMs: number): string[] 
   const since = new Date(sinceMs).toISOString();
   return lines.filter((l) => l.slice(0, since.length) >= since);
 }
+
+// What an exit may need explained (a limit the jail ran into), from its last lines and error.
+export function exitHint(plan: LaunchPlan, said: readonly string[], error: string | undefined): string | undefined {
+  return maxProcsHint(plan.maxProcs, plan.uid, said, error) ?? pidsMaxHint(plan, said, error);
+}

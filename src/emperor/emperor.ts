@@ -19,6 +19,8 @@ import { reapOrphans } from './orphans';
 import { checkStatsExposure, parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
 import { LaunchQueue } from './launch-queue';
+import { ForkBases } from './fork-bases';
+import { requestReload, requestStart, requestStop, requestUnblacklist } from './vassal-commands';
 import { cgroupSegments, type CgroupSubtree } from './vassal-launch';
 import { removeCgroupTree } from '../jail/cgroup/files';
 import { CgroupTree, describeLayout, readLayout } from '../jail/cgroup';
@@ -81,6 +83,7 @@ export class Emperor {
       cgroups: () => this.cgroupTree,
       launches: new LaunchQueue((err) => this.log(`internal error in a launch: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)),
       log: (line) => this.log(line),
+      bases: new ForkBases((line) => this.log(line)),
       echo: (vassal, _stream, line) => this.io.log(`${new Date().toISOString()} [${vassal}] ${line}`),
       gone: (v) => {
         this.leaving.delete(v);
@@ -268,10 +271,13 @@ export class Emperor {
   private forgetCgroup(v: Vassal, again = true): void {
     const tree = this.cgroupTree;
     if (!tree) return;
-    const segments = cgroupSegments(v.name, v.snapshot().uid, this.options.tyrant);
     const { unified, v1 } = tree.paths();
     let stayed = false;
-    for (const root of [unified, ...v1]) if (root !== undefined && removeCgroupTree(join(root, ...segments)).length > 0) stayed = true;
+    // Both of its directories (an adopted vassal's rolling re-adoption uses the second).
+    for (const slot of [0, 1] as const) {
+      const segments = cgroupSegments(v.name, v.snapshot().uid, this.options.tyrant, slot);
+      for (const root of [unified, ...v1]) if (root !== undefined && removeCgroupTree(join(root, ...segments)).length > 0) stayed = true;
+    }
     if (stayed && again) setTimeout(() => this.forgetCgroup(v, false), 1000).unref();
   }
 
@@ -286,10 +292,10 @@ export class Emperor {
     return {
       snapshots: () => [...this.vassals.values()].map((v) => v.snapshot()),
       stats: (visible) => this.stats(visible),
-      reload: (name, peer) => vassal(name).requestReload(`reload asked by uid ${peer.uid} (pid ${peer.pid})`),
-      stop: (name) => vassal(name).requestStop(),
-      start: (name) => vassal(name).requestStart(),
-      unblacklist: (name) => vassal(name).requestUnblacklist(),
+      reload: (name, peer) => requestReload(vassal(name), `reload asked by uid ${peer.uid} (pid ${peer.pid})`),
+      stop: (name) => requestStop(vassal(name), (line) => this.log(line)),
+      start: (name) => requestStart(vassal(name), (line) => this.log(line)),
+      unblacklist: (name) => requestUnblacklist(vassal(name)),
       log: (name) => vassal(name).log,
       enter: (name, req, output, drained) => {
         const s = vassal(name).snapshot();
@@ -416,7 +422,7 @@ export class Emperor {
   // Zombies reparented to us that no pidfd of ours will reap (see orphans.ts).
   private reapOrphans(): void {
     const known = new Set<number>(this.sessions);
-    for (const v of this.vassals.values()) if (v.pid > 0) known.add(v.pid);
+    for (const v of this.vassals.values()) for (const pid of v.pids) known.add(pid);
     try {
       const reaped = reapOrphans(known, this.zombies);
       if (reaped.length > 0) this.log(`reaped ${reaped.length} orphan(s) reparented to the emperor: ${reaped.join(', ')}`);

@@ -13,6 +13,12 @@ export function sourceOwner(source: VassalSource, options: Pick<EmperorOptions, 
   return source.link && options.tyrantNofollow ? source.link : { uid: source.uid, gid: source.gid };
 }
 
+// Tyrant mode: why a changed file means a new jail when its owner changed (else undefined).
+export function ownerChange(before: VassalSource, now: VassalSource, options: Pick<EmperorOptions, 'tyrant' | 'tyrantNofollow'>): string | undefined {
+  const owner = (x: VassalSource): string => (x.link && options.tyrantNofollow ? `${x.link.uid}:${x.link.gid}` : `${x.uid}:${x.gid}`);
+  return options.tyrant && owner(before) !== owner(now) ? `the file's owner changed (${owner(before)} → ${owner(now)})` : undefined;
+}
+
 // OWNER as it appears in an identity: the user name, or the uid when /etc/passwd has none.
 export function ownerLabel(uid: number, users: UserDb): string {
   return users.userById(uid)?.name ?? String(uid);

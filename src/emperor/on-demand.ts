@@ -65,6 +65,12 @@ export async function onDemandAddress(source: VassalSource, options: EmperorOpti
 function checkTenantAddress(file: string, address: string, owner: number, source: VassalSource, options: EmperorOptions): void {
   const tenant = source.link && options.tyrantNofollow ? source.link.uid : source.uid;
   if (owner !== tenant) throw new OnDemandError(`${file}: owned by uid ${owner}, not by the vassal's owner (uid ${tenant}); in tyrant mode it is not read`);
+  checkTenantSocket(file, address, options);
+}
+
+// A socket the root emperor binds for a tenant (on demand, or an adopted vassal's
+// http-socket): host:port, and no port below 1024 unless vassals-cap has net_bind_service.
+export function checkTenantSocket(file: string, address: string, options: Pick<EmperorOptions, 'vassalsCap'>): void {
   const port = /^(?:\[[^\]]*\]|[^/:]*):(\d+)$/.exec(address);
   if (!port)
     throw new OnDemandError(`${file}: \`${address}\`: in tyrant mode a tenant's on-demand socket is host:port; UNIX sockets come from the emperor's emperor-on-demand-directory`);

@@ -80,6 +80,14 @@ export interface EmperorOptions {
   readonly uid?: string;
   readonly gid?: string;
   readonly cap: readonly string[];
+  /** The fork server (a base's UNIX socket) that vassals without a program of their own are adopted from. */
+  readonly useForkServer?: string;
+  /** Vassal file names (`perlbase.ini`) that are fork-server bases. */
+  readonly forkBases: readonly string[];
+  /** The vassal key naming the base a vassal is adopted from (default `fork-server`). */
+  readonly forkServerAttr: string;
+  /** Seconds an adoption waits for a base that is down, or for one answer of a running base. */
+  readonly forkServerTimeout: number;
 }
 
 /** Connections one uid may hold on the control socket at once (`logs -f` and `enter`
@@ -140,6 +148,10 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'vassals-cap', field: 'vassalsCap', kind: 'caps', arg: 'CAPS', help: 'tyrant mode: capabilities a tenant\'s `cap` may ask for, e.g. net_bind_service (default: none)' },
   { name: 'uid', field: 'uid', kind: 'string', arg: 'USER', help: 'the emperor itself drops to USER after start-up (with emperor-tyrant and cap = setuid,setgid it still starts tenants as themselves)' },
   { name: 'gid', field: 'gid', kind: 'string', arg: 'GROUP', help: 'the emperor\'s own group after start-up (default: USER\'s group)' },
+  { name: 'emperor-use-fork-server', field: 'useForkServer', kind: 'string', arg: 'PATH', help: 'adopt vassals from the fork-server base that serves the UNIX socket PATH: a vassal with no program of its own (no app, psgi or binary patch) is forked from it with the app already loaded, then jailed as usual' },
+  { name: 'vassal-fork-base', field: 'forkBases', kind: 'list', arg: 'NAME', help: 'the vassal file NAME (e.g. perlbase.ini) is a fork-server base: early-psgi = APP and fork-server = PATH, run as root in the host\'s namespaces with no seccomp filter; touching it reloads the code of every vassal adopted from it (repeatable)' },
+  { name: 'emperor-fork-server-attr', field: 'forkServerAttr', kind: 'string', arg: 'KEY', help: 'a vassal that sets KEY = PATH is adopted from the base serving PATH instead of emperor-use-fork-server (default fork-server)' },
+  { name: 'emperor-fork-server-timeout', field: 'forkServerTimeout', kind: 'seconds', arg: 'SECS', help: 'an adoption fails with an error naming the base if that base stays down (dead, throttled, failed) for SECS, or does not answer one request within SECS; a base still loading its app is waited for (default 10)' },
   { name: 'cap', field: 'cap', kind: 'caps', arg: 'CAPS', help: 'capabilities the emperor keeps when it drops to uid, e.g. setuid,setgid' },
 ];
 
@@ -170,6 +182,9 @@ export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
   vassalsCap: [],
   cgroup: 'auto',
   cap: [],
+  forkBases: [],
+  forkServerAttr: 'fork-server',
+  forkServerTimeout: 10,
 });
 
 const NAMESPACES: Readonly<Record<string, Namespace>> = { fs: 'mount', mount: 'mount', pid: 'pid', net: 'net', ipc: 'ipc', uts: 'uts' };

@@ -50,7 +50,7 @@ export function statsDocument(f: EmperorFacts): Record<string, unknown> {
       last_run: v.lastRun,
       cursed: v.cursed,
       on_demand: v.onDemand ?? '',
-      adopted: 0,
+      adopted: v.mode === 'adopted' ? 1 : 0,
       uid: v.uid ?? 0,
       gid: v.gid ?? 0,
       monitor: v.source.monitor,

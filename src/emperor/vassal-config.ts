@@ -20,6 +20,8 @@ import { ConfigError, isJailError } from '../errors';
 import { CONFIG_FD, EMPEROR_FD } from './protocol';
 import { checkLaunchable, type EmperorPrivileges } from './privileges';
 import { checkTenantEntries, readTenantFile, tenantOf, type Tenant } from './tyrant';
+import { adoptedProgramEntries, baseEntries, forkRole, isForkBase, readBaseFile, type ForkRole } from './fork-rules';
+import { checkTenantSocket } from './on-demand';
 
 export interface VassalBuildContext {
   readonly options: EmperorOptions;
@@ -47,6 +49,8 @@ export interface VassalBuild {
   readonly configText?: string;
   /** Equal keys: the jail itself is unchanged, so a reload byte is enough. */
   readonly jailKey: string;
+  /** A fork-server base, or a vassal adopted from one (fork-rules.ts). */
+  readonly fork?: ForkRole;
 }
 
 // The file's entries after every layer and expansion. A tenant's file (tyrant mode) does not
@@ -92,6 +96,8 @@ export function foreignConfigText(entries: readonly ConfigEntry[]): string {
 // The file, read as its tenant's in tyrant mode (owner checked before a line is parsed).
 function readVassal(source: VassalSource, ctx: VassalBuildContext): { raw: RawVassalConfig; tenant?: Tenant } {
   if (!ctx.options.tyrant) return { raw: readVassalConfig(source.path) };
+  // A base is the sysadmin's (root's) file, and runs as root: no tenant.
+  if (isForkBase(source, ctx.options)) return { raw: readBaseFile(source.path) };
   const { raw, owner } = readTenantFile(source.path, ctx.options);
   return { raw, tenant: tenantOf(owner, ctx.options, ctx.users) };
 }
@@ -133,20 +139,27 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
   const { raw, tenant } = read;
   const expanded = expandVassal(raw, ctx);
   if (tenant) checkTenantEntries(raw.file, expanded.entries, tenant, ctx.options, ctx.users);
-  const fds: FdMapping[] = [{ src: ctx.emperorFd, dst: EMPEROR_FD }];
-  if (ctx.stdio) fds.push({ src: ctx.stdio.out, dst: 1 }, { src: ctx.stdio.err, dst: 2 });
-  if (ctx.onDemand) {
-    checkNotRebound(expanded.entries, ctx.onDemand.address, raw.file);
-    fds.push({ src: ctx.onDemand.fd, dst: 0 });
-  }
-  const extraEnv: Record<string, string> = { UWSGI_EMPEROR_FD: String(EMPEROR_FD), JAIL_EMPEROR_FD: String(EMPEROR_FD), JAIL_VASSAL: source.name };
   // No binary patch: our app server when the file names an `app`, else the emperor's
   // binary-path (uWSGI, say), so one emperor hosts both. Either reads the config pipe.
   const patched = expanded.entries.some((e) => findOption(e.key) && /binary-patch/.test(e.key));
   const app = expanded.entries.some((e) => e.key === 'app');
+  const fork = forkRole(source, raw.file, expanded.entries, ctx.options, { ownProgram: patched || app || expanded.entries.some((e) => e.key === 'psgi') });
+  const warnings: string[] = [];
+  const entries = fork?.kind === 'base' ? baseEntries(raw.file, expanded.entries, ctx.privileges.caps, (w) => warnings.push(w)) : expanded.entries;
+  // A tenant's http-socket that the root emperor binds for it: the rules of an on-demand address.
+  if (fork?.kind === 'adopted' && fork.listen !== undefined && tenant) checkTenantSocket(raw.file, fork.listen, ctx.options);
+  const fds: FdMapping[] = [{ src: ctx.emperorFd, dst: EMPEROR_FD }];
+  if (ctx.stdio) fds.push({ src: ctx.stdio.out, dst: 1 }, { src: ctx.stdio.err, dst: 2 });
+  if (ctx.onDemand) {
+    // An adopted vassal's held http-socket is that line itself (removed from what it reads).
+    if (fork?.kind !== 'adopted') checkNotRebound(entries, ctx.onDemand.address, raw.file);
+    fds.push({ src: ctx.onDemand.fd, dst: 0 });
+  }
+  const extraEnv: Record<string, string> = { UWSGI_EMPEROR_FD: String(EMPEROR_FD), JAIL_EMPEROR_FD: String(EMPEROR_FD), JAIL_VASSAL: source.name };
+  // An adopted vassal goes on as the PSGI host (the base's process, its app loaded).
   // `psgi` is uWSGI's option too: under an emperor with binary-path (uWSGI), it is that
   // program's, so a uWSGI vassal directory runs unchanged; otherwise our PSGI host serves it.
-  const psgi = ctx.options.binaryPath === undefined && expanded.entries.some((e) => e.key === 'psgi' || e.key === 'early-psgi');
+  const psgi = fork !== undefined || (ctx.options.binaryPath === undefined && entries.some((e) => e.key === 'psgi' || e.key === 'early-psgi'));
   const stem = `emperor://${source.name.replace(extname(source.name), '')}.ini`;
   const ownProgram = app ? appServerCommand() : psgi ? psgiHostCommand() : undefined;
   const command = patched ? undefined : ownProgram ?? (ctx.options.binaryPath !== undefined ? [ctx.options.binaryPath] : undefined);
@@ -158,7 +171,7 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
     extraEnv.JAIL_EMPEROR_FD_CONFIG = String(CONFIG_FD);
   }
   const compiled = compilePlan(
-    { ...raw, entries: expanded.entries },
+    { ...raw, entries },
     {
       users: ctx.users,
       baseEnv: ctx.baseEnv,
@@ -169,7 +182,8 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
       // With a mount namespace, so it gets a /proc of its own: the host's would list every
       // host process (and the environ of those of its uid) inside the jail.
       // An emperor without CAP_SYS_ADMIN cannot: its vassals are stopped by session.
-      extraNamespaces: [...ctx.options.useClone, ...(ctx.privileges.caps.has('sys_admin') ? ['pid' as const, 'mount' as const] : [])],
+      // A base runs in the host's namespaces (fork-rules.ts): none are added to it.
+      extraNamespaces: fork?.kind === 'base' ? [] : [...ctx.options.useClone, ...(ctx.privileges.caps.has('sys_admin') ? ['pid' as const, 'mount' as const] : [])],
       ...(tenant ? { credentials: tenant, tenantFile: true } : {}),
       ...(command ? { defaultProgram: { path: command[0]!, argv: [...command, '--ini', stem] } } : {}),
       fds,
@@ -188,11 +202,12 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
   // The program reads `app` (`psgi`, `early-psgi`) from the pipe, with no file to be relative
   // to: make it absolute (relative to the jail's chdir, else to the vassal file's directory).
   const base = compiled.plan.chdir ?? dirname(raw.file);
-  const forProgram = expanded.entries.map((e) => (APP_FILES.includes(e.key) && !isAbsolute(e.value.trim()) ? { ...e, value: resolve(base, e.value.trim()) } : e));
+  const forProgram = (fork?.kind === 'adopted' ? adoptedProgramEntries(entries, ctx.options) : entries).map((e) => (APP_FILES.includes(e.key) && !isAbsolute(e.value.trim()) ? { ...e, value: resolve(base, e.value.trim()) } : e));
   return {
     plan: contained.plan,
-    warnings: boundWarnings([...expanded.warnings, ...compiled.warnings, ...contained.warnings]),
+    warnings: boundWarnings([...expanded.warnings, ...warnings, ...compiled.warnings, ...contained.warnings]),
     ...(readsConfigPipe ? { configText: foreignConfigText(forProgram) } : {}),
     jailKey: JSON.stringify(jailPart),
+    ...(fork ? { fork } : {}),
   };
 }

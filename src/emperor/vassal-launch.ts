@@ -1,11 +1,13 @@
-// One jail for a vassal: the fds the emperor shares with it (emperor pipe, config pipe,
-// stdout and stderr), its config built and its plan launched. Whatever fails, no fd is left
-// open behind it; on success the caller gets our ends and the jail holds the others.
+// A spawned jail (one JailSource): the fds the emperor shares with a vassal (emperor pipe,
+// config pipe, stdout and stderr), its config built and its plan launched by the executor.
+// Whatever fails, no fd is left open behind it; on success the caller gets our ends and the
+// jail holds the others. prepareJail() and launched() serve the adopted source too.
 import { closeSync } from 'node:fs';
 import { isJailError, type JailError } from '../errors';
 import { launchJail, type Jail } from '../jail/launch';
-import { closeLaunchFds, type CgroupTree } from '../jail/cgroup';
-import type { CgroupFds } from '../plan/types';
+import { closeLaunchFds, type CgroupTree, type JailCgroup } from '../jail/cgroup';
+import type { CgroupFds, LaunchPlan } from '../plan/types';
+import type { JailSource } from './jail-source';
 import { binding } from '../native/binding';
 import type { VassalSource } from '../monitors/types';
 import type { UserDb } from '../config/users';
@@ -46,10 +48,22 @@ export type VassalLaunch =
   | { readonly kind: 'config-error'; readonly error: JailError }
   | { readonly kind: 'launch-error'; readonly build: VassalBuild; readonly error: JailError };
 
-const closeAll = (fds: ReadonlyArray<number | undefined>): void => fds.forEach((fd) => fd !== undefined && closeSync(fd));
+export const closeAll = (fds: ReadonlyArray<number | undefined>): void => fds.forEach((fd) => fd !== undefined && closeSync(fd));
 
-// Builds and launches; a config or launch error is returned, anything else thrown.
-export function launchVassal(source: VassalSource, env: BuildEnv, onDemand: HeldSocket | undefined, name = source.name): VassalLaunch {
+/** A vassal's build with the fds it shares with the emperor, before its jail starts. */
+export interface PreparedJail {
+  readonly build: VassalBuild;
+  /** Our ends (what the vassal keeps once its jail runs). */
+  readonly fds: VassalFds & { readonly config: number };
+  /** The jail's ends, in the plan: closed by the caller once the jail has them. */
+  readonly theirs: { readonly emperor: number; readonly config: number; readonly stdout: number; readonly stderr: number };
+  /** Closes every fd (the start failed). */
+  closeAll(): void;
+}
+
+// Makes the socket pairs and builds the plan around the jail's ends; a config error is
+// returned (no fd left open), anything else thrown.
+export function prepareJail(source: VassalSource, env: BuildEnv, held: HeldSocket | undefined): PreparedJail | { kind: 'config-error'; error: JailError } {
   const [ours, theirs] = binding.socketPair();
   // The config pipe; closed right after the launch when the program does not read one.
   const [configOurs, configTheirs] = binding.socketPair();
@@ -57,52 +71,106 @@ export function launchVassal(source: VassalSource, env: BuildEnv, onDemand: Held
   const [outOurs, outTheirs] = binding.socketPair();
   const [errOurs, errTheirs] = binding.socketPair();
   const everything = [ours, theirs, configOurs, configTheirs, outOurs, outTheirs, errOurs, errTheirs];
-
-  let build: VassalBuild;
   try {
-    build = buildVassal(source, {
+    const build = buildVassal(source, {
       ...buildContext(env),
       emperorFd: theirs,
       configFd: configTheirs,
-      ...(outTheirs !== undefined && errTheirs !== undefined ? { stdio: { out: outTheirs, err: errTheirs } } : {}),
-      ...(onDemand ? { onDemand } : {}),
+      stdio: { out: outTheirs, err: errTheirs },
+      ...(held ? { onDemand: held } : {}),
     });
+    return {
+      build,
+      fds: { emperor: ours, config: configOurs, stdout: outOurs, stderr: errOurs },
+      theirs: { emperor: theirs, config: configTheirs, stdout: outTheirs, stderr: errTheirs },
+      closeAll: () => closeAll(everything),
+    };
   } catch (err: unknown) {
     closeAll(everything);
     if (!isJailError(err)) throw err;
     return { kind: 'config-error', error: err };
   }
+}
+
+// Its cgroup, limits written, with the fds the executor places the jail by (the caller
+// closes them with closeLaunchFds once the jail is placed). `slot` 1 is the directory
+// beside it (NAME@1): a rolling re-adoption starts there, next to the old instance, so the
+// old one's kill cannot touch it.
+export function openCgroup(env: BuildEnv, name: string, plan: LaunchPlan, slot: 0 | 1 = 0): { cgroup?: JailCgroup; fds?: CgroupFds } {
+  const segments = cgroupSegments(name, plan.uid, env.options.tyrant, slot);
+  const cgroup = env.cgroups()?.create(segments, plan.limits);
+  return cgroup ? { cgroup, fds: cgroup.openLaunchFds() } : {};
+}
+
+// Builds and launches; a config or launch error is returned, anything else thrown.
+export function launchVassal(source: VassalSource, env: BuildEnv, onDemand: HeldSocket | undefined, name = source.name): VassalLaunch {
+  const prepared = prepareJail(source, env, onDemand);
+  if ('kind' in prepared) return prepared;
+  const { build } = prepared;
   let jail: Jail;
   let cgroupFds: CgroupFds | undefined;
   try {
     // Its cgroup first, limits written: the executor places the jail in it at the clone.
-    const cgroup = env.cgroups()?.create(cgroupSegments(name, build.plan.uid, env.options.tyrant), build.plan.limits);
-    cgroupFds = cgroup?.openLaunchFds();
+    const { cgroup, fds } = openCgroup(env, name, build.plan);
+    cgroupFds = fds;
     jail = launchJail(cgroupFds ? { ...build.plan, cgroup: cgroupFds } : build.plan, { ...(cgroup ? { cgroup } : {}), log: env.log });
   } catch (err: unknown) {
-    closeAll(everything);
+    prepared.closeAll();
     if (!isJailError(err)) throw err;
     return { kind: 'launch-error', build, error: err };
   } finally {
     if (cgroupFds) closeLaunchFds(cgroupFds);
   }
-  closeAll([theirs, configTheirs, outTheirs, errTheirs]);
-  if (build.configText === undefined) closeAll([configOurs]);
-  return {
-    kind: 'launched', build, jail,
-    fds: { emperor: ours, config: build.configText === undefined ? undefined : configOurs, stdout: outOurs, stderr: errOurs },
-  };
+  return launched(prepared, jail);
+}
+
+// A start nobody wants any more (the vassal stopped, or its file changed, meanwhile): the
+// jail is killed whole (and reaped through its pidfd), our ends closed.
+export function discard(launch: VassalLaunch): void {
+  if (launch.kind !== 'launched') return;
+  launch.jail.signal('SIGKILL');
+  closeAll([launch.fds.emperor, launch.fds.config, launch.fds.stdout, launch.fds.stderr]);
+}
+
+// The jail has its ends: ours are what the vassal keeps.
+export function launched(prepared: PreparedJail, jail: Jail): VassalLaunch {
+  const { build, fds, theirs } = prepared;
+  closeAll([theirs.emperor, theirs.config, theirs.stdout, theirs.stderr]);
+  if (build.configText === undefined) closeAll([fds.config]);
+  return { kind: 'launched', build, jail, fds: { ...fds, config: build.configText === undefined ? undefined : fds.config } };
+}
+
+/** A spawned vassal: its jail cloned by the executor, its program exec'd. */
+export class SpawnSource implements JailSource {
+  readonly mode = 'spawned';
+  constructor(
+    private readonly env: BuildEnv,
+    private readonly name: string,
+    readonly held: HeldSocket | undefined,
+  ) {}
+
+  get onDemand(): boolean {
+    return this.held !== undefined;
+  }
+
+  check(source: VassalSource): VassalBuild {
+    return dryBuildVassal(source, this.env, this.held);
+  }
+
+  start(source: VassalSource): Promise<VassalLaunch> {
+    return Promise.resolve(launchVassal(source, this.env, this.held, this.name));
+  }
 }
 
 // Where a vassal's cgroup is in the emperor's subtree: vassals/NAME, or in tyrant mode
 // tenant-UID/NAME (one directory per tenant; its name is OWNER/NAME, names.ts).
-export function cgroupSegments(name: string, uid: number | undefined, tyrant: boolean): string[] {
-  const file = name.slice(name.lastIndexOf('/') + 1);
+export function cgroupSegments(name: string, uid: number | undefined, tyrant: boolean, slot: 0 | 1 = 0): string[] {
+  const file = name.slice(name.lastIndexOf('/') + 1) + (slot === 1 ? '@1' : '');
   return tyrant && uid !== undefined ? [`tenant-${uid}`, file] : ['vassals', file];
 }
 
 // The config compiled without launching anything (fds are placeholders); throws its error.
-export function dryBuildVassal(source: VassalSource, env: BuildEnv, onDemand: HeldSocket | undefined): VassalBuild {
+export function dryBuildVassal(source: VassalSource, env: BuildEnv, onDemand: { readonly address: string } | undefined): VassalBuild {
   return buildVassal(source, {
     ...buildContext(env),
     emperorFd: -1,

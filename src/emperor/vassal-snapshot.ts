@@ -35,6 +35,8 @@ export interface VassalSnapshot {
   readonly blacklist?: BlacklistEntry;
   /** The socket the emperor holds for an on-demand vassal. */
   readonly onDemand?: string;
+  /** Where its jail comes from: spawned, or adopted from a fork-server base. */
+  readonly mode?: 'spawned' | 'adopted';
   readonly uid?: number;
   readonly gid?: number;
   /** Supplementary groups and capabilities of its jail, from the launch plan (jailctl enter). */
@@ -47,6 +49,67 @@ export interface VassalSnapshot {
   readonly seccomp?: SeccompPolicy;
   /** Reads its jail's cgroup now (ps, top): memory, CPU, processes, OOM kills, pressure. */
   readonly cgroupStats?: () => CgroupStats;
+}
+
+/** What a vassal's current (or last) jail has said and done. */
+export interface JailFlags {
+  /** It spoke the emperor protocol (a byte on the emperor pipe). */
+  speaks: boolean;
+  loyal: boolean;
+  ready: boolean;
+  accepting: boolean;
+  hung: boolean;
+  /** It said byte 22 (going down). */
+  goingDown: boolean;
+  /** The exec failed for good (no such program): retrying would not help. */
+  execFailed: boolean;
+}
+
+export const freshFlags = (): JailFlags => ({ speaks: false, loyal: false, ready: false, accepting: false, hung: false, goingDown: false, execFailed: false });
+
+/** What a Vassal knows of itself, for snapshotOf(). */
+export interface SnapshotFacts {
+  readonly name: string;
+  readonly state: VassalState;
+  readonly source: VassalSource;
+  readonly jail: Jail | undefined;
+  readonly plan: LaunchPlan | undefined;
+  readonly flags: { readonly loyal: boolean; readonly ready: boolean; readonly accepting: boolean; readonly speaks: boolean };
+  readonly times: VassalTimes;
+  readonly respawns: number;
+  readonly restarts: number;
+  readonly error: string | undefined;
+  readonly lastExit: string | undefined;
+  readonly blacklist: BlacklistEntry | undefined;
+  readonly onDemand: string | undefined;
+  readonly mode: 'spawned' | 'adopted' | undefined;
+}
+
+export function snapshotOf(f: SnapshotFacts, options: Pick<EmperorOptions, 'tyrant' | 'tyrantNofollow'>): VassalSnapshot {
+  const plan = f.plan;
+  return {
+    name: f.name,
+    state: f.state,
+    source: f.source,
+    pid: f.jail?.pid ?? 0,
+    loyal: f.flags.loyal,
+    ready: f.flags.ready,
+    accepting: f.flags.accepting,
+    speaksProtocol: f.flags.speaks,
+    ...timesInSeconds(f.times),
+    respawns: f.respawns,
+    restarts: f.restarts,
+    namespaces: plan?.namespaces ?? [],
+    groups: plan?.groups ?? [],
+    caps: plan?.caps ?? [],
+    ...(f.error !== undefined ? { error: f.error } : {}),
+    ...(f.lastExit !== undefined ? { lastExit: f.lastExit } : {}),
+    ...(f.blacklist ? { blacklist: f.blacklist } : {}),
+    ...(f.onDemand !== undefined ? { onDemand: f.onDemand } : {}),
+    ...(f.mode ? { mode: f.mode } : {}),
+    ...ownerIds(plan, f.source, options),
+    ...containment(plan, f.jail),
+  };
 }
 
 // Tyrant mode: whom it runs (or would run) as is the file's owner, even before a plan.

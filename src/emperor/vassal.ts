@@ -1,37 +1,45 @@
-// One vassal under the emperor: an explicit state machine around one jail at a time.
+// One vassal under the emperor: an explicit state machine around one jail at a time (two
+// for a moment during a rolling re-adoption: rolling.ts).
 //
 //   spawning ──started──▶ running ──config changed──▶ reloading ──ready──▶ running
 //      │                    │  └──removed / shutdown──▶ stopping ──exited──▶ stopped
 //      │                    └──died──▶ respawn-wait (loyal) | blacklisted (not yet loyal)
 //      └──bad config──▶ failed (until the file changes)
 //
-// An on-demand vassal starts in `on-demand`: the emperor holds its socket and spawns it at
-// the first connection; when it leaves (byte 22, or any exit) it goes back to `on-demand`.
+// `spawning` covers an adoption waiting for its base. An on-demand vassal starts in
+// `on-demand`: the emperor holds its socket and starts its jail at the first connection;
+// when it leaves (byte 22, or any exit) it goes back to `on-demand`.
 //
 // All it needs comes in through VassalContext; nothing is shared with another vassal. Its
-// seams: vassal-launch.ts (fds, build, launch), exit-policy.ts (what an exit leads to),
-// held-socket.ts (the on-demand socket), vassal-snapshot.ts (what stats and ps show).
+// seams: jail-source.ts (where its jail comes from: spawned, adopted from a fork-server
+// base, either held on demand), exit-policy.ts (what an exit leads to), fork-bases.ts (the
+// bases adoptions wait for), vassal-snapshot.ts (what stats and ps show).
 import { isJailError, PlanError, type LaunchError } from '../errors';
 import type { Jail, JailExit } from '../jail/launch';
 import type { VassalSource } from '../monitors/types';
 import { OWNER_FIELD } from './tyrant';
+import { ownerChange } from './names';
 import { VassalLog, type Stream } from './vassal-log';
-import { ControlError } from './control';
-import { onDemandAddress } from './on-demand';
-import { describeExit, linesSince, maxProcsHint, pidsMaxHint } from './diagnose';
-import { configPacket, EmperorChannel, FROM_VASSAL, TO_VASSAL } from './protocol';
+import { describeExit, exitHint, linesSince } from './diagnose';
+import { FROM_VASSAL, TO_VASSAL } from './protocol';
+import { JailLink } from './jail-link';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
 import type { VassalBuild } from './vassal-config';
-import { dryBuildVassal, launchVassal, type BuildEnv } from './vassal-launch';
+import { discard, dryBuildVassal, type VassalLaunch } from './vassal-launch';
 import { afterExit } from './exit-policy';
-import { HeldSocket } from './held-socket';
+import type { HeldSocket } from './held-socket';
+import { openJailSource, type JailSource } from './jail-source';
+import { AdoptSource, type AdoptEnv } from './adopt-source';
+import type { BaseInstance } from './fork-bases';
+import type { Retiring } from './retiring';
+import { rollOver } from './rolling';
 import type { LaunchQueue } from './launch-queue';
 import { Timers } from './timers';
-import { containment, newTimes, ownerIds, timesInSeconds, type VassalSnapshot, type VassalState } from './vassal-snapshot';
+import { freshFlags, newTimes, snapshotOf, type VassalSnapshot, type VassalState } from './vassal-snapshot';
 
 export type { VassalSnapshot, VassalState } from './vassal-snapshot';
 
-export interface VassalContext extends BuildEnv {
+export interface VassalContext extends AdoptEnv {
   /** The emperor's one queue of launches (a few per turn of the event loop). */
   readonly launches: LaunchQueue;
   log(line: string): void;
@@ -47,13 +55,10 @@ export class Vassal {
   private state: VassalState = 'spawning';
   private jail: Jail | undefined;
   private build: VassalBuild | undefined;
-  private channel: EmperorChannel | undefined;
-  private configChannel: EmperorChannel | undefined;
-  private speaks = false;
-  private loyal = false;
-  private ready = false;
-  private accepting = false;
-  private hung = false;
+  /** Our ends of its running jail's pipes. */
+  private link: JailLink | undefined;
+  /** What its current (or last) jail has said and done (vassal-snapshot.ts JailFlags). */
+  private flags = freshFlags();
   private removed = false;
   private restartWhenDown = false;
   /** The emperor is shutting down: a stop that nothing overtakes. */
@@ -66,10 +71,13 @@ export class Vassal {
   private blacklist: BlacklistEntry | undefined;
   private readonly timers = new Timers<'respawn' | 'curse' | 'heartbeat' | 'loyal'>();
   private readonly waiters: Array<() => void> = [];
-  private onDemand: HeldSocket | undefined;
-  private goingDown = false;
-  /** The exec failed for good (no such program): retrying would not help. */
-  private execFailed = false;
+  /** Where its jail comes from (jail-source.ts); it holds the vassal's socket, if any. */
+  private origin: JailSource | undefined;
+  /** A start under way (an adoption waiting for its base): aborted when it is no longer wanted. */
+  private starting: AbortController | undefined;
+  /** A rolling re-adoption: the old instance, serving until the new one accepts. */
+  private retiring: Retiring | undefined;
+  private unwatchBase: (() => void) | undefined;
   private lastWarnings = '';
   /** Bumped whenever the config is looked at again: a late on-demand answer is dropped. */
   private generation = 0;
@@ -85,74 +93,85 @@ export class Vassal {
     this.log = new VassalLog(dir, name, ctx.options.logsMaxSize, (stream, line) => ctx.echo(name, stream, line));
   }
 
-  get currentState(): VassalState {
-    return this.state;
-  }
-
-  get path(): string {
-    return this.source.path;
-  }
-
+  get currentState(): VassalState { return this.state; }
+  get path(): string { return this.source.path; }
   get currentSource(): VassalSource { return this.source; }
   /** Its jail's top process, 0 when none runs (reaped through the jail's pidfd). */
   get pid(): number { return this.jail?.pid ?? 0; }
+  /** Every top process of its that runs: during a rolling re-adoption, the old one too. */
+  get pids(): number[] { return [this.jail?.pid ?? 0, this.retiring?.jail.pid ?? 0].filter((p) => p > 0); }
 
-  start(): void {
-    this.prepare();
+  start(): void { this.prepare(); }
+
+  /** The socket held for it while it is on demand. */
+  private get onDemand(): HeldSocket | undefined {
+    return this.origin?.onDemand ? this.origin.held : undefined;
   }
 
-  // Works out whether the vassal is on demand (and binds its socket), then waits for a
-  // connection or spawns.
+  // Works out where its jail comes from (the config is checked now: on demand nothing runs
+  // until a connection), then waits for a connection or starts one.
   private prepare(): void {
     const generation = ++this.generation;
-    onDemandAddress(this.source, this.ctx.options).then(
-      (address) => {
-        if (generation !== this.generation || this.removed) return;
-        try {
-          this.holdSocket(address);
-        } catch (err: unknown) {
-          this.fail(`cannot hold the on-demand socket ${address}: ${(err as Error).message}`);
+    this.cancelStart();
+    const previous = this.origin?.held;
+    this.origin = undefined;
+    openJailSource(this.source, this.ctx, this.name, previous).then(
+      (origin) => {
+        if (generation !== this.generation || this.removed || this.final) {
+          if (!('kind' in origin)) origin.held?.close();
           return;
         }
-        if (!this.onDemand) {
-          this.spawn();
+        if ('kind' in origin) {
+          this.fail(origin.message);
           return;
         }
-        // Nothing runs until a connection comes: check the config now, not then.
-        try {
-          this.dryBuild();
-        } catch (err: unknown) {
-          if (!isJailError(err)) throw err;
-          this.fail(err.message);
-          return;
-        }
-        this.waitForConnection();
+        this.origin = origin;
+        // A new instance of its base: the vassal is re-adopted from it (a rolling deploy).
+        if (origin instanceof AdoptSource) this.unwatchBase = this.ctx.bases.onRenewed(origin.fork.server, (b) => this.rollOver(origin, b));
+        if (origin.onDemand) this.waitForConnection();
+        else this.spawn();
       },
       (err: Error) => {
-        if (generation === this.generation && !this.removed) this.fail(err.message);
+        if (generation === this.generation && !this.removed) this.fail(`internal error: ${err.stack ?? err.message}`);
       },
     );
   }
 
-  private holdSocket(address: string | undefined): void {
-    if (this.onDemand?.address === address) return;
-    this.releaseSocket();
-    if (address !== undefined) {
-      this.onDemand = HeldSocket.open(address);
-      this.ctx.log(`${this.name}: on demand, holding ${address}`);
-    }
+  private releaseSocket(): void {
+    this.cancelStart();
+    this.origin?.held?.close();
+    this.origin = undefined;
   }
 
-  private releaseSocket(): void {
-    this.onDemand?.close();
-    this.onDemand = undefined;
+  private cancelStart(): void {
+    this.starting?.abort();
+    this.starting = undefined;
+    this.unwatchBase?.();
+    this.unwatchBase = undefined;
+  }
+
+  // Its base has a new instance (touched: new code): re-adopted from it (rolling.ts).
+  private rollOver(origin: AdoptSource, base: BaseInstance): void {
+    rollOver({
+      name: this.name, bases: this.ctx.bases, curseMs: this.ctx.options.curseTolerance * 1000, log: this.ctx.log,
+      current: () => (this.jail && this.link && this.state === 'running' && this.flags.speaks && this.origin === origin && !this.retiring
+        ? { jail: this.jail, link: this.link, generation: this.generation, source: this.source } : undefined),
+      unchanged: (generation, old) => generation === this.generation && this.jail === old && this.state === 'running',
+      swap: (next, old) => {
+        this.retiring = old;
+        void old.jail.exited.then(() => this.retiring === old && (this.retiring = undefined));
+        this.jail = this.link = undefined;
+        this.clearFlags();
+        this.launched(next);
+      },
+    }, origin, base);
   }
 
   // The jail is down; the next connection (perhaps already waiting in the backlog) spawns it.
   private waitForConnection(): void {
     const held = this.onDemand;
     if (!held) return;
-    this.setState('on-demand');
+    this.state = 'on-demand';
     held.watch(() => {
       if (this.onDemand !== held || this.state !== 'on-demand') return;
       this.ctx.log(`${this.name}: a connection on ${held.address}; spawning`);
@@ -162,17 +181,14 @@ export class Vassal {
 
   private fail(message: string): void {
     this.error = message;
-    this.setState('failed');
+    this.state = 'failed';
     this.ctx.log(`${this.name}: ${message}; not started (fix the file: it is read again when it changes)`);
     this.finish();
   }
 
   // The config file changed (or SIGHUP asked for a reload).
   change(source: VassalSource, why = 'config changed'): void {
-    const before = this.source;
-    const owner = (x: VassalSource): string => (x.link && this.ctx.options.tyrantNofollow ? `${x.link.uid}:${x.link.gid}` : `${x.uid}:${x.gid}`);
-    if (this.ctx.options.tyrant && owner(before) !== owner(source))
-      why = `the file's owner changed (${owner(before)} → ${owner(source)})`;
+    why = ownerChange(this.source, source, this.ctx.options) ?? why;
     this.source = source;
     if (this.final) return;
     switch (this.state) {
@@ -223,18 +239,19 @@ export class Vassal {
   // Stops the jail (byte 0 or 2, or SIGTERM for a vassal that does not speak the protocol);
   // SIGKILLs the whole jail after emperor-curse-tolerance. Resolves once it is reaped.
   stop(): Promise<void> {
+    this.retiring?.retire();
     this.restartWhenDown = false;
     this.generation++;
     this.timers.clear('respawn');
     this.releaseSocket();
     if (!this.jail) {
-      this.setState('stopped');
+      this.state = 'stopped';
       this.finish();
       return Promise.resolve();
     }
     const done = new Promise<void>((resolve) => this.waiters.push(resolve));
     if (this.state !== 'stopping') {
-      this.setState('stopping');
+      this.state = 'stopping';
       this.askToStop();
     }
     return done;
@@ -255,96 +272,65 @@ export class Vassal {
     }
   }
 
-  // The control socket's commands (jailctl reload/stop/start/unblacklist): each answers
-  // with one line for the operator, or throws ControlError when the state does not allow it.
-
-  requestReload(why: string): string {
-    if (this.state === 'stopped') throw new ControlError('ESTATE', `${this.name} is stopped; \`jailctl start ${this.name}\` starts it`);
-    const was = this.state;
-    this.change(this.source, why);
-    return was === 'running' || was === 'reloading' ? `${this.name}: reloading` : `${this.name}: was ${was}; config read again`;
-  }
-
-  async requestStop(): Promise<string> {
-    if (this.state === 'stopped') throw new ControlError('ESTATE', `${this.name} is already stopped`);
-    this.ctx.log(`${this.name}: stop asked on the control socket`);
-    await this.stop();
-    return `${this.name}: stopped${this.lastExit ? ` (${this.lastExit})` : ''}; it stays so until \`jailctl start ${this.name}\` or its file changes`;
-  }
-
-  requestStart(): string {
-    if (this.final) throw new ControlError('ESTATE', `the emperor is shutting down; ${this.name} stays stopped`);
-    if (!['stopped', 'failed', 'blacklisted', 'respawn-wait'].includes(this.state))
-      throw new ControlError('ESTATE', `${this.name} is already ${this.state}${this.jail ? ` (pid ${this.jail.pid})` : ''}`);
-    this.ctx.log(`${this.name}: start asked on the control socket`);
+  // jailctl start (vassal-commands.ts checks the state): from the file, off the blacklist.
+  startAgain(): void {
     this.timers.clear('respawn');
     this.blacklist = undefined;
     this.prepare();
-    return `${this.name}: starting`;
   }
 
-  requestUnblacklist(): string {
-    if (!this.blacklist) return '';
-    this.clearBlacklist();
-    return `${this.name}: off the blacklist`;
-  }
+  /** The emperor is shutting down: nothing starts it again. */
+  get shuttingDown(): boolean { return this.final; }
 
   snapshot(): VassalSnapshot {
-    const plan = this.build?.plan;
-    return {
-      name: this.name,
-      state: this.state,
-      source: this.source,
-      pid: this.jail?.pid ?? 0,
-      loyal: this.loyal,
-      ready: this.ready,
-      accepting: this.accepting,
-      speaksProtocol: this.speaks,
-      ...timesInSeconds(this.times),
-      respawns: this.respawns,
-      restarts: this.restarts,
-      namespaces: plan?.namespaces ?? [],
-      groups: plan?.groups ?? [],
-      caps: plan?.caps ?? [],
-      ...(this.error !== undefined ? { error: this.error } : {}),
-      ...(this.lastExit !== undefined ? { lastExit: this.lastExit } : {}),
-      ...(this.blacklist ? { blacklist: this.blacklist } : {}),
-      ...(this.onDemand ? { onDemand: this.onDemand.address } : {}),
-      ...ownerIds(plan, this.source, this.ctx.options),
-      ...containment(plan, this.jail),
-    };
-  }
-
-  private setState(state: VassalState): void {
-    this.state = state;
+    const { name, state, source, jail, times, respawns, restarts, error, lastExit, blacklist } = this;
+    const facts = { name, state, source, jail, times, respawns, restarts, error, lastExit, blacklist, flags: this.flags };
+    return snapshotOf({ ...facts, plan: this.build?.plan, onDemand: this.onDemand?.address, mode: this.origin?.mode }, this.ctx.options);
   }
 
   // The launch waits its turn in the emperor's queue; a stop or a new config meanwhile
   // (a new generation) drops it.
   private spawn(): void {
     this.timers.clear('respawn');
-    this.setState('spawning');
+    this.state = 'spawning';
     const generation = ++this.generation;
     this.ctx.launches.run(() => {
       if (generation === this.generation && this.state === 'spawning' && !this.jail) this.launch();
     });
   }
 
+  // Asks its source for a jail: at once (spawned) or once its base answers (adopted).
   private launch(): void {
-    this.speaks = this.loyal = this.ready = this.accepting = this.hung = this.goingDown = this.execFailed = false;
-    this.times.lastHeartbeat = 0;
+    const origin = this.origin;
+    if (!origin) return;
+    this.clearFlags();
+    const generation = this.generation;
+    const abort = (this.starting = new AbortController());
+    origin.start(this.source, abort.signal).then(
+      (launched) => {
+        if (this.starting === abort) this.starting = undefined;
+        if (generation !== this.generation || this.origin !== origin || this.state !== 'spawning' || this.jail) discard(launched);
+        else this.launched(launched);
+      },
+      (err: Error) => {
+        if (generation === this.generation) this.fail(`internal error while starting: ${err.stack ?? err.message}`);
+      },
+    );
+  }
 
-    const launched = launchVassal(this.source, this.ctx, this.onDemand, this.name);
+  private clearFlags(): void {
+    [this.flags, this.times.lastHeartbeat] = [freshFlags(), 0];
+  }
+
+  private launched(launched: VassalLaunch): void {
     if (launched.kind === 'config-error') {
       this.fail(launched.error.message);
       return;
     }
     // Once per config, not once per respawn (a crash loop would flood the log).
-    const build = launched.build;
-    const warnings = build.warnings.join('\n');
-    if (warnings !== this.lastWarnings) for (const w of build.warnings) this.ctx.log(`${this.name}: warning: ${w}`);
-    this.lastWarnings = warnings;
-    this.build = build;
+    const build = (this.build = launched.build);
+    if (build.warnings.join('\n') !== this.lastWarnings) for (const w of build.warnings) this.ctx.log(`${this.name}: warning: ${w}`);
+    this.lastWarnings = build.warnings.join('\n');
     if (launched.kind === 'launch-error') {
       this.error = launched.error.message;
       this.ctx.log(`${this.name}: ${launched.error.message}`);
@@ -352,32 +338,28 @@ export class Vassal {
       return;
     }
     const { jail, fds } = launched;
-    if (fds.stdout !== undefined) this.log.attach(fds.stdout, 'stdout');
-    if (fds.stderr !== undefined) this.log.attach(fds.stderr, 'stderr');
     this.jail = jail;
     this.error = undefined;
+    if (build.fork?.kind === 'base') this.ctx.bases.loading(build.fork.socket, this.name, jail.pid);
     this.times.lastRun = Date.now();
     if (this.times.firstRun === 0) this.times.firstRun = this.times.lastRun;
-    this.channel = new EmperorChannel(fds.emperor, (b) => this.onByte(jail, b), () => this.channel?.close());
-    if (fds.config !== undefined) {
-      this.configChannel = new EmperorChannel(fds.config, () => undefined, () => undefined);
-      this.pushConfig();
-    }
+    this.link = new JailLink(fds, this.log, (b) => this.onByte(jail, b));
+    this.pushConfig();
 
     jail.started.then(
       () => {
         if (this.jail !== jail) return;
-        if (this.state === 'spawning') this.setState('running');
+        if (this.state === 'spawning') this.state = 'running';
         this.ctx.log(`${this.name}: running (pid ${jail.pid}${jail.plan.uid !== undefined ? `, uid ${jail.plan.uid}` : ''})`);
         this.timers.set('loyal', this.ctx.options.loyalAfter * 1000, () => {
-          if (this.jail === jail && !this.speaks) this.becomeLoyal();
+          if (this.jail === jail && !this.flags.speaks) this.becomeLoyal();
         });
       },
       (err: LaunchError) => {
         if (this.jail !== jail) return;
         const message = err.message.replace(/^[^:]*: /, ''); // our name, not the plan's
         this.error = message;
-        this.execFailed = err.stage === 'exec' && (err.errnoCode === 'ENOENT' || err.errnoCode === 'EACCES' || err.errnoCode === 'ENOEXEC');
+        this.flags.execFailed = err.stage === 'exec' && (err.errnoCode === 'ENOENT' || err.errnoCode === 'EACCES' || err.errnoCode === 'ENOEXEC');
         this.ctx.log(`${this.name}: ${message}`);
       },
     );
@@ -385,15 +367,10 @@ export class Vassal {
     void jail.exited.then((exit) => jail.started.then(() => exit, () => exit)).then((exit) => this.onExit(jail, exit));
   }
 
-  // The config compiled without launching anything (fds are placeholders).
-  private dryBuild(): VassalBuild {
-    return dryBuildVassal(this.source, this.ctx, this.onDemand);
-  }
-
   private reload(why: string): void {
     let next: VassalBuild;
     try {
-      next = this.dryBuild();
+      next = dryBuildVassal(this.source, this.ctx, this.origin?.held); // fds are placeholders
     } catch (err: unknown) {
       if (!isJailError(err)) throw err;
       this.error = err.message;
@@ -409,19 +386,20 @@ export class Vassal {
       return;
     }
     this.respawns++;
-    if (this.speaks && this.jail && this.build && next.jailKey === this.build.jailKey) {
+    // A base always gets a new process: only a fresh one loads the new code.
+    if (this.flags.speaks && this.jail && this.build && next.jailKey === this.build.jailKey && next.fork?.kind !== 'base') {
       // Same jail, new app config: the vassal reloads itself (and asks for its config).
       this.build = { ...this.build, ...(next.configText !== undefined ? { configText: next.configText } : {}) };
-      this.setState('reloading');
-      this.ready = this.accepting = false;
-      if (this.channel?.send(TO_VASSAL.RELOAD)) {
+      this.state = 'reloading';
+      this.flags.ready = this.flags.accepting = false;
+      if (this.link?.send(TO_VASSAL.RELOAD)) {
         this.ctx.log(`${this.name}: ${why}; reload byte sent`);
         return;
       }
     }
     this.ctx.log(`${this.name}: ${why}; restarting the jail`);
     this.restartWhenDown = true;
-    this.setState('reloading');
+    this.state = 'reloading';
     this.askToStop();
   }
 
@@ -429,7 +407,7 @@ export class Vassal {
     const jail = this.jail;
     if (!jail) return;
     const byte = this.ctx.options.gracefulShutdown ? TO_VASSAL.GRACEFUL_STOP : TO_VASSAL.STOP;
-    if (!(this.speaks && this.channel?.send(byte))) jail.signal('SIGTERM');
+    if (!(this.flags.speaks && this.link?.send(byte))) jail.signal('SIGTERM');
     this.timers.set('curse', this.ctx.options.curseTolerance * 1000, () => {
       if (this.jail !== jail) return;
       this.times.cursed = Date.now();
@@ -440,11 +418,11 @@ export class Vassal {
 
   private onByte(jail: Jail, byte: number): void {
     if (this.jail !== jail) return;
-    this.speaks = true;
+    this.flags.speaks = true;
     const now = Date.now();
     switch (byte) {
       case FROM_VASSAL.SPAWNED:
-        this.ready = true;
+        this.flags.ready = true;
         this.times.lastReady = now;
         this.reloaded();
         return;
@@ -453,8 +431,10 @@ export class Vassal {
         return;
       case FROM_VASSAL.ACCEPTING:
         // uWSGI 2.0 sends 5, not 1, after a graceful reload.
-        this.accepting = true;
+        this.flags.accepting = true;
         this.times.lastAccepting = now;
+        if (this.build?.fork?.kind === 'base') this.ctx.bases.accepting(this.build.fork.socket, jail.pid);
+        this.retiring?.retire(); // a rolling re-adoption: the new instance accepts, the old one goes
         this.reloaded();
         return;
       case FROM_VASSAL.LOYAL:
@@ -466,7 +446,7 @@ export class Vassal {
         return;
       case FROM_VASSAL.GOING_DOWN:
         // uWSGI's die-on-idle says 22 and waits to be told to stop; our app server just goes.
-        this.goingDown = true;
+        this.flags.goingDown = true;
         this.ctx.log(`${this.name}: going down${this.onDemand ? ' (back to on demand)' : ''}`);
         this.askToStop();
         return;
@@ -480,29 +460,27 @@ export class Vassal {
 
   private reloaded(): void {
     if (this.state !== 'reloading' || this.restartWhenDown) return;
-    this.setState('running');
+    this.state = 'running';
     this.ctx.log(`${this.name}: reloaded`);
   }
 
   private becomeLoyal(): void {
-    if (!this.loyal) this.ctx.log(`${this.name}: loyal`);
-    this.loyal = true;
+    if (!this.flags.loyal) this.ctx.log(`${this.name}: loyal`);
+    this.flags.loyal = true;
     this.times.lastLoyal = Date.now();
     this.blacklist = undefined;
   }
 
   private onHung(jail: Jail): void {
     if (this.jail !== jail) return;
-    this.hung = true;
+    this.flags.hung = true;
     this.ctx.log(`${this.name}: no heartbeat for ${this.ctx.options.requiredHeartbeat} s: hung; killing the whole jail`);
     jail.signal('SIGKILL');
   }
 
   private pushConfig(): void {
-    const text = this.build?.configText;
-    if (text === undefined || !this.configChannel) return;
     try {
-      this.configChannel.write(configPacket(text));
+      this.link?.pushConfig(this.build?.configText);
     } catch (err: unknown) {
       this.ctx.log(`${this.name}: cannot send the config: ${(err as Error).message}`);
     }
@@ -510,24 +488,33 @@ export class Vassal {
 
   private onExit(jail: Jail, exit: JailExit): void {
     if (this.jail !== jail) return;
+    const old = this.retiring;
+    if (old && !old.retired && this.state === 'running') {
+      // The new instance of a rolling re-adoption died before it accepted: the old one serves on.
+      this.ctx.log(`${this.name}: the new instance ${describeExit(exit, jail.plan)} before it accepted; the old one (pid ${old.jail.pid}) serves on`);
+      this.retiring = undefined;
+      this.link?.close();
+      if (this.origin instanceof AdoptSource) this.origin.slot = this.origin.slot === 0 ? 1 : 0;
+      [this.jail, this.link, this.flags] = [old.jail, old.link, { ...freshFlags(), speaks: true, loyal: true, ready: true, accepting: true }];
+      return;
+    }
     this.jail = undefined;
-    this.channel?.close();
-    this.configChannel?.close();
-    this.channel = this.configChannel = undefined;
+    this.link?.close();
+    this.link = undefined;
     this.timers.clear('curse', 'heartbeat', 'loyal');
     this.lastExit = describeExit(exit, jail.plan);
-    const said = linesSince(this.log.tail(20), this.times.lastRun);
-    const hint = maxProcsHint(jail.plan.maxProcs, jail.plan.uid, said, this.error) ?? pidsMaxHint(jail.plan, said, this.error);
+    if (this.build?.fork?.kind === 'base') this.ctx.bases.down(this.build.fork.socket, jail.pid, this.lastExit);
+    const hint = exitHint(jail.plan, linesSince(this.log.tail(20), this.times.lastRun), this.error);
     if (hint) this.ctx.log(`${this.name}: ${this.lastExit}; ${hint}`);
 
     const action = afterExit({
-      state: this.state, exit, restartWhenDown: this.restartWhenDown, onDemand: this.onDemand !== undefined, goingDown: this.goingDown,
-      loyal: this.loyal, hung: this.hung, execFailed: this.execFailed, quick: Date.now() - this.times.lastRun < this.ctx.options.throttle,
+      state: this.state, exit, restartWhenDown: this.restartWhenDown, onDemand: this.onDemand !== undefined, goingDown: this.flags.goingDown,
+      loyal: this.flags.loyal, hung: this.flags.hung, execFailed: this.flags.execFailed, quick: Date.now() - this.times.lastRun < this.ctx.options.throttle,
     });
     switch (action) {
       case 'stopped':
         this.ctx.log(`${this.name}: stopped (${this.lastExit})`);
-        this.setState('stopped');
+        this.state = 'stopped';
         this.finish();
         return;
       case 'restart':
@@ -535,29 +522,30 @@ export class Vassal {
         this.release();
         this.restarts++;
         this.ctx.log(`${this.name}: old jail ${this.lastExit}; ${this.onDemand ? 'the next connection starts the new one' : 'starting the new one'}`);
-        this.resume();
+        // From the file as it is now: it may be adopted now, or spawned, or on demand.
+        this.prepare();
         return;
       case 'on-demand':
         this.ctx.log(`${this.name}: ${this.lastExit}; back to on demand`);
         this.waitForConnection();
         return;
       case 'failed':
-        this.setState('failed');
+        this.state = 'failed';
         this.ctx.log(`${this.name}: not retried: fix the file or install the program, then touch the file (or SIGHUP the emperor)`);
         return;
       case 'no-respawn':
         this.ctx.log(`${this.name}: exited with status 26: not respawned`);
-        this.setState('stopped');
+        this.state = 'stopped';
         return;
       case 'respawn':
-        this.ctx.log(`${this.name}: ${this.hung ? 'killed as hung' : this.lastExit}; respawning`);
-        this.setState('respawn-wait');
+        this.ctx.log(`${this.name}: ${this.flags.hung ? 'killed as hung' : this.lastExit}; respawning`);
+        this.state = 'respawn-wait';
         this.respawns++;
         this.restarts++;
         this.timers.set('respawn', 0, () => this.resume());
         return;
       case 'blacklist':
-        this.ctx.log(`${this.name}: ${this.lastExit} ${this.loyal ? `within ${this.ctx.options.throttle} ms of its start` : 'before it was loyal'}`);
+        this.ctx.log(`${this.name}: ${this.lastExit} ${this.flags.loyal ? `within ${this.ctx.options.throttle} ms of its start` : 'before it was loyal'}`);
         this.diedBeforeLoyal();
     }
   }
@@ -565,7 +553,7 @@ export class Vassal {
   // Not loyal yet: on the blacklist, and a longer wait before every further attempt.
   private diedBeforeLoyal(): void {
     this.blacklist = blacklistAfterDeath(this.blacklist, Date.now(), this.ctx.options.throttle, this.ctx.options.maxThrottle);
-    this.setState('blacklisted');
+    this.state = 'blacklisted';
     const wait = this.blacklist.throttleMs;
     this.ctx.log(`${this.name}: blacklisted (attempt ${this.blacklist.attempt}); next attempt in ${(wait / 1000).toFixed(1)} s`);
     this.timers.set('respawn', wait, () => {

@@ -1,9 +1,9 @@
 // launchJail(): hands a plan to the executor and turns its status fd and pidfd into two
 // promises: `started` (the vassal's exec worked, or a LaunchError) and `exited`.
-import { closeSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { LaunchError } from '../errors';
-import { binding, testBinding, type FdWatcher, type StageRecord } from '../native/binding';
+import { binding, testBinding, type FdWatcher, type LaunchedChild, type StageRecord } from '../native/binding';
 import { serializePlan, type FaultInjection } from '../plan/serialize';
 import type { LaunchPlan } from '../plan/types';
 import type { JailCgroup } from './cgroup';
@@ -121,57 +121,63 @@ export function launchJail(plan: LaunchPlan, options: LaunchOptions = {}): Jail 
     if (typeof e.errno !== 'number') throw err;
     throw toLaunchError(plan, { stage: e.stage ?? 'clone', errno: -e.errno, item: e.item ?? -1, status: 0 }, err);
   }
+  return superviseJail(plan, child, options);
+}
+
+/** How often a top process that is not our child yet is looked at again (adopted: its
+ *  middle process has not exited, so it has not been reparented to the emperor). */
+const NOT_OURS_YET_MS = 20;
+
+/** What superviseJail needs besides the launch's options. */
+export interface SuperviseOptions extends LaunchOptions {
+  /** The top process was forked by someone else (a fork-server base) and becomes our
+   *  child only once its parent exits: ECHILD from waitid means "not yet" while it exists. */
+  readonly adopted?: boolean;
+}
+
+// Watches a jail that runs (or starts): `statusFd` carries the executor's status records
+// (a launch's status pipe, or an adoption's connection after its pid packet), `pidfd` its
+// top process. Takes both fds over.
+export function superviseJail(plan: LaunchPlan, child: LaunchedChild, options: SuperviseOptions = {}): Jail {
   const { pid, pidfd, statusFd } = child;
   let reaped = false;
   const cg = options.cgroup ? watchCgroup(plan, options.cgroup, options.log ?? (() => undefined)) : undefined;
 
   const exited = new Promise<JailExit>((resolve) => {
-    const watcher = new binding.FdWatcher(pidfd, () => {
-      let r: ReturnType<typeof binding.waitPidfd>;
-      try {
-        r = binding.waitPidfd(pidfd);
-      } catch (err: unknown) {
-        // Reaped by someone else (the emperor's orphan pass, after a long stall): it is gone,
-        // its status unknown.
-        if ((err as NodeJS.ErrnoException).code !== 'ECHILD') throw err;
-        r = { pid, code: null, signal: 9 };
-      }
-      if (r === null) return;
+    const finish = (r: { code: number | null; signal: number | null }): void => {
       reaped = true;
-      watcher.close();
       closeSync(pidfd);
       // The jail is over when its top process is: what it left behind goes too.
       const oomKills = cg?.ended() ?? 0;
       resolve({ code: r.code, signal: r.signal, ...(oomKills > 0 ? { oomKills } : {}) });
-    });
+    };
+    const watch = (): void => {
+      const watcher = new binding.FdWatcher(pidfd, () => {
+        let r: ReturnType<typeof binding.waitPidfd>;
+        try {
+          r = binding.waitPidfd(pidfd);
+        } catch (err: unknown) {
+          if ((err as NodeJS.ErrnoException).code !== 'ECHILD') throw err;
+          if (options.adopted && existsSync(`/proc/${pid}`)) {
+            // Exited before its middle process did: it is not our child yet. Look again
+            // shortly (the pidfd stays readable: watching it now would spin).
+            watcher.close();
+            setTimeout(watch, NOT_OURS_YET_MS);
+            return;
+          }
+          // Reaped by someone else (the emperor's orphan pass, after a long stall): it is
+          // gone, its status unknown.
+          r = { pid, code: null, signal: 9 };
+        }
+        if (r === null) return;
+        watcher.close();
+        finish(r);
+      });
+    };
+    watch();
   });
 
-  // Progress records name each stage as it begins; a failure record ends the launch; EOF
-  // after the exec's progress record is the exec's success. EOF before it: the launch died
-  // (killed by a signal) at the last stage reached, which `exited` then explains.
-  const started = new Promise<void>((resolve, reject) => {
-    let last: { stage: string; item: number } = { stage: 'helper', item: -1 };
-    let execReached = false;
-    let watcher: FdWatcher | undefined;
-    const check = (): void => {
-      for (;;) {
-        const rec = binding.readStatus(statusFd);
-        if (rec === undefined) return; // woken early; wait for more
-        if (rec !== null && rec.progress) {
-          last = { stage: rec.stage, item: rec.item };
-          execReached = rec.stage === 'exec';
-          continue;
-        }
-        watcher?.close();
-        closeSync(statusFd);
-        if (rec !== null) reject(toLaunchError(plan, rec));
-        else if (execReached) resolve();
-        else void exited.then((exit) => reject(toLaunchError(plan, diedAt(last, exit))));
-        return;
-      }
-    };
-    watcher = new binding.FdWatcher(statusFd, check);
-  });
+  const started = readStatusRecords(plan, statusFd, exited);
   // The caller may only care about `exited`; a failed start must not become an unhandled rejection.
   started.catch(() => undefined);
 
@@ -202,4 +208,46 @@ export function launchJail(plan: LaunchPlan, options: LaunchOptions = {}): Jail 
       }
     },
   };
+}
+
+// Progress records name each stage as it begins; a failure record ends the launch; EOF
+// after the exec's progress record is the exec's success. EOF before it: the launch died
+// (killed by a signal) at the last stage reached, which `exited` then explains. A record
+// that cannot be read (a short one: EPROTO) fails the start at the last stage reached.
+// Takes `statusFd` over.
+export function readStatusRecords(plan: LaunchPlan, statusFd: number, exited: Promise<JailExit>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let last: { stage: string; item: number } = { stage: 'helper', item: -1 };
+    let execReached = false;
+    let watcher: FdWatcher | undefined;
+    const end = (): void => {
+      watcher?.close();
+      closeSync(statusFd);
+    };
+    const check = (): void => {
+      for (;;) {
+        let rec: ReturnType<typeof binding.readStatus>;
+        try {
+          rec = binding.readStatus(statusFd);
+        } catch (err: unknown) {
+          end();
+          const errno = (err as { errno?: number }).errno;
+          reject(toLaunchError(plan, { stage: last.stage, errno: typeof errno === 'number' ? Math.abs(errno) : constants.errno.EPROTO, item: last.item, status: 0 }, err));
+          return;
+        }
+        if (rec === undefined) return; // woken early; wait for more
+        if (rec !== null && rec.progress) {
+          last = { stage: rec.stage, item: rec.item };
+          execReached = rec.stage === 'exec';
+          continue;
+        }
+        end();
+        if (rec !== null) reject(toLaunchError(plan, rec));
+        else if (execReached) resolve();
+        else void exited.then((exit) => reject(toLaunchError(plan, diedAt(last, exit))));
+        return;
+      }
+    };
+    watcher = new binding.FdWatcher(statusFd, check);
+  });
 }

@@ -47,6 +47,49 @@ export function serializeCredentials(creds: Credentials): Buffer {
   return kv.bytes();
 }
 
+/** The fds a fork-server request carries first, in this order (docs/FORK-SERVER.md). */
+export interface AdoptionFds {
+  readonly emperor: number;
+  readonly config: number;
+  /** The listening socket the emperor holds for the vassal: fd 0 of its jail. */
+  readonly socket?: number;
+}
+
+/** A fork-server request's mask bits: which fds its SCM_RIGHTS list carries. */
+export const ADOPT_MASK = { EMPEROR: 0x01, CONFIG: 0x02, SOCKET: 0x04, MORE: 0x80 } as const;
+
+/** The most fds one request carries (the base's limit). */
+export const ADOPT_MAX_FDS = 64;
+
+// The adoption plan: the plan with every launcher fd (`fd SRC:DST`, `cgroup`,
+// `cgroup-procs`) replaced by its slot in the request's fd list, and that list (emperor
+// pipe, config pipe, held socket, then every other fd in the order the plan names them).
+// What the base cannot do in-process is refused: privileged programs, join, ctty.
+export function serializeAdoptionPlan(plan: LaunchPlan, first: AdoptionFds): { bytes: Buffer; fds: number[]; mask: number } {
+  const refuse = (field: string, why: string): never => {
+    throw new PlanError({ vassal: plan.vassal, field }, `an adopted vassal cannot have ${why}: the base applies its jail in-process, and execs nothing`);
+  };
+  if (plan.program.privileged) refuse('privileged', 'a privileged program');
+  if (plan.join) refuse('join', 'a jail to join');
+  if (plan.ctty) refuse('ctty', 'a controlling terminal');
+  const fds = [first.emperor, first.config, ...(first.socket !== undefined ? [first.socket] : [])];
+  const slot = (fd: number): number => {
+    let i = fds.indexOf(fd);
+    if (i < 0) i = fds.push(fd) - 1;
+    if (fds.length > ADOPT_MAX_FDS) throw new PlanError({ vassal: plan.vassal, field: 'fd' }, `an adoption carries at most ${ADOPT_MAX_FDS} fds; this plan names ${fds.length}`);
+    return i;
+  };
+  const bySlot: LaunchPlan = {
+    ...plan,
+    fds: plan.fds.map((f) => ({ src: slot(f.src), dst: f.dst })),
+    ...(plan.cgroup
+      ? { cgroup: { ...(plan.cgroup.dirFd !== undefined ? { dirFd: slot(plan.cgroup.dirFd) } : {}), procsFds: plan.cgroup.procsFds.map(slot) } }
+      : {}),
+  };
+  const mask = ADOPT_MASK.EMPEROR | ADOPT_MASK.CONFIG | ADOPT_MASK.MORE | (first.socket !== undefined ? ADOPT_MASK.SOCKET : 0);
+  return { bytes: serializePlan(bySlot), fds, mask };
+}
+
 // The bytes handed to binding.launch().
 export function serializePlan(plan: LaunchPlan, fault?: FaultInjection): Buffer {
   const kv = keyvals(plan.vassal);

@@ -1,0 +1,125 @@
+// An adopted vassal (one JailSource): forked from its fork-server base with the app already
+// loaded, then jailed in C by the same executor (jail_apply). Waits for the base to be up;
+// a base that dies under the request is waited for again, a base that misbehaves fails this
+// adoption only. The jail is then supervised like a spawned one (src/jail/launch.ts).
+import { isJailError, JailError, LaunchError } from '../errors';
+import { readStatusRecords, superviseJail } from '../jail/launch';
+import { closeLaunchFds } from '../jail/cgroup';
+import type { VassalSource } from '../monitors/types';
+import { serializeAdoptionPlan } from '../plan/serialize';
+import type { CgroupFds } from '../plan/types';
+import { AdoptError, requestAdoption } from './adopt';
+import type { ForkRole } from './fork-rules';
+import { BaseDownError, type ForkBases } from './fork-bases';
+import type { HeldSocket } from './held-socket';
+import type { JailSource } from './jail-source';
+import type { VassalBuild } from './vassal-config';
+import { dryBuildVassal, launched, openCgroup, prepareJail, type BuildEnv, type VassalLaunch } from './vassal-launch';
+
+/** What an adoption needs of the emperor besides a build's. */
+export interface AdoptEnv extends BuildEnv {
+  readonly bases: ForkBases;
+}
+
+/** Options of one start: `slot` 1 puts the jail in the cgroup beside the usual one (a
+ *  rolling re-adoption next to a running instance). */
+export interface AdoptStart {
+  readonly slot?: 0 | 1;
+}
+
+export class AdoptSource implements JailSource {
+  readonly mode = 'adopted';
+  /** The base instance (ForkBases) its running jail was forked from, and the cgroup slot it
+   *  is in: a rolling re-adoption goes from a newer instance into the other slot. */
+  adoptedFrom = 0;
+  slot: 0 | 1 = 0;
+  constructor(
+    private readonly env: AdoptEnv,
+    private readonly name: string,
+    readonly fork: Extract<ForkRole, { kind: 'adopted' }>,
+    readonly held: HeldSocket | undefined,
+    readonly onDemand: boolean,
+  ) {}
+
+  check(source: VassalSource): VassalBuild {
+    return dryBuildVassal(source, this.env, this.held);
+  }
+
+  // Waits for the base, then asks it; a base that went away meanwhile is waited for again.
+  async start(source: VassalSource, abort: AbortSignal, opts: AdoptStart = {}): Promise<VassalLaunch> {
+    const timeoutMs = this.env.options.forkServerTimeout * 1000;
+    for (;;) {
+      try {
+        await this.env.bases.waitFor(this.fork.server, this.name, timeoutMs, abort);
+      } catch (err: unknown) {
+        if (!(err instanceof BaseDownError)) throw err;
+        return this.failed(source, new AdoptError('connect', err.message, true));
+      }
+      if (abort.aborted) return this.failed(source, new AdoptError('connect', 'the adoption was cancelled', false));
+      const result = await this.once(source, opts.slot ?? 0);
+      if (result.kind === 'retry') {
+        this.env.log(`${this.name}: ${result.error.message}; waiting for the next base`);
+        continue;
+      }
+      return result;
+    }
+  }
+
+  private failed(source: VassalSource, error: JailError): VassalLaunch {
+    let build: VassalBuild;
+    try {
+      build = this.check(source);
+    } catch (err: unknown) {
+      if (!isJailError(err)) throw err;
+      return { kind: 'config-error', error: err };
+    }
+    return { kind: 'launch-error', build, error };
+  }
+
+  // One request to the base that is up now.
+  private async once(source: VassalSource, slot: 0 | 1): Promise<VassalLaunch | { kind: 'retry'; error: AdoptError }> {
+    const base = this.env.bases.current(this.fork.server);
+    if (!base?.accepting) return { kind: 'retry', error: new AdoptError('connect', 'the base went down', true) };
+    const prepared = prepareJail(source, this.env, this.held);
+    if ('kind' in prepared) return prepared;
+    const { build } = prepared;
+    let cgroupFds: CgroupFds | undefined;
+    try {
+      const { cgroup, fds } = openCgroup(this.env, this.name, build.plan, slot);
+      cgroupFds = fds;
+      const plan = cgroupFds ? { ...build.plan, cgroup: cgroupFds } : build.plan;
+      const wire = serializeAdoptionPlan(plan, { emperor: prepared.theirs.emperor, config: prepared.theirs.config, ...(this.held ? { socket: this.held.fd } : {}) });
+      const adopted = await requestAdoption({
+        vassal: this.name,
+        base: { name: base.name, pid: base.pid, socket: this.fork.server },
+        argv: plan.program.argv,
+        plan: wire.bytes,
+        fds: wire.fds,
+        mask: wire.mask,
+        configFd: prepared.fds.config,
+        timeoutMs: this.env.options.forkServerTimeout * 1000,
+      });
+      if (adopted.pid === 0) {
+        // Nothing was forked: the records say at which stage it failed.
+        const error = await readStatusRecords(plan, adopted.conn, Promise.resolve({ code: null, signal: null })).then(
+          () => new AdoptError('reply', `not adopted: base ${base.name} forked nothing, yet reported success`, false),
+          (err: LaunchError) => err,
+        );
+        prepared.closeAll();
+        return { kind: 'launch-error', build, error };
+      }
+      const jail = superviseJail(plan, { pid: adopted.pid, pidfd: adopted.pidfd, statusFd: adopted.conn }, { adopted: true, ...(cgroup ? { cgroup } : {}), log: this.env.log });
+      this.adoptedFrom = base.instance;
+      this.slot = slot;
+      return launched(prepared, jail);
+    } catch (err: unknown) {
+      prepared.closeAll();
+      if (err instanceof AdoptError && err.baseGone) return { kind: 'retry', error: err };
+      if (!isJailError(err)) throw err;
+      return { kind: 'launch-error', build, error: err };
+    } finally {
+      if (cgroupFds) closeLaunchFds(cgroupFds);
+    }
+  }
+}
+

@@ -1,0 +1,35 @@
+// The emperor's ends of one running jail: its emperor pipe (bytes both ways), its config
+// pipe (config packets out) and its stdout/stderr (into the vassal's log). One per jail, so
+// during a rolling re-adoption the old instance and the new one each keep their own.
+import { configPacket, EmperorChannel } from './protocol';
+import type { VassalFds } from './vassal-launch';
+import type { VassalLog } from './vassal-log';
+
+export class JailLink {
+  private channel: EmperorChannel | undefined;
+  private config: EmperorChannel | undefined;
+
+  constructor(fds: VassalFds, log: VassalLog, onByte: (byte: number) => void) {
+    if (fds.stdout !== undefined) log.attach(fds.stdout, 'stdout');
+    if (fds.stderr !== undefined) log.attach(fds.stderr, 'stderr');
+    this.channel = new EmperorChannel(fds.emperor, onByte, () => this.channel?.close());
+    if (fds.config !== undefined) this.config = new EmperorChannel(fds.config, () => undefined, () => undefined);
+  }
+
+  // False when the vassal can no longer hear us.
+  send(byte: number): boolean {
+    return this.channel?.send(byte) ?? false;
+  }
+
+  // The config text as one packet (the vassal reads it at start and after byte 2).
+  pushConfig(text: string | undefined): void {
+    if (text === undefined || !this.config) return;
+    this.config.write(configPacket(text)); // false: the vassal is gone, which its exit tells
+  }
+
+  close(): void {
+    this.channel?.close();
+    this.config?.close();
+    this.channel = this.config = undefined;
+  }
+}

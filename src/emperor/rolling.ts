@@ -1,0 +1,37 @@
+// A rolling re-adoption (a code deploy): the base of an adopted vassal has a new instance,
+// so a new jail is adopted from it onto the same held socket, in the vassal's other cgroup,
+// while the old one serves on; the old one retires (retiring.ts) once the new one accepts.
+// A few vassals at a time (ForkBases.roll). The state machine lends what it needs.
+import type { Jail } from '../jail/launch';
+import type { VassalSource } from '../monitors/types';
+import type { AdoptSource } from './adopt-source';
+import type { BaseInstance, ForkBases } from './fork-bases';
+import type { JailLink } from './jail-link';
+import { Retiring } from './retiring';
+import { discard, type VassalLaunch } from './vassal-launch';
+
+export interface RollingHost {
+  readonly name: string;
+  readonly bases: ForkBases;
+  readonly curseMs: number;
+  log(line: string): void;
+  /** The running instance to hand over from, when a hand-over may start now. */
+  current(): { readonly jail: Jail; readonly link: JailLink; readonly generation: number; readonly source: VassalSource } | undefined;
+  /** Nothing changed since `generation` (no stop, no new file) and `old` is still its jail. */
+  unchanged(generation: number, old: Jail): boolean;
+  /** `next` becomes its jail; `old` serves until `next` accepts. */
+  swap(next: Extract<VassalLaunch, { kind: 'launched' }>, old: Retiring): void;
+}
+
+export function rollOver(host: RollingHost, origin: AdoptSource, base: BaseInstance): void {
+  if (origin.adoptedFrom >= base.instance) return;
+  host.bases.roll(async () => {
+    const now = host.current();
+    if (!now) return; // not running now: its next start adopts from the new base anyway
+    host.log(`${host.name}: its base ${base.name} is a new instance (pid ${base.pid}): re-adopting from it`);
+    const next = await origin.start(now.source, new AbortController().signal, { slot: origin.slot === 0 ? 1 : 0 });
+    if (!host.unchanged(now.generation, now.jail)) return discard(next);
+    if (next.kind !== 'launched') return host.log(`${host.name}: re-adoption failed (${next.error.message}); the old instance serves on`);
+    host.swap(next, new Retiring(now.jail, now.link, (line) => host.log(`${host.name}: ${line}`), host.curseMs));
+  });
+}
