@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import {
   chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync,
-  renameSync, rmSync, statSync, writeFileSync,
+  readlinkSync, renameSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { hostname } from 'node:os';
@@ -39,7 +39,9 @@ const FIRST = [
 const DOCUMENTED = ['shared-dirs', 'host-unix-socket', 'other-config'];
 // Its own cgroup's limits and the seccomp filter's calls, each proven against a control.
 const ADDED = ['cgroup-limits', 'cgroup-parent', 'cgroup-tenant', 'kernel-interfaces', 'tiocsti', 'mount-api', 'clone3'];
-const MUST_FAIL = [...FIRST, ...ADDED];
+// Made only from a jail adopted from a fork-server base (its run has these after the rest).
+const ADOPTED = ['fork-server', 'fork-base'];
+const MUST_FAIL = [...FIRST, ...ADDED, ...ADOPTED];
 
 interface Row {
   id: string;
@@ -162,10 +164,10 @@ function drop(vassals: string, name: string, text: string): void {
 }
 
 // An emperor watching DIR/vassals, its stats socket in DIR (where the jail can try it).
-function startIn(dir: string): { e: RunningEmperor; vassals: string } {
+function startIn(dir: string, extra: string[] = []): { e: RunningEmperor; vassals: string } {
   const vassals = join(dir, 'vassals');
   mkdirSync(vassals, { mode: 0o755 });
-  const e = startEmperor(['--emperor', vassals, '--emperor-freq', '1'], dir);
+  const e = startEmperor(['--emperor', vassals, '--emperor-freq', '1', ...extra], dir);
   undo.push(() => e.stop());
   return { e, vassals };
 }
@@ -224,7 +226,61 @@ function table(rows: readonly Row[]): string {
   return [line(head), rule, ...cells.map(line)].join('\n');
 }
 
-test('from inside a jail, every attempt on the host, the emperor and another tenant is refused', async () => {
+// The fork-server base of an adopted run: its app runs the probe (its argv one per line in
+// DIR/probe.args) at the first request, in a worker of the adopted vassal, with only fds 0-3
+// (as a spawned probe has them), and answers with the probe's exit status.
+function forkSocket(): string {
+  const sockDir = mkdtempSync('/run/jailctl-escape-');
+  chmodSync(sockDir, 0o700);
+  undo.push(() => rmSync(sockDir, { recursive: true, force: true }));
+  return join(sockDir, 'base.sock');
+}
+
+function dropForkBase(dir: string, vassals: string, sock: string): void {
+  const app = join(dir, 'probe.psgi');
+  writeFileSync(app, [
+    'use POSIX ();',
+    'my $app = sub {',
+    `  open my $fh, '<', '${join(dir, 'probe.args')}' or return [500, [], ["probe.args: $!"]];`,
+    '  my @argv = split /\n/, do { local $/; <$fh> };',
+    '  my $pid = fork // return [500, [], ["fork: $!"]];',
+    '  if (!$pid) { POSIX::close($_) for 4 .. 1023; exec { $argv[0] } @argv; POSIX::_exit(127) }',
+    '  waitpid($pid, 0);',
+    '  return [200, [], ["probe exited " . ($? >> 8) . "\n"]];',
+    '};', '',
+  ].join('\n'));
+  drop(vassals, 'base.ini', ini(`early-psgi = ${app}`, `fork-server = ${sock}`));
+}
+
+// One GET on 127.0.0.1:port; the body, or the error.
+function get(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' }, () => socket.write('GET / HTTP/1.0\r\n\r\n'));
+    let out = '';
+    socket.on('data', (c: Buffer) => (out += c.toString()));
+    socket.on('end', () => resolve(out));
+    socket.on('error', (err) => resolve(`error: ${err.message}`));
+  });
+}
+
+// The open files of a process, as `readlink /proc/PID/fd/N` names them (socket:[inode]…).
+function openFiles(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/fd`).map((fd) => readlinkOf(`/proc/${pid}/fd/${fd}`)).filter(Boolean);
+}
+
+function readlinkOf(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
+  }
+}
+
+test('from inside a jail, every attempt on the host, the emperor and another tenant is refused', () => escapeFrom('spawned'));
+
+test('from inside a jail adopted from a fork-server base: the same, and the base is out of reach', () => escapeFrom('adopted'));
+
+async function escapeFrom(kind: 'spawned' | 'adopted'): Promise<void> {
   const dir = workspace();
   const probe = compileProbe(dir);
   const suid = setuidCopy(probe);
@@ -242,7 +298,8 @@ test('from inside a jail, every attempt on the host, the emperor and another ten
   const hostnameBefore = hostname();
   const helper = join(ROOT, 'build', 'Release', 'jail-helper');
 
-  const { e, vassals } = startIn(dir);
+  const forkSock = kind === 'adopted' ? forkSocket() : undefined;
+  const { e, vassals } = startIn(dir, forkSock ? ['--emperor-use-fork-server', forkSock, '--vassal-fork-base', 'base.ini'] : []);
   // The other tenant writes a secret into its own private /tmp, then sleeps.
   drop(vassals, 'other.ini', ini(
     'unshare = fs,net,ipc,pid,uts', 'tmp = private', 'uid = 1002', 'gid = 1002',
@@ -275,20 +332,35 @@ test('from inside a jail, every attempt on the host, the emperor and another ten
     'other-cgroups': cgroupDirsOf(other!.pid).join(':'),
     unfiltered: unfilteredCalls(probe, 1001),
   };
-  const args = Object.entries(facts).map(([k, v]) => `${k}=${v}`).join(' ');
-  drop(vassals, 'probe.ini', ini(
-    'unshare = fs,net,ipc,pid,uts', 'tmp = private', 'uid = 1001', 'gid = 1001',
-    `unprivileged-binary-patch-arg = ${probe} ${args}`,
-  ));
+  const jail = ['unshare = fs,net,ipc,pid,uts', 'tmp = private', 'uid = 1001', 'gid = 1001'];
+  let base: { pid: number } | undefined;
+  if (forkSock) {
+    // Adopted: the base's app runs the probe in a worker of the vassal at its first request.
+    dropForkBase(dir, vassals, forkSock);
+    base = await e.waitForVassal('base.ini', (x) => Boolean(x?.accepting), 'the fork-server base accepting');
+    facts['fork-server'] = forkSock;
+    facts.base = base!.pid;
+    writeFileSync(join(dir, 'probe.args'), [probe, ...Object.entries(facts).map(([k, v]) => `${k}=${v}`)].join('\n'));
+    const free = await listen({ port: 0, host: '127.0.0.1' });
+    const port = (free.address() as AddressInfo).port;
+    await new Promise((done) => free.close(done));
+    drop(vassals, 'probe.ini', ini(...jail, `http-socket = 127.0.0.1:${port}`));
+    const adopted = await e.waitForVassal('probe.ini', (x) => Boolean(x?.accepting), 'the probe vassal adopted and accepting');
+    assert.ok(adopted!.adopted, `probe.ini is adopted: ${JSON.stringify(adopted)}`);
+    assert.match(await get(port), /probe exited 26/);
+  } else {
+    const args = Object.entries(facts).map(([k, v]) => `${k}=${v}`).join(' ');
+    drop(vassals, 'probe.ini', ini(...jail, `unprivileged-binary-patch-arg = ${probe} ${args}`));
+  }
   // A probe that dies half way never prints ESCAPE-DONE: its exit fails the test at once.
   const end = await e.waitForLog(/\[probe\.ini\] ESCAPE-DONE\t\d+$|probe\.ini: (exited with status (?!26\b)\d+|killed by signal \w+)/m);
   assert.match(end, /ESCAPE-DONE/, `the probe did not finish:\n${e.log()}`);
-  await e.waitForLog(/probe\.ini: exited with status 26: not respawned/);
+  if (!forkSock) await e.waitForLog(/probe\.ini: exited with status 26: not respawned/);
 
   const rows = parseRows(e.log());
-  console.log(`\n${table(rows)}\n`);
+  console.log(`\n${kind}:\n${table(rows)}\n`);
 
-  assert.equal(rows.map((r) => r.id), [...FIRST, ...DOCUMENTED, ...ADDED], 'every attempt ran, once, in order');
+  assert.equal(rows.map((r) => r.id), [...FIRST, ...DOCUMENTED, ...ADDED, ...(forkSock ? ADOPTED : [])], 'every attempt ran, once, in order');
   assert.is(/\[probe\.ini\] ESCAPE-DONE\t(\d+)$/m.exec(e.log())![1], String(rows.length));
   assert.ok(MUST_FAIL.length >= 20);
   const open = rows.filter((r) => MUST_FAIL.includes(r.id) && r.verdict !== 'blocked');
@@ -298,9 +370,26 @@ test('from inside a jail, every attempt on the host, the emperor and another ten
   assert.ok(alive(otherVassal), "the other tenant's program survived its SIGKILL");
   assert.is((await e.vassal('other.ini'))!.pid, other!.pid, 'and its jail was never restarted');
   assert.is(hostname(), hostnameBefore);
-  assert.is(readdirSync(vassals).sort().join(' '), 'other.ini probe.ini', 'no vassal file was added');
+  assert.is(readdirSync(vassals).sort().join(' '), `${forkSock ? 'base.ini ' : ''}other.ini probe.ini`, 'no vassal file was added');
   assert.is(e.child.exitCode, null, 'the emperor is alive');
-});
+  if (base) await adoptedFromOutside(e, base.pid);
+}
+
+// An adopted vassal as the host sees it: the emperor's child, the plan's credentials and
+// filter, and no open file of the base's (its fork-server socket, its connections, its pipes).
+async function adoptedFromOutside(e: RunningEmperor, basePid: number): Promise<void> {
+  const top = (await e.vassal('probe.ini'))!.pid;
+  assert.is(Number(/^PPid:\t(\d+)/m.exec(readProc(`/proc/${top}/status`) ?? '')?.[1]), e.child.pid, "the adopted jail's top process is the emperor's child");
+  const vassal = Number(readFileSync(`/proc/${top}/task/${top}/children`, 'utf8').trim().split(' ')[0]);
+  const status = readProc(`/proc/${vassal}/status`) ?? '';
+  assert.match(status, /^Uid:\t1001\t1001\t1001\t1001$/m);
+  assert.match(status, /^CapEff:\t0+$/m);
+  assert.match(status, /^NoNewPrivs:\t1$/m);
+  assert.match(status, /^Seccomp:\t2$/m);
+  const theirs = new Set(openFiles(basePid).filter((f) => !f.startsWith('/dev/null')));
+  const shared = openFiles(vassal).filter((f) => theirs.has(f));
+  assert.equal(shared, [], `the adopted vassal holds none of the base's open files (base: ${[...theirs].join(' ')})`);
+}
 
 // The bomb's jail options; its program comes last.
 const BOMB_JAIL = ['unshare = fs,pid,ipc,uts', 'uid = 1003', 'gid = 1003', 'max-procs = 30'];

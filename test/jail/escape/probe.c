@@ -12,7 +12,8 @@
  * nothing) or, for the rows docs/SECURITY.md lists as open, `not defended (documented)`.
  * `ESCAPE-DONE <TAB> N` ends the run: a probe that dies half way leaves it out.
  *
- * argv: probe KEY=VALUE… (the host facts, see facts_t), `probe euid` (what the set-uid
+ * argv: probe KEY=VALUE… (the host facts, see facts_t; with fork-server= and base=, the
+ * attempts of a jail adopted from a fork-server base run too), `probe euid` (what the set-uid
  * copy is run with: it prints its effective uid) or `probe unfiltered` (the control for the
  * seccomp attempts, run on the host as the jail's uid: see probe-walls.c). The attempts refuse to run as root: on
  * the host, pivot_root, mount and the rest would act for real. */
@@ -71,6 +72,9 @@ static const attempt_t attempts[] = {
         { "tiocsti", "push input into a terminal (TIOCSTI, TIOCLINUX)", push_terminal_input, false },
         { "mount-api", "mount through the new mount API", use_mount_api, false },
         { "clone3", "clone3, with or without CLONE_NEWUSER (fork still works)", use_clone3, false },
+        /* An adopted jail only (fork-server= and base= given). */
+        { "fork-server", "connect to the fork-server base's socket", connect_fork_server, false, true },
+        { "fork-base", "signal, ptrace or read the memory of the fork-server base", reach_fork_base, false, true },
 };
 
 /* ---- main ------------------------------------------------------------------------ */
@@ -146,17 +150,23 @@ int main(int argc, char **argv) {
                 .disk = fact(argc, argv, "disk"),
                 .other_cgroups = fact(argc, argv, "other-cgroups"),
                 .unfiltered = fact(argc, argv, "unfiltered"),
+                .fork_server = fact_optional(argc, argv, "fork-server"),
+                .base = fact_optional(argc, argv, "base") ? fact_number(argc, argv, "base") : 0,
         };
+        size_t ran = 0;
 
         /* One write per line: the emperor's log interleaves other vassals' output. */
         setvbuf(stdout, NULL, _IOLBF, 0);
         for (size_t i = 0; i < n; i++) {
                 result_t r = { .verdict = VERDICT_BLOCKED };
 
+                if (attempts[i].adopted && !f.fork_server)
+                        continue;
                 attempts[i].run(&f, &r);
                 print_result(&attempts[i], &r);
+                ran++;
         }
-        printf("ESCAPE-DONE\t%zu\n", n);
+        printf("ESCAPE-DONE\t%zu\n", ran);
         return EXIT_DO_NOT_RESPAWN;
 }
 

@@ -72,6 +72,8 @@ typedef struct {
         const char *disk;        /* disk=      a host block device */
         const char *other_cgroups; /* other-cgroups= the other tenant's jail cgroup directories, `:` between */
         const char *unfiltered;  /* unfiltered= `probe unfiltered`'s answers on the host, id:RESULT,… */
+        const char *fork_server; /* fork-server= the base's socket (optional: an adopted jail's run) */
+        pid_t base;              /* base=      the fork-server base's host pid (with fork-server) */
 } facts_t;
 
 typedef struct {
@@ -79,6 +81,7 @@ typedef struct {
         const char *attempt; /* as the table in docs/SECURITY.md says it */
         void (*run)(const facts_t *f, result_t *r);
         bool documented;     /* an open door docs/SECURITY.md lists; reported, not defended */
+        bool adopted;        /* only for a jail adopted from a fork server (fork-server= given) */
 } attempt_t;
 
 extern const char *const verdict_names[_VERDICT_MAX];
@@ -144,6 +147,8 @@ void use_kernel_interfaces(const facts_t *f, result_t *r);
 void push_terminal_input(const facts_t *f, result_t *r);
 void use_mount_api(const facts_t *f, result_t *r);
 void use_clone3(const facts_t *f, result_t *r);
+void connect_fork_server(const facts_t *f, result_t *r);
+void reach_fork_base(const facts_t *f, result_t *r);
 int print_unfiltered(void);
 
 #endif
