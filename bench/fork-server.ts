@@ -36,10 +36,12 @@ const TIMEOUT_MS = 60_000 + LOAD_S * 1000 * 4;
 
 execFileSync('npm', ['run', '-s', 'compile'], { cwd: ROOT, stdio: 'inherit' });
 
-// The app: a slow load and some data, then "Hello World" (and a version, for the deploy).
-const appSource = (version: number): string => `my $blob = join '', map { chr(65 + $_ % 26) } 1 .. (4 << 20);
+// The app: a slow load, a 4 MiB string and a hash of 20,000 rows, then "Hello World" (and a
+// version, for the deploy).
+const appSource = (version: number): string => `my $blob = 'x' x (4 << 20);
+my %table = map { $_ => "row $_" } 1 .. 20000;
 select(undef, undef, undef, ${LOAD_S});
-my $app = sub { return [200, ['Content-Type' => 'text/plain'], ["Hello World ${version} " . length($blob)]]; };
+my $app = sub { return [200, ['Content-Type' => 'text/plain'], ["Hello World ${version} " . (length($blob) + keys %table)]]; };
 `;
 
 interface StatsDoc {

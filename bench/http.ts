@@ -1,6 +1,6 @@
 // What the HTTP benchmarks share: one GET on a connection of its own, a free port, the
 // emperor's stats document, and waiting for a condition.
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 export interface Hit {
   readonly ok: boolean;
@@ -14,15 +14,21 @@ export interface Hit {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 export const elapsedMs = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
 
-// A port nothing listens on right now (the kernel's pick, released at once).
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// A port nothing listens on right now, below the kernel's ephemeral range (32768 and up on
+// Linux): a port from that range may be taken meanwhile by any outgoing connection, such as
+// the bench's own thousands of clients.
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await bindable(port)) return port;
+  }
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 }
 
