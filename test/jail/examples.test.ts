@@ -1,6 +1,6 @@
 // Every example vassal in jails/ runs and does what its comment says, alone under
 // `jailctl run` and all together under `jailctl emperor` (the README's first command).
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -112,6 +112,68 @@ test('app.ini: a Node app under the app server, two workers, as nobody', async (
     child.kill('SIGTERM');
   }
   assert.is(await exited, 0, `the app server stops cleanly on SIGTERM\n${stderr}`);
+});
+
+// The fork-server example's vassals: their ports, workers and uids (jails/forkserver/vassals).
+const ADOPTED = [{ name: 'one.ini', port: 8181, workers: 4, uid: 1001 }, { name: 'two.ini', port: 8282, workers: 8, uid: 1002 }];
+
+// The processes whose command line holds `text`, with their real uid and parent.
+function processesWith(text: string): Array<{ pid: number; uid: number; ppid: number }> {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+    try {
+      if (!readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(text)) return [];
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      return [{ pid: Number(p), uid: Number(/^Uid:\t(\d+)/m.exec(status)![1]), ppid: Number(/^PPid:\t(\d+)/m.exec(status)![1]) }];
+    } catch {
+      return []; // exited meanwhile
+    }
+  });
+}
+
+async function body(port: number): Promise<string> {
+  return fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), (err: Error) => `error: ${err.message}`);
+}
+
+test('forkserver/: the fork-server docs\' example: one and two adopted from perlbase.ini as 1001 and 1002, at once; a file dropped later too', async () => {
+  // As the README runs it, with a 1 s load instead of 10 (MYAPP_SLEEP) and sockets of its own.
+  const dir = mkdtempSync('/tmp/jailctl-forkserver-');
+  const emperor = jailctlAsync(['emperor', '--ini', join(JAILS, 'forkserver', 'emperor.ini'), '--vassal-set', 'env=MYAPP_SLEEP=1',
+    '--emperor-control-socket', join(dir, 'control.sock')]);
+  let log = '';
+  emperor.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  emperor.stdout!.on('data', (c: Buffer) => (log += c.toString()));
+  const exited = new Promise<number | null>((resolve) => emperor.on('exit', (code) => resolve(code)));
+  const later = join(JAILS, 'forkserver', 'vassals', 'three.ini');
+  try {
+    await waitUntil(() => /\[perlbase\.ini\] I am the App/.test(log), `the base loads the app\n${log}`);
+    await waitUntil(() => /fork server: the app is loaded/.test(log), `the base is up\n${log}`, 10_000);
+    const up = Date.now();
+    for (const v of ADOPTED) assert.is(await body(v.port), 'Hello World', `${v.name}\n${log}`);
+    const answered = Date.now() - up;
+    for (const v of ADOPTED) {
+      const top = Number(new RegExp(`${v.name.replace('.', '\\.')}: running \\(pid (\\d+), uid ${v.uid}\\)`).exec(log)?.[1]);
+      assert.ok(top > 0, `${v.name} running as ${v.uid}\n${log}`);
+      assert.is(processesWith(`emperor://${v.name}`).filter((p) => p.uid === v.uid && readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes('(worker)')).length, v.workers, `${v.name}: ${v.workers} workers as uid ${v.uid}`);
+      assert.is(Number(/^PPid:\t(\d+)/m.exec(readFileSync(`/proc/${top}/status`, 'utf8'))![1]), emperor.pid, `${v.name}: its jail's top process is the emperor's child`);
+      assert.not.equal(readlinkSync(`/proc/${top}/ns/pid`), readlinkSync('/proc/self/ns/pid'), `${v.name}: a pid namespace of its own`);
+      assert.match(readFileSync(`/proc/${top}/cgroup`, 'utf8'), /jailctl-\d+\/vassals\/(one|two)\.ini/, `${v.name}: a cgroup of its own`);
+    }
+    // Dropped in later: adopted at once, the 1 s load not paid again.
+    writeFileSync(later, '[uwsgi]\nhttp-socket = 127.0.0.1:8383\nuid = 1001\ngid = 1001\n');
+    const dropped = Date.now();
+    for (let i = 0; (await body(8383)) !== 'Hello World'; i++) {
+      assert.ok(i < 200, `three.ini answers\n${log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const tookMs = Date.now() - dropped;
+    console.log(`forkserver/: one and two answered ${answered} ms after the base was up; three.ini ${tookMs} ms after it was dropped (the app takes 1000 ms to load)`);
+    assert.is((log.match(/I am the App/g) ?? []).length, 1, 'the app was loaded once, by the base');
+  } finally {
+    rmSync(later, { force: true });
+    emperor.kill('SIGTERM');
+  }
+  assert.is(await exited, 0, log);
+  assert.equal(processesWith('jailctl-psgi'), [], 'nothing left running');
 });
 
 test('the README\'s main command: the emperor runs every example at once, and SIGTERM ends them all', async () => {
