@@ -37,10 +37,10 @@
 // 20 ms) and SIGKILLed afterwards only if that same process still runs.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { children, percentile, procStat } from './proc';
+import { elapsedMs, fetchStats, freePort, hit as get, sleep, until, type Hit } from './http';
 
 const ROOT = join(__dirname, '..');
 // The emperor as users run it: bin/jailctl over the compiled dist/ (`npm run compile` first).
@@ -132,13 +132,6 @@ interface StatsVassal {
   state: string;
 }
 
-interface Hit {
-  readonly ok: boolean;
-  readonly ms: number;
-  /** Why it failed: an errno code, `timeout`, or the status line. */
-  readonly why?: string;
-}
-
 interface Figures {
   cold: number[];
   coldFailed: string[];
@@ -155,12 +148,6 @@ interface Figures {
   leftovers: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const elapsedMs = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
-
-
-
-
 // Every live (not zombie) process below `pid`, with its start time.
 function descendants(pid: number): Map<number, string> {
   const out = new Map<number, string>();
@@ -175,69 +162,14 @@ function descendants(pid: number): Map<number, string> {
   return out;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-// One GET on a connection of its own, from connect() until the server has closed it.
-function hit(port: number, timeoutMs: number): Promise<Hit> {
-  return new Promise((resolve) => {
-    const t0 = process.hrtime.bigint();
-    const chunks: Buffer[] = [];
-    let done = false;
-    const finish = (ok: boolean, why?: string): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      sock.destroy();
-      resolve({ ok, ms: elapsedMs(t0), ...(why !== undefined ? { why } : {}) });
-    };
-    const sock = connect({ host: '127.0.0.1', port });
-    const timer = setTimeout(() => finish(false, 'timeout'), timeoutMs);
-    sock.on('connect', () => sock.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'));
-    sock.on('data', (c: Buffer) => chunks.push(c));
-    sock.on('end', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const status = text.slice(0, text.indexOf('\r\n'));
-      if (/^HTTP\/1\.[01] 200 /.test(status) && text.endsWith(`\r\n\r\n${BODY}`)) finish(true);
-      else finish(false, status === '' ? 'empty reply' : status);
-    });
-    sock.on('error', (err: NodeJS.ErrnoException) => finish(false, err.code ?? err.message));
-  });
-}
-
-// Connects to our stats socket (raw, as uWSGI's clients) and returns the document.
-function fetchStats(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = connect({ path });
-    let out = '';
-    sock.on('data', (c: Buffer) => (out += c.toString()));
-    sock.on('end', () => resolve(out));
-    sock.on('error', reject);
-  });
+// One GET; a 200 counts only with the app's body.
+async function hit(port: number, timeoutMs: number): Promise<Hit> {
+  const r = await get(port, timeoutMs);
+  return r.ok && r.body !== BODY ? { ok: false, ms: r.ms, why: 'wrong body' } : r;
 }
 
 async function statsVassal(path: string, id: string): Promise<StatsVassal | undefined> {
-  try {
-    return (JSON.parse(await fetchStats(path)) as { vassals: StatsVassal[] }).vassals.find((v) => v.id === id);
-  } catch {
-    return undefined; // not listening yet
-  }
-}
-
-async function until(what: string, timeoutMs: number, probe: () => Promise<boolean> | boolean, everyMs = 20): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
+  return (await fetchStats<{ vassals: StatsVassal[] }>(path))?.vassals.find((v) => v.id === id);
 }
 
 const count = (text: string, re: RegExp): number => text.match(re)?.length ?? 0;

@@ -144,7 +144,9 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
   // binary-path (uWSGI, say), so one emperor hosts both. Either reads the config pipe.
   const patched = expanded.entries.some((e) => findOption(e.key) && /binary-patch/.test(e.key));
   const app = expanded.entries.some((e) => e.key === 'app');
-  const psgi = expanded.entries.some((e) => e.key === 'psgi' || e.key === 'early-psgi');
+  // `psgi` is uWSGI's option too: under an emperor with binary-path (uWSGI), it is that
+  // program's, so a uWSGI vassal directory runs unchanged; otherwise our PSGI host serves it.
+  const psgi = ctx.options.binaryPath === undefined && expanded.entries.some((e) => e.key === 'psgi' || e.key === 'early-psgi');
   const stem = `emperor://${source.name.replace(extname(source.name), '')}.ini`;
   const ownProgram = app ? appServerCommand() : psgi ? psgiHostCommand() : undefined;
   const command = patched ? undefined : ownProgram ?? (ctx.options.binaryPath !== undefined ? [ctx.options.binaryPath] : undefined);

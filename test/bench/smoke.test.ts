@@ -50,4 +50,12 @@ test('bench:death SIGKILLs both emperors and times their vassals\' end', () => {
   assert.match(out, /ratio jailctl\/uWSGI [\d.]+/);
 });
 
+test('bench:forkserver times adopted vassals against cold ones and uWSGI, and a rolling deploy', () => {
+  const out = bench('bench:forkserver', { JAILCTL_BENCH_LOAD_S: '1', JAILCTL_BENCH_DROPS: '1', JAILCTL_BENCH_MANY: '3', JAILCTL_BENCH_DEMAND: '1', JAILCTL_BENCH_DEPLOY: '3' }, 300_000);
+  assert.match(out, /drop → first 200: .* adopted\/cold = [\d.]+/);
+  assert.match(out, /PSS per vassal .* adopted\/cold = [\d.]+/);
+  assert.match(out, /ours\/uWSGI = [\d.]+/);
+  assert.match(out, /rolling deploy: 3 vassals, \d+ requests, failed 0 /);
+});
+
 test.run();
