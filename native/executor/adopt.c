@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -28,8 +30,9 @@
 #define MASK_EXTRA_FDS 0x80 /* ours: every other fd the plan names follows */
 #define MAX_BODY 65535
 #define MAX_PLAN (UINT32_C(16) << 20)
-/* How long the base waits for the rest of a request, and M for more of the plan, with
- * nothing arriving: the emperor writes both at once, so only a stuck peer takes this. */
+/* How long the base waits for a whole request, and M for the whole plan frame (one
+ * deadline each, however it trickles in): the emperor writes both at once, so only a
+ * stuck peer takes this. */
 #define IO_TIMEOUT_MS 10000
 
 /* The request's argv, NUL-terminated strings. The base overwrites them for each request;
@@ -52,15 +55,24 @@ static void close_fds(request_t *req) {
         req->n_fds = 0;
 }
 
-/* Waits until fd has `events` (POLLIN), giving up after IO_TIMEOUT_MS (-ETIMEDOUT) or
- * when `hangup` (>= 0, the connection) is closed by the emperor (-ECONNRESET). */
-static int wait_fd(int fd, int hangup) {
+/* CLOCK_MONOTONIC in ms: the clock of the deadlines. */
+static long long now_ms(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for CLOCK_MONOTONIC */
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd is readable, giving up at `deadline` (now_ms(), -ETIMEDOUT) or when
+ * `hangup` (>= 0, the connection) is shut down by the emperor (-ECONNRESET). */
+static int wait_fd(int fd, int hangup, long long deadline) {
         struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = hangup, .events = POLLRDHUP } };
         int n;
 
-        do
-                n = poll(p, hangup >= 0 ? 2 : 1, IO_TIMEOUT_MS);
-        while (n < 0 && errno == EINTR);
+        do {
+                long long left = deadline - now_ms();
+                n = left <= 0 ? 0 : poll(p, hangup >= 0 ? 2 : 1, left > IO_TIMEOUT_MS ? IO_TIMEOUT_MS : (int) left);
+        } while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;
         if (n == 0)
@@ -73,14 +85,14 @@ static int wait_fd(int fd, int hangup) {
 /* Reads exactly len bytes of the request into buf; fds that come with them go to req
  * (only the first read may carry fds: any later ones are a malformed request). Returns 0
  * or -errno (-EBADMSG: EOF, stray or too many fds). */
-static int recv_exact(int conn, uint8_t *buf, size_t len, request_t *req) {
+static int recv_exact(int conn, uint8_t *buf, size_t len, request_t *req, long long deadline) {
         for (size_t got = 0; got < len;) {
                 int fds[JAIL_MAX_FDS];
                 size_t n_fds = 0;
                 ssize_t n;
                 int r;
 
-                if ((r = wait_fd(conn, -1)) < 0)
+                if ((r = wait_fd(conn, -1, deadline)) < 0)
                         return r;
                 n = jail_recv_fds(conn, buf + got, len - got, fds, JAIL_MAX_FDS, &n_fds);
                 if (n == -EAGAIN)
@@ -110,6 +122,8 @@ static int parse_argv(const uint8_t *body, size_t size) {
         size_t off = 0;
         char *out = argv_buf;
 
+        /* Nothing of an earlier request's argv may stay for a later vassal to find. */
+        explicit_bzero(argv_buf, sizeof(argv_buf));
         n_argv = 0;
         while (off < size) {
                 size_t len;
@@ -143,21 +157,22 @@ static bool fds_match_mask(const request_t *req) {
 }
 
 /* The base, root. One request: the 4-byte header `35 | u16le size | mask`, the argv body
- * and the fds (close-on-exec). Returns 0 or -errno (-EBADMSG: malformed), with every
- * received fd closed on a failure. */
-static int recv_request(int conn, request_t *req) {
+ * and the fds (close-on-exec), all by `deadline`. Returns 0 or -errno (-EBADMSG:
+ * malformed, -ETIMEDOUT), with every received fd closed on a failure. */
+static int recv_request(int conn, request_t *req, long long deadline) {
         static uint8_t body[MAX_BODY];
         uint8_t head[4];
         int r;
 
+        explicit_bzero(body, sizeof(body));
         *req = (request_t) { .n_fds = 0 };
-        r = recv_exact(conn, head, sizeof(head), req);
+        r = recv_exact(conn, head, sizeof(head), req, deadline);
         if (r == 0 && head[0] != MODIFIER1_FORK_SERVER)
                 r = -EBADMSG;
         if (r == 0) {
                 req->size = head[1] | (size_t) head[2] << 8;
                 req->mask = head[3];
-                r = recv_exact(conn, body, req->size, req);
+                r = recv_exact(conn, body, req->size, req, deadline);
         }
         if (r == 0 && !fds_match_mask(req))
                 r = -EBADMSG;
@@ -168,25 +183,26 @@ static int recv_request(int conn, request_t *req) {
         return r;
 }
 
-/* M: reads exactly len bytes from the config pipe (blocking or not), so that the config
- * packet behind the plan stays for the vassal. Returns 0 or -errno (EIO: EOF first). */
-static int read_exact(int fd, int conn, uint8_t *buf, size_t len) {
+/* M: reads exactly len bytes from the config pipe by `deadline`, so that the config
+ * packet behind the plan stays for the vassal. The pipe may be blocking: each read waits
+ * for it to be readable first, so a stuck or vanished emperor cannot hold M in read().
+ * Returns 0 or -errno (EIO: EOF first, ETIMEDOUT, ECONNRESET: the emperor hung up). */
+static int read_exact(int fd, int conn, uint8_t *buf, size_t len, long long deadline) {
         for (size_t got = 0; got < len;) {
-                ssize_t n = read(fd, buf + got, len - got);
+                ssize_t n;
                 int r;
 
+                if ((r = wait_fd(fd, conn, deadline)) < 0)
+                        return r;
+                n = read(fd, buf + got, len - got);
                 if (n > 0) {
                         got += (size_t) n;
                         continue;
                 }
                 if (n == 0)
                         return -EIO;
-                if (errno == EINTR)
-                        continue;
-                if (errno != EAGAIN)
+                if (errno != EINTR && errno != EAGAIN)
                         return -errno;
-                if ((r = wait_fd(fd, conn)) < 0)
-                        return r;
         }
         return 0;
 }
@@ -195,12 +211,13 @@ static int read_exact(int fd, int conn, uint8_t *buf, size_t len) {
  * N`, then N bytes (at most 16 MiB), into a buffer of ours. Reports JAIL_STAGE_PLAN
  * (E2BIG: over the limit, EIO: the pipe ended early, ETIMEDOUT, ECONNRESET). */
 static int read_plan_frame(int config, int conn, uint8_t **ret_buf, size_t *ret_len, jail_error_t *reterr) {
+        long long deadline = now_ms() + IO_TIMEOUT_MS;
         uint8_t head[4];
         uint32_t len;
         int r;
 
         *ret_buf = NULL;
-        if ((r = read_exact(config, conn, head, sizeof(head))) < 0)
+        if ((r = read_exact(config, conn, head, sizeof(head), deadline)) < 0)
                 return jail__fail(reterr, JAIL_STAGE_PLAN, -r, -1, 0);
         len = head[0] | (uint32_t) head[1] << 8 | (uint32_t) head[2] << 16 | (uint32_t) head[3] << 24;
         if (len > MAX_PLAN)
@@ -208,7 +225,7 @@ static int read_plan_frame(int config, int conn, uint8_t **ret_buf, size_t *ret_
         *ret_buf = malloc(len > 0 ? len : 1);
         if (!*ret_buf)
                 return jail__fail(reterr, JAIL_STAGE_PLAN, ENOMEM, -1, 0);
-        if ((r = read_exact(config, conn, *ret_buf, len)) < 0) {
+        if ((r = read_exact(config, conn, *ret_buf, len, deadline)) < 0) {
                 free(*ret_buf);
                 *ret_buf = NULL;
                 return jail__fail(reterr, JAIL_STAGE_PLAN, -r, -1, 0);
@@ -242,27 +259,93 @@ static int send_pid(int conn, pid_t pid, int pidfd) {
         return (size_t) n == 4 + size ? 0 : -EIO;
 }
 
-/* M: a failure before the jail's top process exists (or with it killed): `pid` 0, the
- * failure record, then M's exit. */
-static void __attribute__((noreturn)) middle_fail(int conn, const jail_error_t *err) {
+/* The base or M: a failure before the jail's top process exists (or with it killed):
+ * `pid` 0, then the failure record. */
+static void reply_failure(int conn, const jail_error_t *err) {
         /* The emperor may be gone; nothing else can be done then. */
         if (send_pid(conn, 0, -1) == 0)
                 (void) send(conn, err, sizeof(*err), MSG_NOSIGNAL);
+}
+
+/* M: reply_failure(), then M's exit. */
+static void __attribute__((noreturn)) middle_fail(int conn, const jail_error_t *err) {
+        reply_failure(conn, err);
         _exit(JAIL_EXIT_SETUP);
 }
 
-/* M: root, the base's child, the host's namespaces until jail_apply(). Reads the plan,
- * applies it (jail_apply() forks the jail's top process G), replies with G's pid and
- * pidfd and exits, which lets G go on. Returns only in the vassal, 0. */
-static int run_middle(int conn, request_t *req, int emperor_pidfd) {
-        int config = req->fds[(req->mask & MASK_EMPEROR_PIPE) ? 1 : 0], pidfd, r;
+/* M, root, the base's memory, before anything else is forked. A writable shared mapping
+ * (MAP_SHARED with PROT_WRITE, SysV shm) survives every fork, fd close and namespace
+ * (CLONE_NEWIPC detaches no segment): two tenants' vassals adopted from this base would
+ * write one region. Refused. A read-only shared mapping is allowed: its content is
+ * visible in every vassal anyway, as the whole of the base's memory is, and no vassal
+ * can write it through this mapping (it cannot be mprotect()ed writable unless its file
+ * was opened for writing, which the vassal's fd table no longer holds; a read-only file
+ * mapping of a file the tenant can write is the tenant's own business). Reports
+ * JAIL_STAGE_PREPARE (EBUSY; or what reading /proc/self/maps gave). */
+static int refuse_shared_writable(jail_error_t *reterr) {
+        FILE *f = fopen("/proc/self/maps", "re");
+        char *line = NULL;
+        size_t size = 0;
+        int r = 0;
+
+        if (!f)
+                return jail__fail(reterr, JAIL_STAGE_PREPARE, errno, -1, 0);
+        /* `start-end perms offset dev inode path`: perms is rwxs or rwxp. */
+        while (r == 0 && getline(&line, &size, f) > 0) {
+                const char *perms = strchr(line, ' ');
+                if (perms && strlen(perms) > 4 && perms[2] == 'w' && perms[4] == 's')
+                        r = jail__fail(reterr, JAIL_STAGE_PREPARE, EBUSY, -1, 0);
+        }
+        free(line);
+        (void) fclose(f);
+        return r;
+}
+
+/* M, root, before jail_apply(). A spawned jail inherits the emperor's umask and nice
+ * value (jail-helper changes neither); an adopted one would get the base's, which the
+ * base's code may have changed. So M, and every process of the jail, takes the
+ * emperor's: its umask from /proc/PID/status (022 on a kernel without that line), its
+ * nice value from getpriority(). Reports JAIL_STAGE_PREPARE. */
+static int take_emperor_defaults(pid_t emperor_pid, jail_error_t *reterr) {
+        char path[64], line[256];
+        mode_t mask = 022;
+        int prio;
+        FILE *f;
+
+        (void) snprintf(path, sizeof(path), "/proc/%d/status", (int) emperor_pid);
+        f = fopen(path, "re");
+        if (!f)
+                return jail__fail(reterr, JAIL_STAGE_PREPARE, errno, -1, 0);
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "Umask:", 6) == 0)
+                        mask = (mode_t) strtoul(line + 6, NULL, 8) & 0777;
+        (void) fclose(f);
+        (void) umask(mask); /* cannot fail */
+        errno = 0;
+        prio = getpriority(PRIO_PROCESS, (id_t) emperor_pid);
+        if (prio == -1 && errno != 0)
+                return jail__fail(reterr, JAIL_STAGE_PREPARE, errno, -1, 0);
+        if (setpriority(PRIO_PROCESS, 0, prio) < 0)
+                return jail__fail(reterr, JAIL_STAGE_PREPARE, errno, -1, 0);
+        return 0;
+}
+
+/* M: root, the base's child, the host's namespaces until jail_apply(). Refuses a base
+ * with writable shared memory, reads the plan, applies it (jail_apply() forks the jail's
+ * top process G), replies with G's pid and pidfd, tells G to go on and exits, which lets
+ * G go on. Returns only in the vassal, 0. */
+static int run_middle(int conn, request_t *req, pid_t emperor_pid, int emperor_pidfd) {
+        int config = req->fds[(req->mask & MASK_EMPEROR_PIPE) ? 1 : 0], go = -1, pidfd, r;
         jail_error_t err;
         uint8_t *plan;
         size_t len = 0;
 
-        if (read_plan_frame(config, conn, &plan, &len, &err) < 0)
+        if (refuse_shared_writable(&err) < 0 || take_emperor_defaults(emperor_pid, &err) < 0 ||
+            read_plan_frame(config, conn, &plan, &len, &err) < 0)
                 middle_fail(conn, &err);
-        r = jail_apply(plan, len, req->fds, req->n_fds, conn, emperor_pidfd, &err);
+        r = jail__apply(plan, len, req->fds, req->n_fds, conn, emperor_pidfd, emperor_pid, &go, &err);
+        /* The raw plan holds root's environment and the hooks: the vassal gets none of it. */
+        explicit_bzero(plan, len);
         free(plan);
         if (r == 0) {
                 /* The vassal. jail_apply() closed every fd the plan does not map, the
@@ -277,19 +360,29 @@ static int run_middle(int conn, request_t *req, int emperor_pidfd) {
         /* G is our child and not reaped: its pid cannot be reused before we exit. */
         pidfd = jail__pidfd_open(r, 0);
         if (pidfd < 0) {
-                err = (jail_error_t) { .stage = JAIL_STAGE_CLONE, .errnum = errno, .item = -1 };
+                (void) jail__fail(&err, JAIL_STAGE_PREPARE, errno, -1, 0);
                 (void) kill(r, SIGKILL); /* cannot fail: our own child */
                 middle_fail(conn, &err);
         }
-        /* An emperor that did not get the pid cannot supervise the jail: it must not run. */
+        /* An emperor that did not get the pid cannot supervise the jail: it must not run.
+         * G waits for the go byte: if M dies before it (or here), G ends unseen. */
         if (send_pid(conn, r, pidfd) < 0) {
                 (void) kill(r, SIGKILL);
                 _exit(JAIL_EXIT_SETUP);
         }
+        /* sync 4: the emperor has the pid; G may go on. A dead G is EPIPE: nothing to do. */
+        (void) send(go, "", 1, MSG_NOSIGNAL);
         _exit(0);
 }
 
+/* The base: root, the host's namespaces, one thread (checked), the emperor's direct
+ * child. Runs as: the base's credentials, unchanged; forks M, which changes nothing of
+ * the base's (cgroup, namespaces and credentials change in M and below). Reports: the
+ * return value (the pid of M, or -errno with nothing forked, see jail.h); a base with
+ * more than one thread gets `pid` 0 and a failure record at JAIL_STAGE_PREPARE (EINVAL)
+ * on conn. M then reports on conn as docs/FORK-SERVER.md says. */
 int jail_fork_server_serve(int conn, pid_t emperor_pid, uid_t emperor_uid) {
+        long long deadline = now_ms() + IO_TIMEOUT_MS;
         struct ucred cred;
         socklen_t cred_len = sizeof(cred);
         request_t req;
@@ -302,9 +395,17 @@ int jail_fork_server_serve(int conn, pid_t emperor_pid, uid_t emperor_uid) {
                 return -errno;
         if (cred.pid != emperor_pid || cred.uid != emperor_uid || getppid() != emperor_pid)
                 return -EPERM;
-        /* sync 2: the request. */
-        if ((r = recv_request(conn, &req)) < 0)
+        /* sync 2: the request, whole by the deadline. */
+        if ((r = recv_request(conn, &req, deadline)) < 0)
                 return r;
+        /* fork() copies this thread only: another's locks and state would be half in M. */
+        if ((r = jail__single_threaded()) < 0) {
+                jail_error_t err;
+                (void) jail__fail(&err, JAIL_STAGE_PREPARE, -r, -1, 0);
+                reply_failure(conn, &err);
+                close_fds(&req);
+                return r;
+        }
         /* Opened here, then checked to be our parent still: the pid was not reused. */
         emperor_pidfd = jail__pidfd_open(emperor_pid, 0);
         if (emperor_pidfd < 0 || getppid() != emperor_pid) {
@@ -322,7 +423,7 @@ int jail_fork_server_serve(int conn, pid_t emperor_pid, uid_t emperor_uid) {
                 (void) close(emperor_pidfd);
                 return r;
         }
-        return run_middle(conn, &req, emperor_pidfd);
+        return run_middle(conn, &req, emperor_pid, emperor_pidfd);
 }
 
 int jail_fork_server_listen(const char *path) {

@@ -31,24 +31,14 @@ static int set_nproc(const jail_plan_t *plan, jail_error_t *reterr) {
         return 0;
 }
 
-/* Root, before the drop (raising a hard limit or lowering oom_score_adj needs
- * CAP_SYS_RESOURCE). The emperor may run with any oom_score_adj: a vassal gets 0, or the
- * plan's `oom-score-adj`. A plan's `nofile` above the hard limit is raised here, while we
- * may; lowering the limits waits for jail__set_nofile(), after map_fds(), which may still
- * have to move fds above the emperor's highest. Reports JAIL_STAGE_RLIMIT, item =
- * RLIMIT_NOFILE, and JAIL_STAGE_OOM_SCORE_ADJ. */
-int jail__set_limits(const jail_plan_t *plan, jail_error_t *reterr) {
+/* Root, before the drop (lowering oom_score_adj needs CAP_SYS_RESOURCE). The emperor may
+ * run with any oom_score_adj: a jail gets 0, or the plan's `oom-score-adj`. Run for the
+ * jail's init too, before it forks the vassal: an adopted jail's init holds the whole
+ * base image, and must not stay the OOM killer's pick at the base's score. Reports
+ * JAIL_STAGE_OOM_SCORE_ADJ. */
+int jail__set_oom_score_adj(const jail_plan_t *plan, jail_error_t *reterr) {
         int want = plan->set_oom_score_adj ? plan->oom_score_adj : 0, fd, now = 0, n;
-        struct rlimit lim;
         char buf[16];
-
-        if (fault(plan, JAIL_STAGE_RLIMIT) || getrlimit(RLIMIT_NOFILE, &lim) < 0)
-                return jail__fail(reterr, JAIL_STAGE_RLIMIT, errno, RLIMIT_NOFILE, 0);
-        if (plan->set_nofile && lim.rlim_max != RLIM_INFINITY && plan->nofile > lim.rlim_max) {
-                lim.rlim_cur = lim.rlim_max = plan->nofile;
-                if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
-                        return jail__fail(reterr, JAIL_STAGE_RLIMIT, errno, RLIMIT_NOFILE, 0);
-        }
 
         if (fault(plan, JAIL_STAGE_OOM_SCORE_ADJ))
                 return jail__fail(reterr, JAIL_STAGE_OOM_SCORE_ADJ, errno, -1, 0);
@@ -75,6 +65,24 @@ int jail__set_limits(const jail_plan_t *plan, jail_error_t *reterr) {
         }
         (void) close(fd);
         return 0;
+}
+
+/* Root, before the drop (raising a hard limit needs CAP_SYS_RESOURCE). A plan's `nofile`
+ * above the hard limit is raised here, while we may; lowering the limits waits for
+ * jail__set_nofile(), after map_fds(), which may still have to move fds above the
+ * emperor's highest. Then oom_score_adj (jail__set_oom_score_adj()). Reports
+ * JAIL_STAGE_RLIMIT, item = RLIMIT_NOFILE, and JAIL_STAGE_OOM_SCORE_ADJ. */
+int jail__set_limits(const jail_plan_t *plan, jail_error_t *reterr) {
+        struct rlimit lim;
+
+        if (fault(plan, JAIL_STAGE_RLIMIT) || getrlimit(RLIMIT_NOFILE, &lim) < 0)
+                return jail__fail(reterr, JAIL_STAGE_RLIMIT, errno, RLIMIT_NOFILE, 0);
+        if (plan->set_nofile && lim.rlim_max != RLIM_INFINITY && plan->nofile > lim.rlim_max) {
+                lim.rlim_cur = lim.rlim_max = plan->nofile;
+                if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+                        return jail__fail(reterr, JAIL_STAGE_RLIMIT, errno, RLIMIT_NOFILE, 0);
+        }
+        return jail__set_oom_score_adj(plan, reterr);
 }
 
 /* Final credentials, after map_fds() (lowering a limit needs no privilege). Node raises
@@ -208,9 +216,13 @@ int jail__drop(const jail_plan_t *plan, jail_error_t *reterr) {
                 return set_no_new_privs(plan, reterr);
         }
         if ((r = drop_bounding(plan, reterr)) < 0 || (r = drop_ids(plan, reterr)) < 0 ||
-            (r = set_caps(plan, reterr)) < 0 || (r = set_no_new_privs(plan, reterr)) < 0)
+            (r = set_caps(plan, reterr)) < 0)
                 return r;
-        return 0;
+        /* PR_SET_KEEPCAPS is only for the uid change: an exec would clear it, but an
+         * adopted vassal execs nothing and would keep it (or the host's) for life. */
+        if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+                return jail__fail(reterr, JAIL_STAGE_CAPS, errno, -1, 0);
+        return set_no_new_privs(plan, reterr);
 }
 
 int jail_drop_self(const uint8_t *buf, size_t len, jail_error_t *reterr) {

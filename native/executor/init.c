@@ -57,11 +57,11 @@ int jail__fork_init(const jail_plan_t *plan, jail_error_t *reterr) {
                 return jail__fail(reterr, JAIL_STAGE_INIT, errno, -1, 0);
         /* Blocked before the fork so no SIGTERM or SIGCHLD slips past the init. */
         sigfillset(&all);
-        sigprocmask(SIG_SETMASK, &all, &saved);
+        (void) sigprocmask(SIG_SETMASK, &all, &saved); /* cannot fail with a valid set */
         pid = fork();
         if (pid < 0) {
                 int errnum = errno;
-                sigprocmask(SIG_SETMASK, &saved, NULL);
+                (void) sigprocmask(SIG_SETMASK, &saved, NULL); /* the mask it returned: valid */
                 return jail__fail(reterr, JAIL_STAGE_INIT, errnum, -1, 0);
         }
         if (pid > 0)

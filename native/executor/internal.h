@@ -28,6 +28,9 @@ void jail__progress(const int *status_fd, jail_stage_t stage, int item);
 /* RLIMIT_NOFILE and oom_score_adj: the host's defaults or the plan's (creds.c). */
 int jail__set_limits(const jail_plan_t *plan, jail_error_t *reterr);
 
+/* oom_score_adj: 0 or the plan's (creds.c); for the jail's init, then again in the vassal. */
+int jail__set_oom_score_adj(const jail_plan_t *plan, jail_error_t *reterr);
+
 /* PR_SET_DUMPABLE(0) after the last credential change (creds.c). */
 int jail__set_undumpable(const jail_plan_t *plan, jail_error_t *reterr);
 
@@ -55,6 +58,17 @@ int jail__launch_stages(const jail_plan_t *plan, int *status_fd, int parent_pidf
 
 /* Root, in the launcher's mount namespace: /dev/null for unmapped stdio (JAIL_STAGE_FDS). */
 int jail__open_devnull(int *ret_fd, jail_error_t *reterr);
+
+/* jail_apply() (apply.c), for the fork server: watch_pid is the pid behind watch_pidfd
+ * (0: read it from the pidfd), which G must be reparented to when it has no pid
+ * namespace. With ret_go_fd (may be NULL), the caller gets the sending end of the go
+ * channel (close-on-exec): G goes on only once one byte comes on it, and exits silently
+ * at its EOF without one. */
+int jail__apply(const uint8_t *buf, size_t len, const int *fds, size_t n_fds, int status_fd, int watch_pidfd,
+                pid_t watch_pid, int *ret_go_fd, jail_error_t *reterr);
+
+/* 0 when /proc/self/task has one entry, -EINVAL when more, or -errno. */
+int jail__single_threaded(void);
 
 /* The plan a successful jail_apply() left this process (the vassal) with, or NULL. */
 const jail_plan_t *jail__applied_plan(void);

@@ -118,7 +118,11 @@ typedef struct {
         gid_t groups[JAIL_MAX_GROUPS];
         uint64_t caps; /* bit n = capability n, kept; all others dropped */
         bool set_nproc;
-        unsigned long nproc; /* RLIMIT_NPROC, soft and hard: processes of the vassal's uid */
+        unsigned long nproc; /* RLIMIT_NPROC, soft and hard: processes of the vassal's uid. The
+                              * kernel checks it only at fork and execve: an adopted vassal
+                              * (forked as root, then setresuid()) starts even when its uid
+                              * is over it, and only its later forks fail. The cgroup's
+                              * pids.max is the real bound on a jail's processes. */
         bool set_nofile;
         unsigned long nofile; /* RLIMIT_NOFILE, soft and hard; unset: soft 1024, hard kept */
         bool set_oom_score_adj;
@@ -206,7 +210,10 @@ int jail_run(const jail_plan_t *plan, int *status_fd, int parent_pidfd, jail_err
  * jail-helper writes them; the failing jail process then exits with JAIL_EXIT_SETUP. In
  * the caller nothing is written to it: a failure there returns -errno with *reterr set
  * (stage plan: malformed, or EINVAL for privileged, join, join-cwd or ctty; fds or
- * cgroup: EBADF for a slot past the table or not open; prepare; cgroup; clone). */
+ * cgroup: EBADF for a slot past the table or not open; prepare: EINVAL for a caller with
+ * more than one thread (/proc/self/task); cgroup; clone). Without a pid namespace the top
+ * process must be reparented to the watched process itself: if not (a subreaper in
+ * between), it fails at stage pdeathsig, ESRCH. */
 int jail_apply(const uint8_t *plan, size_t plan_len, const int *fds, size_t n_fds, int status_fd, int watch_pidfd,
                jail_error_t *reterr);
 
@@ -227,8 +234,14 @@ int jail_fork_server_accept(int listen_fd);
  * exits at once (reap it with waitpid()), or -errno with nothing forked:
  * -EPERM: the peer (SO_PEERCRED) is not emperor_pid with emperor_uid, or emperor_pid is
  * not our parent; -EBADMSG: a malformed request (header, argv, mask, fds; more than
- * JAIL_MAX_FDS fds); -ETIMEDOUT: no whole request within 10 s; -ESRCH: the emperor is
- * gone. Every fd received is closed again in the base; conn stays the caller's to close.
+ * JAIL_MAX_FDS fds); -ETIMEDOUT: no whole request within 10 s of the call (one deadline,
+ * however the bytes trickle in); -ESRCH: the emperor is gone; -EINVAL: the base has more
+ * than one thread (then `pid` 0 and a failure record at stage prepare, EINVAL, are sent
+ * on conn). M fails at stage prepare with EBUSY (item -1, `pid` 0) when the base has a
+ * writable shared mapping (MAP_SHARED with PROT_WRITE, SysV shm: /proc/self/maps perms
+ * `w` and `s`), which every vassal adopted from it would share; read-only ones are
+ * allowed. M gives the jail the emperor's umask and nice value, as a spawned jail has.
+ * Every fd received is closed again in the base; conn stays the caller's to close.
  * Returns 0 in the adopted vassal, with the plan applied, conn and every fd not in the
  * plan closed (do not close their numbers again: the plan's targets may reuse them). */
 int jail_fork_server_serve(int conn, pid_t emperor_pid, uid_t emperor_uid);

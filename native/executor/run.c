@@ -458,6 +458,11 @@ int jail__launch_stages(const jail_plan_t *plan, int *status_fd, int parent_pidf
         /* The jail's pid 1 stays behind as its init; the vassal goes on in the child. The
          * init closes every fd: only the vassal holds the status fd. */
         if (plan->namespaces & CLONE_NEWPID) {
+                /* The init gets the plan's score too, not the launcher's (for an adopted
+                 * jail its RSS is the whole base image). */
+                jail__progress(status_fd, JAIL_STAGE_OOM_SCORE_ADJ, -1);
+                if ((r = jail__set_oom_score_adj(plan, reterr)) < 0)
+                        return r;
                 jail__progress(status_fd, JAIL_STAGE_INIT, -1);
                 r = jail__fork_init(plan, reterr);
                 if (r < 0)

@@ -164,6 +164,10 @@ int main(void) {
         add(&plan, "join", "0");
         adopt(&plan, REPORT_ARGV, NULL, 0, a);
         ok(a->pid == 0 && a->failed && a->err.stage == JAIL_STAGE_PLAN && a->err.errnum == EINVAL, "join: plan EINVAL");
+        base_plan(&plan);
+        add(&plan, "ctty", "1");
+        adopt(&plan, REPORT_ARGV, NULL, 0, a);
+        ok(a->pid == 0 && a->failed && a->err.stage == JAIL_STAGE_PLAN && a->err.errnum == EINVAL, "ctty=1: plan EINVAL");
         adopt_frame(&plan, REPORT_ARGV, NULL, 0, false, a);
         ok(a->pid == 0 && a->failed && a->err.stage == JAIL_STAGE_PLAN && a->err.errnum == EIO,
            "a config pipe closed before the plan frame: plan EIO (%u, %d)", a->err.stage, a->err.errnum);

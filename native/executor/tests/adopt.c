@@ -39,6 +39,7 @@ int main(void) {
         add(&plan, "group", "1004");
         add(&plan, "cap", "10");
         add(&plan, "chdir", "/tmp");
+        add(&plan, "oom-score-adj", "123");
         add(&plan, "fd", "1:3");
         add(&plan, "fd", "0:4");
         if (uni_fd >= 0) {
@@ -101,6 +102,13 @@ int main(void) {
            field(a, "argv"));
         ok(strcmp(field(a, "env"), "PATH=/usr/bin:/bin|FOO=bar baz|") == 0, "jail_adopted_env: the plan's env: %s",
            field(a, "env"));
+        is(atoi(field(a, "keepcaps")), 0, "PR_SET_KEEPCAPS is cleared after the capability set-up");
+        ok(strcmp(field(a, "umask"), "022") == 0, "the umask is the emperor's (022), not the base's (077): %s",
+           field(a, "umask"));
+        ok(strcmp(field(a, "nice"), "0") == 0, "the nice value is the emperor's (0), not the base's (5): %s",
+           field(a, "nice"));
+        ok(strcmp(field(a, "init_oom"), "123") == 0, "the jail's init (pid 1) has the plan's oom_score_adj too: %s",
+           field(a, "init_oom"));
 
 
         /* 2. Without a pid namespace: G is the vassal, its parent the emperor. */
@@ -111,6 +119,13 @@ int main(void) {
         add(&plan, "hostname", "second");
         add(&plan, "hook", "test \"$(hostname)\" = second");
         add(&plan, "hook", "test ! -e /proc/self/fd/%d", BASE_LEAKY_FD);
+        {
+                char mark[64];
+                root_marker(mark, sizeof(mark));
+                add(&plan, "root-env", "PATH=/usr/bin:/bin");
+                add(&plan, "root-env", "SECRET=%s", mark);
+                add(&plan, "hook", ": %s", mark);
+        }
         add(&plan, "uid", "1001");
         add(&plan, "gid", "1001");
         add(&plan, "fd", "1:3");
@@ -122,6 +137,8 @@ int main(void) {
         is(atoi(field(a, "pdeathsig")), SIGKILL, "PDEATHSIG is set after the last credential change");
         ok(strcmp(field(a, "hostname"), "second") == 0, "the hooks ran in the new uts namespace, without the base's fds");
         is(atoi(field(a, "Seccomp")), 0, "seccomp=none: no filter");
+        ok(strcmp(field(a, "root_marks"), "0") == 0,
+           "root-env and the hook commands are nowhere in the vassal's memory: %s found", field(a, "root_marks"));
         is(a->exit_code, 0, "and it exited 0");
 
         /* 3. A plan over 64 KiB (a big environment) travels whole. */

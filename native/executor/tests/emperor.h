@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -56,6 +57,8 @@ static inline void add(plan_t *p, const char *key, const char *fmt, ...) {
 }
 
 static char sock_dir[64], sock_path[96];
+/* Run by the base before it serves (NULL: nothing): what a test's base does on top. */
+static void (*base_setup)(void);
 static pid_t base_pid;
 static int base_log = -1; /* read end: each serve() result, an int */
 
@@ -105,6 +108,38 @@ static inline void put_link(const char *key, const char *path) {
         put("%s=%s\n", key, target);
 }
 
+/* The marker a test puts in root-env and hooks, built at run time so that the binary
+ * (mapped in every vassal) never holds it whole. */
+static inline void root_marker(char *buf, size_t size) {
+        snprintf(buf, size, "%s%s%s", "JAILCTL", "-ROOT-ONLY-", "MARKER");
+}
+
+/* How often the marker occurs in this process's readable private memory, its own copy
+ * left out. The kernel's special mappings ([vvar], [vsyscall]) are skipped. */
+static inline int count_root_marker(void) {
+        static char want[64];
+        char line[4096];
+        int hits = 0;
+        FILE *f;
+
+        root_marker(want, sizeof(want));
+        f = fopen("/proc/self/maps", "re");
+        while (f && fgets(line, sizeof(line), f)) {
+                unsigned long lo, hi;
+                char perms[8] = "", *name = strchr(line, '[');
+                if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r' || perms[3] != 'p' ||
+                    (name && (strncmp(name, "[vvar", 5) == 0 || strncmp(name, "[vsyscall", 9) == 0)))
+                        continue;
+                for (const char *at = (const char *) lo, *end = (const char *) hi;
+                     (at = memmem(at, (size_t) (end - at), want, strlen(want))); at++)
+                        if (at != want)
+                                hits++;
+        }
+        if (f)
+                fclose(f);
+        return hits;
+}
+
 static inline void vassal_report(void) {
         char host[65] = "", cwd[256] = "", config[64] = "", line[512], cg[2048] = "";
         struct ifreq ifr = { .ifr_name = "lo" };
@@ -123,6 +158,20 @@ static inline void vassal_report(void) {
         put_status_line("Seccomp");
         (void) prctl(PR_GET_PDEATHSIG, &sig);
         put("pdeathsig=%d\n", sig);
+        put("keepcaps=%d\n", prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0));
+        {
+                mode_t mask = umask(0);
+                umask(mask);
+                put("umask=%03o\n", (unsigned) mask);
+        }
+        errno = 0;
+        put("nice=%d\n", getpriority(PRIO_PROCESS, 0));
+        f = fopen("/proc/1/oom_score_adj", "re");
+        if (f && fgets(line, sizeof(line), f))
+                put("init_oom=%s", line);
+        if (f)
+                fclose(f);
+        put("root_marks=%d\n", count_root_marker());
         put("userns=%d\n", unshare(CLONE_NEWUSER) < 0 ? errno : 0);
         put_dir("fds", "/proc/self/fd", true);
         put_link("fd0", "/proc/self/fd/0");
@@ -185,8 +234,13 @@ static inline void __attribute__((noreturn)) vassal_main(void) {
 static inline void __attribute__((noreturn)) base_main(int log_fd, int ready_fd) {
         int lfd = jail_fork_server_listen(sock_path), null = open("/dev/null", O_RDONLY);
 
-        /* As a Perl host may: neither the hooks nor the jail's init may mind. */
+        /* As a Perl host may: neither the hooks nor the jail's init may mind; nor may the
+         * vassal get the base's umask or nice value rather than the emperor's. */
         signal(SIGCHLD, SIG_IGN);
+        umask(077);
+        (void) setpriority(PRIO_PROCESS, 0, 5);
+        if (base_setup)
+                base_setup();
         if (null >= 0)
                 dup2(null, BASE_LEAKY_FD);
 
@@ -264,6 +318,7 @@ typedef struct {
         jail_error_t err;
         bool exec_reached;  /* the progress record for exec came */
         bool eof;           /* the connection ended after the records */
+        bool ended;         /* the top process ended by itself within 10 s */
         int serve;          /* the base's serve() result */
         int exit_code;      /* of the top process, reaped here; -1 if none */
         char report[16384]; /* what the vassal wrote */
@@ -320,6 +375,10 @@ static inline size_t read_full(int fd, void *buf, size_t len) {
 
 static const char CONFIG_PACKET[] = "CONFIG-PACKET";
 
+/* Run by adopt_frame() once the config pipe is written (NULL: nothing), before the reply
+ * is read: a test may act on the middle process then. */
+static void (*after_config)(void);
+
 /* One adoption of `plan`, with the request's argv. The fd slots: 0 emperor pipe, 1 config
  * pipe, 2 the report pipe (the plan maps it to 1), then `extra`. Without `frame`, the
  * config pipe is closed with nothing in it. */
@@ -355,6 +414,8 @@ static inline void adopt_frame(const plan_t *plan, const char *const *argv, cons
             write(cp[1], CONFIG_PACKET, strlen(CONFIG_PACKET)) < 0))
                 printf("# writing the config pipe: %s\n", strerror(errno));
         close(cp[1]);
+        if (after_config)
+                after_config();
 
         /* The reply: the pid packet (with the pidfd), records, EOF. */
         {
@@ -423,7 +484,8 @@ static inline void adopt_frame(const plan_t *plan, const char *const *argv, cons
                 struct pollfd p = { .fd = a->pidfd, .events = POLLIN };
                 siginfo_t si = { 0 };
                 /* A jail that does not end on its own is a failure, not a hung test. */
-                if (poll(&p, 1, 10000) == 0) {
+                a->ended = poll(&p, 1, 10000) > 0;
+                if (!a->ended) {
                         printf("# the jail %d did not exit within 10 s: killed\n", (int) a->pid);
                         (void) jail__pidfd_send_signal(a->pidfd, SIGKILL, NULL, 0);
                 }
@@ -479,6 +541,7 @@ static inline void emperor_start(void) {
         if (geteuid() != 0)
                 tap_skip_all("the fork server needs root");
         setvbuf(stdout, NULL, _IONBF, 0);
+        umask(022);
         /* A refused request leaves our config pipe without a reader. */
         signal(SIGPIPE, SIG_IGN);
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)

@@ -7,6 +7,7 @@ package JailCtl::PSGI::ForkServer;
 use strict;
 use warnings;
 use Errno qw(EINTR EAGAIN ECONNABORTED EPERM);
+use IO::Handle ();
 use POSIX qw(WNOHANG);
 use JailCtl::PSGI::Emperor qw(tell_emperor read_emperor);
 use JailCtl::PSGI::Log qw(logline);
@@ -40,6 +41,34 @@ sub _own_pid_namespace {
     return $line && (() = $line =~ /\d+/g) > 1 ? 1 : 0;
 }
 
+# The first writable shared mapping of ours (/proc/self/maps perms with w and s): its path,
+# '[anon]', or undef when there is none. The executor's middle process refuses every
+# adoption while one exists (stage prepare, EBUSY): the vassals would share it.
+sub _writable_shared_mapping {
+    open my $fh, '<', '/proc/self/maps' or return undef;
+    while (my $line = <$fh>) {
+        my (undef, $perms, undef, undef, undef, $path) = split ' ', $line, 6;
+        next if !$perms || substr($perms, 1, 1) ne 'w' || substr($perms, 3, 1) ne 's';
+        close $fh;
+        $path //= '';
+        $path =~ s/\s+\z//;
+        return length $path ? $path : '[anon]';
+    }
+    close $fh;
+    return undef;
+}
+
+# Logs one warning for a writable shared mapping (again only once it has gone and come
+# back, or another is first): the base cannot tell otherwise why adoptions fail.
+my $warned_mapping = '';
+sub _warn_shared_mapping {
+    my $m = _writable_shared_mapping() // '';
+    logline("fork server: warning: a writable shared mapping ($m) is in this base's memory; every adoption will be refused (prepare: EBUSY) while it exists")
+        if length $m && $m ne $warned_mapping;
+    $warned_mapping = $m;
+    return;
+}
+
 # Runs the base: returns only in an adopted vassal (with %ENV, @ARGV and $0 its own); the
 # base itself exits 0 on byte 0, 1 or 2 or EOF on its emperor pipe.
 sub run_base {
@@ -56,6 +85,7 @@ sub run_base {
     logline("fork server: the app is loaded; serving adoptions on $path");
     logline('fork server: warning: this base runs in a pid namespace of its own; the emperor cannot be told apart from others, every adoption will be refused')
         if _own_pid_namespace();
+    _warn_shared_mapping();
     tell_emperor($emperor_fd, JailCtl::PSGI::Emperor::SPAWNED);
     tell_emperor($emperor_fd, JailCtl::PSGI::Emperor::ACCEPTING);
     my $last_beat = 0;
@@ -95,6 +125,10 @@ sub run_base {
         # The emperor is our parent; a child subreaper's uid is its /proc directory's owner.
         my $emperor = getppid();
         my $uid = (stat "/proc/$emperor")[4] // 0;
+        _warn_shared_mapping();
+        # The vassal is a fork of us: whatever Perl still buffers would be written again by it.
+        STDOUT->flush;
+        STDERR->flush;
         my $ret = $n->{serve}->($conn, $emperor, $uid);
         return _become_adopted($n) if $ret == 0;
         my ($peer_pid, $peer_uid) = $ret == -EPERM ? peer_credentials($conn) : ();
