@@ -156,8 +156,10 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
     fds.push({ src: ctx.onDemand.fd, dst: 0 });
   }
   const extraEnv: Record<string, string> = { UWSGI_EMPEROR_FD: String(EMPEROR_FD), JAIL_EMPEROR_FD: String(EMPEROR_FD), JAIL_VASSAL: source.name };
-  // An adopted vassal goes on as the PSGI host (the base's process, its app loaded).
-  const psgi = fork !== undefined || entries.some((e) => e.key === 'psgi' || e.key === 'early-psgi');
+  // An adopted vassal goes on as the PSGI host (the base's process, its app loaded). A uWSGI
+  // file (`plugins = psgi`) under an emperor with binary-path is uWSGI's to serve, unchanged.
+  const uwsgiFile = ctx.options.binaryPath !== undefined && fork === undefined && entries.some((e) => e.key === 'plugins' || e.key === 'plugin');
+  const psgi = fork !== undefined || (!uwsgiFile && entries.some((e) => e.key === 'psgi' || e.key === 'early-psgi'));
   const stem = `emperor://${source.name.replace(extname(source.name), '')}.ini`;
   const ownProgram = app ? appServerCommand() : psgi ? psgiHostCommand() : undefined;
   const command = patched ? undefined : ownProgram ?? (ctx.options.binaryPath !== undefined ? [ctx.options.binaryPath] : undefined);

@@ -3,7 +3,7 @@
 // (test/fixtures/forkserver: myapp.pl sleeps 2 s at load; one.ini and two.ini are adopted).
 // Times are only ever compared with each other (adoption against the app's load), never
 // with a number of seconds.
-import { chownSync, copyFileSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, readFileSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -166,6 +166,24 @@ test('a base that never comes up: the vassal fails with an error naming the base
   writeFileSync(join(fx.dir.dir, 'lone.ini'), '[uwsgi]\nfork-server = /run/jailctl-nobody/none.sock\nhttp-socket = 127.0.0.1:%(three_port)\n');
   await e.waitForLog(/lone\.ini: not adopted: no base vassal serves the fork server \/run\/jailctl-nobody\/none\.sock/, 30_000);
   assert.ok((await e.stats()).pid > 0, 'the emperor lives on');
+});
+
+test('bases that send garbage, close early or never answer fail those adoptions only, each named', async () => {
+  const dir = `/run/jailctl-test-fake-${process.pid}-${Date.now().toString(36)}`;
+  const modes = ['garbage', 'close', 'silent'];
+  const bases = modes.map((m) => `${m}base.ini`);
+  const { e, ports } = await start(['perlbase.ini', 'one.ini'], '--emperor-fork-server-timeout', '1', ...bases.flatMap((b) => ['--vassal-fork-base', b]));
+  for (const m of modes) {
+    fx.dir.write(`${m}base.ini`, `[uwsgi]\nearly-psgi = myapp.pl\nfork-server = ${dir}/${m}.sock\nunprivileged-binary-patch-arg = /usr/bin/perl ${join(FIXTURES, 'fakebase.pl')} ${m} ${dir}/${m}.sock\n`);
+    fx.dir.write(`to-${m}.ini`, `[uwsgi]\nfork-server = ${dir}/${m}.sock\nprocesses = 1\n`);
+  }
+  await e.waitForLog(/to-garbage\.ini: not adopted \(stage reply\): base garbagebase\.ini \(pid \d+, fork server \S+garbage\.sock\) sent byte 255 where its pid packet \(35\) starts/, 30_000);
+  await e.waitForLog(/to-close\.ini: not adopted \(stage reply\): base closebase\.ini \(pid \d+, fork server \S+close\.sock\) closed the connection before its pid packet/, 30_000);
+  await e.waitForLog(/to-silent\.ini: not adopted \(stage reply\): base silentbase\.ini \(pid \d+, fork server \S+silent\.sock\) did not answer the adoption request within 1 s/, 30_000);
+  // The emperor and the well-behaved base's vassal are fine.
+  assert.is(await answer(ports.one), '200 Hello World\n');
+  for (const m of modes) assert.match(String((await e.vassal(`to-${m}.ini`))!.launch_error), /not adopted/);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('a base file may not unshare or set a uid: refused with its line and the reason', async () => {
