@@ -387,7 +387,9 @@ export class Vassal {
     }
     this.respawns++;
     // A base always gets a new process: only a fresh one loads the new code.
-    if (this.flags.speaks && this.jail && this.build && next.jailKey === this.build.jailKey && next.fork?.kind !== 'base') {
+    // (An adopted vassal's held socket moved: a new jail, on the new socket.)
+    const sameFork = JSON.stringify(next.fork) === JSON.stringify(this.build?.fork);
+    if (this.flags.speaks && this.jail && this.build && next.jailKey === this.build.jailKey && sameFork && next.fork?.kind !== 'base') {
       // Same jail, new app config: the vassal reloads itself (and asks for its config).
       this.build = { ...this.build, ...(next.configText !== undefined ? { configText: next.configText } : {}) };
       this.state = 'reloading';
