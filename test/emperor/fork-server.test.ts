@@ -5,7 +5,7 @@
 // with a number of seconds.
 import { chownSync, copyFileSync, readFileSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { jailctl } from '../helpers/cli';
@@ -18,6 +18,11 @@ requireRoot();
 const test = suite('fork server');
 const fx = emperorFixture(test, 0o755);
 const FIXTURES = join(__dirname, '..', 'fixtures', 'forkserver');
+// The bases' socket directories of a test, removed once its emperor has stopped.
+const runDirs: string[] = [];
+test.after.each(() => {
+  for (const d of runDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 // GET on 127.0.0.1:PORT, a connection of its own: `STATUS BODY`.
 function get(port: number, path = '/'): Promise<string> {
@@ -63,6 +68,7 @@ async function start(files: readonly string[], ...args: string[]): Promise<Setup
   for (const f of ['myapp.pl', ...files]) copyFileSync(join(FIXTURES, f), join(fx.dir.dir, f));
   const ports = { one: await freePort(), two: await freePort(), three: await freePort() };
   const socket = `/run/jailctl-test-fs-${process.pid}-${Date.now().toString(36)}/base.sock`;
+  runDirs.push(dirname(socket));
   const e = fx.start([
     '--emperor', fx.dir.dir, '--emperor-freq', '1',
     '--emperor-use-fork-server', socket, '--vassal-fork-base', 'perlbase.ini',
@@ -170,6 +176,7 @@ test('a base that never comes up: the vassal fails with an error naming the base
 
 test('bases that send garbage, close early or never answer fail those adoptions only, each named', async () => {
   const dir = `/run/jailctl-test-fake-${process.pid}-${Date.now().toString(36)}`;
+  runDirs.push(dir);
   const modes = ['garbage', 'close', 'silent'];
   const bases = modes.map((m) => `${m}base.ini`);
   const { e, ports } = await start(['perlbase.ini', 'one.ini'], '--emperor-fork-server-timeout', '1', ...bases.flatMap((b) => ['--vassal-fork-base', b]));
@@ -183,7 +190,6 @@ test('bases that send garbage, close early or never answer fail those adoptions 
   // The emperor and the well-behaved base's vassal are fine.
   assert.is(await answer(ports.one), '200 Hello World\n');
   for (const m of modes) assert.match(String((await e.vassal(`to-${m}.ini`))!.launch_error), /not adopted/);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test('a base file may not unshare or set a uid: refused with its line and the reason', async () => {
