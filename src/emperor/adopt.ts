@@ -197,7 +197,13 @@ export function requestAdoption(req: AdoptRequest): Promise<Adopted> {
       binding.setNonBlocking(req.configFd);
       pump();
       const packet = requestPacket(req.argv, req.mask);
-      const sent = binding.sendFds(conn, packet, req.fds);
+      let sent: number;
+      try {
+        sent = binding.sendFds(conn, packet, req.fds);
+      } catch (err: unknown) {
+        const e = err as NodeJS.ErrnoException;
+        return fail('request', `sendmsg: ${e.code}: ${who} ${e.code === 'EPIPE' || e.code === 'ECONNRESET' ? 'closed the connection before the request' : 'did not take the request'}`, e.code);
+      }
       if (sent !== packet.length) return fail('request', `sent ${sent} of the request's ${packet.length} bytes`);
       readReply();
     });
@@ -208,15 +214,16 @@ export function requestAdoption(req: AdoptRequest): Promise<Adopted> {
       let got = Buffer.alloc(0);
       let want = 4;
       watcher = new binding.FdWatcher(conn, guarded((events: number) => {
-        if (events < 0) return fail('reply', `poll on the connection: errno ${-events}`);
-        for (;;) {
+        // A negative `events` is the connection's error (libuv says EBADF for POLLERR): the
+        // reads below tell what is left (data, EOF, or its errno).
+        for (let first = true; ; first = false) {
           let r: { data: Buffer; fds: number[] };
           try {
             r = binding.recvFds(conn, want - got.length, 4);
           } catch (err: unknown) {
             const e = err as NodeJS.ErrnoException;
-            if (e.code === 'EAGAIN') return;
-            return fail('reply', `recvmsg: ${e.code}`, e.code);
+            if (e.code === 'EAGAIN' && !(first && events < 0)) return;
+            return fail('reply', `recvmsg: ${e.code}: ${who} ${e.code === 'ECONNRESET' ? 'closed the connection (unread data) before its pid packet' : 'broke the connection'}`, e.code);
           }
           received.push(...r.fds);
           if (r.data.length === 0) return fail('reply', `${who} closed the connection before its pid packet${processGone(req.base.pid) ? ' (it died)' : ''}`);

@@ -34,8 +34,9 @@ export interface JailSource {
 export type SourceError = { readonly kind: 'error'; readonly message: string };
 
 // Works out where the vassal's jail comes from now (its file and the emperor's options), and
-// holds its socket: the previous source's one when the address is the same (a re-adoption or
-// a reload never closes the socket), else a new one. Resolves with the source, or the error.
+// holds its socket: `previous` when the address is the same (a re-adoption or a reload never
+// closes the socket), else a new one. Resolves with the source, or the error. It never closes
+// `previous`: the caller does, once it knows this answer is still wanted.
 export async function openJailSource(source: VassalSource, env: AdoptEnv, name: string, previous: HeldSocket | undefined): Promise<JailSource | SourceError> {
   let onDemand: string | undefined;
   let build: VassalBuild;
@@ -44,14 +45,12 @@ export async function openJailSource(source: VassalSource, env: AdoptEnv, name: 
     // What the file is to the fork server decides; the on-demand socket is fd 0 either way.
     build = dryBuildVassal(source, env, onDemand !== undefined ? { address: onDemand } : undefined);
   } catch (err: unknown) {
-    previous?.close();
     if (err instanceof Error && (isJailError(err) || onDemand === undefined)) return { kind: 'error', message: err.message };
     throw err;
   }
   const adopted = build.fork?.kind === 'adopted' ? build.fork : undefined;
   const address = onDemand ?? adopted?.listen;
   let held = previous?.address === address ? previous : undefined;
-  if (held !== previous) previous?.close();
   if (address !== undefined && !held) {
     try {
       held = HeldSocket.open(address);

@@ -145,7 +145,11 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
   const app = expanded.entries.some((e) => e.key === 'app');
   const fork = forkRole(source, raw.file, expanded.entries, ctx.options, { ownProgram: patched || app || expanded.entries.some((e) => e.key === 'psgi') });
   const warnings: string[] = [];
-  const entries = fork?.kind === 'base' ? baseEntries(raw.file, expanded.entries, ctx.privileges.caps, (w) => warnings.push(w)) : expanded.entries;
+  if (fork?.kind === 'base' && ctx.privileges.uid !== 0)
+    throw new ConfigError(raw.file, undefined, 'vassal-fork-base', `a fork-server base runs as root (it applies other uids' jails), and this emperor runs as uid ${ctx.privileges.uid}; run the emperor as root, or spawn this app's vassals instead`);
+  // The emperor's own attribute (emperor-fork-server-attr = KEY) is no option of the plan's.
+  const notAttr = (e: ConfigEntry): boolean => e.key !== ctx.options.forkServerAttr || e.key === 'fork-server';
+  const entries = fork?.kind === 'base' ? baseEntries(raw.file, expanded.entries, ctx.privileges.caps, (w) => warnings.push(w)) : expanded.entries.filter(notAttr);
   // A tenant's http-socket that the root emperor binds for it: the rules of an on-demand address.
   if (fork?.kind === 'adopted' && fork.listen !== undefined && tenant) checkTenantSocket(raw.file, fork.listen, ctx.options);
   const fds: FdMapping[] = [{ src: ctx.emperorFd, dst: EMPEROR_FD }];
@@ -156,10 +160,10 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
     fds.push({ src: ctx.onDemand.fd, dst: 0 });
   }
   const extraEnv: Record<string, string> = { UWSGI_EMPEROR_FD: String(EMPEROR_FD), JAIL_EMPEROR_FD: String(EMPEROR_FD), JAIL_VASSAL: source.name };
-  // An adopted vassal goes on as the PSGI host (the base's process, its app loaded).
-  // `psgi` is uWSGI's option too: under an emperor with binary-path (uWSGI), it is that
-  // program's, so a uWSGI vassal directory runs unchanged; otherwise our PSGI host serves it.
-  const psgi = fork !== undefined || (ctx.options.binaryPath === undefined && entries.some((e) => e.key === 'psgi' || e.key === 'early-psgi'));
+  // An adopted vassal goes on as the PSGI host (the base's process, its app loaded). A uWSGI
+  // file (`plugins = psgi`) under an emperor with binary-path is uWSGI's to serve, unchanged.
+  const uwsgiFile = ctx.options.binaryPath !== undefined && fork === undefined && entries.some((e) => e.key === 'plugins' || e.key === 'plugin');
+  const psgi = fork !== undefined || (!uwsgiFile && entries.some((e) => e.key === 'psgi' || e.key === 'early-psgi'));
   const stem = `emperor://${source.name.replace(extname(source.name), '')}.ini`;
   const ownProgram = app ? appServerCommand() : psgi ? psgiHostCommand() : undefined;
   const command = patched ? undefined : ownProgram ?? (ctx.options.binaryPath !== undefined ? [ctx.options.binaryPath] : undefined);

@@ -71,8 +71,9 @@ export class Vassal {
   private blacklist: BlacklistEntry | undefined;
   private readonly timers = new Timers<'respawn' | 'curse' | 'heartbeat' | 'loyal'>();
   private readonly waiters: Array<() => void> = [];
-  /** Where its jail comes from (jail-source.ts); it holds the vassal's socket, if any. */
+  /** Where its jail comes from (jail-source.ts), and the socket held for it (the origin's). */
   private origin: JailSource | undefined;
+  private held: HeldSocket | undefined;
   /** A start under way (an adoption waiting for its base): aborted when it is no longer wanted. */
   private starting: AbortController | undefined;
   /** A rolling re-adoption: the old instance, serving until the new one accepts. */
@@ -113,14 +114,16 @@ export class Vassal {
   private prepare(): void {
     const generation = ++this.generation;
     this.cancelStart();
-    const previous = this.origin?.held;
     this.origin = undefined;
-    openJailSource(this.source, this.ctx, this.name, previous).then(
+    openJailSource(this.source, this.ctx, this.name, this.held).then(
       (origin) => {
+        const held = 'kind' in origin ? undefined : origin.held;
         if (generation !== this.generation || this.removed || this.final) {
-          if (!('kind' in origin)) origin.held?.close();
+          if (held !== this.held) held?.close(); // a socket only this late answer opened
           return;
         }
+        if (this.held !== held) this.held?.close();
+        this.held = held;
         if ('kind' in origin) {
           this.fail(origin.message);
           return;
@@ -139,8 +142,8 @@ export class Vassal {
 
   private releaseSocket(): void {
     this.cancelStart();
-    this.origin?.held?.close();
-    this.origin = undefined;
+    this.held?.close();
+    this.held = this.origin = undefined;
   }
 
   private cancelStart(): void {
@@ -370,7 +373,7 @@ export class Vassal {
   private reload(why: string): void {
     let next: VassalBuild;
     try {
-      next = dryBuildVassal(this.source, this.ctx, this.origin?.held); // fds are placeholders
+      next = dryBuildVassal(this.source, this.ctx, this.held); // fds are placeholders
     } catch (err: unknown) {
       if (!isJailError(err)) throw err;
       this.error = err.message;
@@ -387,7 +390,9 @@ export class Vassal {
     }
     this.respawns++;
     // A base always gets a new process: only a fresh one loads the new code.
-    if (this.flags.speaks && this.jail && this.build && next.jailKey === this.build.jailKey && next.fork?.kind !== 'base') {
+    // (An adopted vassal's held socket moved: a new jail, on the new socket.)
+    const sameFork = JSON.stringify(next.fork) === JSON.stringify(this.build?.fork);
+    if (this.flags.speaks && this.jail && this.build && next.jailKey === this.build.jailKey && sameFork && next.fork?.kind !== 'base') {
       // Same jail, new app config: the vassal reloads itself (and asks for its config).
       this.build = { ...this.build, ...(next.configText !== undefined ? { configText: next.configText } : {}) };
       this.state = 'reloading';

@@ -3,9 +3,9 @@
 // (test/fixtures/forkserver: myapp.pl sleeps 2 s at load; one.ini and two.ini are adopted).
 // Times are only ever compared with each other (adoption against the app's load), never
 // with a number of seconds.
-import { chownSync, copyFileSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, readFileSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { jailctl } from '../helpers/cli';
@@ -18,6 +18,11 @@ requireRoot();
 const test = suite('fork server');
 const fx = emperorFixture(test, 0o755);
 const FIXTURES = join(__dirname, '..', 'fixtures', 'forkserver');
+// The bases' socket directories of a test, removed once its emperor has stopped.
+const runDirs: string[] = [];
+test.after.each(() => {
+  for (const d of runDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 // GET on 127.0.0.1:PORT, a connection of its own: `STATUS BODY`.
 function get(port: number, path = '/'): Promise<string> {
@@ -63,6 +68,7 @@ async function start(files: readonly string[], ...args: string[]): Promise<Setup
   for (const f of ['myapp.pl', ...files]) copyFileSync(join(FIXTURES, f), join(fx.dir.dir, f));
   const ports = { one: await freePort(), two: await freePort(), three: await freePort() };
   const socket = `/run/jailctl-test-fs-${process.pid}-${Date.now().toString(36)}/base.sock`;
+  runDirs.push(dirname(socket));
   const e = fx.start([
     '--emperor', fx.dir.dir, '--emperor-freq', '1',
     '--emperor-use-fork-server', socket, '--vassal-fork-base', 'perlbase.ini',
@@ -166,6 +172,24 @@ test('a base that never comes up: the vassal fails with an error naming the base
   writeFileSync(join(fx.dir.dir, 'lone.ini'), '[uwsgi]\nfork-server = /run/jailctl-nobody/none.sock\nhttp-socket = 127.0.0.1:%(three_port)\n');
   await e.waitForLog(/lone\.ini: not adopted: no base vassal serves the fork server \/run\/jailctl-nobody\/none\.sock/, 30_000);
   assert.ok((await e.stats()).pid > 0, 'the emperor lives on');
+});
+
+test('bases that send garbage, close early or never answer fail those adoptions only, each named', async () => {
+  const dir = `/run/jailctl-test-fake-${process.pid}-${Date.now().toString(36)}`;
+  runDirs.push(dir);
+  const modes = ['garbage', 'close', 'silent'];
+  const bases = modes.map((m) => `${m}base.ini`);
+  const { e, ports } = await start(['perlbase.ini', 'one.ini'], '--emperor-fork-server-timeout', '1', ...bases.flatMap((b) => ['--vassal-fork-base', b]));
+  for (const m of modes) {
+    fx.dir.write(`${m}base.ini`, `[uwsgi]\nearly-psgi = myapp.pl\nfork-server = ${dir}/${m}.sock\nunprivileged-binary-patch-arg = /usr/bin/perl ${join(FIXTURES, 'fakebase.pl')} ${m} ${dir}/${m}.sock\n`);
+    fx.dir.write(`to-${m}.ini`, `[uwsgi]\nfork-server = ${dir}/${m}.sock\nprocesses = 1\n`);
+  }
+  await e.waitForLog(/to-garbage\.ini: not adopted \(stage reply\): base garbagebase\.ini \(pid \d+, fork server \S+garbage\.sock\) sent byte 255 where its pid packet \(35\) starts/, 30_000);
+  await e.waitForLog(/to-close\.ini: not adopted \(stage reply\): base closebase\.ini \(pid \d+, fork server \S+close\.sock\) closed the connection before its pid packet/, 30_000);
+  await e.waitForLog(/to-silent\.ini: not adopted \(stage reply\): base silentbase\.ini \(pid \d+, fork server \S+silent\.sock\) did not answer the adoption request within 1 s/, 30_000);
+  // The emperor and the well-behaved base's vassal are fine.
+  assert.is(await answer(ports.one), '200 Hello World\n');
+  for (const m of modes) assert.match(String((await e.vassal(`to-${m}.ini`))!.launch_error), /not adopted/);
 });
 
 test('a base file may not unshare or set a uid: refused with its line and the reason', async () => {

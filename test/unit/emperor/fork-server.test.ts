@@ -58,6 +58,15 @@ rules('a base refuses unshare and uid with the line and the reason; needs early-
   assert.match(e4.message, /needs early-psgi = APP\.psgi/);
 });
 
+rules('an emperor that is not root cannot run a base; a custom attribute is the emperor\'s, not an option', () => {
+  const e = thrown(() => buildVassal(source('perlbase.ini', BASE), ctx({ privileges: { uid: 1000, gid: 1000, caps: new Set(['setuid', 'setgid']) } })), ConfigError);
+  assert.match(e.message, /a fork-server base runs as root .* this emperor runs as uid 1000/);
+  const b = buildVassal(source('c.ini', '[jail]\nmy-base = /run/b.sock\n'), ctx({ options: { ...options, forkServerAttr: 'my-base' } }));
+  assert.equal(b.fork, { kind: 'adopted', server: '/run/b.sock' });
+  assert.not.ok(b.warnings.some((w) => w.includes('my-base')), b.warnings.join('\n'));
+  assert.not.match(b.configText!, /my-base/);
+});
+
 rules('tyrant mode: a tenant-owned file named by vassal-fork-base is refused', () => {
   const e = thrown(() => buildVassal(source('perlbase.ini', BASE, 1001), ctx({ options: { ...options, tyrant: true } })), ConfigError);
   assert.match(e.message, /owned by uid 1001: in tyrant mode a fork-server base runs as root and must be a root-owned file/);

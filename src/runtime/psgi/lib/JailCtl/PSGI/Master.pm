@@ -226,16 +226,19 @@ sub _reload {
 # working one down: the new workers go, the old ones stay, with their config.
 sub _abandon_reload {
     my ($self, $how) = @_;
-    my @serving = grep { $_->{retiring} && $_->{ready} && !$_->{signalled} } values %{ $self->{workers} };
-    return 0 if !@serving || !$self->{previous};
-    logline("reload failed: a new worker died before it could serve ($how); the " . scalar(@serving)
+    # The old generation: every worker the reload marked, ready or still loading (one that
+    # replaced a dead worker just before the reload); kept whole, or the one still loading
+    # would be retired once it is ready.
+    my @old = grep { $_->{retiring} && !$_->{signalled} } values %{ $self->{workers} };
+    return 0 if !(grep { $_->{ready} } @old) || !$self->{previous};
+    logline("reload failed: a new worker died before it could serve ($how); the " . scalar(@old)
         . ' old worker(s) keep serving the previous config');
     for my $w (values %{ $self->{workers} }) {
         next if $w->{retiring};
         $w->{retiring} = 1;
         kill 'KILL', $w->{pid};
     }
-    $_->{retiring} = 0 for @serving;
+    $_->{retiring} = 0 for @old;
     $self->{options} = delete $self->{previous};
     $self->{announce} = 0;
     # Ready again, on the old config (the emperor waits for this after a reload byte).
