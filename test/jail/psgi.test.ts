@@ -2,7 +2,7 @@
 // with a prefork master, the emperor protocol, graceful reloads that refuse nothing, on
 // demand through fd 0, heartbeats, and an app that cannot load blacklisted.
 import { spawn } from 'node:child_process';
-import { closeSync, copyFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -116,6 +116,11 @@ test('a worker that dies is replaced; a reload whose new workers cannot load lea
   process.kill(victim!, 'SIGKILL');
   await e.waitForLog(/worker \d+ died \(signal 9\); replacing it/);
   await waitUntil(() => psgiProcesses(e.child.pid!).workers.length === 2 && !psgiProcesses(e.child.pid!).workers.includes(victim!), 'a new worker');
+  // It has loaded the app once it answers (by its pid in the jail), not before: only then
+  // may the app break, or the replacement itself would fail to load.
+  const fresh = psgiProcesses(e.child.pid!).workers.find((p) => p !== victim)!;
+  const inJail = readFileSync(`/proc/${fresh}/status`, 'utf8').match(/^NSpid:.*\t(\d+)$/m)![1];
+  for (let i = 0; !(await get(address)).includes(`ok ${inJail}\n`); i++) assert.ok(i < 500, 'the replacement worker serves');
   fx.dir.write('broken', '');
   fx.dir.write('api.ini', ini(...lines, 'processes = 3'));
   await e.waitForLog(/reload failed: a new worker died before it could serve \(status 1\); the 2 old worker\(s\) keep serving the previous config/);
@@ -236,13 +241,13 @@ test('on its own (--ini FILE): serves, SIGHUP reloads without refusing a request
   await waitUntil(() => workers.every((pid) => !alive(pid)), 'the workers to go');
 });
 
-// A base spawned by this emperor (until the emperor knows vassal-fork-base it is spawned like
-// any vassal): it loads its app, then binds its socket and says ready and accepting.
+// A base of this emperor (vassal-fork-base): it loads its app, then binds its socket and says
+// ready and accepting.
 async function startBase(extraArgs: string[] = []) {
   app('base.psgi');
   const sock = join(fx.dir.dir, 'fork', 'base.sock');
   fx.dir.write('base.ini', ini('early-psgi = base.psgi', `fork-server = ${sock}`));
-  const e = fx.start(['--emperor', fx.dir.dir, ...extraArgs]);
+  const e = fx.start(['--emperor', fx.dir.dir, '--vassal-fork-base', 'base.ini', ...extraArgs]);
   const v = await e.waitForVassal('base.ini', (x) => x?.accepting === 1 && x.ready === 1, 'the base ready and accepting');
   return { e, sock, pid: v!.pid };
 }
@@ -283,10 +288,10 @@ test('a connection that is not from the emperor is closed: nothing forked, logge
   assert.is(v.accepting, 1, 'still accepting');
 });
 
-test('a reload byte: the base leaves with status 0; the emperor starts a new one, which loads the app again', async () => {
+test('a touched base: the emperor stops it (status 0) and starts a new one, which loads the app again', async () => {
   const { e, pid } = await startBase();
   fx.dir.write('base.ini', `${ini('early-psgi = base.psgi', `fork-server = ${join(fx.dir.dir, 'fork', 'base.sock')}`)}; touched\n`);
-  await e.waitForLog(/fork server: reload: leaving, so that a new base loads the new code/);
+  await e.waitForLog(/\[psgi \d+\] fork server: stop[\s\S]*base\.ini: old jail exited with status 0/);
   const v = await e.waitForVassal('base.ini', (x) => x !== undefined && x.pid !== pid && x.accepting === 1, 'a new base, accepting');
   assert.ok(v!.pid !== pid);
   assert.is((e.log().match(/I am the App/g) ?? []).length, 2, 'the new base loaded the app itself');
