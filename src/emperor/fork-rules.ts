@@ -58,6 +58,9 @@ export function forkRole(source: Pick<VassalSource, 'name' | 'path'>, file: stri
     if (last('psgi')) throw new ConfigError(entryFile(last('psgi')!, file), last('psgi')!.line, 'psgi', 'a fork-server base loads its app with early-psgi, not psgi; remove the psgi line');
     return { kind: 'base', socket };
   }
+  const early = last('early-psgi');
+  if (early && last('fork-server'))
+    throw new ConfigError(entryFile(early, file), early.line, 'early-psgi', `early-psgi with fork-server makes a fork-server base, but the emperor has no vassal-fork-base naming ${basename(source.path)}: add \`vassal-fork-base = ${basename(source.path)}\` to the emperor (a base runs as root), or use psgi = APP for an app of its own`);
   const attr = last(options.forkServerAttr);
   const server = attr?.value.trim() || options.useForkServer;
   if (server === undefined || facts.ownProgram) return undefined;
@@ -87,6 +90,11 @@ export function baseEntries(file: string, entries: readonly ConfigEntry[], caps:
       at(`a fork-server base runs as root: it applies the jails of other uids (each adopted vassal sets its own ${e.key}); remove the ${e.key} line`);
     if (e.key === 'cap')
       at('a fork-server base keeps every capability (it applies other jails\' credentials); remove the cap line: each adopted vassal sets its own');
+    // Its own v1 cgroups beyond memory and pids (cpu, blkio, a cgroup-opt's) would hold every
+    // vassal adopted from it that needs none of its own there: limits apply per vassal.
+    // The emperor's vassals-* defaults (line 0) are every vassal's, so each gets its own.
+    if ((e.key === 'cpu-max' || e.key === 'io-weight' || e.key === 'cgroup-opt') && e.line > 0)
+      at(`a fork-server base takes no ${e.key}: the vassals adopted from it would stay in the base's own ${e.key === 'cgroup-opt' ? 'cgroup of that controller' : e.key === 'cpu-max' ? 'cpu cgroup' : 'blkio cgroup'} wherever they set none of their own; set it in the adopted vassals' files${e.key === 'cgroup-opt' ? '' : ` (or the emperor's vassals-${e.key})`} instead`);
     if (e.key === 'seccomp' && e.value.trim() !== 'none')
       warn(`${entryFile(e, file)}:${e.line}: seccomp = ${e.value.trim()} ignored: a fork-server base gets no filter (it would stack onto every vassal adopted from it, each of which loads its own)`);
   }

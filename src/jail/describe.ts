@@ -68,6 +68,11 @@ export function describeFailure(plan: LaunchPlan, rec: StageRecord): string {
   const ns = plan.namespaces.join(',');
   switch (rec.stage) {
     case 'prepare':
+      // From a fork-server base (adoption): what it holds that no jail may inherit.
+      if (rec.errno === constants.errno.EBUSY)
+        return `adoption refused: the fork-server base holds a writable shared mapping (MAP_SHARED or SysV shm), which every vassal adopted from it would share; the base's log names it: have its app make it after the fork (in each vassal), not at load${why}`;
+      if (rec.errno === constants.errno.EINVAL)
+        return `preparing the launch (launched from a thread other than the main one; for an adoption, a fork-server base that runs more than one thread: it forks only single-threaded)${why}`;
       return `preparing the launch${why}`;
     case 'clone':
       return `clone(${ns || 'no namespaces'})${why}`;

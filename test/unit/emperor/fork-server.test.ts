@@ -47,6 +47,20 @@ rules('a base: host namespaces, root, every capability, no filter', () => {
   assert.match(b.plan.program.argv.join(' '), /jailctl-psgi\.pl/);
 });
 
+rules('a base takes no cpu-max, io-weight or cgroup-opt of its own (its vassals would stay in its cgroups); vassals-cpu-max is every vassal\'s', () => {
+  for (const line of ['cpu-max = 50%', 'io-weight = 200', 'cgroup-opt = pids.max=10']) {
+    const e = thrown(() => buildVassal(source('perlbase.ini', `${BASE}${line}\n`), ctx()), ConfigError);
+    assert.match(e.message, /perlbase\.ini:4: a fork-server base takes no (cpu-max|io-weight|cgroup-opt): the vassals adopted from it would stay in the base's own/);
+  }
+  const b = buildVassal(source('perlbase.ini', BASE), ctx({ options: { ...options, vassalsCpuMax: '50%' }, cgroups: { unsupported: () => [] } }));
+  assert.is(b.fork?.kind, 'base');
+});
+
+rules('early-psgi with fork-server in a file no vassal-fork-base names: refused, with the emperor line to add', () => {
+  const e = thrown(() => buildVassal(source('other.ini', BASE), ctx()), ConfigError);
+  assert.match(e.message, /other\.ini:2: early-psgi with fork-server makes a fork-server base, but the emperor has no vassal-fork-base naming other\.ini: add `vassal-fork-base = other\.ini`/);
+});
+
 rules('a base refuses unshare and uid with the line and the reason; needs early-psgi and fork-server', () => {
   const e1 = thrown(() => buildVassal(source('perlbase.ini', `${BASE}unshare = net\n`), ctx()), ConfigError);
   assert.match(e1.message, /perlbase\.ini:4: a fork-server base runs in the host's namespaces: an orphan must reach the emperor/);
