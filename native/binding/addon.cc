@@ -348,6 +348,18 @@ static Napi::Value SetNonBlocking(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// dupFd(fd) → a close-on-exec duplicate: an fd of our own for as long as a request needs it,
+// whoever closes the original meanwhile (its number could be reused by another vassal's fd).
+static Napi::Value DupFd(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!ArgIsFd(info, 0))
+    throw Napi::TypeError::New(env, "dupFd(fd: number)");
+  int fd = fcntl(info[0].As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 3);
+  if (fd < 0)
+    throw ErrnoError(env, errno, "fcntl");
+  return Napi::Number::New(env, fd);
+}
+
 // strerror(errno) → the C library's words for it ("Operation not permitted").
 static Napi::Value StrError(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -376,6 +388,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sendFds", Napi::Function::New<SendFds>(env, "sendFds"));
   exports.Set("recvFds", Napi::Function::New<RecvFds>(env, "recvFds"));
   exports.Set("setNonBlocking", Napi::Function::New<SetNonBlocking>(env, "setNonBlocking"));
+  exports.Set("dupFd", Napi::Function::New<DupFd>(env, "dupFd"));
   exports.Set("pidfdOpen", Napi::Function::New<PidfdOpen>(env, "pidfdOpen"));
   exports.Set("openPty", Napi::Function::New<OpenPty>(env, "openPty"));
   exports.Set("setWindowSize", Napi::Function::New<SetWindowSize>(env, "setWindowSize"));

@@ -2,7 +2,9 @@
 // loaded, then jailed in C by the same executor (jail_apply). Waits for the base to be up;
 // a base that dies under the request is waited for again, a base that misbehaves fails this
 // adoption only. The jail is then supervised like a spawned one (src/jail/launch.ts).
+import { closeSync } from 'node:fs';
 import { isJailError, JailError, LaunchError } from '../errors';
+import { binding } from '../native/binding';
 import { readStatusRecords, superviseJail } from '../jail/launch';
 import { closeLaunchFds } from '../jail/cgroup';
 import type { VassalSource } from '../monitors/types';
@@ -56,7 +58,9 @@ export class AdoptSource implements JailSource {
         return this.failed(source, new AdoptError('connect', err.message, true));
       }
       if (abort.aborted) return this.failed(source, new AdoptError('connect', 'the adoption was cancelled', false));
-      const result = await this.once(source, opts.slot ?? 0);
+      // A respawn stays in the slot of the instance that ended (during a roll, the old
+      // instance still serves from the other one, whose cgroup it must not share).
+      const result = await this.once(source, opts.slot ?? this.slot);
       if (result.kind === 'retry') {
         this.env.log(`${this.name}: ${result.error.message}; waiting for the next base`);
         continue;
@@ -84,11 +88,18 @@ export class AdoptSource implements JailSource {
     if ('kind' in prepared) return prepared;
     const { build } = prepared;
     let cgroupFds: CgroupFds | undefined;
+    // The held socket as an fd of this request's own: the vassal may close its socket while
+    // the request waits (a stop, a new address), and that number could then be another
+    // vassal's fd by the time it is sent.
+    let socket: number | undefined;
+    let cgroup: ReturnType<typeof openCgroup>['cgroup'];
     try {
-      const { cgroup, fds } = openCgroup(this.env, this.name, build.plan, slot);
-      cgroupFds = fds;
+      if (this.held) socket = binding.dupFd(this.held.fd);
+      const opened = openCgroup(this.env, this.name, build.plan, slot);
+      cgroup = opened.cgroup;
+      cgroupFds = opened.fds;
       const plan = cgroupFds ? { ...build.plan, cgroup: cgroupFds } : build.plan;
-      const wire = serializeAdoptionPlan(plan, { emperor: prepared.theirs.emperor, config: prepared.theirs.config, ...(this.held ? { socket: this.held.fd } : {}) });
+      const wire = serializeAdoptionPlan(plan, { emperor: prepared.theirs.emperor, config: prepared.theirs.config, ...(socket !== undefined ? { socket } : {}) });
       const adopted = await requestAdoption({
         vassal: this.name,
         base: { name: base.name, pid: base.pid, socket: this.fork.server },
@@ -119,6 +130,7 @@ export class AdoptSource implements JailSource {
       return { kind: 'launch-error', build, error: err };
     } finally {
       if (cgroupFds) closeLaunchFds(cgroupFds);
+      if (socket !== undefined) closeSync(socket);
     }
   }
 }

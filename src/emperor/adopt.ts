@@ -147,10 +147,16 @@ export function requestAdoption(req: AdoptRequest): Promise<Adopted> {
     function fail(stage: AdoptStage, message: string, code?: string): void {
       if (settled) return;
       settled = true;
-      cleanUp();
-      for (const fd of received.splice(0)) closeSync(fd);
-      if (conn >= 0) closeSync(conn);
+      // Rejected first: a close that throws must not leave the adoption pending for good.
       reject(new AdoptError(stage, `not adopted (stage ${stage}): ${message}`, processGone(req.base.pid), code));
+      cleanUp();
+      for (const fd of [...received.splice(0), ...(conn >= 0 ? [conn] : [])]) {
+        try {
+          closeSync(fd);
+        } catch (err: unknown) {
+          if ((err as NodeJS.ErrnoException).code !== 'EBADF') throw err;
+        }
+      }
     }
     const guarded = <A extends unknown[]>(f: (...a: A) => void) => (...a: A): void => {
       try {

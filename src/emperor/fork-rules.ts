@@ -32,6 +32,10 @@ export function readBaseFile(path: string): RawVassalConfig {
   const link = lstatSync(path);
   const target = statSync(path);
   const opened = openVassalFile(path);
+  // A hard link keeps the owner: a tenant could link root's base file into a directory of
+  // their own under a base's name, where its relative early-psgi would name the tenant's app.
+  if (opened.stat.nlink !== 1)
+    throw new ConfigError(opened.file, undefined, BASE_ORIGIN, `named by vassal-fork-base, but the file has ${opened.stat.nlink} hard links: a fork-server base runs as root, so it must be one root-owned file with a single link`);
   for (const [what, st] of [['the file', link], ['its target', target], ['the file read', opened.stat]] as const)
     if (st.uid !== 0)
       throw new ConfigError(opened.file, undefined, BASE_ORIGIN, `named by vassal-fork-base, but ${what} is owned by uid ${st.uid}: in tyrant mode a fork-server base runs as root and must be a root-owned file (a tenant's file is never a base); chown root ${opened.file}`);

@@ -21,10 +21,12 @@ export class JailLink {
     return this.channel?.send(byte) ?? false;
   }
 
-  // The config text as one packet (the vassal reads it at start and after byte 2).
-  pushConfig(text: string | undefined): void {
-    if (text === undefined || !this.config) return;
-    this.config.write(configPacket(text)); // false: the vassal is gone, which its exit tells
+  // The config text as one packet (the vassal reads it at start and after byte 2). False
+  // when it did not all go: the vassal is gone (its exit tells), or its pipe is full (it
+  // asked without reading: the fd is non-blocking, the emperor never waits for it).
+  pushConfig(text: string | undefined): boolean {
+    if (text === undefined || !this.config) return true;
+    return this.config.write(configPacket(text));
   }
 
   close(): void {

@@ -1,6 +1,7 @@
 // On-demand vassals (socket activation): where a vassal's socket is, from the emperor's
 // emperor-on-demand-* options, and the check that the vassal does not bind it itself.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { basename, extname, join } from 'node:path';
 import { JailError } from '../errors';
 import { launchJail } from '../jail/launch';
@@ -70,10 +71,15 @@ function checkTenantAddress(file: string, address: string, owner: number, source
 
 // A socket the root emperor binds for a tenant (on demand, or an adopted vassal's
 // http-socket): host:port, and no port below 1024 unless vassals-cap has net_bind_service.
+// The host is an address, never a name: resolving a tenant's name would stall the emperor
+// for as long as the resolver takes.
 export function checkTenantSocket(file: string, address: string, options: Pick<EmperorOptions, 'vassalsCap'>): void {
   const port = /^(?:\[[^\]]*\]|[^/:]*):(\d+)$/.exec(address);
   if (!port)
     throw new OnDemandError(`${file}: \`${address}\`: in tyrant mode a tenant's on-demand socket is host:port; UNIX sockets come from the emperor's emperor-on-demand-directory`);
+  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+  if (host !== '' && isIP(host) === 0)
+    throw new OnDemandError(`${file}: \`${address}\`: in tyrant mode a tenant's socket names an IP address (127.0.0.1:8080, [::1]:8080) or none (:8080), not a host name`);
   if (Number(port[1]) < 1024 && !options.vassalsCap.includes('net_bind_service'))
     throw new OnDemandError(`${file}: port ${port[1]} is below 1024, which a tenant may not bind (vassals-cap has no net_bind_service); use a port of 1024 or more`);
 }

@@ -121,6 +121,15 @@ export function buildVassal(source: VassalSource, ctx: VassalBuildContext): Vass
   }
 }
 
+// Tyrant mode: which base a tenant's vassal is adopted from is the sysadmin's choice
+// (emperor-use-fork-server, or a line of vassals-include): every vassal adopted from a base
+// holds a copy of what it loaded, so a tenant must not pick another tenant's.
+function checkTenantBase(file: string, entries: readonly ConfigEntry[], attr: string): void {
+  const own = entries.filter((e) => e.key === attr && (e.file ?? file) === file).at(-1);
+  if (own)
+    throw new ConfigError(file, own.line, attr, `in tyrant mode a tenant's file does not choose its fork-server base (every vassal adopted from a base holds a copy of what it loaded): remove the ${attr} line; the emperor's emperor-use-fork-server applies`);
+}
+
 /** The keys whose value is a file the program loads, relative to the vassal file. */
 const APP_FILES = ['app', 'psgi', 'early-psgi'];
 
@@ -144,6 +153,7 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
   const patched = expanded.entries.some((e) => findOption(e.key) && /binary-patch/.test(e.key));
   const app = expanded.entries.some((e) => e.key === 'app');
   const fork = forkRole(source, raw.file, expanded.entries, ctx.options, { ownProgram: patched || app || expanded.entries.some((e) => e.key === 'psgi') });
+  if (tenant && fork?.kind === 'adopted') checkTenantBase(raw.file, expanded.entries, ctx.options.forkServerAttr);
   const warnings: string[] = [];
   if (fork?.kind === 'base' && ctx.privileges.uid !== 0)
     throw new ConfigError(raw.file, undefined, 'vassal-fork-base', `a fork-server base runs as root (it applies other uids' jails), and this emperor runs as uid ${ctx.privileges.uid}; run the emperor as root, or spawn this app's vassals instead`);

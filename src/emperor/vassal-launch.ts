@@ -72,6 +72,10 @@ export function prepareJail(source: VassalSource, env: BuildEnv, held: HeldSocke
   const [errOurs, errTheirs] = binding.socketPair();
   const everything = [ours, theirs, configOurs, configTheirs, outOurs, outTheirs, errOurs, errTheirs];
   try {
+    // Our ends never block the emperor: a vassal that asks for its config again and again
+    // without reading it fills its own pipe, and only its own config is then cut short.
+    binding.setNonBlocking(ours);
+    binding.setNonBlocking(configOurs);
     const build = buildVassal(source, {
       ...buildContext(env),
       emperorFd: theirs,

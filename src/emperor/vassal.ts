@@ -242,6 +242,8 @@ export class Vassal {
   // Stops the jail (byte 0 or 2, or SIGTERM for a vassal that does not speak the protocol);
   // SIGKILLs the whole jail after emperor-curse-tolerance. Resolves once it is reaped.
   stop(): Promise<void> {
+    // An old instance still retiring from a roll goes too, and is waited for.
+    const old = this.retiring?.jail.exited.then(() => undefined);
     this.retiring?.retire();
     this.restartWhenDown = false;
     this.generation++;
@@ -250,9 +252,9 @@ export class Vassal {
     if (!this.jail) {
       this.state = 'stopped';
       this.finish();
-      return Promise.resolve();
+      return old ?? Promise.resolve();
     }
-    const done = new Promise<void>((resolve) => this.waiters.push(resolve));
+    const done = new Promise<void>((resolve) => this.waiters.push(resolve)).then(() => old);
     if (this.state !== 'stopping') {
       this.state = 'stopping';
       this.askToStop();
@@ -262,7 +264,7 @@ export class Vassal {
 
   // SIGKILL of the whole jail (its init is pid 1 of its pid namespace: everything goes).
   kill(): void {
-    this.jail?.signal('SIGKILL');
+    for (const jail of [this.jail, this.retiring?.jail]) jail?.signal('SIGKILL');
   }
 
   // SIGURG: off the blacklist, and a blacklisted vassal gets its next attempt now.
@@ -485,7 +487,7 @@ export class Vassal {
 
   private pushConfig(): void {
     try {
-      this.link?.pushConfig(this.build?.configText);
+      if (this.link?.pushConfig(this.build?.configText) === false) this.ctx.log(`${this.name}: its config was not sent whole (its config pipe is closed, or full: asked for again without being read)`);
     } catch (err: unknown) {
       this.ctx.log(`${this.name}: cannot send the config: ${(err as Error).message}`);
     }

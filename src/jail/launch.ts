@@ -1,6 +1,6 @@
 // launchJail(): hands a plan to the executor and turns its status fd and pidfd into two
 // promises: `started` (the vassal's exec worked, or a LaunchError) and `exited`.
-import { closeSync, existsSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { LaunchError } from '../errors';
 import { binding, testBinding, type FdWatcher, type LaunchedChild, type StageRecord } from '../native/binding';
@@ -135,6 +135,17 @@ export interface SuperviseOptions extends LaunchOptions {
   readonly adopted?: boolean;
 }
 
+// The process behind a pidfd still exists (running, or a zombie nobody reaped): its fdinfo
+// names its pid until it is reaped, -1 after. Asked of the pidfd, not of /proc/PID, whose
+// number another process may have taken meanwhile.
+function stillThere(pidfd: number): boolean {
+  try {
+    return Number(/^Pid:\s*(-?\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${pidfd}`, 'utf8'))?.[1] ?? -1) > 0;
+  } catch {
+    return false;
+  }
+}
+
 // Watches a jail that runs (or starts): `statusFd` carries the executor's status records
 // (a launch's status pipe, or an adoption's connection after its pid packet), `pidfd` its
 // top process. Takes both fds over.
@@ -158,7 +169,7 @@ export function superviseJail(plan: LaunchPlan, child: LaunchedChild, options: S
           r = binding.waitPidfd(pidfd);
         } catch (err: unknown) {
           if ((err as NodeJS.ErrnoException).code !== 'ECHILD') throw err;
-          if (options.adopted && existsSync(`/proc/${pid}`)) {
+          if (options.adopted && stillThere(pidfd)) {
             // Exited before its middle process did: it is not our child yet. Look again
             // shortly (the pidfd stays readable: watching it now would spin).
             watcher.close();

@@ -63,6 +63,8 @@ export interface NativeBinding {
   socketPair(): [number, number];
   pidfdOpen(pid: number): number;
   setNonBlocking(fd: number): void;
+  /** A close-on-exec duplicate (F_DUPFD_CLOEXEC, at 3 or above). */
+  dupFd(fd: number): number;
   /** A pseudo-terminal pair (master non-blocking), both close-on-exec. */
   openPty(): { master: number; slave: number };
   setWindowSize(fd: number, columns: number, rows: number): void;
