@@ -14,6 +14,9 @@ export interface RollingHost {
   readonly name: string;
   readonly bases: ForkBases;
   readonly curseMs: number;
+  /** How long the new instance may take to accept before it is given up (killed: the old
+   *  instance serves on, as when it dies first). */
+  readonly handOverMs: number;
   log(line: string): void;
   /** The running instance to hand over from, when a hand-over may start now. */
   current(): { readonly jail: Jail; readonly link: JailLink; readonly generation: number; readonly source: VassalSource } | undefined;
@@ -32,6 +35,14 @@ export function rollOver(host: RollingHost, origin: AdoptSource, base: BaseInsta
     const next = await origin.start(now.source, new AbortController().signal, { slot: origin.slot === 0 ? 1 : 0 });
     if (!host.unchanged(now.generation, now.jail)) return discard(next);
     if (next.kind !== 'launched') return host.log(`${host.name}: re-adoption failed (${next.error.message}); the old instance serves on`);
-    host.swap(next, new Retiring(now.jail, now.link, (line) => host.log(`${host.name}: ${line}`), host.curseMs));
+    const old = new Retiring(now.jail, now.link, (line) => host.log(`${host.name}: ${line}`), host.curseMs);
+    host.swap(next, old);
+    // Two instances must not stay for good: a new one that never accepts is given up.
+    const handOver = setTimeout(() => {
+      if (old.retired || !next.jail.signal('SIGKILL')) return;
+      host.log(`${host.name}: the new instance (pid ${next.jail.pid}) did not accept within ${host.handOverMs / 1000} s; killed, the old one serves on`);
+    }, host.handOverMs);
+    handOver.unref();
+    void old.jail.exited.then(() => clearTimeout(handOver));
   });
 }

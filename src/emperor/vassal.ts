@@ -156,7 +156,7 @@ export class Vassal {
   // Its base has a new instance (touched: new code): re-adopted from it (rolling.ts).
   private rollOver(origin: AdoptSource, base: BaseInstance): void {
     rollOver({
-      name: this.name, bases: this.ctx.bases, curseMs: this.ctx.options.curseTolerance * 1000, log: this.ctx.log,
+      name: this.name, bases: this.ctx.bases, curseMs: this.ctx.options.curseTolerance * 1000, handOverMs: this.ctx.options.forkServerTimeout * 1000, log: this.ctx.log,
       current: () => (this.jail && this.link && this.state === 'running' && this.flags.speaks && this.origin === origin && !this.retiring
         ? { jail: this.jail, link: this.link, generation: this.generation, source: this.source } : undefined),
       unchanged: (generation, old) => generation === this.generation && this.jail === old && this.state === 'running',
