@@ -76,6 +76,7 @@ export class Vassal {
   private held: HeldSocket | undefined;
   /** A start under way (an adoption waiting for its base): aborted when it is no longer wanted. */
   private starting: AbortController | undefined;
+  private lastStart: Promise<void> = Promise.resolve();
   /** A rolling re-adoption: the old instance, serving until the new one accepts. */
   private retiring: Retiring | undefined;
   private unwatchBase: (() => void) | undefined;
@@ -311,16 +312,20 @@ export class Vassal {
     this.clearFlags();
     const generation = this.generation;
     const abort = (this.starting = new AbortController());
-    origin.start(this.source, abort.signal).then(
+    // One start at a time, after the last stale one is gone: both would be in its cgroup,
+    // whose kill at the stale jail's end would take the live one too.
+    const done = this.lastStart.then(() => origin.start(this.source, abort.signal)).then(
       (launched) => {
         if (this.starting === abort) this.starting = undefined;
-        if (generation !== this.generation || this.origin !== origin || this.state !== 'spawning' || this.jail) discard(launched);
-        else this.launched(launched);
+        if (generation === this.generation && this.origin === origin && this.state === 'spawning' && !this.jail) return this.launched(launched);
+        discard(launched);
+        return launched.kind === 'launched' ? launched.jail.exited.then(() => undefined) : undefined;
       },
       (err: Error) => {
         if (generation === this.generation) this.fail(`internal error while starting: ${err.stack ?? err.message}`);
       },
     );
+    this.lastStart = done.then(() => undefined, () => undefined);
   }
 
   private clearFlags(): void {
