@@ -50,7 +50,10 @@ export class AdoptSource implements JailSource {
   // Waits for the base, then asks it; a base that went away meanwhile is waited for again.
   async start(source: VassalSource, abort: AbortSignal, opts: AdoptStart = {}): Promise<VassalLaunch> {
     const timeoutMs = this.env.options.forkServerTimeout * 1000;
-    for (;;) {
+    // A request under which the base dies again and again may be what kills it: given up
+    // after the third, so that one vassal cannot keep every base instance (and every
+    // re-adoption from it) going round.
+    for (let gone = 0; ; gone++) {
       try {
         await this.env.bases.waitFor(this.fork.server, this.name, timeoutMs, abort);
       } catch (err: unknown) {
@@ -62,6 +65,7 @@ export class AdoptSource implements JailSource {
       // instance still serves from the other one, whose cgroup it must not share).
       const result = await this.once(source, opts.slot ?? this.slot);
       if (result.kind === 'retry') {
+        if (gone >= 2) return this.failed(source, new AdoptError('reply', `${result.error.message}; the base went down under this vassal's request 3 times in a row: given up (touch the file to try again)`, false));
         this.env.log(`${this.name}: ${result.error.message}; waiting for the next base`);
         continue;
       }
