@@ -1,7 +1,7 @@
 // The emperor's side of the fork server without a base: which files are bases or adopted,
 // the base rules (with file:line), the adoption plan's fds by slot, the wire packets, and
 // the registry of bases that adoptions wait for.
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, linkSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -9,6 +9,8 @@ import * as assert from 'uvu/assert';
 import { parseUserDb } from '../../../src/config/users';
 import { parsePidPacket, planFrame, requestPacket } from '../../../src/emperor/adopt';
 import { BaseDownError, ForkBases } from '../../../src/emperor/fork-bases';
+import { readBaseFile } from '../../../src/emperor/fork-rules';
+import { checkTenantSocket, OnDemandError } from '../../../src/emperor/on-demand';
 import { DEFAULT_EMPEROR_OPTIONS, type EmperorOptions } from '../../../src/emperor/options';
 import { buildVassal, type VassalBuildContext } from '../../../src/emperor/vassal-config';
 import { ConfigError, PlanError } from '../../../src/errors';
@@ -59,6 +61,24 @@ rules('a base takes no cpu-max, io-weight or cgroup-opt of its own (its vassals 
 rules('early-psgi with fork-server in a file no vassal-fork-base names: refused, with the emperor line to add', () => {
   const e = thrown(() => buildVassal(source('other.ini', BASE), ctx()), ConfigError);
   assert.match(e.message, /other\.ini:2: early-psgi with fork-server makes a fork-server base, but the emperor has no vassal-fork-base naming other\.ini: add `vassal-fork-base = other\.ini`/);
+});
+
+rules('tyrant mode: a base file with a second hard link is refused; a tenant\'s socket names an IP address, never a host name', () => {
+  const base = source('perlbase.ini', BASE).path;
+  assert.is(readBaseFile(base).entries.length, 2);
+  linkSync(base, join(dir, 'linked.ini'));
+  assert.match(thrown(() => readBaseFile(base), ConfigError).message, /has 2 hard links: a fork-server base runs as root, so it must be one root-owned file with a single link/);
+  rmSync(join(dir, 'linked.ini'));
+  for (const ok of ['127.0.0.1:8080', ':8080', '[::1]:8080']) checkTenantSocket('t.ini', ok, { vassalsCap: [] });
+  assert.match(thrown(() => checkTenantSocket('t.ini', 'localhost:8080', { vassalsCap: [] }), OnDemandError).message, /an IP address .* not a host name/);
+});
+
+rules('tyrant mode: a tenant\'s file cannot choose its base (the emperor\'s emperor-use-fork-server applies)', () => {
+  const tyrant = ctx({ options: { ...options, tyrant: true }, users: parseUserDb('root:x:0:0::/root:/bin/sh\nt:x:1001:1001::/:/bin/sh\n', 'root:x:0:\nt:x:1001:\n') });
+  const adopted = buildVassal(source('t.ini', '[jail]\nprocesses = 1\n', 1001), tyrant);
+  assert.equal(adopted.fork, { kind: 'adopted', server: '/run/fs/base.sock' });
+  const e = thrown(() => buildVassal(source('t.ini', '[jail]\nfork-server = /run/other/base.sock\n', 1001), tyrant), ConfigError);
+  assert.match(e.message, /t\.ini:2: in tyrant mode a tenant's file does not choose its fork-server base/);
 });
 
 rules('a base refuses unshare and uid with the line and the reason; needs early-psgi and fork-server', () => {
