@@ -21,7 +21,11 @@
 Napi::Error ErrnoError(Napi::Env env, int errnum, const char *syscall) {
   std::string message = std::string(syscall) + ": " + strerror(errnum);
   Napi::Error err = Napi::Error::New(env, message);
-  err.Set("code", uv_err_name(-errnum));
+  // libuv names only the errnos it maps (not ECHILD, for one): the C library names the rest.
+  const char *name = uv_err_name(-errnum);
+  if (strncmp(name, "Unknown", 7) == 0 && strerrorname_np(errnum))
+    name = strerrorname_np(errnum);
+  err.Set("code", name);
   err.Set("errno", Napi::Number::New(env, -errnum));
   err.Set("syscall", syscall);
   return err;

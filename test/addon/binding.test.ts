@@ -2,6 +2,7 @@
 // the fd watcher, reaping and the subreaper flag.
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdirSync, openSync, readFileSync, readSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
@@ -38,6 +39,24 @@ shape('a syscall failure throws an ErrnoException-shaped error', () => {
     assert.is(e.errno, -9);
     assert.is(e.syscall, 'pidfd_send_signal');
     assert.is(e.message, 'pidfd_send_signal: Bad file descriptor');
+  }
+});
+
+shape('an errno libuv has no name for is named by the C library: waitid on a process that is not our child is ECHILD', () => {
+  const pidfd = binding.pidfdOpen(1);
+  try {
+    const err = (() => {
+      try {
+        binding.waitPidfd(pidfd);
+      } catch (e: unknown) {
+        return e as NodeJS.ErrnoException;
+      }
+      return undefined;
+    })();
+    assert.is(err?.code, 'ECHILD');
+    assert.is(err?.errno, -osConstants.errno.ECHILD);
+  } finally {
+    closeSync(pidfd);
   }
 });
 

@@ -35,6 +35,9 @@ if ($options->{early_psgi}) {
 my $title = join ' ', $0, @ARGV;
 
 if ($options->{early_psgi} && $options->{fork_server}) {
+    # Everything an adopted vassal runs, compiled here once: it must not read and compile
+    # modules again in every vassal (that is most of what a cold start costs).
+    require JailCtl::PSGI::Master;
     require JailCtl::PSGI::ForkServer;
     eval { JailCtl::PSGI::ForkServer::run_base($options->{fork_server}, $emperor_fd, $options->{heartbeat}); 1 } or fail('fork server', $@);
     # An adopted vassal: its own pipes, its own config (the packet after the plan frame).
