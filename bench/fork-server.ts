@@ -263,7 +263,13 @@ async function main(): Promise<void> {
     const failures = [...r.failed].map(([why, n]) => `${n} ${why}`).join(', ') || 'none';
     console.log(`rolling deploy: ${DEPLOY} vassals, ${r.requests} requests, failed ${[...r.failed.values()].reduce((x, y) => x + y, 0)} (${failures}); every vassal on the new code ${ms(r.settledMs)} after the touch`);
   } catch (err: unknown) {
-    console.error(`bench:forkserver failed: ${(err as Error).message}\n--- emperor log (tail) ---\n${safeTail(e)}`);
+    const kept = '/tmp/jailctl-bench-forkserver-failed.log';
+    try {
+      writeFileSync(kept, e.log());
+    } catch {
+      // no log to keep
+    }
+    console.error(`bench:forkserver failed: ${(err as Error).message}\n--- emperor log (tail; all of it in ${kept}) ---\n${safeTail(e)}`);
     process.exitCode = 1;
   } finally {
     await e.stop();

@@ -17,12 +17,18 @@ export const elapsedMs = (t0: bigint): number => Number(process.hrtime.bigint() 
 // A port nothing listens on right now, below the kernel's ephemeral range (32768 and up on
 // Linux): a port from that range may be taken meanwhile by any outgoing connection, such as
 // the bench's own thousands of clients.
+// A port is handed out once per process: calls made together (a hundred vassals dropped at
+// once) would otherwise test the same free port and share it.
 export async function freePort(): Promise<number> {
   for (;;) {
     const port = 20000 + Math.floor(Math.random() * 12000);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
     if (await bindable(port)) return port;
   }
 }
+
+const handedOut = new Set<number>();
 
 function bindable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
