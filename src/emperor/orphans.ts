@@ -6,7 +6,6 @@
 // (the kernel waits for every process of the namespace to be reaped), so its vassal never
 // stops. Jails the emperor launched are reaped through their pidfds, never here.
 import { closeSync, readdirSync, readFileSync } from 'node:fs';
-import { constants } from 'node:os';
 import { binding } from '../native/binding';
 
 // The state letter (R, S, Z…) of a process, or undefined once it is gone.
@@ -53,7 +52,7 @@ export function reapOrphans(known: ReadonlySet<number>, zombies: Set<number>): n
     try {
       if (binding.waitPidfd(pidfd) !== null) reaped.push(pid);
     } catch (err: unknown) {
-      if ((err as NodeJS.ErrnoException).code !== 'ECHILD' && (err as NodeJS.ErrnoException).errno !== -constants.errno.ECHILD) throw err; // someone else reaped it
+      if ((err as NodeJS.ErrnoException).code !== 'ECHILD') throw err; // someone else reaped it
     } finally {
       closeSync(pidfd);
     }

@@ -135,13 +135,6 @@ export interface SuperviseOptions extends LaunchOptions {
   readonly adopted?: boolean;
 }
 
-// waitid's ECHILD (not our child: reaped by someone else, or an adopted jail not yet
-// reparented to us), by name or, from an older addon, by number.
-function isEchild(err: unknown): boolean {
-  const e = err as NodeJS.ErrnoException;
-  return e.code === 'ECHILD' || e.errno === -constants.errno.ECHILD;
-}
-
 // The process behind a pidfd still exists (running, or a zombie nobody reaped): its fdinfo
 // names its pid until it is reaped, -1 after. Asked of the pidfd, not of /proc/PID, whose
 // number another process may have taken meanwhile.
@@ -175,7 +168,7 @@ export function superviseJail(plan: LaunchPlan, child: LaunchedChild, options: S
         try {
           r = binding.waitPidfd(pidfd);
         } catch (err: unknown) {
-          if (!isEchild(err)) throw err;
+          if ((err as NodeJS.ErrnoException).code !== 'ECHILD') throw err;
           if (options.adopted && stillThere(pidfd)) {
             // Exited before its middle process did: it is not our child yet. Look again
             // shortly (the pidfd stays readable: watching it now would spin).
