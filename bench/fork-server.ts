@@ -33,6 +33,9 @@ const MANY = Number(process.env.JAILCTL_BENCH_MANY ?? 100);
 const DEMAND = Number(process.env.JAILCTL_BENCH_DEMAND ?? 3);
 const DEPLOY = Number(process.env.JAILCTL_BENCH_DEPLOY ?? 20);
 const TIMEOUT_MS = 60_000 + LOAD_S * 1000 * 4;
+// JAILCTL_BENCH_PHASES: a comma list of drop, many-adopted, many-cold, demand, deploy (all by
+// default), to time or profile one phase alone.
+const PHASES = new Set((process.env.JAILCTL_BENCH_PHASES ?? 'drop,many-adopted,many-cold,demand,deploy').split(','));
 
 execFileSync('npm', ['run', '-s', 'compile'], { cwd: ROOT, stdio: 'inherit' });
 
@@ -245,23 +248,33 @@ async function main(): Promise<void> {
     console.log(`bench:forkserver — app load ${LOAD_S} s; drop ${DROPS}, many ${MANY}, demand ${DEMAND}, deploy ${DEPLOY}`);
     await e.start();
 
-    const d = await drops(e, app);
-    const [a, c] = [percentile(d.adopted, 0.5), percentile(d.cold, 0.5)];
-    console.log(`drop → first 200: adopted p50 ${ms(a)}, cold p50 ${ms(c)}; adopted/cold = ${(a / c).toFixed(3)} (target ≤ 0.05; uWSGI master 0.43)`);
+    if (PHASES.has('drop')) {
+      const d = await drops(e, app);
+      const [a, c] = [percentile(d.adopted, 0.5), percentile(d.cold, 0.5)];
+      console.log(`drop → first 200: adopted p50 ${ms(a)}, cold p50 ${ms(c)}; adopted/cold = ${(a / c).toFixed(3)} (target ≤ 0.05; uWSGI master 0.43)`);
+    }
 
-    const ma = await many(e, 'adopted', app);
-    const mc = await many(e, 'cold', app);
-    console.log(`${MANY} vassals → all answer: adopted ${ms(ma.ms)}, cold ${ms(mc.ms)}; adopted/cold = ${(ma.ms / mc.ms).toFixed(3)} (target ≤ 0.2; uWSGI master 7.6)`);
-    console.log(`PSS per vassal (p50): adopted ${mb(ma.pssKb)}, cold ${mb(mc.pssKb)}; adopted/cold = ${(ma.pssKb / mc.pssKb).toFixed(3)} (target ≤ 0.4; uWSGI master 0.39)`);
+    const ma = PHASES.has('many-adopted') ? await many(e, 'adopted', app) : undefined;
+    if (ma) console.log(`${MANY} adopted vassals → all answer: ${ms(ma.ms)}; PSS per vassal (p50) ${mb(ma.pssKb)}`);
+    const mc = PHASES.has('many-cold') ? await many(e, 'cold', app) : undefined;
+    if (mc) console.log(`${MANY} cold vassals → all answer: ${ms(mc.ms)}; PSS per vassal (p50) ${mb(mc.pssKb)}`);
+    if (ma && mc) {
+      console.log(`${MANY} vassals → all answer: adopted ${ms(ma.ms)}, cold ${ms(mc.ms)}; adopted/cold = ${(ma.ms / mc.ms).toFixed(3)} (target ≤ 0.2; uWSGI master 7.6)`);
+      console.log(`PSS per vassal (p50): adopted ${mb(ma.pssKb)}, cold ${mb(mc.pssKb)}; adopted/cold = ${(ma.pssKb / mc.pssKb).toFixed(3)} (target ≤ 0.4; uWSGI master 0.39)`);
+    }
 
-    const ours = await demandOurs(e);
-    const peer = await demandUwsgi(join(base, 'uwsgi'), app);
-    const [o, u] = [percentile(ours, 0.5), percentile(peer, 0.5)];
-    console.log(`on demand, nothing running → first 200: ours (adopted) p50 ${ms(o)}, uWSGI PSGI cold p50 ${ms(u)}; ours/uWSGI = ${(o / u).toFixed(3)} (target ≤ 0.33)`);
+    if (PHASES.has('demand')) {
+      const ours = await demandOurs(e);
+      const peer = await demandUwsgi(join(base, 'uwsgi'), app);
+      const [o, u] = [percentile(ours, 0.5), percentile(peer, 0.5)];
+      console.log(`on demand, nothing running → first 200: ours (adopted) p50 ${ms(o)}, uWSGI PSGI cold p50 ${ms(u)}; ours/uWSGI = ${(o / u).toFixed(3)} (target ≤ 0.33)`);
+    }
 
-    const r = await deploy(e, app);
-    const failures = [...r.failed].map(([why, n]) => `${n} ${why}`).join(', ') || 'none';
-    console.log(`rolling deploy: ${DEPLOY} vassals, ${r.requests} requests, failed ${[...r.failed.values()].reduce((x, y) => x + y, 0)} (${failures}); every vassal on the new code ${ms(r.settledMs)} after the touch`);
+    if (PHASES.has('deploy')) {
+      const r = await deploy(e, app);
+      const failures = [...r.failed].map(([why, n]) => `${n} ${why}`).join(', ') || 'none';
+      console.log(`rolling deploy: ${DEPLOY} vassals, ${r.requests} requests, failed ${[...r.failed.values()].reduce((x, y) => x + y, 0)} (${failures}); every vassal on the new code ${ms(r.settledMs)} after the touch`);
+    }
   } catch (err: unknown) {
     const kept = '/tmp/jailctl-bench-forkserver-failed.log';
     try {

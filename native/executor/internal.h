@@ -43,6 +43,11 @@ int jail__drop(const jail_plan_t *plan, jail_error_t *reterr);
 /* The seccomp filter, last before the exec (seccomp.c). Reports JAIL_STAGE_SECCOMP. */
 int jail__load_seccomp(const jail_plan_t *plan, jail_error_t *reterr);
 
+/* A fork-server base, before it forks anything: builds the default filter (no
+ * seccomp-allow, no seccomp-deny) once, which jail__load_seccomp() then loads as it is.
+ * 0 or -errno (then every jail builds its own, as without it). */
+int jail__seccomp_build_default(void);
+
 /* In a new pid namespace: forks; the parent becomes the jail's init and never returns,
  * the child returns 0 and goes on to become the vassal. Reports JAIL_STAGE_INIT. */
 int jail__fork_init(const jail_plan_t *plan, jail_error_t *reterr);

@@ -226,6 +226,14 @@ int jail_apply(const uint8_t *plan, size_t plan_len, const int *fds, size_t n_fd
  * stale socket is replaced); -ENAMETOOLONG; or bind/listen's errno. */
 int jail_fork_server_listen(const char *path);
 
+/* The base, single-threaded, once its code is loaded and before it serves: readies its
+ * memory for the forks to come (settle.c): builds the default seccomp filter once, which
+ * adopted vassals then load without building their own, and takes up the free holes in
+ * its heap, so that a vassal's allocations come from pages of its own rather than copy
+ * pages of the base. Returns 0, or -errno when the filter could not be built (adoptions
+ * still work then, each vassal building its own). Call it again after loading more. */
+int jail_fork_server_settle(void);
+
 /* accept4() on the listening fd, restarted on EINTR: a close-on-exec connection, or -errno. */
 int jail_fork_server_accept(int listen_fd);
 

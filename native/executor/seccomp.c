@@ -10,12 +10,24 @@
  * "use clone() instead", which the filter does check.
  *
  * A plan takes rules off the list (`seccomp-allow`, by system call name: every rule for
- * that call) and adds unconditional EPERM rules (`seccomp-deny`). */
+ * that call) and adds unconditional EPERM rules (`seccomp-deny`).
+ *
+ * A fork-server base builds the plain default filter once (jail__seccomp_build_default)
+ * and its adopted vassals load that program as it is: libseccomp allocates a great deal
+ * while it builds a filter, and in a fork of a big base every allocation copies a page
+ * of the base's heap. */
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -129,32 +141,16 @@ static int add_rules(scmp_filter_ctx ctx, const int *skip, size_t n_skip, const 
         return 0;
 }
 
-/* The vassal-to-be, final credentials, after no_new_privs, the fds and the chdir: the
- * last step before its exec, so the exec is the first filtered call that matters (and a
- * privileged program, still root, is filtered too). Loading needs no_new_privs or
- * CAP_SYS_ADMIN (a root jail); without either the kernel refuses (EACCES) and so does
- * the launch. libseccomp is told not to set no_new_privs itself: that is the plan's
- * choice, made (and reported) at JAIL_STAGE_NO_NEW_PRIVS. Allocates (a fresh process,
- * the helper). Reports JAIL_STAGE_SECCOMP: item = the index of an unknown name in
- * seccomp-deny, or JAIL_SECCOMP_ALLOW_ITEM + its index in seccomp-allow. */
-int jail__load_seccomp(const jail_plan_t *plan, jail_error_t *reterr) {
-        int deny[JAIL_MAX_SECCOMP_NAMES], skip[2 * JAIL_MAX_SECCOMP_NAMES], r;
-        scmp_filter_ctx ctx;
+/* A filter context with the default list (but for the calls in `skip`) and an EPERM
+ * rule for each of `deny`, or NULL with *ret_r a libseccomp -errno. */
+static scmp_filter_ctx build(const int *skip, size_t n_skip, const int *deny, size_t n_deny, int *ret_r) {
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+        int r;
 
-        if (plan->seccomp == JAIL_SECCOMP_NONE)
-                return 0;
-        if (fault(plan, JAIL_STAGE_SECCOMP))
-                return jail__fail(reterr, JAIL_STAGE_SECCOMP, errno, -1, 0);
-        if ((r = resolve(plan->seccomp_deny, plan->n_seccomp_deny, deny, 0, reterr)) < 0 ||
-            (r = resolve(plan->seccomp_allow, plan->n_seccomp_allow, skip, JAIL_SECCOMP_ALLOW_ITEM, reterr)) < 0)
-                return r;
-        /* A denied call's default rule gives way to the unconditional one. */
-        for (size_t i = 0; i < plan->n_seccomp_deny; i++)
-                skip[plan->n_seccomp_allow + i] = deny[i];
-
-        ctx = seccomp_init(SCMP_ACT_ALLOW);
-        if (!ctx)
-                return jail__fail(reterr, JAIL_STAGE_SECCOMP, ENOMEM, -1, 0);
+        if (!ctx) {
+                *ret_r = -ENOMEM;
+                return NULL;
+        }
         /* The kernel's own errno from seccomp_load() (EACCES), not libseccomp's ECANCELED. */
         r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
         if (r == 0)
@@ -169,10 +165,92 @@ int jail__load_seccomp(const jail_plan_t *plan, jail_error_t *reterr) {
                 r = seccomp_arch_add(ctx, SCMP_ARCH_X32);
 #endif
         if (r == 0)
-                r = add_rules(ctx, skip, plan->n_seccomp_allow + plan->n_seccomp_deny, deny, plan->n_seccomp_deny);
+                r = add_rules(ctx, skip, n_skip, deny, n_deny);
+        if (r < 0) {
+                seccomp_release(ctx);
+                *ret_r = r;
+                return NULL;
+        }
+        return ctx;
+}
+
+/* The default filter as a BPF program, once a fork-server base has built it. Set once,
+ * before the base forks anything; read-only afterwards and in every fork. */
+static struct sock_fprog default_prog;
+
+int jail__seccomp_build_default(void) {
+        scmp_filter_ctx ctx;
+        struct stat st;
+        void *insns = NULL;
+        int fd, r = 0;
+
+        if (default_prog.filter)
+                return 0;
+        ctx = build(NULL, 0, NULL, 0, &r);
+        if (!ctx)
+                return r;
+        /* libseccomp 2.5 exports to an fd only. */
+        fd = memfd_create("jail-seccomp", MFD_CLOEXEC);
+        if (fd < 0)
+                r = -errno;
         if (r == 0)
-                r = seccomp_load(ctx);
+                r = seccomp_export_bpf(ctx, fd);
         seccomp_release(ctx);
+        if (r == 0 && fstat(fd, &st) < 0)
+                r = -errno;
+        if (r == 0 && (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) != 0 ||
+                       st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS))
+                r = -EINVAL;
+        if (r == 0 && !(insns = malloc((size_t) st.st_size)))
+                r = -ENOMEM;
+        if (r == 0 && pread(fd, insns, (size_t) st.st_size, 0) != st.st_size)
+                r = errno ? -errno : -EIO;
+        if (fd >= 0)
+                (void) close(fd);
+        if (r < 0) {
+                free(insns);
+                return r;
+        }
+        default_prog.len = (unsigned short) (st.st_size / sizeof(struct sock_filter));
+        default_prog.filter = insns;
+        return 0;
+}
+
+/* The vassal-to-be, final credentials, after no_new_privs, the fds and the chdir: the
+ * last step before its exec, so the exec is the first filtered call that matters (and a
+ * privileged program, still root, is filtered too). Loading needs no_new_privs or
+ * CAP_SYS_ADMIN (a root jail); without either the kernel refuses (EACCES) and so does
+ * the launch. libseccomp is told not to set no_new_privs itself: that is the plan's
+ * choice, made (and reported) at JAIL_STAGE_NO_NEW_PRIVS. Allocates (a fresh process,
+ * the helper), but for the plain default filter of a base that has built it: that is
+ * loaded as built, with no flags, as seccomp_load() would. Reports JAIL_STAGE_SECCOMP:
+ * item = the index of an unknown name in seccomp-deny, or JAIL_SECCOMP_ALLOW_ITEM + its
+ * index in seccomp-allow. */
+int jail__load_seccomp(const jail_plan_t *plan, jail_error_t *reterr) {
+        int deny[JAIL_MAX_SECCOMP_NAMES], skip[2 * JAIL_MAX_SECCOMP_NAMES], r = 0;
+        scmp_filter_ctx ctx;
+
+        if (plan->seccomp == JAIL_SECCOMP_NONE)
+                return 0;
+        if (fault(plan, JAIL_STAGE_SECCOMP))
+                return jail__fail(reterr, JAIL_STAGE_SECCOMP, errno, -1, 0);
+        if (default_prog.filter && plan->n_seccomp_deny == 0 && plan->n_seccomp_allow == 0) {
+                if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &default_prog) < 0)
+                        return jail__fail(reterr, JAIL_STAGE_SECCOMP, errno, -1, 0);
+                return 0;
+        }
+        if ((r = resolve(plan->seccomp_deny, plan->n_seccomp_deny, deny, 0, reterr)) < 0 ||
+            (r = resolve(plan->seccomp_allow, plan->n_seccomp_allow, skip, JAIL_SECCOMP_ALLOW_ITEM, reterr)) < 0)
+                return r;
+        /* A denied call's default rule gives way to the unconditional one. */
+        for (size_t i = 0; i < plan->n_seccomp_deny; i++)
+                skip[plan->n_seccomp_allow + i] = deny[i];
+
+        ctx = build(skip, plan->n_seccomp_allow + plan->n_seccomp_deny, deny, plan->n_seccomp_deny, &r);
+        if (ctx) {
+                r = seccomp_load(ctx);
+                seccomp_release(ctx);
+        }
         if (r < 0)
                 return jail__fail(reterr, JAIL_STAGE_SECCOMP, -r, -1, 0);
         return 0;

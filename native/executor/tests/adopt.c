@@ -1,6 +1,7 @@
 /* tests/adopt.c: adoptions through the fork server that succeed (tests/emperor.h plays
  * the emperor and runs the base): the whole jail as the vassal sees it, a jail without a
- * pid namespace, a plan over 64 KiB. Needs root; skips (77) without it. */
+ * pid namespace, the base's prebuilt default filter and a seccomp-deny one the vassal
+ * builds itself, a plan over 64 KiB. Needs root; skips (77) without it. */
 #include "emperor.h"
 #include "cgroups.h"
 
@@ -74,6 +75,8 @@ int main(void) {
         is(atoi(field(a, "NoNewPrivs")), 1, "no_new_privs");
         is(atoi(field(a, "Seccomp")), 2, "the default seccomp filter is loaded");
         is(atoi(field(a, "userns")), EPERM, "unshare(CLONE_NEWUSER) fails with EPERM");
+        is(atoi(field(a, "keyctl")), EPERM, "keyctl fails with EPERM (the filter the base built once)");
+        is(atoi(field(a, "mkdir")), EEXIST, "mkdir reaches the kernel");
         is(atoi(field(a, "pdeathsig")), SIGKILL, "PDEATHSIG is set after the last credential change");
         ok(strcmp(field(a, "fds"), "0 1 2 3 4") == 0, "exactly the plan's fds are open: %s", field(a, "fds"));
         ok(strcmp(field(a, "fd0"), "/dev/null") == 0 && strcmp(field(a, "fd2"), "/dev/null") == 0,
@@ -141,7 +144,18 @@ int main(void) {
            "root-env and the hook commands are nowhere in the vassal's memory: %s found", field(a, "root_marks"));
         is(a->exit_code, 0, "and it exited 0");
 
-        /* 3. A plan over 64 KiB (a big environment) travels whole. */
+        /* 3. seccomp-deny: not the base's default filter, one the vassal builds itself. */
+        base_plan(&plan);
+        add(&plan, "seccomp-deny", "mkdir");
+        add(&plan, "fd", "1:3");
+        adopt(&plan, REPORT_ARGV, NULL, 0, a);
+        ok(a->pid > 0 && a->exec_reached && !a->failed, "seccomp-deny mkdir: adopted (failed %d: stage %u errno %d)",
+           a->failed, a->err.stage, a->err.errnum);
+        is(atoi(field(a, "mkdir")), EPERM, "mkdir is denied");
+        is(atoi(field(a, "keyctl")), EPERM, "on top of the default list (keyctl)");
+        is(atoi(field(a, "userns")), EPERM, "and unshare(CLONE_NEWUSER)");
+
+        /* 4. A plan over 64 KiB (a big environment) travels whole. */
         base_plan(&plan);
         add(&plan, "seccomp", "none");
         add(&plan, "fd", "1:3");

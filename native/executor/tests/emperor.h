@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -173,6 +174,8 @@ static inline void vassal_report(void) {
                 fclose(f);
         put("root_marks=%d\n", count_root_marker());
         put("userns=%d\n", unshare(CLONE_NEWUSER) < 0 ? errno : 0);
+        put("keyctl=%d\n", syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -1, 0) < 0 ? errno : 0);
+        put("mkdir=%d\n", mkdir("/", 0755) < 0 ? errno : 0); /* EEXIST unless filtered */
         put_dir("fds", "/proc/self/fd", true);
         put_link("fd0", "/proc/self/fd/0");
         put_link("fd2", "/proc/self/fd/2");
@@ -232,7 +235,7 @@ static inline void __attribute__((noreturn)) vassal_main(void) {
 #define BASE_LEAKY_FD 42
 
 static inline void __attribute__((noreturn)) base_main(int log_fd, int ready_fd) {
-        int lfd = jail_fork_server_listen(sock_path), null = open("/dev/null", O_RDONLY);
+        int lfd = jail_fork_server_listen(sock_path), null = open("/dev/null", O_RDONLY), settled;
 
         /* As a Perl host may: neither the hooks nor the jail's init may mind; nor may the
          * vassal get the base's umask or nice value rather than the emperor's. */
@@ -243,6 +246,12 @@ static inline void __attribute__((noreturn)) base_main(int log_fd, int ready_fd)
                 base_setup();
         if (null >= 0)
                 dup2(null, BASE_LEAKY_FD);
+        /* As the PSGI host's base does, last before serving: the default filter built once. */
+        settled = jail_fork_server_settle();
+        if (settled < 0) {
+                fprintf(stderr, "# jail_fork_server_settle: %s\n", strerror(-settled));
+                lfd = -1;
+        }
 
         (void) !write(ready_fd, &lfd, sizeof(lfd));
         close(ready_fd);

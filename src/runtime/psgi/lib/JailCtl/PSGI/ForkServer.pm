@@ -58,6 +58,9 @@ sub _writable_shared_mapping {
     return undef;
 }
 
+# Seconds between two looks for a writable shared mapping while adoptions come in.
+use constant MAPS_CHECK_EVERY => 5;
+
 # Logs one warning for a writable shared mapping (again only once it has gone and come
 # back, or another is first): the base cannot tell otherwise why adoptions fail.
 my $warned_mapping = '';
@@ -86,9 +89,13 @@ sub run_base {
     logline('fork server: warning: this base runs in a pid namespace of its own; the emperor cannot be told apart from others, every adoption will be refused')
         if _own_pid_namespace();
     _warn_shared_mapping();
+    # Last before serving: the base's memory readied for the forks (the executor's settle.c).
+    my $settled = $n->{settle}->();
+    logline('fork server: warning: the default seccomp filter could not be built ahead: ' . _errno_text($settled)
+        . '; every adopted vassal builds its own') if $settled < 0;
     tell_emperor($emperor_fd, JailCtl::PSGI::Emperor::SPAWNED);
     tell_emperor($emperor_fd, JailCtl::PSGI::Emperor::ACCEPTING);
-    my $last_beat = 0;
+    my ($last_beat, $last_maps_check) = (0, time);
     while (1) {
         _reap_middles();
         if ($heartbeat && time - $last_beat >= $heartbeat) {
@@ -125,7 +132,11 @@ sub run_base {
         # The emperor is our parent; a child subreaper's uid is its /proc directory's owner.
         my $emperor = getppid();
         my $uid = (stat "/proc/$emperor")[4] // 0;
-        _warn_shared_mapping();
+        # Not on every request: reading the maps costs the base copied pages after each fork.
+        if (time - $last_maps_check >= MAPS_CHECK_EVERY) {
+            $last_maps_check = time;
+            _warn_shared_mapping();
+        }
         # The vassal is a fork of us: whatever Perl still buffers would be written again by it.
         STDOUT->flush;
         STDERR->flush;

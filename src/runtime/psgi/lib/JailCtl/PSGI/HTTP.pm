@@ -8,6 +8,9 @@ use warnings;
 use HTTP::Status ();
 use Plack::HTTPParser qw(parse_http_request);
 use Plack::Util;
+# psgi.input is an in-memory handle (Stream::Buffered): its layer is loaded here, once, not by
+# every worker at its first request (in an adopted vassal that is a fresh read and dlopen).
+use PerlIO::scalar ();
 use Scalar::Util ();
 use Socket qw(AF_INET AF_INET6 AF_UNIX inet_ntop unpack_sockaddr_in unpack_sockaddr_in6 sockaddr_family);
 use Stream::Buffered;

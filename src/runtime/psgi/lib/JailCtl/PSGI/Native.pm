@@ -18,7 +18,7 @@ use constant { F_GETFL => 3, F_SETFL => 4, O_NONBLOCK => 0x800, SOL_SOCKET => 1,
 
 my $native;
 
-# The library's functions, bound once: {listen, accept, serve, adopted_argv, adopted_env}.
+# The library's functions, bound once: {listen, accept, serve, settle, adopted_argv, adopted_env}.
 sub native {
     return $native if $native;
     my $lib = $ENV{JAIL_EXEC_LIB} // die "JAIL_EXEC_LIB is not set: the fork server needs libjailexec.so\n";
@@ -34,6 +34,8 @@ sub native {
         # const char *jail_adopted_argv(int i), jail_adopted_env(int i): NULL after the last
         adopted_argv => $ffi->function(jail_adopted_argv => ['int'] => 'string'),
         adopted_env  => $ffi->function(jail_adopted_env  => ['int'] => 'string'),
+        # int jail_fork_server_settle(void): 0, or -errno (the filter is built by each vassal)
+        settle => $ffi->function(jail_fork_server_settle => [] => 'int'),
     };
     return $native;
 }
