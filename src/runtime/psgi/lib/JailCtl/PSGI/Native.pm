@@ -24,19 +24,26 @@ sub native {
     my $lib = $ENV{JAIL_EXEC_LIB} // die "JAIL_EXEC_LIB is not set: the fork server needs libjailexec.so\n";
     die "JAIL_EXEC_LIB = $lib: not a file\n" if !-f $lib;
     my $ffi = FFI::Platypus->new(api => 2, lib => [$lib]);
-    $native = {
+    # Attached (XSUBs): a call costs an adopted vassal a fraction of a function object's.
+    my %sig = (
         # int jail_fork_server_listen(const char *path): the listening fd, or -errno
-        listen => $ffi->function(jail_fork_server_listen => ['string'] => 'int'),
+        listen => [ jail_fork_server_listen => ['string'] => 'int' ],
         # int jail_fork_server_accept(int listen_fd): a close-on-exec connection, or -errno
-        accept => $ffi->function(jail_fork_server_accept => ['int'] => 'int'),
+        accept => [ jail_fork_server_accept => ['int'] => 'int' ],
         # int jail_fork_server_serve(int conn, pid_t emperor, uid_t uid): M's pid, 0 in V, -errno
-        serve => $ffi->function(jail_fork_server_serve => [ 'int', 'int', 'unsigned int' ] => 'int'),
-        # const char *jail_adopted_argv(int i), jail_adopted_env(int i): NULL after the last
-        adopted_argv => $ffi->function(jail_adopted_argv => ['int'] => 'string'),
-        adopted_env  => $ffi->function(jail_adopted_env  => ['int'] => 'string'),
+        serve => [ jail_fork_server_serve => [ 'int', 'int', 'unsigned int' ] => 'int' ],
         # int jail_fork_server_settle(void): 0, or -errno (the filter is built by each vassal)
-        settle => $ffi->function(jail_fork_server_settle => [] => 'int'),
-    };
+        settle => [ jail_fork_server_settle => [] => 'int' ],
+        # const char *jail_adopted_argv(int i), jail_adopted_env(int i): NULL after the last
+        adopted_argv => [ jail_adopted_argv => ['int'] => 'string' ],
+        adopted_env  => [ jail_adopted_env  => ['int'] => 'string' ],
+    );
+    $native = {};
+    for my $name (keys %sig) {
+        my ($c, $args, $ret) = @{ $sig{$name} };
+        $ffi->attach([ $c => "_$name" ] => $args => $ret);
+        $native->{$name} = __PACKAGE__->can("_$name");
+    }
     return $native;
 }
 
