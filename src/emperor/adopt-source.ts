@@ -3,13 +3,13 @@
 // a base that dies under the request is waited for again, a base that misbehaves fails this
 // adoption only. The jail is then supervised like a spawned one (src/jail/launch.ts).
 import { closeSync } from 'node:fs';
-import { isJailError, JailError, LaunchError } from '../errors';
+import { isJailError, JailError } from '../errors';
 import { binding } from '../native/binding';
 import { readStatusRecords, superviseJail } from '../jail/launch';
 import { closeLaunchFds } from '../jail/cgroup';
 import type { VassalSource } from '../monitors/types';
 import { serializeAdoptionPlan } from '../plan/serialize';
-import type { CgroupFds } from '../plan/types';
+import type { CgroupFds, LaunchPlan } from '../plan/types';
 import { AdoptError, requestAdoption } from './adopt';
 import type { ForkRole } from './fork-rules';
 import { BaseDownError, type ForkBases } from './fork-bases';
@@ -84,6 +84,21 @@ export class AdoptSource implements JailSource {
     return { kind: 'launch-error', build, error };
   }
 
+  // After `pid 0`: the failure record that says why, or an error when there is none in time.
+  private async failureRecord(plan: LaunchPlan, conn: number, baseName: string): Promise<JailError> {
+    const timeoutS = this.env.options.forkServerTimeout;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new AdoptError('reply', `not adopted (stage reply): base ${baseName} forked nothing and sent no failure record within ${timeoutS} s of its pid packet; its connection is closed`, false)), timeoutS * 1000);
+    try {
+      return await readStatusRecords(plan, conn, Promise.resolve({ code: null, signal: null }), deadline.signal).then(
+        () => new AdoptError('reply', `not adopted: base ${baseName} forked nothing, yet reported success`, false),
+        (err: JailError) => err,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   // One request to the base that is up now.
   private async once(source: VassalSource, slot: 0 | 1): Promise<VassalLaunch | { kind: 'retry'; error: AdoptError }> {
     const base = this.env.bases.current(this.fork.server);
@@ -115,11 +130,10 @@ export class AdoptSource implements JailSource {
         timeoutMs: this.env.options.forkServerTimeout * 1000,
       });
       if (adopted.pid === 0) {
-        // Nothing was forked: the records say at which stage it failed.
-        const error = await readStatusRecords(plan, adopted.conn, Promise.resolve({ code: null, signal: null })).then(
-          () => new AdoptError('reply', `not adopted: base ${base.name} forked nothing, yet reported success`, false),
-          (err: LaunchError) => err,
-        );
+        // Nothing was forked: the records say at which stage it failed, within the same
+        // deadline as the pid packet (a base that goes silent now must not keep this start
+        // pending and its connection open).
+        const error = await this.failureRecord(plan, adopted.conn, base.name);
         prepared.closeAll();
         return { kind: 'launch-error', build, error };
       }

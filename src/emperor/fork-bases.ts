@@ -25,9 +25,16 @@ interface Waiter {
   readonly timeoutMs: number;
 }
 
-/** Vassals re-adopted from a new base at once (a rolling deploy, a few at a time: each
- *  forks from the base and starts its workers while the old instance serves). */
+/** Vassals re-adopted from a new instance of one base at once (a rolling deploy, a few at
+ *  a time: each forks from the base and starts its workers while the old instance serves). */
 const ROLL_AT_ONCE = 4;
+
+/** The rolling re-adoptions from one base: the next one per vassal (a newer task of the same
+ *  vassal replaces its waiting one), and how many run now. */
+interface RollQueue {
+  readonly waiting: Map<string, () => Promise<void>>;
+  running: number;
+}
 
 /** Why an adoption gave up on its base (the vassal's message says it). */
 export class BaseDownError extends Error {}
@@ -40,9 +47,8 @@ export class ForkBases {
   private readonly waiting = new Map<string, Set<Waiter>>();
   private readonly renewed = new Map<string, Set<(base: BaseInstance) => void>>();
   private starts = 0;
-  /** Rolling re-adoptions: waiting, and how many run now (a few at a time). */
-  private readonly rolls: Array<() => Promise<void>> = [];
-  private rolling = 0;
+  /** Rolling re-adoptions, per fork-server socket: one base's deploy does not wait for another's. */
+  private readonly rolls = new Map<string, RollQueue>();
 
   constructor(private readonly log: (line: string) => void) {}
 
@@ -111,21 +117,35 @@ export class ForkBases {
     return () => set.delete(f);
   }
 
-  // Runs `task` (one vassal's re-adoption from a new base) once fewer than ROLL_AT_ONCE run.
-  roll(task: () => Promise<void>): void {
-    this.rolls.push(task);
-    this.nextRoll();
+  // Runs `task` (vassal's re-adoption from a new instance of the base of `socket`) once
+  // fewer than ROLL_AT_ONCE of that base's run. A vassal has at most one waiting: a newer
+  // task replaces it (the base was renewed again meanwhile: the older one is stale).
+  roll(socket: string, vassal: string, task: () => Promise<void>): void {
+    const q = this.rolls.get(socket) ?? { waiting: new Map<string, () => Promise<void>>(), running: 0 };
+    this.rolls.set(socket, q);
+    q.waiting.delete(vassal); // the newest goes to the back of the queue
+    q.waiting.set(vassal, task);
+    this.nextRoll(socket, q);
   }
 
-  private nextRoll(): void {
-    while (this.rolling < ROLL_AT_ONCE && this.rolls.length > 0) {
-      const task = this.rolls.shift()!;
-      this.rolling++;
+  /** Re-adoptions waiting for their turn (all bases). */
+  get rollsWaiting(): number {
+    let n = 0;
+    for (const q of this.rolls.values()) n += q.waiting.size;
+    return n;
+  }
+
+  private nextRoll(socket: string, q: RollQueue): void {
+    while (q.running < ROLL_AT_ONCE && q.waiting.size > 0) {
+      const [vassal, task] = q.waiting.entries().next().value as [string, () => Promise<void>];
+      q.waiting.delete(vassal);
+      q.running++;
       void task()
-        .catch((err: unknown) => this.log(`internal error in a rolling re-adoption: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`))
+        .catch((err: unknown) => this.log(`${vassal}: internal error in a rolling re-adoption: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`))
         .finally(() => {
-          this.rolling--;
-          this.nextRoll();
+          q.running--;
+          if (q.running === 0 && q.waiting.size === 0) this.rolls.delete(socket);
+          else this.nextRoll(socket, q);
         });
     }
   }

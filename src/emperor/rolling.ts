@@ -1,7 +1,8 @@
 // A rolling re-adoption (a code deploy): the base of an adopted vassal has a new instance,
 // so a new jail is adopted from it onto the same held socket, in the vassal's other cgroup,
 // while the old one serves on; the old one retires (retiring.ts) once the new one accepts.
-// A few vassals at a time (ForkBases.roll). The state machine lends what it needs.
+// A few vassals at a time per base, one waiting roll per vassal (ForkBases.roll). The state
+// machine lends what it needs.
 import type { Jail } from '../jail/launch';
 import type { VassalSource } from '../monitors/types';
 import type { AdoptSource } from './adopt-source';
@@ -28,7 +29,11 @@ export interface RollingHost {
 
 export function rollOver(host: RollingHost, origin: AdoptSource, base: BaseInstance): void {
   if (origin.adoptedFrom >= base.instance) return;
-  host.bases.roll(async () => {
+  const socket = origin.fork.server;
+  host.bases.roll(socket, host.name, async () => {
+    // Stale: the base went down, or a newer instance came (and queued its own roll).
+    if (host.bases.current(socket)?.instance !== base.instance) return;
+    if (origin.adoptedFrom >= base.instance) return; // adopted from it meanwhile (a respawn)
     const now = host.current();
     if (!now) return; // not running now: its next start adopts from the new base anyway
     host.log(`${host.name}: its base ${base.name} is a new instance (pid ${base.pid}): re-adopting from it`);

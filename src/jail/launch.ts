@@ -225,15 +225,25 @@ export function superviseJail(plan: LaunchPlan, child: LaunchedChild, options: S
 // after the exec's progress record is the exec's success. EOF before it: the launch died
 // (killed by a signal) at the last stage reached, which `exited` then explains. A record
 // that cannot be read (a short one: EPROTO) fails the start at the last stage reached.
-// Takes `statusFd` over.
-export function readStatusRecords(plan: LaunchPlan, statusFd: number, exited: Promise<JailExit>): Promise<void> {
+// Takes `statusFd` over. `abort` gives up waiting: the fd is closed and the promise
+// rejects with the signal's reason.
+export function readStatusRecords(plan: LaunchPlan, statusFd: number, exited: Promise<JailExit>, abort?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let last: { stage: string; item: number } = { stage: 'helper', item: -1 };
     let execReached = false;
     let watcher: FdWatcher | undefined;
+    let ended = false;
     const end = (): void => {
+      ended = true;
+      abort?.removeEventListener('abort', onAbort);
       watcher?.close();
       closeSync(statusFd);
+    };
+    // Given up (the caller's deadline): the fd is closed, the caller's reason is the error.
+    const onAbort = (): void => {
+      if (ended) return;
+      end();
+      reject(abort!.reason);
     };
     const check = (): void => {
       for (;;) {
@@ -260,5 +270,7 @@ export function readStatusRecords(plan: LaunchPlan, statusFd: number, exited: Pr
       }
     };
     watcher = new binding.FdWatcher(statusFd, check);
+    if (abort?.aborted) onAbort();
+    else abort?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -174,10 +174,10 @@ test('a base that never comes up: the vassal fails with an error naming the base
   assert.ok((await e.stats()).pid > 0, 'the emperor lives on');
 });
 
-test('bases that send garbage, close early or never answer fail those adoptions only, each named', async () => {
+test('bases that send garbage, close early, never answer or say pid 0 and go silent fail those adoptions only, each named', async () => {
   const dir = `/run/jailctl-test-fake-${process.pid}-${Date.now().toString(36)}`;
   runDirs.push(dir);
-  const modes = ['garbage', 'close', 'silent'];
+  const modes = ['garbage', 'close', 'silent', 'pid0'];
   const bases = modes.map((m) => `${m}base.ini`);
   const { e, ports } = await start(['perlbase.ini', 'one.ini'], '--emperor-fork-server-timeout', '1', ...bases.flatMap((b) => ['--vassal-fork-base', b]));
   for (const m of modes) {
@@ -187,6 +187,9 @@ test('bases that send garbage, close early or never answer fail those adoptions 
   await e.waitForLog(/to-garbage\.ini: not adopted \(stage reply\): base garbagebase\.ini \(pid \d+, fork server \S+garbage\.sock\) sent byte 255 where its pid packet \(35\) starts/, 30_000);
   await e.waitForLog(/to-close\.ini: not adopted \(stage reply\): base closebase\.ini \(pid \d+, fork server \S+close\.sock\) closed the connection before its pid packet/, 30_000);
   await e.waitForLog(/to-silent\.ini: not adopted \(stage reply\): base silentbase\.ini \(pid \d+, fork server \S+silent\.sock\) did not answer the adoption request within 1 s/, 30_000);
+  // pid 0 and then nothing: given up after the same timeout, and the connection closed.
+  await e.waitForLog(/to-pid0\.ini: not adopted \(stage reply\): base pid0base\.ini forked nothing and sent no failure record within 1 s of its pid packet/, 30_000);
+  await e.waitForLog(/fake base \(pid0\): the emperor closed the connection/, 30_000);
   // The emperor and the well-behaved base's vassal are fine.
   assert.is(await answer(ports.one), '200 Hello World\n');
   for (const m of modes) assert.match(String((await e.vassal(`to-${m}.ini`))!.launch_error), /not adopted/);

@@ -198,4 +198,50 @@ bases('a dead base respawned in time: pending adoptions go to the new one', asyn
   assert.is((await waiting).pid, 2);
 });
 
+// A task that runs until released, recording its start.
+function gate(log: string[], name: string): { task: () => Promise<void>; release: () => void } {
+  let release = (): void => undefined;
+  const done = new Promise<void>((r) => (release = r));
+  return { task: () => (log.push(name), done), release: () => release() };
+}
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+bases('rolling re-adoptions: four at a time per base, each base its own queue, one waiting per vassal', async () => {
+  const b = new ForkBases(() => undefined);
+  const log: string[] = [];
+  const a = Array.from({ length: 6 }, (_, i) => gate(log, `a${i}`));
+  a.forEach((g, i) => b.roll('/a', `v${i}.ini`, g.task));
+  const other = gate(log, 'b0');
+  b.roll('/b', 'w0.ini', other.task);
+  await tick();
+  assert.equal(log, ['a0', 'a1', 'a2', 'a3', 'b0'], 'four of base /a, and /b does not wait behind them');
+  assert.is(b.rollsWaiting, 2);
+  // v4 is renewed again while it waits: its newer task replaces the stale one.
+  const newer = gate(log, 'a4-newer');
+  b.roll('/a', 'v4.ini', newer.task);
+  assert.is(b.rollsWaiting, 2, 'still one waiting task per vassal');
+  a[0]!.release();
+  a[1]!.release();
+  await tick();
+  await tick();
+  assert.equal(log.slice(5), ['a5', 'a4-newer'], 'the replaced task never runs; the newest is queued last');
+  for (const g of [...a, newer, other]) g.release();
+  await tick();
+  assert.is(b.rollsWaiting, 0);
+});
+
+bases('a failing roll task is logged with its vassal and does not stop the queue', async () => {
+  const lines: string[] = [];
+  const b = new ForkBases((l) => lines.push(l));
+  let ran = false;
+  b.roll('/a', 'bad.ini', () => Promise.reject(new Error('boom')));
+  b.roll('/a', 'good.ini', async () => {
+    ran = true;
+  });
+  await tick();
+  await tick();
+  assert.ok(ran);
+  assert.match(lines.join('\n'), /bad\.ini: internal error in a rolling re-adoption: Error: boom/);
+});
+
 bases.run();
