@@ -63,4 +63,18 @@ export async function openJailSource(source: VassalSource, env: AdoptEnv, name: 
   return new SpawnSource(env, name, held);
 }
 
+// A vassal's source openings, one at a time and the latest only. Two events for one file
+// in a row (created, then written) would otherwise open its socket twice at once: the
+// second bind fails (EADDRINUSE) while the first answer, already stale, still holds it.
+// Each waits for the one before to settle (the stale one has closed its socket, or handed
+// it on), and one no longer wanted by then (`wanted`) is not begun at all.
+export class SerialOpen {
+  private last: Promise<void> = Promise.resolve();
+  constructor(private readonly onError: (err: Error) => void) {}
+
+  run(wanted: () => boolean, open: () => Promise<void>): void {
+    this.last = this.last.then(() => (wanted() ? open() : undefined)).catch((err: unknown) => this.onError(err instanceof Error ? err : new Error(String(err))));
+  }
+}
+
 export type { BuildEnv };

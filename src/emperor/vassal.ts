@@ -28,7 +28,7 @@ import type { VassalBuild } from './vassal-config';
 import { discard, dryBuildVassal, type VassalLaunch } from './vassal-launch';
 import { afterExit } from './exit-policy';
 import type { HeldSocket } from './held-socket';
-import { openJailSource, type JailSource } from './jail-source';
+import { openJailSource, SerialOpen, type JailSource } from './jail-source';
 import { AdoptSource, type AdoptEnv } from './adopt-source';
 import type { BaseInstance } from './fork-bases';
 import type { Retiring } from './retiring';
@@ -36,7 +36,6 @@ import { rollOver } from './rolling';
 import type { LaunchQueue } from './launch-queue';
 import { Timers } from './timers';
 import { freshFlags, newTimes, snapshotOf, type VassalSnapshot, type VassalState } from './vassal-snapshot';
-
 export type { VassalSnapshot, VassalState } from './vassal-snapshot';
 
 export interface VassalContext extends AdoptEnv {
@@ -74,6 +73,7 @@ export class Vassal {
   /** Where its jail comes from (jail-source.ts), and the socket held for it (the origin's). */
   private origin: JailSource | undefined;
   private held: HeldSocket | undefined;
+  private readonly opening = new SerialOpen((err) => this.ctx.log(`${this.name}: internal error: ${err.stack ?? err.message}`));
   /** A start under way (an adoption waiting for its base): aborted when it is no longer wanted. */
   private starting: AbortController | undefined;
   private lastStart: Promise<void> = Promise.resolve();
@@ -111,16 +111,20 @@ export class Vassal {
   }
 
   // Works out where its jail comes from (the config is checked now: on demand nothing runs
-  // until a connection), then waits for a connection or starts one.
+  // until a connection), then waits for a connection or starts one. One at a time (SerialOpen).
   private prepare(): void {
     const generation = ++this.generation;
     this.cancelStart();
     this.origin = undefined;
-    openJailSource(this.source, this.ctx, this.name, this.held).then(
+    this.opening.run(() => generation === this.generation && !this.removed && !this.final, () => openJailSource(this.source, this.ctx, this.name, this.held).then(
       (origin) => {
         const held = 'kind' in origin ? undefined : origin.held;
         if (generation !== this.generation || this.removed || this.final) {
-          if (held !== this.held) held?.close(); // a socket only this late answer opened
+          // A socket only this late answer opened: the next look (SerialOpen) takes it over.
+          if (held && held !== this.held && !this.removed && !this.final) {
+            this.held?.close();
+            this.held = held;
+          } else if (held !== this.held) held?.close();
           return;
         }
         if (this.held !== held) this.held?.close();
@@ -138,7 +142,7 @@ export class Vassal {
       (err: Error) => {
         if (generation === this.generation && !this.removed) this.fail(`internal error: ${err.stack ?? err.message}`);
       },
-    );
+    ));
   }
 
   private releaseSocket(): void {

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { parseUserDb } from '../../../src/config/users';
 import { parsePidPacket, planFrame, requestPacket } from '../../../src/emperor/adopt';
 import { BaseDownError, ForkBases } from '../../../src/emperor/fork-bases';
+import { SerialOpen } from '../../../src/emperor/jail-source';
 import { readBaseFile } from '../../../src/emperor/fork-rules';
 import { checkTenantSocket, OnDemandError } from '../../../src/emperor/on-demand';
 import { DEFAULT_EMPEROR_OPTIONS, type EmperorOptions } from '../../../src/emperor/options';
@@ -245,3 +246,31 @@ bases('a failing roll task is logged with its vassal and does not stop the queue
 });
 
 bases.run();
+
+const serial = suite('SerialOpen');
+
+serial('one opening at a time, in order; one no longer wanted when its turn comes is not begun; a throw is reported', async () => {
+  const errors: string[] = [];
+  const s = new SerialOpen((err) => errors.push(err.message));
+  const log: string[] = [];
+  let wanted = 3;
+  const first = gate(log, 'open 1');
+  s.run(() => true, first.task);
+  s.run(() => wanted === 2, async () => void log.push('open 2'));
+  s.run(() => wanted === 3, async () => void log.push('open 3'));
+  await tick();
+  assert.equal(log, ['open 1'], 'the next waits for the one before to settle');
+  first.release();
+  await tick();
+  await tick();
+  assert.equal(log, ['open 1', 'open 3'], 'open 2 was superseded before its turn');
+  wanted = 4;
+  s.run(() => true, () => Promise.reject(new Error('boom')));
+  s.run(() => true, async () => void log.push('open 5'));
+  await tick();
+  await tick();
+  assert.equal(errors, ['boom']);
+  assert.equal(log.at(-1), 'open 5', 'and the queue goes on');
+});
+
+serial.run();
