@@ -141,7 +141,15 @@ async function drops(e: Emperor, app: string): Promise<{ adopted: number[]; cold
       rmSync(file);
     }
   }
+  await quiet(e, 'drop-');
   return out;
+}
+
+// The vassals of a phase (id prefix) are gone, and a moment has passed: the next phase does
+// not pay for their teardown (memory freed, cgroups removed).
+async function quiet(e: Emperor, prefix: string): Promise<void> {
+  await until(`the ${prefix}* vassals to go`, TIMEOUT_MS, async () => !(await fetchStats<StatsDoc>(e.stats))?.vassals.some((v) => v.id.startsWith(prefix)), 100);
+  await sleep(1000);
 }
 
 // many: N files at once until every one answers; then the PSS of each.
@@ -155,7 +163,7 @@ async function many(e: Emperor, kind: 'adopted' | 'cold', app: string): Promise<
   const pss: number[] = [];
   for (let i = 0; i < MANY; i++) pss.push(pssKb(await e.pidOf(`many-${kind}-${i}.ini`)));
   for (let i = 0; i < MANY; i++) rmSync(join(e.vassals, `many-${kind}-${i}.ini`));
-  await until(`the ${kind} vassals to go`, TIMEOUT_MS, async () => !(await fetchStats<StatsDoc>(e.stats))?.vassals.some((v) => v.id.startsWith('many-')), 100);
+  await quiet(e, 'many-');
   return { ms: took, pssKb: percentile(pss, 0.5) };
 }
 

@@ -34,6 +34,9 @@
  * deadline each, however it trickles in): the emperor writes both at once, so only a
  * stuck peer takes this. */
 #define IO_TIMEOUT_MS 10000
+/* The most heap holes a fork takes up for its child (settle.c): what one request of the
+ * base's own code leaves is a few dozen. */
+#define HELD_HOLES 4096
 
 /* The request's argv, NUL-terminated strings. The base overwrites them for each request;
  * the vassal, a fresh process, keeps the copy its request left. */
@@ -385,6 +388,8 @@ int jail_fork_server_serve(int conn, pid_t emperor_pid, uid_t emperor_uid) {
         long long deadline = now_ms() + IO_TIMEOUT_MS;
         struct ucred cred;
         socklen_t cred_len = sizeof(cred);
+        static void *held[HELD_HOLES];
+        size_t n_held;
         request_t req;
         int emperor_pidfd, r;
         pid_t pid;
@@ -415,10 +420,12 @@ int jail_fork_server_serve(int conn, pid_t emperor_pid, uid_t emperor_uid) {
                 close_fds(&req);
                 return r;
         }
-        /* sync 3: M. */
+        /* sync 3: M, born with the base's heap holes in use (settle.c). */
+        n_held = jail__hold_holes(held, HELD_HOLES);
         pid = fork();
         if (pid != 0) {
                 r = pid < 0 ? -errno : (int) pid;
+                jail__release_holes(held, n_held);
                 close_fds(&req);
                 (void) close(emperor_pidfd);
                 return r;

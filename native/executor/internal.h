@@ -48,6 +48,16 @@ int jail__load_seccomp(const jail_plan_t *plan, jail_error_t *reterr);
  * 0 or -errno (then every jail builds its own, as without it). */
 int jail__seccomp_build_default(void);
 
+/* The default filter once built (for the tests to compare), or NULL. */
+struct sock_fprog;
+const struct sock_fprog *jail__seccomp_default(void);
+
+/* The base, around each fork (settle.c): takes up its heap's holes (up to max blocks,
+ * recorded in list; returns how many), so that the child allocates from pages of its own,
+ * then gives them back in the base. */
+size_t jail__hold_holes(void **list, size_t max);
+void jail__release_holes(void **list, size_t n);
+
 /* In a new pid namespace: forks; the parent becomes the jail's init and never returns,
  * the child returns 0 and goes on to become the vassal. Reports JAIL_STAGE_INIT. */
 int jail__fork_init(const jail_plan_t *plan, jail_error_t *reterr);

@@ -203,8 +203,13 @@ int jail__seccomp_build_default(void) {
                 r = -EINVAL;
         if (r == 0 && !(insns = malloc((size_t) st.st_size)))
                 r = -ENOMEM;
-        if (r == 0 && pread(fd, insns, (size_t) st.st_size, 0) != st.st_size)
-                r = errno ? -errno : -EIO;
+        if (r == 0) {
+                ssize_t n = pread(fd, insns, (size_t) st.st_size, 0);
+                r = n < 0 ? -errno : n != st.st_size ? -EIO : 0;
+        }
+        /* A program ends in a return; anything else is not what libseccomp made. */
+        if (r == 0 && BPF_CLASS(((struct sock_filter *) insns)[st.st_size / sizeof(struct sock_filter) - 1].code) != BPF_RET)
+                r = -EINVAL;
         if (fd >= 0)
                 (void) close(fd);
         if (r < 0) {
@@ -214,6 +219,10 @@ int jail__seccomp_build_default(void) {
         default_prog.len = (unsigned short) (st.st_size / sizeof(struct sock_filter));
         default_prog.filter = insns;
         return 0;
+}
+
+const struct sock_fprog *jail__seccomp_default(void) {
+        return default_prog.filter ? &default_prog : NULL;
 }
 
 /* The vassal-to-be, final credentials, after no_new_privs, the fds and the chdir: the
@@ -234,7 +243,8 @@ int jail__load_seccomp(const jail_plan_t *plan, jail_error_t *reterr) {
                 return 0;
         if (fault(plan, JAIL_STAGE_SECCOMP))
                 return jail__fail(reterr, JAIL_STAGE_SECCOMP, errno, -1, 0);
-        if (default_prog.filter && plan->n_seccomp_deny == 0 && plan->n_seccomp_allow == 0) {
+        if (default_prog.filter && plan->seccomp == JAIL_SECCOMP_DEFAULT && plan->n_seccomp_deny == 0 &&
+            plan->n_seccomp_allow == 0) {
                 if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &default_prog) < 0)
                         return jail__fail(reterr, JAIL_STAGE_SECCOMP, errno, -1, 0);
                 return 0;

@@ -16,7 +16,9 @@
  * the host next to nothing and saves every vassal its copies. */
 #include <errno.h>
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -27,35 +29,87 @@ static size_t holes(void) {
         return mi.fordblks - mi.keepcost;
 }
 
-/* Takes up the heap's holes, largest requests first (a request takes the best-fitting
- * hole, or splits a bigger one), until a size no longer fits any hole: the next
- * allocation of it would come from the top. Below the allocator's mmap threshold only:
- * a bigger request would be a mapping of its own, no hole. */
-static void take_holes(void) {
-        for (size_t size = 64 * 1024; size >= 16; size /= 2) {
-                size_t before = holes();
+/* Where the top of the main heap starts: a block at or past it is no hole. The base is
+ * single-threaded, so every allocation here is the main arena's, below the break. */
+static char *top_start(void) {
+        return (char *) sbrk(0) - mallinfo2().keepcost;
+}
 
-                while (before >= size + 2 * sizeof(size_t)) {
+/* The block-taking of take_holes(): up to `want` blocks of `size` while they come from
+ * holes; a block from the top is given back at once and ends the class. Returns false
+ * when `list` is full or the allocator failed. */
+static bool take(size_t size, size_t want, void **list, size_t max, size_t *n, bool *ret_top) {
+        char *top = top_start();
+
+        for (size_t i = 0; i < want; i++) {
+                char *p;
+
+                if (list && *n == max)
+                        return false;
+                if (!(p = malloc(size)))
+                        return false;
+                if (p >= top) {
+                        free(p); /* it merges back into the top */
+                        *ret_top = true;
+                        return true;
+                }
+                if (list)
+                        list[(*n)++] = p;
+        }
+        return true;
+}
+
+/* Takes up the heap's holes. First the per-thread cache (a few blocks of each small
+ * size, which mallinfo2() counts as in use), then the bins, largest requests first (a
+ * request takes the best-fitting hole, or splits a bigger one), each size until a block
+ * comes from the top: no hole of that size is left. Below the allocator's mmap threshold
+ * only: a bigger request would be a mapping of its own, no hole. With `list`, records up
+ * to `max` blocks there; returns how many it recorded. */
+static size_t take_holes(void **list, size_t max) {
+        size_t n = 0;
+
+        /* Requests of 16, 32, ... 1024 bytes: one per cache size class, 7 cached in each. */
+        for (size_t size = 16; size <= 1024; size += 16) {
+                bool top = false;
+                if (!take(size, 7, list, max, &n, &top))
+                        return n;
+        }
+        for (size_t size = 64 * 1024; size >= 16; size /= 2) {
+                for (size_t before = holes(); before >= size + 2 * sizeof(size_t);) {
+                        bool top = false;
                         size_t after;
 
-                        /* A batch, then one count: mallinfo2() walks every bin. */
-                        for (int i = 0; i < 64; i++)
-                                if (!malloc(size))
-                                        return;
+                        /* As many as could fit: the first from the top stops it anyway. */
+                        if (!take(size, before / (size + 2 * sizeof(size_t)), list, max, &n, &top))
+                                return n;
                         after = holes();
-                        if (after >= before)
-                                break; /* it came from the top: no hole of this size left */
+                        if (top || after >= before)
+                                break;
                         before = after;
                 }
         }
+        return n;
 }
 
 int jail_fork_server_settle(void) {
         int r = jail__seccomp_build_default();
 
         /* Whole free pages inside the heap and its top go back to the kernel first: taking
-         * them up must not make them resident. */
+         * them up must not make them resident. These holes, left by loading the code, stay
+         * taken for good. */
         (void) malloc_trim(0);
-        take_holes();
+        (void) take_holes(NULL, 0);
         return r;
+}
+
+/* The holes the base's own work left since (each request frees what it allocated), taken
+ * for the length of one fork: the child is born with them in use and never touches them;
+ * the base gets them back at once (jail__release_holes), so nothing accumulates. */
+size_t jail__hold_holes(void **list, size_t max) {
+        return take_holes(list, max);
+}
+
+void jail__release_holes(void **list, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(list[i]);
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "jail.h"
+#include "internal.h" /* jail__seccomp_default() */
 #include "tap.h"
 #include "kv.h"
 #include "outcome.h"
@@ -236,6 +237,16 @@ int main(int argc, char **argv) {
                    "and has rules for the 32-bit (int 0x80) table: its keyctl, 288");
                 ok(compares_with(prog, n, 0x40000000u | SYS_keyctl, BPF_JEQ),
                    "and for the x32 one: keyctl with __X32_SYSCALL_BIT");
+                {
+                        /* What a fork-server base builds once and its adopted vassals load. */
+                        const struct sock_fprog *pre;
+
+                        is(jail_fork_server_settle(), 0, "a fork-server base builds the default filter ahead");
+                        pre = jail__seccomp_default();
+                        ok(pre && pre->len == n && memcmp(pre->filter, prog, (size_t) n * sizeof(*prog)) == 0,
+                           "and it is, instruction for instruction, the filter a spawned jail holds (%d of %d)",
+                           pre ? (int) pre->len : -1, n);
+                }
                 n = filter_of_paused_jail(none, prog, BPF_MAXINSNS, &more);
                 is(n, 0, "control: with `seccomp none` there is no filter to read");
         }
