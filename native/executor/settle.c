@@ -11,9 +11,11 @@
  *     32-byte allocation copies a whole page of the base. Once the base has taken up
  *     those holes itself, a vassal's allocations come from the top of the heap: pages
  *     of its own, many allocations to a page, nothing copied.
- * The holes stay taken for the base's lifetime: they were free memory inside pages the
- * base holds anyway (whole free pages are given back to the kernel first), so this costs
- * the host next to nothing and saves every vassal its copies. */
+ * The holes left by loading the code stay taken for the base's lifetime: they were free
+ * memory inside pages the base holds anyway (whole free pages are given back to the
+ * kernel first), so this costs the host next to nothing and saves every vassal its
+ * copies. The holes the base's own work leaves later are taken for each fork only and
+ * given back right after it in the base (the child never touches them). */
 #include <errno.h>
 #include <malloc.h>
 #include <stdbool.h>
@@ -36,11 +38,10 @@ static char *top_start(void) {
 }
 
 /* The block-taking of take_holes(): up to `want` blocks of `size` while they come from
- * holes; a block from the top is given back at once and ends the class. Returns false
- * when `list` is full or the allocator failed. */
-static bool take(size_t size, size_t want, void **list, size_t max, size_t *n, bool *ret_top) {
-        char *top = top_start();
-
+ * holes (below `top`, where the top began: a block past it came from the top); one from
+ * the top is given back at once and ends the class. Returns false when `list` is full or
+ * the allocator failed. */
+static bool take(size_t size, size_t want, char *top, void **list, size_t max, size_t *n, bool *ret_top) {
         for (size_t i = 0; i < want; i++) {
                 char *p;
 
@@ -49,7 +50,7 @@ static bool take(size_t size, size_t want, void **list, size_t max, size_t *n, b
                 if (!(p = malloc(size)))
                         return false;
                 if (p >= top) {
-                        free(p); /* it merges back into the top */
+                        free(p); /* back to the allocator: into the top, or its cache */
                         *ret_top = true;
                         return true;
                 }
@@ -66,24 +67,26 @@ static bool take(size_t size, size_t want, void **list, size_t max, size_t *n, b
  * only: a bigger request would be a mapping of its own, no hole. With `list`, records up
  * to `max` blocks there; returns how many it recorded. */
 static size_t take_holes(void **list, size_t max) {
+        char *top = top_start();
         size_t n = 0;
 
         /* Requests of 16, 32, ... 1024 bytes: one per cache size class, 7 cached in each. */
         for (size_t size = 16; size <= 1024; size += 16) {
-                bool top = false;
-                if (!take(size, 7, list, max, &n, &top))
+                bool at_top = false;
+
+                if (!take(size, 7, top, list, max, &n, &at_top))
                         return n;
         }
         for (size_t size = 64 * 1024; size >= 16; size /= 2) {
                 for (size_t before = holes(); before >= size + 2 * sizeof(size_t);) {
-                        bool top = false;
+                        bool at_top = false;
                         size_t after;
 
                         /* As many as could fit: the first from the top stops it anyway. */
-                        if (!take(size, before / (size + 2 * sizeof(size_t)), list, max, &n, &top))
+                        if (!take(size, before / (size + 2 * sizeof(size_t)), top, list, max, &n, &at_top))
                                 return n;
                         after = holes();
-                        if (top || after >= before)
+                        if (at_top || after >= before)
                                 break;
                         before = after;
                 }

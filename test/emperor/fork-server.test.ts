@@ -178,6 +178,88 @@ test('a vassal file rewritten in a burst: its socket is held once at a time, and
   assert.not.match(e.log(), /burst\.ini: cannot hold/);
 });
 
+// A cgroup limit of pid's jail: memory (bytes) or pids, from the v1 hierarchy of that
+// controller when there is one, else from the unified one (read, never assumed).
+function limitOf(pid: number, controller: 'memory' | 'pids'): number | 'max' {
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+  const v1 = lines.find((l) => l.split(':')[1]!.split(',').includes(controller));
+  const candidates = v1
+    ? [`/sys/fs/cgroup/${controller}${v1.split(':')[2]}/${controller === 'memory' ? 'memory.limit_in_bytes' : 'pids.max'}`]
+    : ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'].map((root) => `${root}${lines.find((l) => l.startsWith('0::'))!.slice(3)}/${controller}.max`);
+  for (const file of candidates) {
+    try {
+      const text = readFileSync(file, 'utf8').trim();
+      return text === 'max' ? 'max' : Number(text);
+    } catch {
+      // not this one
+    }
+  }
+  throw new Error(`no ${controller} limit file for pid ${pid} among ${candidates.join(', ')}`);
+}
+
+// The workers of an adopted jail: its top process → the master → them.
+const workersOf = (top: number): number[] => {
+  const table = procTable();
+  const master = [...table.values()].find((p) => p.ppid === top);
+  return master ? [...table.values()].filter((p) => p.ppid === master.pid).map((p) => p.pid).sort() : [];
+};
+
+test('an adopted vassal: its cgroup limits, its heartbeat, and a reload (SIGHUP: new workers, the same jail, nothing refused)', async () => {
+  const { e, ports } = await start(['perlbase.ini'], '--emperor-required-heartbeat', '2');
+  await baseLoad(e);
+  fx.dir.write('beat.ini', '[uwsgi]\nhttp-socket = 127.0.0.1:%(three_port)\nprocesses = 2\nheartbeat = 1\nmemory-max = 96m\npids-max = 30\n');
+  assert.is(await answer(ports.three), '200 Hello World\n');
+  const first = (await e.waitForVassal('beat.ini', (v) => v?.state === 'running' && v.last_heartbeat > 0, 'a first heartbeat', 20_000))!;
+  assert.is(first.adopted, 1);
+  await waitUntil(() => workersOf(first.pid).length === 2, 'its master and 2 workers');
+  for (const pid of [first.pid, ...workersOf(first.pid)]) {
+    assert.is(limitOf(pid, 'memory'), 96 << 20, `pid ${pid}: memory-max 96m`);
+    assert.is(limitOf(pid, 'pids'), 30, `pid ${pid}: pids-max 30`);
+  }
+
+  // Past emperor-required-heartbeat: beating, so not taken for hung.
+  await sleep(4500);
+  const later = (await e.vassal('beat.ini'))!;
+  assert.is(later.pid, first.pid, 'not killed as hung');
+  assert.ok(later.last_heartbeat > first.last_heartbeat, 'heartbeats kept coming');
+  assert.not.match(e.log(), /beat\.ini: no heartbeat/);
+
+  // SIGHUP to the emperor: every vassal reloads; this one under load.
+  const before = workersOf(first.pid);
+  let served = 0;
+  let failed = 0;
+  let running = true;
+  const client = (async () => {
+    while (running) {
+      const r = await get(ports.three).catch((err: Error) => err.message);
+      if (r.startsWith('200 ')) served++;
+      else failed++;
+    }
+  })();
+  await sleep(300);
+  process.kill(e.child.pid!, 'SIGHUP');
+  await waitUntil(() => {
+    const now = workersOf(first.pid);
+    return now.length === 2 && now.every((w) => !before.includes(w));
+  }, 'a new generation of workers', 20_000);
+  await sleep(300);
+  running = false;
+  await client;
+  assert.is((await e.vassal('beat.ini'))!.pid, first.pid, 'the same jail: reloaded, not restarted');
+  assert.ok(served > 0, `${served} requests served during the reload`);
+  assert.is(failed, 0, `${failed} of ${served + failed} failed`);
+});
+
+test('a plan over 64 KiB (a big environment) reaches the adopted vassal whole, through the config pipe', async () => {
+  const { e, ports } = await start(['perlbase.ini']);
+  await baseLoad(e);
+  // Four values of 30,000 bytes (one option value holds at most 32 KiB): a 120 KiB plan.
+  const env = [1, 2, 3, 4].map((i) => `env = BIG${i}=${'x'.repeat(30_000)}\n`).join('');
+  fx.dir.write('big.ini', `[uwsgi]\nhttp-socket = 127.0.0.1:%(three_port)\nprocesses = 1\n${env}`);
+  for (const i of [1, 2, 3, 4]) assert.is(await answer(ports.three, `/env/BIG${i}`), '200 length 30000\n');
+  assert.is((await inState(e, 'big.ini', 'running')).adopted, 1);
+});
+
 test('a base that never comes up: the vassal fails with an error naming the base and what it waited for', async () => {
   const { e } = await start(['perlbase.ini', 'one.ini'], '--emperor-fork-server-timeout', '1');
   writeFileSync(join(fx.dir.dir, 'myapp.pl'), 'die "this app does not load\\n";\n');
