@@ -100,12 +100,7 @@ void connect_outside(const facts_t *f, result_t *r) {
 
 /* Abstract UNIX names belong to a network namespace, not to the filesystem. */
 void connect_abstract_socket(const facts_t *f, result_t *r) {
-        struct sockaddr_un addr;
-        socklen_t len = unix_address(&addr, f->abstract, true);
-        char call[160];
-
-        snprintf(call, sizeof(call), "connect `@%s`", f->abstract);
-        expect_connect_refused(r, call, (struct sockaddr *) &addr, len, ECONNREFUSED);
+        expect_unix_connect_refused(r, f->abstract, true, "", ECONNREFUSED);
 }
 
 /* EINVAL: no segment with that id in this IPC namespace (the host's is mode 0666, so
@@ -121,12 +116,7 @@ void attach_host_shm(const facts_t *f, result_t *r) {
 }
 
 void connect_stats_socket(const facts_t *f, result_t *r) {
-        struct sockaddr_un addr;
-        socklen_t len = unix_address(&addr, f->stats, false);
-        char call[160];
-
-        snprintf(call, sizeof(call), "connect `%s`", f->stats);
-        expect_connect_refused(r, call, (struct sockaddr *) &addr, len, EACCES);
+        expect_unix_connect_refused(r, f->stats, false, "", EACCES);
 }
 
 /* A new file there would be launched by the emperor, as root if it says so. */
@@ -289,12 +279,7 @@ void inventory_fds(const facts_t *f, result_t *r) {
  * whatever a request says. Its socket's directory is root's, mode 0700; the base answers
  * only its parent, the emperor, anyway (SO_PEERCRED). */
 void connect_fork_server(const facts_t *f, result_t *r) {
-        struct sockaddr_un addr;
-        socklen_t len = unix_address(&addr, f->fork_server, false);
-        char call[160];
-
-        snprintf(call, sizeof(call), "connect `%s`", f->fork_server);
-        expect_connect_refused(r, call, (struct sockaddr *) &addr, len, EACCES);
+        expect_unix_connect_refused(r, f->fork_server, false, "", EACCES);
 }
 
 /* The base holds every tenant's code and data in its memory, and it is the jail's

@@ -255,12 +255,7 @@ void write_shared_dirs(const facts_t *f, result_t *r) {
 /* Documented open: the network namespace does not cover UNIX sockets on the shared
  * filesystem; their mode decides. */
 void connect_host_unix_socket(const facts_t *f, result_t *r) {
-        struct sockaddr_un addr;
-        socklen_t len = unix_address(&addr, f->host_socket, false);
-        char call[160];
-
-        snprintf(call, sizeof(call), "connect `%s` (mode 0666)", f->host_socket);
-        expect_connect_refused(r, call, (struct sockaddr *) &addr, len, EACCES);
+        expect_unix_connect_refused(r, f->host_socket, false, " (mode 0666)", EACCES);
 }
 
 /* Documented open: vassal files are on the shared filesystem; their mode decides. */

@@ -112,6 +112,17 @@ void expect_connect_refused(result_t *r, const char *call, const struct sockaddr
         (void) close(fd);
 }
 
+/* connect() to the UNIX socket `name` (abstract: in the abstract namespace, shown as
+ * `@name`) must fail with `want`; `aside` follows the name in the report ("" for none). */
+void expect_unix_connect_refused(result_t *r, const char *name, bool abstract, const char *aside, int want) {
+        struct sockaddr_un addr;
+        socklen_t len = unix_address(&addr, name, abstract);
+        char call[200];
+
+        snprintf(call, sizeof(call), "connect `%s%s`%s", abstract ? "@" : "", name, aside);
+        expect_connect_refused(r, call, (struct sockaddr *) &addr, len, want);
+}
+
 /* A filesystem socket path or, with `abstract`, a name in the abstract namespace (a
  * leading NUL and no terminator). */
 socklen_t unix_address(struct sockaddr_un *addr, const char *name, bool abstract) {

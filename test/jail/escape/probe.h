@@ -95,6 +95,7 @@ void expect_open_refused(result_t *r, const char *path, int flags, int want, int
 void expect_open_refused_where_present(result_t *r, const char *const *paths, size_t n, int flags, int want);
 void expect_connect_refused(result_t *r, const char *call, const struct sockaddr *addr, socklen_t len, int want);
 socklen_t unix_address(struct sockaddr_un *addr, const char *name, bool abstract);
+void expect_unix_connect_refused(result_t *r, const char *name, bool abstract, const char *aside, int want);
 void status_field(const char *key, char *buf, size_t size);
 bool is_number(const char *s);
 void see_host_processes(const facts_t *f, result_t *r);
