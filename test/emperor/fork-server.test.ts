@@ -161,6 +161,35 @@ test('a killed adopted vassal is adopted again; killing the base: pending adopti
   assert.is(e.log().match(/I am the App/g)!.length, 2, 'the new base loaded the app again');
 });
 
+// Every process in a cgroup of that emperor's: the base, a middle process forked from it (in
+// the base's cgroup until it places its jail), adopted vassals and their workers. Read from
+// /proc, since a SIGKILLed emperor leaves its cgroups behind.
+function inCgroupsOf(emperor: number): number[] {
+  const out: number[] = [];
+  for (const pid of procTable().keys()) {
+    try {
+      if (cgroupOf(pid).includes(`/jailctl-${emperor}/`)) out.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+test('SIGKILL of the emperor while adoptions are under way: the base, the adopted vassals and the adoptions in flight all die with it', async () => {
+  const { e, ports } = await start(['perlbase.ini', 'one.ini']);
+  await baseLoad(e);
+  await answer(ports.one);
+  const emperor = e.child.pid!;
+  const files = await Promise.all(Array.from({ length: 12 }, async (_, i) => [`m${i}.ini`, `[uwsgi]\nhttp-socket = 127.0.0.1:${await freePort()}\nprocesses = 2\nuid = 1001\ngid = 1001\n`] as const));
+  for (const [name, text] of files) fx.dir.write(name, text);
+  await e.waitForLog(/m\d+\.ini: new config/);
+  assert.ok(inCgroupsOf(emperor).length >= 2, 'the base and one at least are in the emperor\'s cgroups');
+  e.child.kill('SIGKILL');
+  await e.exited;
+  await waitUntil(() => inCgroupsOf(emperor).length === 0, 'no process left in the dead emperor\'s cgroups', 10_000);
+});
+
 test('a vassal file rewritten in a burst: its socket is held once at a time, and it is adopted and answers', async () => {
   const { e, ports } = await start(['perlbase.ini']);
   await baseLoad(e);
