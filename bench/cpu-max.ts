@@ -13,8 +13,7 @@ const PERCENT = Number(process.env.JAILCTL_BENCH_CPU_MAX ?? 20);
 const spinner: LaunchPlan = {
   vassal: 'spin',
   namespaces: ['mount', 'pid'],
-  mountProc: true,
-  tmpfs: [],
+  mounts: [{ kind: 'proc', dst: '/proc', flags: [] }],
   loopback: false,
   hooks: [],
   uid: 65534,

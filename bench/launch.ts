@@ -22,8 +22,7 @@ const UID = 65534;
 const plan: LaunchPlan = {
   vassal: 'bench',
   namespaces: ['mount', 'pid', 'net', 'ipc', 'uts'],
-  mountProc: true,
-  tmpfs: [],
+  mounts: [{ kind: 'proc', dst: '/proc', flags: [] }],
   loopback: true,
   hooks: [],
   uid: UID,

@@ -31,11 +31,11 @@ static int set_nproc(const jail_plan_t *plan, jail_error_t *reterr) {
         return 0;
 }
 
-/* Root, before the drop (lowering oom_score_adj needs CAP_SYS_RESOURCE). The emperor may
- * run with any oom_score_adj: a jail gets 0, or the plan's `oom-score-adj`. Run for the
- * jail's init too, before it forks the vassal: an adopted jail's init holds the whole
- * base image, and must not stay the OOM killer's pick at the base's score. Reports
- * JAIL_STAGE_OOM_SCORE_ADJ. */
+/* Root, first of the setup (lowering oom_score_adj needs CAP_SYS_RESOURCE, and a jail's
+ * root may have no /proc), so that the jail's init has it too and the vassal inherits it:
+ * an adopted jail's init holds the whole base image, and must not stay the OOM killer's
+ * pick at the base's score. The emperor may run with any oom_score_adj: a jail gets 0,
+ * or the plan's `oom-score-adj`. Reports JAIL_STAGE_OOM_SCORE_ADJ. */
 int jail__set_oom_score_adj(const jail_plan_t *plan, jail_error_t *reterr) {
         int want = plan->set_oom_score_adj ? plan->oom_score_adj : 0, fd, now = 0, n;
         char buf[16];
@@ -70,8 +70,7 @@ int jail__set_oom_score_adj(const jail_plan_t *plan, jail_error_t *reterr) {
 /* Root, before the drop (raising a hard limit needs CAP_SYS_RESOURCE). A plan's `nofile`
  * above the hard limit is raised here, while we may; lowering the limits waits for
  * jail__set_nofile(), after map_fds(), which may still have to move fds above the
- * emperor's highest. Then oom_score_adj (jail__set_oom_score_adj()). Reports
- * JAIL_STAGE_RLIMIT, item = RLIMIT_NOFILE, and JAIL_STAGE_OOM_SCORE_ADJ. */
+ * emperor's highest. Reports JAIL_STAGE_RLIMIT, item = RLIMIT_NOFILE. */
 int jail__set_limits(const jail_plan_t *plan, jail_error_t *reterr) {
         struct rlimit lim;
 
@@ -82,7 +81,7 @@ int jail__set_limits(const jail_plan_t *plan, jail_error_t *reterr) {
                 if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
                         return jail__fail(reterr, JAIL_STAGE_RLIMIT, errno, RLIMIT_NOFILE, 0);
         }
-        return jail__set_oom_score_adj(plan, reterr);
+        return 0;
 }
 
 /* Final credentials, after map_fds() (lowering a limit needs no privilege). Node raises
@@ -233,7 +232,7 @@ int jail_drop_self(const uint8_t *buf, size_t len, jail_error_t *reterr) {
         if (r < 0)
                 return jail__fail(reterr, JAIL_STAGE_PLAN, -r, item, 0);
         /* Credentials only: anything else in the plan would be silently ignored. */
-        if (plan.namespaces || plan.n_hooks || plan.n_tmpfs || plan.n_fds || plan.path || plan.set_nproc ||
+        if (plan.namespaces || plan.n_hooks || plan.n_mounts || plan.n_fds || plan.path || plan.set_nproc ||
             plan.cgroup_fd >= 0 || plan.n_cgroup_procs || plan.n_seccomp_deny || plan.n_seccomp_allow ||
             !plan.set_uid || !plan.set_gid) {
                 jail_plan_free(&plan);

@@ -18,9 +18,18 @@ int jail__plan_parse(const uint8_t *buf, size_t len, jail_plan_t *ret_plan, int 
  * (SIGSTOP) at that stage's check, for a test to look at it. */
 bool jail__fault(const jail_plan_t *plan, jail_stage_t stage);
 
-/* The mount, proc, tmpfs, hostname, loopback and hook stages. With status_fd (may be
+/* The mount (with proc and tmpfs), hostname, loopback, hook and pivot_root stages. With status_fd (may be
  * NULL), each reports its progress there (see jail_error_t). */
 int jail__setup(const jail_plan_t *plan, const int *status_fd, jail_error_t *reterr);
+
+/* The plan's mount operations, in order (mounts.c), each failure reported at its stage
+ * (proc, tmpfs, else mount) with its index. With a root or overlay operation, returns in
+ * *ret_root_fd the jail's root for jail__switch_root(), else -1. */
+int jail__mount_ops(const jail_plan_t *plan, int *ret_root_fd, jail_error_t *reterr);
+
+/* After the hooks: root_fd (if >= 0, closed here) becomes / and the host's root is
+ * detached. Reports JAIL_STAGE_PIVOT_ROOT. */
+int jail__switch_root(const jail_plan_t *plan, int root_fd, jail_error_t *reterr);
 
 /* Writes a progress record for stage (item: a hook's index) to *status_fd, if any. */
 void jail__progress(const int *status_fd, jail_stage_t stage, int item);

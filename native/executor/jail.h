@@ -29,15 +29,19 @@ typedef enum {
         JAIL_STAGE_HELPER,        /* exec of jail-helper inside the new namespaces; its PR_SET_DUMPABLE(0) */
         JAIL_STAGE_PLAN,          /* reading and parsing the serialised plan */
         JAIL_STAGE_JOIN,          /* setns() into a running jail's namespaces (jailctl enter) */
-        JAIL_STAGE_MOUNT,         /* making the new mount namespace private */
-        JAIL_STAGE_PROC,          /* mounting a fresh /proc for the new pid namespace */
-        JAIL_STAGE_TMPFS,         /* a fresh tmpfs on each private directory, item = index */
+        JAIL_STAGE_OOM_SCORE_ADJ, /* /proc/self/oom_score_adj, while the host's /proc is there;
+                                   * the jail's init and vassal inherit it */
+        JAIL_STAGE_MOUNT,         /* making the new mount namespace private (item -1), then
+                                   * each mount operation but proc and tmpfs, item = index */
+        JAIL_STAGE_PROC,          /* a mount operation: a fresh /proc, item = index */
+        JAIL_STAGE_TMPFS,         /* a mount operation: a fresh tmpfs, item = index */
         JAIL_STAGE_HOSTNAME,      /* sethostname() in the new uts namespace */
         JAIL_STAGE_LOOPBACK,      /* bringing `lo` up in the new net namespace */
         JAIL_STAGE_HOOK,          /* exec-as-root hooks, item = index */
+        JAIL_STAGE_PIVOT_ROOT,    /* the jail's root (a root or overlay operation) becomes /,
+                                   * the host's is detached; item = the operation's index */
         JAIL_STAGE_INIT,          /* forking the vassal under the jail's pid 1 */
         JAIL_STAGE_RLIMIT,        /* setrlimit(), item = the resource (RLIMIT_NOFILE, RLIMIT_NPROC) */
-        JAIL_STAGE_OOM_SCORE_ADJ, /* /proc/self/oom_score_adj */
         JAIL_STAGE_BOUNDING,      /* dropping capabilities from the bounding set */
         JAIL_STAGE_GROUPS,        /* setgroups() */
         JAIL_STAGE_GID,           /* setresgid() */
@@ -83,7 +87,7 @@ typedef struct {
 #define JAIL_MAX_FDS 64
 #define JAIL_MAX_FD_NUMBER (1 << 20) /* the largest target fd number a plan may name */
 #define JAIL_MAX_GROUPS 64
-#define JAIL_MAX_TMPFS 16
+#define JAIL_MAX_MOUNTS 256
 #define JAIL_MAX_CGROUP_PROCS 16    /* v1 hierarchies: far fewer than this exist */
 #define JAIL_MAX_SECCOMP_NAMES 256  /* each of seccomp-deny and seccomp-allow */
 /* A seccomp stage failure's item for seccomp-allow entry i is this + i (deny: i). */
@@ -100,15 +104,52 @@ typedef struct {
         int dst; /* fd number the vassal sees */
 } jail_fd_map_t;
 
+/* One mount operation of the plan (mounts.c runs them in order, root, in the jail's new
+ * mount namespace). Paths in the jail (dst) are resolved inside the jail's root, never
+ * through a symlink out of it; src is a path on the host. */
+typedef enum {
+        JAIL_MOUNT_ROOT = 0, /* src, a directory, becomes the jail's root: bound onto itself
+                              * (nosuid, nodev) for the operations after it, and made / by
+                              * pivot_root once the hooks have run */
+        JAIL_MOUNT_OVERLAY,  /* the same, with src the read-only lower layer of an overlay
+                              * whose upper layer is a fresh tmpfs of `size` bytes */
+        JAIL_MOUNT_BIND,     /* src (file or directory, with what is mounted below it) onto
+                              * dst, created if missing; nosuid, and nodev unless F_DEV */
+        JAIL_MOUNT_TMPFS,    /* a fresh tmpfs of `size` bytes and `mode` on dst */
+        JAIL_MOUNT_PROC,     /* a fresh proc for the jail's pid namespace on dst */
+        JAIL_MOUNT_DEVPTS,   /* a new devpts instance on dst (ptmxmode 0666) */
+        JAIL_MOUNT_SYSFS,    /* a read-only sysfs on dst */
+        JAIL_MOUNT_MKDIR,    /* the directory dst, of `mode`, if missing */
+        JAIL_MOUNT_SYMLINK,  /* dst, a symlink whose text is src */
+        JAIL_MOUNT_READONLY, /* the mount whose root is dst ("/": the jail's root) read-only */
+        _JAIL_MOUNT_MAX,
+} jail_mount_kind_t;
+
+#define JAIL_MOUNT_F_RDONLY UINT32_C(0x01)     /* bind: read-only, the mounts below it too */
+#define JAIL_MOUNT_F_DEV UINT32_C(0x02)        /* bind: device nodes work through it */
+#define JAIL_MOUNT_F_NOSYMLINKS UINT32_C(0x04) /* src: no symlink on its path (a tenant's) */
+#define JAIL_MOUNT_F_TRY UINT32_C(0x08)        /* bind: a missing src skips the operation */
+#define JAIL_MOUNT_F_OWNER UINT32_C(0x10)      /* bind: src must be owned by `owner` */
+#define JAIL_MOUNT_F_HIDEPID UINT32_C(0x20)    /* proc: hidepid=invisible and subset=pid,
+                                                * each where the kernel has it */
+
+typedef struct {
+        jail_mount_kind_t kind;
+        uint32_t flags;
+        const char *src;
+        const char *dst;
+        unsigned long long size; /* tmpfs, overlay: bytes (> 0) */
+        unsigned int mode;       /* tmpfs, mkdir */
+        uid_t owner;             /* with JAIL_MOUNT_F_OWNER */
+} jail_mount_t;
+
 /* A parsed plan. Strings point into `arena`, owned by the plan (jail_plan_free). */
 typedef struct {
         int namespaces; /* CLONE_NEW* flags */
-        bool mount_proc;
+        size_t n_mounts;
+        jail_mount_t mounts[JAIL_MAX_MOUNTS]; /* in order; a root or overlay one comes first */
         bool loopback;
         const char *hostname;
-        size_t n_tmpfs;
-        const char *tmpfs[JAIL_MAX_TMPFS]; /* directories that get a fresh tmpfs (mount ns) */
-        unsigned long long tmpfs_size;     /* bytes each may hold (tmpfs size=) */
         size_t n_hooks;
         const char *hooks[JAIL_MAX_HOOKS];
         bool set_uid, set_gid;

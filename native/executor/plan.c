@@ -2,7 +2,11 @@
  *
  * Wire format: a uwsgi keyval body, repeated `u16le keylen, key, u16le vallen, val`.
  * Lists are repeated keys, in order. Keys:
- *   ns (mount|pid|net|ipc|uts, repeated)  proc=1  tmpfs (absolute path, repeated)  tmpfs-size
+ *   ns (mount|pid|net|ipc|uts, repeated)
+ *   mount (root|overlay|bind|tmpfs|proc|devpts|sysfs|mkdir|symlink|readonly, repeated: one
+ *   operation each, in order), then that operation's mount-src, mount-dst, mount-size,
+ *   mount-mode (octal), mount-owner, mount-flag (ro|dev|nosymlinks|try|owner|hidepid,
+ *   repeated); see jail_mount_t
  *   loopback=1
  *   hostname  hook (repeated)  nproc  uid  gid  group (repeated)  cap (number, repeated)
  *   no-new-privs=0|1  setsid=1  join (launcher fd: a pidfd)  join-cwd  ctty=1
@@ -29,6 +33,10 @@
 
 static bool key_is(const uint8_t *key, size_t len, const char *name) {
         return strlen(name) == len && memcmp(key, name, len) == 0;
+}
+
+static bool key_starts(const uint8_t *key, size_t len, const char *prefix) {
+        return strlen(prefix) <= len && memcmp(key, prefix, strlen(prefix)) == 0;
 }
 
 /* Decimal, no sign, no leading garbage, fits in max. */
@@ -70,6 +78,107 @@ static int parse_ns(const char *s) {
         return -EINVAL;
 }
 
+static const char *const mount_kinds[_JAIL_MOUNT_MAX] = {
+        [JAIL_MOUNT_ROOT] = "root", [JAIL_MOUNT_OVERLAY] = "overlay", [JAIL_MOUNT_BIND] = "bind",
+        [JAIL_MOUNT_TMPFS] = "tmpfs", [JAIL_MOUNT_PROC] = "proc", [JAIL_MOUNT_DEVPTS] = "devpts",
+        [JAIL_MOUNT_SYSFS] = "sysfs", [JAIL_MOUNT_MKDIR] = "mkdir", [JAIL_MOUNT_SYMLINK] = "symlink",
+        [JAIL_MOUNT_READONLY] = "readonly",
+};
+
+static const struct {
+        const char *name;
+        uint32_t flag;
+} mount_flags[] = {
+        { "ro", JAIL_MOUNT_F_RDONLY }, { "dev", JAIL_MOUNT_F_DEV }, { "nosymlinks", JAIL_MOUNT_F_NOSYMLINKS },
+        { "try", JAIL_MOUNT_F_TRY }, { "owner", JAIL_MOUNT_F_OWNER }, { "hidepid", JAIL_MOUNT_F_HIDEPID },
+};
+
+/* mount-*: an attribute of the last mount operation. */
+static int apply_mount_attr(jail_plan_t *p, const uint8_t *key, size_t klen, char *val) {
+        jail_mount_t *m = p->n_mounts > 0 ? &p->mounts[p->n_mounts - 1] : NULL;
+        unsigned long n;
+        char *end;
+
+        if (!m)
+                return -EINVAL;
+        if (key_is(key, klen, "mount-src")) {
+                m->src = val;
+        } else if (key_is(key, klen, "mount-dst")) {
+                m->dst = val;
+        } else if (key_is(key, klen, "mount-size")) {
+                if (parse_uint(val, ULONG_MAX, &n) < 0 || n < 4096)
+                        return -EINVAL;
+                m->size = n;
+        } else if (key_is(key, klen, "mount-mode")) {
+                errno = 0;
+                n = strtoul(val, &end, 8);
+                if (*val < '0' || *val > '7' || errno != 0 || *end != '\0' || n > 07777)
+                        return -EINVAL;
+                m->mode = (unsigned int) n;
+        } else if (key_is(key, klen, "mount-owner")) {
+                if (parse_uint(val, UINT_MAX - 1, &n) < 0)
+                        return -EINVAL;
+                m->owner = (uid_t) n;
+        } else if (key_is(key, klen, "mount-flag")) {
+                for (size_t i = 0; i < sizeof(mount_flags) / sizeof(mount_flags[0]); i++)
+                        if (strcmp(val, mount_flags[i].name) == 0) {
+                                m->flags |= mount_flags[i].flag;
+                                return 0;
+                        }
+                return -EINVAL;
+        } else {
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* An absolute path with no empty, `.` or `..` component and no trailing slash: what a
+ * path in the jail's root must be (each component is created as it is named); "/" is one. */
+static bool clean_path(const char *s) {
+        if (!s || s[0] != '/')
+                return false;
+        if (s[1] == '\0')
+                return true;
+        for (const char *c = s + 1;;) {
+                size_t len = strcspn(c, "/");
+                if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+                        return false;
+                if (c[len] == '\0')
+                        return true;
+                c += len + 1;
+        }
+}
+
+/* Each operation has what its kind needs and nothing it would ignore. */
+static bool mount_consistent(const jail_plan_t *p) {
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                const jail_mount_t *m = &p->mounts[i];
+                bool is_root = m->kind == JAIL_MOUNT_ROOT || m->kind == JAIL_MOUNT_OVERLAY;
+                bool needs_src = is_root || m->kind == JAIL_MOUNT_BIND || m->kind == JAIL_MOUNT_SYMLINK;
+                uint32_t allowed = m->kind == JAIL_MOUNT_BIND ? JAIL_MOUNT_F_RDONLY | JAIL_MOUNT_F_DEV |
+                                                                       JAIL_MOUNT_F_NOSYMLINKS | JAIL_MOUNT_F_TRY | JAIL_MOUNT_F_OWNER
+                                   : is_root                 ? JAIL_MOUNT_F_NOSYMLINKS
+                                   : m->kind == JAIL_MOUNT_PROC ? JAIL_MOUNT_F_HIDEPID
+                                                                : 0;
+
+                if (is_root != (m->dst == NULL) || (is_root && i != 0))
+                        return false;
+                if (!is_root && (!clean_path(m->dst) || (strcmp(m->dst, "/") == 0 && m->kind != JAIL_MOUNT_READONLY)))
+                        return false;
+                if (needs_src != (m->src != NULL) || (needs_src && m->kind != JAIL_MOUNT_SYMLINK && m->src[0] != '/'))
+                        return false;
+                if (needs_src && m->src[0] == '\0')
+                        return false;
+                if ((m->kind == JAIL_MOUNT_TMPFS || m->kind == JAIL_MOUNT_OVERLAY) != (m->size > 0))
+                        return false; /* size=0 would be unlimited */
+                if (m->flags & ~allowed)
+                        return false;
+                if (m->kind == JAIL_MOUNT_PROC && !(p->namespaces & CLONE_NEWPID))
+                        return false; /* it would show the host's processes */
+        }
+        return p->n_mounts == 0 || (p->namespaces & CLONE_NEWNS);
+}
+
 /* "SRC:DST" or "STAGE:ERRNO": splits at the colon in place. */
 static char *split_colon(char *s) {
         char *colon = strchr(s, ':');
@@ -87,20 +196,20 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
                 if (flag < 0)
                         return flag;
                 p->namespaces |= flag;
-        } else if (key_is(key, klen, "proc")) {
-                p->mount_proc = strcmp(val, "1") == 0;
+        } else if (key_is(key, klen, "mount")) {
+                int kind = -1;
+                if (p->n_mounts >= JAIL_MAX_MOUNTS)
+                        return -E2BIG;
+                for (int k = 0; k < _JAIL_MOUNT_MAX; k++)
+                        if (strcmp(val, mount_kinds[k]) == 0)
+                                kind = k;
+                if (kind < 0)
+                        return -EINVAL;
+                p->mounts[p->n_mounts++] = (jail_mount_t) { .kind = (jail_mount_kind_t) kind, .mode = 0755 };
+        } else if (key_starts(key, klen, "mount-")) {
+                return apply_mount_attr(p, key, klen, val);
         } else if (key_is(key, klen, "loopback")) {
                 p->loopback = strcmp(val, "1") == 0;
-        } else if (key_is(key, klen, "tmpfs")) {
-                if (p->n_tmpfs >= JAIL_MAX_TMPFS)
-                        return -E2BIG;
-                if (val[0] != '/')
-                        return -EINVAL;
-                p->tmpfs[p->n_tmpfs++] = val;
-        } else if (key_is(key, klen, "tmpfs-size")) {
-                if (parse_uint(val, ULONG_MAX, &n) < 0 || n < 4096)
-                        return -EINVAL;
-                p->tmpfs_size = n;
         } else if (key_is(key, klen, "nproc")) {
                 if (parse_uint(val, INT_MAX, &n) < 0 || n == 0)
                         return -EINVAL;
@@ -239,15 +348,11 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
  * new hostname for the host, when the plan has no namespace of its own for it. */
 static bool consistent(const jail_plan_t *p) {
         /* Joining a running jail sets nothing up: its mounts, names and hooks are done. */
-        if (p->join_fd >= 0 && (p->mount_proc || p->n_tmpfs || p->hostname || p->loopback || p->n_hooks || p->privileged))
+        if (p->join_fd >= 0 && (p->n_mounts || p->hostname || p->loopback || p->n_hooks || p->privileged))
                 return false;
         if (p->join_cwd && p->join_fd < 0)
                 return false;
-        if ((p->mount_proc || p->n_tmpfs > 0) && !(p->namespaces & CLONE_NEWNS))
-                return false;
-        if (p->mount_proc && !(p->namespaces & CLONE_NEWPID))
-                return false;
-        if (p->n_tmpfs > 0 && p->tmpfs_size == 0) /* size=0 would be unlimited */
+        if (!mount_consistent(p))
                 return false;
         if (p->hostname && !(p->namespaces & CLONE_NEWUTS))
                 return false;

@@ -73,36 +73,6 @@ static int setup_mounts(const jail_plan_t *plan, jail_error_t *reterr) {
         return 0;
 }
 
-/* New mount + pid namespaces, root. Mounts a /proc that shows the jail's processes
- * only; must follow setup_mounts() so the host's /proc is left alone. Reports
- * JAIL_STAGE_PROC. */
-static int mount_proc(const jail_plan_t *plan, jail_error_t *reterr) {
-        if (!plan->mount_proc)
-                return 0;
-        if (fault(plan, JAIL_STAGE_PROC) ||
-            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-                return jail__fail(reterr, JAIL_STAGE_PROC, errno, -1, 0);
-        return 0;
-}
-
-/* New mount namespace, root, after setup_mounts() (so the host never sees them). A fresh,
- * empty tmpfs on each listed directory (`tmp = private`), world-writable and sticky like
- * any /tmp, without set-id binaries or devices, and bounded: an unbounded tmpfs may take
- * half the RAM, and its pages belong to no process the OOM killer would pick. Reports
- * JAIL_STAGE_TMPFS, item = index. */
-static int mount_tmpfs(const jail_plan_t *plan, jail_error_t *reterr) {
-        char data[96];
-
-        /* One inode per 4 KiB page at most, as a tmpfs full of empty files holds. */
-        (void) snprintf(data, sizeof(data), "mode=1777,size=%llu,nr_inodes=%llu",
-                        plan->tmpfs_size, plan->tmpfs_size / 4096);
-        for (size_t i = 0; i < plan->n_tmpfs; i++)
-                if (fault(plan, JAIL_STAGE_TMPFS) ||
-                    mount("tmpfs", plan->tmpfs[i], "tmpfs", MS_NOSUID | MS_NODEV, data) < 0)
-                        return jail__fail(reterr, JAIL_STAGE_TMPFS, errno, (int) i, 0);
-        return 0;
-}
-
 /* New uts namespace, root. Reports JAIL_STAGE_HOSTNAME. */
 static int set_hostname(const jail_plan_t *plan, jail_error_t *reterr) {
         if (!plan->hostname)
@@ -372,15 +342,25 @@ static int exec_program(const jail_plan_t *plan, const int *status_fd, jail_erro
         return jail__fail(reterr, JAIL_STAGE_EXEC, -exec_search(plan, plan->privileged ? root_env(plan) : (char *const *) plan->envp), -1, 0);
 }
 
+/* With a root of its own the hooks run before the switch, in the host's filesystem (the
+ * jail's root at its path there): a root hook never runs a binary of the jail's root. */
 int jail__setup(const jail_plan_t *plan, const int *status_fd, jail_error_t *reterr) {
-        int r;
+        int root_fd = -1, r;
 
-        jail__progress(status_fd, JAIL_STAGE_MOUNT, -1);
-        if ((r = setup_mounts(plan, reterr)) < 0 || (r = mount_proc(plan, reterr)) < 0 ||
-            (r = mount_tmpfs(plan, reterr)) < 0 || (r = set_hostname(plan, reterr)) < 0 || (r = loopback_up(plan, reterr)) < 0 ||
-            (r = run_hooks(plan, status_fd, reterr)) < 0)
+        jail__progress(status_fd, JAIL_STAGE_OOM_SCORE_ADJ, -1);
+        if ((r = jail__set_oom_score_adj(plan, reterr)) < 0)
                 return r;
-        return 0;
+        jail__progress(status_fd, JAIL_STAGE_MOUNT, -1);
+        if ((r = setup_mounts(plan, reterr)) < 0 || (r = jail__mount_ops(plan, &root_fd, reterr)) < 0)
+                return r;
+        if ((r = set_hostname(plan, reterr)) < 0 || (r = loopback_up(plan, reterr)) < 0 ||
+            (r = run_hooks(plan, status_fd, reterr)) < 0) {
+                if (root_fd >= 0)
+                        (void) close(root_fd);
+                return r;
+        }
+        jail__progress(status_fd, JAIL_STAGE_PIVOT_ROOT, -1);
+        return jail__switch_root(plan, root_fd, reterr);
 }
 
 /* Root, in the launcher's mount namespace (a jail's /dev is not trusted): the /dev/null
@@ -423,6 +403,10 @@ static int run_joined(const jail_plan_t *plan, int *status_fd, int parent_pidfd,
                 (void) setsid();
         if (!(plan->namespaces & CLONE_NEWPID))
                 jail__unblock_signals();
+        /* In the host's /proc, as for a launch (the jail's may be absent). */
+        jail__progress(status_fd, JAIL_STAGE_OOM_SCORE_ADJ, -1);
+        if ((r = jail__set_oom_score_adj(plan, reterr)) < 0)
+                return r;
         jail__progress(status_fd, JAIL_STAGE_JOIN, -1);
         if ((r = join_jail(plan, &cwd_fd, reterr)) < 0)
                 return r;
@@ -458,11 +442,6 @@ int jail__launch_stages(const jail_plan_t *plan, int *status_fd, int parent_pidf
         /* The jail's pid 1 stays behind as its init; the vassal goes on in the child. The
          * init closes every fd: only the vassal holds the status fd. */
         if (plan->namespaces & CLONE_NEWPID) {
-                /* The init gets the plan's score too, not the launcher's (for an adopted
-                 * jail its RSS is the whole base image). */
-                jail__progress(status_fd, JAIL_STAGE_OOM_SCORE_ADJ, -1);
-                if ((r = jail__set_oom_score_adj(plan, reterr)) < 0)
-                        return r;
                 jail__progress(status_fd, JAIL_STAGE_INIT, -1);
                 r = jail__fork_init(plan, reterr);
                 if (r < 0)

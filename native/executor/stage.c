@@ -19,6 +19,7 @@ static const char *const stage_names[_JAIL_STAGE_MAX] = {
         [JAIL_STAGE_HOSTNAME] = "hostname",
         [JAIL_STAGE_LOOPBACK] = "loopback",
         [JAIL_STAGE_HOOK] = "hook",
+        [JAIL_STAGE_PIVOT_ROOT] = "pivot_root",
         [JAIL_STAGE_INIT] = "init",
         [JAIL_STAGE_RLIMIT] = "rlimit",
         [JAIL_STAGE_OOM_SCORE_ADJ] = "oom_score_adj",

@@ -48,6 +48,28 @@ typedef struct {
  * or -errno; -ENOSYS also where there is no trampoline for the architecture (clone3.c). */
 int jail__clone3(jail_clone_args_t *args, int (*fn)(void *), void *arg);
 
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+/* The kernel's struct open_how (Linux 5.6) and the RESOLVE_* flags used here. */
+struct jail_open_how {
+        uint64_t flags;
+        uint64_t mode;
+        uint64_t resolve;
+};
+#define JAIL_RESOLVE_NO_MAGICLINKS 0x02 /* no /proc/PID/fd-style links */
+#define JAIL_RESOLVE_NO_SYMLINKS 0x04   /* no symlink at all */
+#define JAIL_RESOLVE_IN_ROOT 0x10       /* the dirfd is /, also for `..` and absolute links */
+
+static inline int jail__openat2(int dirfd, const char *path, struct jail_open_how *how) {
+        return (int) syscall(SYS_openat2, dirfd, path, how, sizeof(*how));
+}
+
+static inline int jail__pivot_root(const char *new_root, const char *put_old) {
+        return (int) syscall(SYS_pivot_root, new_root, put_old);
+}
+
 static inline int jail__pidfd_open(pid_t pid, unsigned int flags) {
         return (int) syscall(SYS_pidfd_open, pid, flags);
 }

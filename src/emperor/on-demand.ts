@@ -101,8 +101,7 @@ async function runForAddress(command: string, file: string): Promise<string> {
     jail = launchJail({
       vassal: 'emperor-on-demand-exec',
       namespaces: [],
-      mountProc: false,
-      tmpfs: [],
+      mounts: [],
       loopback: false,
       hooks: [],
       groups: [],

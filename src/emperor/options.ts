@@ -64,6 +64,8 @@ export interface EmperorOptions {
   readonly vassalsMaxProcs?: number;
   /** Every private /tmp's size unless its file sets one; in tyrant mode also the most a tenant may set. */
   readonly vassalsTmpSize?: number;
+  /** Tyrant mode: the directories under which a tenant's bind, rootfs and overlay paths may lie. */
+  readonly bindAllow: readonly string[];
   /** Each vassal's cgroup limit of the same name unless its file sets one; in tyrant mode
    *  also the most a tenant may set (vassal syntax: `64m`, `50%`, `max`). */
   readonly vassalsMemoryMax?: string;
@@ -139,6 +141,7 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-tyrant-initgroups', field: 'tyrantInitgroups', kind: 'bool', help: 'tyrant mode: give each vassal its owner\'s supplementary groups' },
   { name: 'vassals-max-procs', field: 'vassalsMaxProcs', kind: 'count', arg: 'N', help: 'max-procs of every vassal whose file sets none; in tyrant mode the most a tenant may set' },
   { name: 'vassals-tmp-size', field: 'vassalsTmpSize', kind: 'size', arg: 'SIZE', help: 'tmp-size of every private /tmp whose file sets none; in tyrant mode the most a tenant may set (default 64m)' },
+  { name: 'vassals-bind-allow', field: 'bindAllow', kind: 'list', arg: 'DIR', help: 'tyrant mode: a tenant\'s bind, rootfs and overlay paths must lie under DIR (repeatable; default: none, so tenants get none); a bind source must also be the tenant\'s own' },
   { name: 'vassals-memory-max', field: 'vassalsMemoryMax', kind: 'limit', arg: 'SIZE', help: 'memory-max of every vassal whose file sets none; in tyrant mode the most a tenant may set' },
   { name: 'vassals-memory-high', field: 'vassalsMemoryHigh', kind: 'limit', arg: 'SIZE', help: 'memory-high of every vassal whose file sets none; in tyrant mode the most a tenant may set' },
   { name: 'vassals-pids-max', field: 'vassalsPidsMax', kind: 'limit', arg: 'N', help: 'pids-max of every vassal whose file sets none (default 1024); in tyrant mode the most a tenant may set' },
@@ -180,6 +183,7 @@ export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
   tyrantAllowRootHooks: false,
   tyrantInitgroups: false,
   vassalsCap: [],
+  bindAllow: [],
   cgroup: 'auto',
   cap: [],
   forkBases: [],

@@ -3,7 +3,7 @@
 // path swapped after the scan cannot lend the vassal someone else's identity; only then is
 // the text parsed. Every refusal names the file, the line and what to do instead.
 import { lstatSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
-import { basename, extname } from 'node:path';
+import { basename, extname, resolve } from 'node:path';
 import { openVassalFile, parseVassalText } from '../config/load';
 import { excerpt } from '../config/limits';
 import { ROOT_OPTIONS } from '../config/options';
@@ -11,6 +11,7 @@ import type { ConfigEntry, RawVassalConfig } from '../config/types';
 import type { UserDb } from '../config/users';
 import { ConfigError, PlanError } from '../errors';
 import { CAPABILITY_NAMES, capabilityNumber } from '../plan/capabilities';
+import { mountSourceOf } from '../plan/mounts';
 import { DEFAULT_TMP_SIZE, parseSize } from '../plan/compile';
 import type { EmperorOptions } from './options';
 import { tenantLimitRefusal } from './tenant-limits';
@@ -22,7 +23,7 @@ export interface Tenant {
   readonly groups: readonly number[];
 }
 
-type TyrantOptions = Pick<EmperorOptions, 'tyrantNofollow' | 'tyrantAllowRootHooks' | 'tyrantInitgroups' | 'vassalsCap' | 'vassalsMaxProcs' | 'vassalsTmpSize'
+type TyrantOptions = Pick<EmperorOptions, 'tyrantNofollow' | 'tyrantAllowRootHooks' | 'tyrantInitgroups' | 'vassalsCap' | 'vassalsMaxProcs' | 'vassalsTmpSize' | 'bindAllow'
   | 'vassalsMemoryMax' | 'vassalsMemoryHigh' | 'vassalsPidsMax' | 'vassalsCpuMax' | 'vassalsIoWeight'>;
 
 /** The field of every refusal about who owns the file: the emperor stops a running vassal
@@ -150,6 +151,21 @@ export function checkTenantEntries(file: string, entries: readonly ConfigEntry[]
         const most = hardNofile();
         if (most !== undefined && !(Number(v) <= most))
           at(`${excerpt(v)}: a tenant may have at most ${most} open files (the emperor's own hard RLIMIT_NOFILE); set it lower, or remove the line`);
+        break;
+      }
+      case 'bind':
+      case 'rootfs':
+      case 'chroot':
+      case 'pivot_root':
+      case 'overlay': {
+        // Opened as root: only under what the sysadmin opened to tenants, with no symlink
+        // on the way (the executor checks that, and a bind source's owner, at the mount).
+        const src = mountSourceOf(e, file);
+        const under = (dir: string): boolean => src !== undefined && (src === resolve(dir) || src.startsWith(`${resolve(dir).replace(/\/$/, '')}/`));
+        if (src !== undefined && !options.bindAllow.some(under))
+          at(options.bindAllow.length === 0
+            ? `${src}: in tyrant mode a tenant's ${e.key} must lie under a directory the sysadmin allows (vassals-bind-allow), and the emperor allows none; ask the sysadmin, or remove the line`
+            : `${src} is not under ${options.bindAllow.join(' or ')} (vassals-bind-allow): in tyrant mode a tenant's ${e.key} must lie there; move it, or remove the line`);
         break;
       }
       case 'cap':

@@ -6,6 +6,7 @@ import { getSystemErrorName } from 'node:util';
 import { binding, type StageRecord } from '../native/binding';
 import { CAPABILITY_NAMES } from '../plan/capabilities';
 import { SECCOMP_ALLOW_ITEM } from '../plan/stages';
+import { describeMount, type MountOp } from '../plan/mounts';
 import type { LaunchPlan, Origin } from '../plan/types';
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
@@ -55,6 +56,13 @@ function seccompFailure(plan: LaunchPlan, rec: StageRecord, why: string): string
   return `loading the seccomp filter${why}${loc}`;
 }
 
+// What to do about a mount that failed, where the errno says it.
+function mountHint(op: MountOp, errno: number): string {
+  if (op.flags.includes('owner') && errno === constants.errno.EPERM) return ` (in tyrant mode a tenant binds only what it owns: chown ${op.owner} ${op.src ?? ''})`;
+  if (op.flags.includes('nosymlinks') && errno === constants.errno.ELOOP) return ` (a tenant's path may hold no symlink: give the real path)`;
+  return '';
+}
+
 function waitStatus(status: number): string {
   const signal = status & 0x7f;
   if (signal === 0) return `exited with status ${(status >> 8) & 0xff}`;
@@ -85,11 +93,16 @@ export function describeFailure(plan: LaunchPlan, rec: StageRecord): string {
     case 'join':
       return `joining the running jail's namespaces (${ns || 'none'})${why}`;
     case 'mount':
-      return `making the jail's mounts private${why}`;
     case 'proc':
-      return `mount proc on /proc${why}`;
-    case 'tmpfs':
-      return `mount tmpfs on ${plan.tmpfs[rec.item] ?? '?'}${why}`;
+    case 'tmpfs': {
+      const op = plan.mounts[rec.item];
+      if (!op) return rec.stage === 'mount' ? `making the jail's mounts private${why}` : `mount ${rec.stage}${why}`;
+      return `${describeMount(op)}${why}${mountHint(op, rec.errno)}${op.line !== undefined ? where(plan, { option: op.option ?? 'mount', line: op.line }) : ''}`;
+    }
+    case 'pivot_root': {
+      const op = plan.mounts[0];
+      return `making ${op?.src ?? 'the jail\'s root'} the jail's / (pivot_root)${why}`;
+    }
     case 'rlimit':
       return rec.item === RLIMIT_NOFILE
         ? `setrlimit(RLIMIT_NOFILE, ${plan.nofile ?? 'soft 1024'})${why}`

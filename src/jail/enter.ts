@@ -93,8 +93,7 @@ export function enterPlan(target: EnterTarget, opts: EnterOptions, users: UserDb
   return {
     vassal: target.vassal,
     namespaces: target.namespaces,
-    mountProc: false,
-    tmpfs: [],
+    mounts: [],
     loopback: false,
     hooks: [],
     ...(opts.root ? { uid: 0, gid: 0 } : target.uid !== undefined ? { uid: target.uid, gid: target.gid ?? 0 } : {}),

@@ -9,6 +9,7 @@ import { PlanError } from '../errors';
 import { CAPABILITY_NAMES, capabilityNumber } from './capabilities';
 import type { FdMapping, Hook, LaunchPlan, Namespace, Program } from './types';
 import { compileLimits, compileSeccomp } from './limits';
+import { compileMounts } from './mounts';
 import { splitWords, WordsError } from './words';
 
 export interface CompileOptions {
@@ -139,8 +140,7 @@ function compileChecked(
 ): CompiledVassal {
   const namespaces = compileNamespaces(entries, fail);
   const has = (ns: Namespace): boolean => namespaces.includes(ns);
-  if (has('pid') && !has('mount'))
-    warnings.push(`${raw.file}: unshare = pid without fs: /proc inside the jail still shows the host's processes; add fs`);
+  const ownPid = has('pid');
   for (const ns of options.extraNamespaces ?? []) if (!namespaces.includes(ns)) namespaces.push(ns);
 
   const hostnameEntry = entries.last('hostname');
@@ -154,28 +154,28 @@ function compileChecked(
   }
 
   const tmpEntry = entries.last('tmp');
-  const tmpfs: string[] = [];
+  let tmpPrivate: ConfigEntry | undefined;
   if (tmpEntry) {
     const v = tmpEntry.value.trim().toLowerCase();
     if (v === 'private') {
       if (!has('mount')) fail(tmpEntry, 'tmp', 'a private /tmp needs its own mount namespace, or it would hide the host\'s /tmp: add fs to unshare');
-      tmpfs.push('/tmp');
+      tmpPrivate = tmpEntry;
     } else if (v !== 'shared' && v !== '') {
       fail(tmpEntry, 'tmp', `expected \`private\` (a fresh tmpfs) or \`shared\` (the host's /tmp, the default), got \`${excerpt(tmpEntry.value)}\``);
     }
   }
+  const ownRoot = ['rootfs', 'chroot', 'pivot_root', 'overlay'].some((name) => entries.last(name));
+  if (ownRoot && tmpEntry?.value.trim().toLowerCase() === 'shared')
+    fail(tmpEntry, 'tmp', 'a jail with a root of its own gets a private /tmp (its root has no host /tmp to share); for the host\'s, add bind = /tmp:/tmp, else remove the line');
   const tmpSizeEntry = entries.last('tmp-size');
-  let tmpfsSize: number | undefined;
-  if (tmpfs.length > 0) {
-    tmpfsSize = DEFAULT_TMP_SIZE;
-    if (tmpSizeEntry) {
-      const size = parseSize(tmpSizeEntry.value);
-      if (size === undefined)
-        fail(tmpSizeEntry, 'tmp-size', `expected a size of 4k or more (bytes, or a number with k, m or g), got \`${excerpt(tmpSizeEntry.value)}\``);
-      tmpfsSize = size;
-    }
+  let tmpSize = DEFAULT_TMP_SIZE;
+  if (tmpSizeEntry && (tmpPrivate || ownRoot)) {
+    const size = parseSize(tmpSizeEntry.value);
+    if (size === undefined)
+      fail(tmpSizeEntry, 'tmp-size', `expected a size of 4k or more (bytes, or a number with k, m or g), got \`${excerpt(tmpSizeEntry.value)}\``);
+    tmpSize = size;
   } else if (tmpSizeEntry && isWritten(tmpSizeEntry)) {
-    warnings.push(`${tmpSizeEntry.file ?? raw.file}:${tmpSizeEntry.line}: tmp-size without tmp = private does nothing`);
+    warnings.push(`${tmpSizeEntry.file ?? raw.file}:${tmpSizeEntry.line}: tmp-size without tmp = private (or a rootfs) does nothing`);
   }
   const maxProcsEntry = entries.last('max-procs');
   let maxProcs: number | undefined;
@@ -231,14 +231,19 @@ function compileChecked(
   if (chdirEntry && chdirEntry.value.trim() === '') fail(chdirEntry, 'chdir', 'empty directory');
 
   const program = compileProgram(raw, entries, fail, options.defaultProgram);
+  const mounts = compileMounts(entries, {
+    file: raw.file, namespaces, tmpSize, isTenants: tenantsLine, warnings, fail,
+    ...(options.credentials ? { tenantUid: options.credentials.uid } : {}),
+  }, tmpPrivate);
+  // After the mounts, which add a mount namespace when they need one.
+  if (ownPid && !has('mount'))
+    warnings.push(`${raw.file}: unshare = pid without fs: /proc inside the jail still shows the host's processes; add fs`);
 
   const plan: LaunchPlan = Object.freeze({
     vassal,
     file: raw.file,
     namespaces: Object.freeze(namespaces),
-    mountProc: has('pid') && has('mount'),
-    tmpfs: Object.freeze(tmpfs),
-    ...(tmpfsSize !== undefined ? { tmpfsSize } : {}),
+    mounts: Object.freeze(mounts),
     ...(maxProcs !== undefined ? { maxProcs } : {}),
     ...(nofile !== undefined ? { nofile } : {}),
     ...(oomScoreAdj !== undefined ? { oomScoreAdj } : {}),

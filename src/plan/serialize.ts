@@ -95,9 +95,15 @@ export function serializePlan(plan: LaunchPlan, fault?: FaultInjection): Buffer 
   const kv = keyvals(plan.vassal);
   const add = kv.add;
   for (const ns of plan.namespaces) add('ns', ns);
-  if (plan.mountProc) add('proc', 1);
-  for (const dir of plan.tmpfs) add('tmpfs', dir);
-  if (plan.tmpfsSize !== undefined) add('tmpfs-size', plan.tmpfsSize);
+  for (const m of plan.mounts) {
+    add('mount', m.kind);
+    if (m.src !== undefined) add('mount-src', m.src);
+    if (m.dst !== undefined) add('mount-dst', m.dst);
+    if (m.size !== undefined) add('mount-size', m.size);
+    if (m.mode !== undefined) add('mount-mode', m.mode.toString(8));
+    if (m.owner !== undefined) add('mount-owner', m.owner);
+    for (const f of m.flags) add('mount-flag', f);
+  }
   if (plan.loopback) add('loopback', 1);
   if (plan.hostname !== undefined) add('hostname', plan.hostname);
   for (const hook of plan.hooks) add('hook', hook.command);

@@ -2,8 +2,8 @@
 // (test/addon/binding.test.ts checks they match).
 
 export const LAUNCH_STAGES = [
-  'prepare', 'clone', 'cgroup', 'helper', 'plan', 'join', 'mount', 'proc', 'tmpfs', 'hostname', 'loopback', 'hook', 'init',
-  'rlimit', 'oom_score_adj', 'bounding', 'groups', 'gid', 'uid', 'caps', 'no_new_privs', 'dumpable', 'pdeathsig',
+  'prepare', 'clone', 'cgroup', 'helper', 'plan', 'join', 'oom_score_adj', 'mount', 'proc', 'tmpfs', 'hostname', 'loopback', 'hook', 'pivot_root', 'init',
+  'rlimit', 'bounding', 'groups', 'gid', 'uid', 'caps', 'no_new_privs', 'dumpable', 'pdeathsig',
   'fds', 'tty', 'chdir', 'seccomp', 'exec',
 ] as const;
 

@@ -1,5 +1,6 @@
 // LaunchPlan: what one jail is, as plain read-only data. compile.ts builds it from a vassal
 // file; serialize.ts turns it into the executor's wire format.
+import type { MountOp } from './mounts';
 
 /** A Linux namespace a jail can get (uWSGI's `unshare` names; `fs` is read as `mount`). */
 export type Namespace = 'mount' | 'pid' | 'net' | 'ipc' | 'uts';
@@ -84,12 +85,8 @@ export interface LaunchPlan {
   /** The config file it was compiled from, if any. */
   readonly file?: string;
   readonly namespaces: readonly Namespace[];
-  /** Mount a fresh /proc (pid + mount namespaces). */
-  readonly mountProc: boolean;
-  /** Directories that get a fresh, private tmpfs (mount namespace): `tmp = private`. */
-  readonly tmpfs: readonly string[];
-  /** Bytes each of them may hold (`tmp-size`; required when tmpfs is not empty). */
-  readonly tmpfsSize?: number;
+  /** The jail's mount operations, in order (mounts.ts): its root, binds, /proc, /dev, /tmp. */
+  readonly mounts: readonly MountOp[];
   /** RLIMIT_NPROC for the vassal's uid (`max-procs`). */
   readonly maxProcs?: number;
   /** RLIMIT_NOFILE, soft and hard (`max-fd`); absent: soft 1024, the host's hard limit. */

@@ -1,13 +1,19 @@
 // LaunchPlans built directly, for tests of the executor below the config layer.
+import type { MountOp } from '../../src/plan/mounts';
 import { DEFAULT_SECCOMP, NO_LIMITS, type LaunchPlan } from '../../src/plan/types';
+
+/** A fresh /proc (the plan needs pid and mount namespaces). */
+export const PROC: MountOp = { kind: 'proc', dst: '/proc', flags: [] };
+
+/** A private tmpfs of `size` bytes on dst. */
+export const tmpfsOn = (dst: string, size: number): MountOp => ({ kind: 'tmpfs', dst, size, mode: 0o1777, flags: [] });
 
 // A plan that runs `argv` (through PATH) with the given fields overridden.
 export function makePlan(argv: readonly string[], overrides: Partial<LaunchPlan> = {}): LaunchPlan {
   return {
     vassal: 'test',
     namespaces: [],
-    mountProc: false,
-    tmpfs: [],
+    mounts: [],
     loopback: false,
     hooks: [],
     groups: [],

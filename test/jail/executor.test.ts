@@ -13,7 +13,7 @@ import { binding, testBinding } from '../../src/native/binding';
 import { serializePlan } from '../../src/plan/serialize';
 import type { LaunchPlan } from '../../src/plan/types';
 import { jailctl } from '../helpers/cli';
-import { makePlan } from '../helpers/plan';
+import { makePlan, PROC } from '../helpers/plan';
 import { requireRoot } from '../helpers/root';
 import { ini, vassalDir } from '../helpers/vassal';
 
@@ -227,7 +227,7 @@ died('SIGKILL to the helper during a hook fails the launch at stage hook', async
 });
 
 died('also as a jail\'s pid 1', async () => {
-  const err = await killedDuringHook({ namespaces: ['pid', 'mount'], mountProc: true });
+  const err = await killedDuringHook({ namespaces: ['pid', 'mount'], mounts: [PROC] });
   assert.is(err.stage, 'hook');
   assert.is(err.signal, 9);
 });

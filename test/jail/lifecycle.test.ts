@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { launchJail } from '../../src/jail/launch';
 import { binding } from '../../src/native/binding';
 import { jailctl, jailctlAsync } from '../helpers/cli';
-import { makePlan } from '../helpers/plan';
+import { makePlan, PROC } from '../helpers/plan';
 import { requireRoot } from '../helpers/root';
 import { ini, vassalDir } from '../helpers/vassal';
 
@@ -133,7 +133,7 @@ test('a SIGTERM sent while a pid-namespaced jail is still setting up reaches the
   // signal would be dropped by the kernel, and the vassal would run on as if never asked.
   const jail = launchJail(makePlan(['sleep', '5'], {
     namespaces: ['pid', 'mount'],
-    mountProc: true,
+    mounts: [PROC],
     hooks: [{ option: 'exec-as-root', command: 'sleep 0.5' }],
   }));
   await new Promise((r) => setTimeout(r, 200));
@@ -158,7 +158,7 @@ test('orphans inside a pid-namespaced jail are reaped by its init', () => {
 test('only stdio and the fds the plan names reach the vassal, at the numbers it says', async () => {
   const devnull = openSync('/dev/null', 'r');
   const unrelated = openSync('/etc/passwd', 'r');
-  const jail = launchJail(makePlan(['sleep', '30'], { namespaces: ['pid', 'mount'], mountProc: true, fds: [{ src: devnull, dst: 5 }] }));
+  const jail = launchJail(makePlan(['sleep', '30'], { namespaces: ['pid', 'mount'], mounts: [PROC], fds: [{ src: devnull, dst: 5 }] }));
   try {
     await jail.started;
     const vassal = Number(readFileSync(`/proc/${jail.pid}/task/${jail.pid}/children`, 'utf8').trim());

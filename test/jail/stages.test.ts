@@ -12,7 +12,7 @@ import { serializePlan, type FaultInjection } from '../../src/plan/serialize';
 import { LAUNCH_STAGES } from '../../src/plan/stages';
 import type { LaunchPlan } from '../../src/plan/types';
 import { jailctl } from '../helpers/cli';
-import { makePlan } from '../helpers/plan';
+import { makePlan, PROC, tmpfsOn } from '../helpers/plan';
 import { requireRoot } from '../helpers/root';
 import { ini, vassalDir } from '../helpers/vassal';
 
@@ -39,7 +39,7 @@ async function failure(plan: LaunchPlan, fault?: FaultInjection): Promise<Launch
   throw new Error('the launch did not fail');
 }
 
-const ALL_NS = { namespaces: ['mount', 'pid', 'net', 'ipc', 'uts'] as const, mountProc: true, loopback: true };
+const ALL_NS = { namespaces: ['mount', 'pid', 'net', 'ipc', 'uts'] as const, mounts: [PROC], loopback: true };
 const api = suite('stage failures through the API');
 
 api('hook: a non-zero exit names the hook and its status', async () => {
@@ -154,8 +154,10 @@ api('exec: a missing program is ENOENT, a non-executable file EACCES', async () 
 const INJECTED: ReadonlyArray<[string, number, Partial<LaunchPlan>]> = [
   ['mount', EINVAL, ALL_NS],
   ['proc', EBUSY, ALL_NS],
-  ['tmpfs', ENOSPC, { ...ALL_NS, tmpfs: ['/tmp'], tmpfsSize: 1 << 20 }],
+  ['tmpfs', ENOSPC, { ...ALL_NS, mounts: [PROC, tmpfsOn('/tmp', 1 << 20)] }],
   ['hostname', EINVAL, { ...ALL_NS, hostname: 'probe' }],
+  // The host's own root as the jail's (bound onto itself): the switch is what fails.
+  ['pivot_root', EINVAL, { namespaces: ['mount'], mounts: [{ kind: 'root', src: '/', flags: [] }] }],
   ['loopback', ENOMEM, ALL_NS],
   ['init', EAGAIN, ALL_NS],
   ['rlimit', EPERM, { maxProcs: 10 }],

@@ -10,7 +10,7 @@ import { LAUNCH_STAGES } from '../../src/plan/stages';
 import * as assert from 'uvu/assert';
 import { serializePlan } from '../../src/plan/serialize';
 import { ROOT } from '../helpers/cli';
-import { makePlan } from '../helpers/plan';
+import { makePlan, PROC } from '../helpers/plan';
 
 const test = suite('prebuilds');
 
@@ -22,7 +22,7 @@ test('the addon loads from prebuilds alone and launches a jail', () => {
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'jailctl', version: '0.0.0' }));
     cpSync(prebuilds, join(dir, 'prebuilds'), { recursive: true });
     const plan = join(dir, 'plan.bin');
-    writeFileSync(plan, serializePlan(makePlan(['sh', '-c', 'exit 5'], { namespaces: ['pid', 'mount'], mountProc: true })));
+    writeFileSync(plan, serializePlan(makePlan(['sh', '-c', 'exit 5'], { namespaces: ['pid', 'mount'], mounts: [PROC] })));
     const script = `
       const fs = require('fs');
       const b = require(${JSON.stringify(require.resolve('node-gyp-build'))})(${JSON.stringify(dir)});

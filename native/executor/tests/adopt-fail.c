@@ -134,7 +134,8 @@ int main(void) {
         base_plan(&plan);
         add(&plan, "ns", "mount");
         add(&plan, "ns", "pid");
-        add(&plan, "proc", "1");
+        add(&plan, "mount", "proc");
+        add(&plan, "mount-dst", "/proc");
         add(&plan, "hook", "true");
         add(&plan, "hook", "exit 3");
         adopt(&plan, REPORT_ARGV, NULL, 0, a);

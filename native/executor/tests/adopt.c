@@ -31,7 +31,8 @@ int main(void) {
         add(&plan, "ns", "uts");
         add(&plan, "ns", "net");
         add(&plan, "ns", "ipc");
-        add(&plan, "proc", "1");
+        add(&plan, "mount", "proc");
+        add(&plan, "mount-dst", "/proc");
         add(&plan, "hostname", "adopted");
         add(&plan, "loopback", "1");
         add(&plan, "uid", "1001");

@@ -92,7 +92,8 @@ int main(void) {
         cat_plan(&kv);
         kv_add(&kv, "ns", "mount");
         kv_add(&kv, "ns", "pid");
-        kv_add(&kv, "proc", "1");
+        kv_add(&kv, "mount", "proc");
+        kv_add(&kv, "mount-dst", "/proc");
         kv_add(&kv, "cgroup", num);
         kv_add(&kv, "uid", "1001");
         kv_add(&kv, "gid", "1001");

@@ -31,7 +31,8 @@ int main(void) {
         kv_add(&kv, "ns", "net");
         kv_add(&kv, "ns", "ipc");
         kv_add(&kv, "ns", "uts");
-        kv_add(&kv, "proc", "1");
+        kv_add(&kv, "mount", "proc");
+        kv_add(&kv, "mount-dst", "/proc");
         kv_add(&kv, "loopback", "1");
         kv_add(&kv, "hostname", "c-test");
         kv_add(&kv, "uid", "1001");

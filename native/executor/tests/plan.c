@@ -75,37 +75,111 @@ int main(void) {
 
         kv_t tmp = { .len = 0 };
         kv_add(&tmp, "ns", "mount");
-        kv_add(&tmp, "tmpfs", "/tmp");
-        kv_add(&tmp, "tmpfs-size", "67108864");
+        kv_add(&tmp, "mount", "tmpfs");
+        kv_add(&tmp, "mount-dst", "/tmp");
+        kv_add(&tmp, "mount-size", "67108864");
+        kv_add(&tmp, "mount-mode", "1777");
         kv_add(&tmp, "nproc", "30");
         kv_add(&tmp, "path", "x");
         kv_add(&tmp, "argv", "x");
         r = jail_plan_parse(tmp.buf, tmp.len, &p, &item);
-        ok(r == 0 && p.n_tmpfs == 1 && strcmp(p.tmpfs[0], "/tmp") == 0, "a private tmpfs parsed");
+        ok(r == 0 && p.n_mounts == 1 && p.mounts[0].kind == JAIL_MOUNT_TMPFS && strcmp(p.mounts[0].dst, "/tmp") == 0,
+           "a private tmpfs parsed");
         ok(p.set_nproc && p.nproc == 30, "nproc parsed");
-        ok(p.tmpfs_size == 67108864, "tmpfs size parsed");
+        ok(p.mounts[0].size == 67108864 && p.mounts[0].mode == 01777, "its size and mode (octal) parsed");
         jail_plan_free(&p);
 
         kv_t unbounded = { .len = 0 };
         kv_add(&unbounded, "ns", "mount");
-        kv_add(&unbounded, "tmpfs", "/tmp");
+        kv_add(&unbounded, "mount", "tmpfs");
+        kv_add(&unbounded, "mount-dst", "/tmp");
         kv_add(&unbounded, "path", "x");
         kv_add(&unbounded, "argv", "x");
         is(jail_plan_parse(unbounded.buf, unbounded.len, &p, &item), -EINVAL, "a tmpfs without a size is refused");
 
         kv_t hosttmp = { .len = 0 };
-        kv_add(&hosttmp, "tmpfs", "/tmp");
-        kv_add(&hosttmp, "tmpfs-size", "67108864");
+        kv_add(&hosttmp, "mount", "tmpfs");
+        kv_add(&hosttmp, "mount-dst", "/tmp");
+        kv_add(&hosttmp, "mount-size", "67108864");
         kv_add(&hosttmp, "path", "x");
         kv_add(&hosttmp, "argv", "x");
         is(jail_plan_parse(hosttmp.buf, hosttmp.len, &p, &item), -EINVAL, "a tmpfs without a mount namespace is refused");
 
         kv_t noproc = { .len = 0 };
         kv_add(&noproc, "ns", "mount");
-        kv_add(&noproc, "proc", "1");
+        kv_add(&noproc, "mount", "proc");
+        kv_add(&noproc, "mount-dst", "/proc");
         kv_add(&noproc, "path", "x");
         kv_add(&noproc, "argv", "x");
         is(jail_plan_parse(noproc.buf, noproc.len, &p, &item), -EINVAL, "a /proc mount without a pid namespace is refused");
+
+        kv_t rootfs = { .len = 0 };
+        kv_add(&rootfs, "ns", "mount");
+        kv_add(&rootfs, "ns", "pid");
+        kv_add(&rootfs, "mount", "root");
+        kv_add(&rootfs, "mount-src", "/srv/root");
+        kv_add(&rootfs, "mount-flag", "nosymlinks");
+        kv_add(&rootfs, "mount", "bind");
+        kv_add(&rootfs, "mount-src", "/srv/app");
+        kv_add(&rootfs, "mount-dst", "/app");
+        kv_add(&rootfs, "mount-flag", "ro");
+        kv_add(&rootfs, "mount-flag", "owner");
+        kv_add(&rootfs, "mount-owner", "1001");
+        kv_add(&rootfs, "mount", "proc");
+        kv_add(&rootfs, "mount-dst", "/proc");
+        kv_add(&rootfs, "mount-flag", "hidepid");
+        kv_add(&rootfs, "mount", "symlink");
+        kv_add(&rootfs, "mount-src", "pts/ptmx");
+        kv_add(&rootfs, "mount-dst", "/dev/ptmx");
+        kv_add(&rootfs, "mount", "readonly");
+        kv_add(&rootfs, "mount-dst", "/");
+        kv_add(&rootfs, "path", "x");
+        kv_add(&rootfs, "argv", "x");
+        r = jail_plan_parse(rootfs.buf, rootfs.len, &p, &item);
+        ok(r == 0 && p.n_mounts == 5 && p.mounts[0].kind == JAIL_MOUNT_ROOT && p.mounts[0].flags == JAIL_MOUNT_F_NOSYMLINKS &&
+           p.mounts[1].flags == (JAIL_MOUNT_F_RDONLY | JAIL_MOUNT_F_OWNER) && p.mounts[1].owner == 1001 &&
+           p.mounts[3].kind == JAIL_MOUNT_SYMLINK && p.mounts[4].kind == JAIL_MOUNT_READONLY,
+           "a root filesystem's operations parsed, in order (%d, %zu)", r, p.n_mounts);
+        jail_plan_free(&p);
+
+        /* Each is refused at its own entry (or as a whole: -EINVAL after the last one). */
+        {
+                static const char *const bad[][6] = {
+                        { "bind", "mount-src", "/a", "mount-dst", "/b/../c", "a `..` in a path in the jail" },
+                        { "bind", "mount-src", "/a", "mount-dst", "/b/", "a trailing slash" },
+                        { "bind", "mount-src", "a", "mount-dst", "/b", "a relative source" },
+                        { "bind", "mount-src", "/a", "mount-dst", "/", "a bind onto the root itself" },
+                        { "mkdir", "mount-dst", "/d", "mount-flag", "ro", "a flag the kind does not take" },
+                        { "mkdir", "mount-dst", "/d", "mount-size", "0", "a size under 4 KiB" },
+                        { "root", "mount-src", "/r", "mount-dst", "/x", "a root with a path in the jail" },
+                        { "mkdir", "mount-dst", "/d", "mount-mode", "9", "a mode that is not octal" },
+                };
+                for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                        kv_t k = { .len = 0 };
+                        kv_add(&k, "ns", "mount");
+                        kv_add(&k, "mount", bad[i][0]);
+                        kv_add(&k, bad[i][1], bad[i][2]);
+                        kv_add(&k, bad[i][3], bad[i][4]);
+                        kv_add(&k, "path", "x");
+                        kv_add(&k, "argv", "x");
+                        is(jail_plan_parse(k.buf, k.len, &p, &item), -EINVAL, "refused: %s", bad[i][5]);
+                }
+        }
+        {
+                kv_t second = { .len = 0 };
+                kv_add(&second, "ns", "mount");
+                kv_add(&second, "mount", "mkdir");
+                kv_add(&second, "mount-dst", "/d");
+                kv_add(&second, "mount", "root");
+                kv_add(&second, "mount-src", "/r");
+                kv_add(&second, "path", "x");
+                kv_add(&second, "argv", "x");
+                is(jail_plan_parse(second.buf, second.len, &p, &item), -EINVAL, "a root operation that is not the first is refused");
+                kv_t orphan = { .len = 0 };
+                kv_add(&orphan, "mount-dst", "/d");
+                r = jail_plan_parse(orphan.buf, orphan.len, &p, &item);
+                ok(r == -EINVAL && item == 0, "a mount attribute before any operation is refused at its entry");
+        }
 
         kv_t nonet = { .len = 0 };
         kv_add(&nonet, "loopback", "1");
@@ -121,9 +195,9 @@ int main(void) {
 
         kv_t relative = { .len = 0 };
         kv_add(&relative, "ns", "mount");
-        kv_add(&relative, "tmpfs", "tmp");
+        kv_add(&relative, "mount", "nosuchkind");
         r = jail_plan_parse(relative.buf, relative.len, &p, &item);
-        ok(r == -EINVAL && item == 1, "a relative tmpfs path is refused at its entry");
+        ok(r == -EINVAL && item == 1, "an unknown mount operation is refused at its entry");
 
         kv_t fault = { .len = 0 };
         kv_add(&fault, "fault", "hostname:22");

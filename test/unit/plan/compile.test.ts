@@ -36,7 +36,7 @@ compile('compiles a full vassal', () => {
   assert.equal(warnings, []);
   assert.is(plan.vassal, 'web');
   assert.equal(plan.namespaces, ['mount', 'pid', 'net', 'ipc', 'uts']);
-  assert.is(plan.mountProc, true);
+  assert.equal(plan.mounts, [{ kind: 'proc', dst: '/proc', flags: [] }]);
   assert.is(plan.loopback, true);
   assert.is(plan.hostname, 'web1');
   assert.equal(plan.hooks.map((h) => [h.command, h.line]), [['hostname probe', 5], ['mount -t tmpfs none /tmp', 6]]);
@@ -90,10 +90,10 @@ compile('hostname needs a uts namespace and a valid name', () => {
 compile('tmp = private mounts a fresh /tmp, only in a mount namespace', () => {
   const run = 'unprivileged-binary-patch-arg = true';
   const { plan } = compilePlan(raw('unshare = fs', 'tmp = private', run), { users, baseEnv });
-  assert.equal([plan.tmpfs, plan.tmpfsSize], [['/tmp'], 64 * 1024 * 1024], '64 MiB unless told');
-  assert.is(compilePlan(raw('unshare = fs', 'tmp = private', 'tmp-size = 1g', run), { users, baseEnv }).plan.tmpfsSize, 1024 ** 3);
+  assert.equal(plan.mounts, [{ kind: 'tmpfs', dst: '/tmp', size: 64 * 1024 * 1024, mode: 0o1777, flags: [], option: 'tmp', line: 3 }], '64 MiB unless told');
+  assert.is(compilePlan(raw('unshare = fs', 'tmp = private', 'tmp-size = 1g', run), { users, baseEnv }).plan.mounts[0]!.size, 1024 ** 3);
   assert.match(planError(() => compilePlan(raw('unshare = fs', 'tmp = private', 'tmp-size = lots', run), { users, baseEnv })).message, 'web.ini:4: tmp-size: expected a size of 4k or more');
-  assert.equal(compilePlan(raw('unshare = fs', 'tmp = shared', run), { users, baseEnv }).plan.tmpfs, []);
+  assert.equal(compilePlan(raw('unshare = fs', 'tmp = shared', run), { users, baseEnv }).plan.mounts, []);
   const err = planError(() => compilePlan(raw('unshare = pid', 'tmp = private', run), { users, baseEnv }));
   assert.is(err.message, "/etc/jails/web.ini:3: tmp: a private /tmp needs its own mount namespace, or it would hide the host's /tmp: add fs to unshare");
   assert.match(planError(() => compilePlan(raw('unshare = fs', 'tmp = yes', run), { users, baseEnv })).message, /expected `private`/);

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { serializePlan } from '../../../src/plan/serialize';
-import { makePlan } from '../../helpers/plan';
+import { makePlan, PROC, tmpfsOn } from '../../helpers/plan';
 
 // Decodes a keyval body back into [key, value] pairs.
 function decode(buf: Buffer): Array<[string, string]> {
@@ -21,12 +21,15 @@ const serialize = suite('serializePlan');
 
 serialize('writes every field as uwsgi keyvals, lists as repeated keys in order', () => {
   const plan = makePlan(['nginx', '-g', 'daemon off;'], {
-    namespaces: ['mount', 'pid'], mountProc: true, tmpfs: ['/tmp'], tmpfsSize: 65536, maxProcs: 30, hostname: 'web',
+    namespaces: ['mount', 'pid'], mounts: [PROC, tmpfsOn('/tmp', 65536), { kind: 'bind', src: '/srv/app', dst: '/app', owner: 1001, flags: ['ro', 'owner'] }], maxProcs: 30, hostname: 'web',
     hooks: [{ option: 'exec-as-root', command: 'a' }, { option: 'exec-as-root', command: 'b' }],
     uid: 1001, gid: 1002, caps: ['setuid', 'net_bind_service'], chdir: '/srv', fds: [{ src: 9, dst: 0 }],
   });
   assert.equal(decode(serializePlan(plan)), [
-    ['ns', 'mount'], ['ns', 'pid'], ['proc', '1'], ['tmpfs', '/tmp'], ['tmpfs-size', '65536'], ['hostname', 'web'], ['hook', 'a'], ['hook', 'b'],
+    ['ns', 'mount'], ['ns', 'pid'], ['mount', 'proc'], ['mount-dst', '/proc'],
+    ['mount', 'tmpfs'], ['mount-dst', '/tmp'], ['mount-size', '65536'], ['mount-mode', '1777'],
+    ['mount', 'bind'], ['mount-src', '/srv/app'], ['mount-dst', '/app'], ['mount-owner', '1001'], ['mount-flag', 'ro'], ['mount-flag', 'owner'],
+    ['hostname', 'web'], ['hook', 'a'], ['hook', 'b'],
     ['nproc', '30'], ['uid', '1001'], ['gid', '1002'], ['cap', '7'], ['cap', '10'], ['no-new-privs', '1'],
     ['path', 'nginx'], ['argv', 'nginx'], ['argv', '-g'], ['argv', 'daemon off;'],
     ['env', 'PATH=/usr/local/bin:/usr/bin:/bin'], ['chdir', '/srv'], ['fd', '9:0'], ['seccomp', 'default'],
