@@ -67,11 +67,12 @@ function workspace(): string {
   return dir;
 }
 
-// cc's output, so the probe is built for this machine's kernel headers.
-function compileProbe(dir: string): string {
+// cc's output, so the probe is built for this machine's kernel headers; static for a jail
+// whose root has no C library.
+function compileProbe(dir: string, staticBuild = false): string {
   const probe = join(dir, 'probe');
   const sources = readdirSync(join(__dirname, 'escape')).filter((n) => n.endsWith('.c')).map((n) => join(__dirname, 'escape', n));
-  const cc = spawnSync('cc', ['-O2', '-Wall', '-o', probe, ...sources], { encoding: 'utf8' });
+  const cc = spawnSync('cc', ['-O2', '-Wall', ...(staticBuild ? ['-static'] : []), '-o', probe, ...sources], { encoding: 'utf8' });
   assert.is(cc.status, 0, `cc failed:\n${cc.stderr}`);
   return probe;
 }
@@ -280,10 +281,28 @@ test('from inside a jail, every attempt on the host, the emperor and another ten
 
 test('from inside a jail adopted from a fork-server base: the same, and the base is out of reach', () => escapeFrom('adopted'));
 
-async function escapeFrom(kind: 'spawned' | 'adopted'): Promise<void> {
+test('from inside a jail on a root of its own (an overlay on a busybox root): the same, and the documented doors are shut', () => escapeFrom('rootfs'));
+
+// A file the host made in each directory it shares with jails that have no root of their
+// own (/dev/shm, /var/tmp): a jail that cannot see them does not share the directory.
+function sharedMarkers(): string {
+  const marks = ['/dev/shm', '/var/tmp'].map((d) => join(d, `jailctl-escape-marker-${process.pid}`));
+  for (const m of marks) {
+    writeFileSync(m, 'host\n', { mode: 0o644 });
+    undo.push(() => rmSync(m, { force: true }));
+  }
+  return marks.join(':');
+}
+
+async function escapeFrom(kind: 'spawned' | 'adopted' | 'rootfs'): Promise<void> {
   const dir = workspace();
-  const probe = compileProbe(dir);
+  const probe = compileProbe(dir, kind === 'rootfs');
   const suid = setuidCopy(probe);
+  const ownRoot = kind === 'rootfs' ? join(dir, 'root') : undefined;
+  if (ownRoot) {
+    const built = spawnSync('bash', [join(ROOT, 'rootfs', 'build'), ownRoot], { encoding: 'utf8' });
+    assert.is(built.status, 0, `rootfs/build: ${built.stderr}`);
+  }
   const tcp = await listen({ port: 0, host: '127.0.0.1' });
   const tcpPort = (tcp.address() as AddressInfo).port;
   const abstract = `jailctl-escape-${process.pid}-${Date.now()}`;
@@ -331,8 +350,16 @@ async function escapeFrom(kind: 'spawned' | 'adopted'): Promise<void> {
     disk: hostDisk(),
     'other-cgroups': cgroupDirsOf(other!.pid).join(':'),
     unfiltered: unfilteredCalls(probe, 1001),
+    'shared-markers': sharedMarkers(),
   };
   const jail = ['unshare = fs,net,ipc,pid,uts', 'tmp = private', 'uid = 1001', 'gid = 1001'];
+  if (ownRoot) {
+    // The probe and its set-uid copy, bound in read-only (and nosuid, as every bind).
+    jail.push(`overlay = ${ownRoot}`, `bind = ${probe}:/probe:ro`, `bind = ${suid}:/probe-suid:ro`);
+    facts.suid = '/probe-suid';
+    facts.root = 'own';
+  }
+  const program = ownRoot ? '/probe' : probe;
   let base: { pid: number } | undefined;
   if (forkSock) {
     // Adopted: the base's app runs the probe in a worker of the vassal at its first request.
@@ -350,7 +377,7 @@ async function escapeFrom(kind: 'spawned' | 'adopted'): Promise<void> {
     assert.match(await get(port), /probe exited 26/);
   } else {
     const args = Object.entries(facts).map(([k, v]) => `${k}=${v}`).join(' ');
-    drop(vassals, 'probe.ini', ini(...jail, `unprivileged-binary-patch-arg = ${probe} ${args}`));
+    drop(vassals, 'probe.ini', ini(...jail, `unprivileged-binary-patch-arg = ${program} ${args}`));
   }
   // A probe that dies half way never prints ESCAPE-DONE: its exit fails the test at once.
   const end = await e.waitForLog(/\[probe\.ini\] ESCAPE-DONE\t\d+$|probe\.ini: (exited with status (?!26\b)\d+|killed by signal \w+)/m);
@@ -363,7 +390,8 @@ async function escapeFrom(kind: 'spawned' | 'adopted'): Promise<void> {
   assert.equal(rows.map((r) => r.id), [...FIRST, ...DOCUMENTED, ...ADDED, ...(forkSock ? ADOPTED : [])], 'every attempt ran, once, in order');
   assert.is(/\[probe\.ini\] ESCAPE-DONE\t(\d+)$/m.exec(e.log())![1], String(rows.length));
   assert.ok(MUST_FAIL.length >= 20);
-  const open = rows.filter((r) => MUST_FAIL.includes(r.id) && r.verdict !== 'blocked');
+  // In a root of its own the documented doors are shut as well.
+  const open = rows.filter((r) => (MUST_FAIL.includes(r.id) || (ownRoot && DOCUMENTED.includes(r.id))) && r.verdict !== 'blocked');
   assert.equal(open.map((r) => `${r.id}: ${r.verdict}: ${r.detail}`), [], 'attempts not blocked');
 
   // And from outside: nothing the probe tried left a mark.

@@ -177,9 +177,12 @@ void exec_setuid_root(const facts_t *f, result_t *r) {
         ssize_t n;
         pid_t pid;
 
+        /* On the host's filesystem nosuid would hide what no_new_privs does; in a root of
+         * its own every bind is nosuid, a defence of its own (the exec is made anyway). */
         if (statvfs(f->suid, &vfs) == 0 && (vfs.f_flag & ST_NOSUID)) {
-                note(r, "`%s` is on a nosuid filesystem", f->suid);
-                raise_verdict(r, VERDICT_UNPROVEN);
+                note(r, "`%s` is on a nosuid filesystem%s", f->suid, probe_own_root ? " (every bind into the jail's own root is)" : "");
+                if (!probe_own_root)
+                        raise_verdict(r, VERDICT_UNPROVEN);
         }
         if (pipe2(pipefd, O_CLOEXEC) < 0) {
                 not_tried(r, "pipe");

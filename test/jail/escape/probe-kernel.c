@@ -171,14 +171,20 @@ void open_by_handle(const facts_t *f, result_t *r) {
         } handle = { .h.handle_bytes = MAX_HANDLE_SZ };
         int mount_id, root, fd;
 
-        (void) f;
-        if (name_to_handle_at(AT_FDCWD, "/etc/shadow", &handle.h, &mount_id, 0) < 0) {
-                not_tried(r, "name_to_handle_at `/etc/shadow`");
+        /* A root of its own (an overlay gives no handles) holds the host's filesystem only
+         * where it is bound in: a handle of a bound file there, opened through that mount. */
+        const char *target = probe_own_root ? f->suid : "/etc/shadow";
+        char call[160];
+
+        snprintf(call, sizeof(call), "name_to_handle_at `%s`", target);
+        if (name_to_handle_at(AT_FDCWD, target, &handle.h, &mount_id, 0) < 0) {
+                not_tried(r, call);
                 return;
         }
-        root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        root = probe_own_root ? open(target, O_PATH | O_CLOEXEC) : open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         fd = open_by_handle_at(root, &handle.h, O_RDONLY | O_CLOEXEC);
-        expect_errno(r, "open_by_handle_at `/etc/shadow`", fd, EPERM, 0);
+        snprintf(call, sizeof(call), "open_by_handle_at `%s`", target);
+        expect_errno(r, call, fd, EPERM, 0);
         if (fd >= 0)
                 (void) close(fd);
         (void) close(root);
@@ -232,13 +238,25 @@ void create_user_namespace(const facts_t *f, result_t *r) {
 }
 
 /* Documented open: only /tmp is private; other world-writable host directories are
- * shared by the host and every jail. */
+ * shared by the host and every jail. Where the host left a marker in each (shared-markers),
+ * a directory without it is the jail's own (a root of its own): nothing to try there. */
 void write_shared_dirs(const facts_t *f, result_t *r) {
         static const char *const dirs[] = { "/dev/shm", "/var/tmp" };
+        const char *marker = f->shared_markers;
 
         for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
                 char path[128], call[160];
                 int fd;
+
+                if (marker) {
+                        size_t len = strcspn(marker, ":");
+                        snprintf(path, sizeof(path), "%.*s", (int) len, marker);
+                        marker = marker[len] ? marker + len + 1 : NULL;
+                        if (access(path, F_OK) < 0 && errno == ENOENT) {
+                                note(r, "`%s`: the host's marker is not there (this %s is the jail's own)", path, dirs[i]);
+                                continue;
+                        }
+                }
 
                 /* Named after the emperor: every jail's probe is pid 2. */
                 snprintf(path, sizeof(path), "%s/jailctl-escape-probe-%d", dirs[i], f->emperor);

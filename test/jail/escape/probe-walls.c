@@ -119,6 +119,13 @@ static bool jail_cgroups(result_t *r, char dirs[N_HIERARCHIES][400]) {
                 any = true;
         }
         if (!any) {
+                struct stat st;
+
+                /* A root of its own without a cgroup filesystem: no cgroup file to reach. */
+                if (probe_own_root && stat("/sys/fs/cgroup", &st) < 0 && errno == ENOENT) {
+                        note(r, "no cgroup filesystem in the jail's own root (/sys/fs/cgroup: ENOENT)");
+                        return false;
+                }
                 note(r, "no cgroup of its own found in /proc/self/cgroup");
                 raise_verdict(r, VERDICT_UNPROVEN);
         }

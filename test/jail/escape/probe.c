@@ -152,7 +152,9 @@ int main(int argc, char **argv) {
                 .unfiltered = fact(argc, argv, "unfiltered"),
                 .fork_server = fact_optional(argc, argv, "fork-server"),
                 .base = fact_optional(argc, argv, "base") ? fact_number(argc, argv, "base") : 0,
+                .shared_markers = fact_optional(argc, argv, "shared-markers"),
         };
+        probe_own_root = fact_optional(argc, argv, "root") && strcmp(fact_optional(argc, argv, "root"), "own") == 0;
         size_t ran = 0;
 
         /* One write per line: the emperor's log interleaves other vassals' output. */

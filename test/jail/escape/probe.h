@@ -74,7 +74,13 @@ typedef struct {
         const char *unfiltered;  /* unfiltered= `probe unfiltered`'s answers on the host, id:RESULT,… */
         const char *fork_server; /* fork-server= the base's socket (optional: an adopted jail's run) */
         pid_t base;              /* base=      the fork-server base's host pid (with fork-server) */
+        const char *shared_markers; /* shared-markers= files the host made in its /dev/shm and
+                                     * /var/tmp, `:` between (optional) */
 } facts_t;
+
+/* root=own: the jail has a root of its own (rootfs, overlay), where a host path that is
+ * absent (ENOENT) is the defence itself. */
+extern bool probe_own_root;
 
 typedef struct {
         const char *id;
