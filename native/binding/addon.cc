@@ -277,6 +277,19 @@ static Napi::Value SocketPair(const Napi::CallbackInfo &info) {
   return list;
 }
 
+// pipe() → [read, write]: a close-on-exec pipe (a vassal's stdout and stderr: what a
+// program expects there; nginx's `error_log /dev/stderr` cannot open a socket).
+static Napi::Value Pipe(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0)
+    throw ErrnoError(env, errno, "pipe2");
+  Napi::Array list = Napi::Array::New(env, 2);
+  list[0u] = Napi::Number::New(env, fds[0]);
+  list[1u] = Napi::Number::New(env, fds[1]);
+  return list;
+}
+
 // peerCredentials(fd) → {pid, uid, gid} of the process that connected a UNIX socket
 // (SO_PEERCRED: what the kernel recorded at connect, not what the peer claims).
 static Napi::Value PeerCredentials(const Napi::CallbackInfo &info) {
@@ -398,6 +411,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setWindowSize", Napi::Function::New<SetWindowSize>(env, "setWindowSize"));
   exports.Set("peerCredentials", Napi::Function::New<PeerCredentials>(env, "peerCredentials"));
   exports.Set("socketPair", Napi::Function::New<SocketPair>(env, "socketPair"));
+  exports.Set("pipe", Napi::Function::New<Pipe>(env, "pipe"));
   exports.Set("strerror", Napi::Function::New<StrError>(env, "strerror"));
   exports.Set("stageNames", Napi::Function::New<StageNames>(env, "stageNames"));
   InitFdWatcher(env, exports);

@@ -204,6 +204,7 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
       extraEnv,
       newSession: true,
       readFile: readSideFile,
+      capCeiling: [...ctx.privileges.caps].filter((c) => !tenant || ctx.options.vassalsCap.includes(c)),
     },
   );
   checkLaunchable(compiled.plan, ctx.privileges);

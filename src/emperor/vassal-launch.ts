@@ -67,15 +67,18 @@ export function prepareJail(source: VassalSource, env: BuildEnv, held: HeldSocke
   const [ours, theirs] = binding.socketPair();
   // The config pipe; closed right after the launch when the program does not read one.
   const [configOurs, configTheirs] = binding.socketPair();
-  // The vassal's stdout and stderr, read into its log (never the emperor's own stdio).
-  const [outOurs, outTheirs] = binding.socketPair();
-  const [errOurs, errTheirs] = binding.socketPair();
+  // The vassal's stdout and stderr, read into its log (never the emperor's own stdio):
+  // pipes, as a program expects (/dev/stderr of a socket cannot be opened: ENXIO).
+  const [outOurs, outTheirs] = binding.pipe();
+  const [errOurs, errTheirs] = binding.pipe();
   const everything = [ours, theirs, configOurs, configTheirs, outOurs, outTheirs, errOurs, errTheirs];
   try {
     // Our ends never block the emperor: a vassal that asks for its config again and again
     // without reading it fills its own pipe, and only its own config is then cut short.
     binding.setNonBlocking(ours);
     binding.setNonBlocking(configOurs);
+    binding.setNonBlocking(outOurs);
+    binding.setNonBlocking(errOurs);
     const build = buildVassal(source, {
       ...buildContext(env),
       emperorFd: theirs,

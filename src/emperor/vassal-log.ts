@@ -13,7 +13,7 @@
 // Without a directory (emperor-logs-dir = none) nothing is written to disk: the lines are
 // still read through the vassal's own pipes (it never gets the emperor's terminal), echoed,
 // and the last MEMORY_LINES kept for `jailctl logs`.
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { binding, type FdWatcher } from '../native/binding';
 
@@ -25,6 +25,12 @@ const MAX_LINE = 16 * 1024;
 const MEMORY_LINES = 200;
 /** What one wake-up reads at most. */
 const READ_BYTES = 64 * 1024;
+
+// One read of what the vassal wrote into its pipe (our end is non-blocking: EAGAIN is thrown).
+function readSome(fd: number): Buffer {
+  const buf = Buffer.allocUnsafe(READ_BYTES);
+  return buf.subarray(0, readSync(fd, buf, 0, READ_BYTES, null));
+}
 /** What a vassal's output may cost the emperor, both streams together. */
 export const BYTES_PER_SECOND = 1024 * 1024;
 /** Lines a second echoed to the emperor's own output; the log file keeps every line. */
@@ -83,7 +89,7 @@ export class VassalLog {
     }
     let data: Buffer | undefined;
     try {
-      data = events < 0 ? undefined : binding.recvFds(reader.fd, READ_BYTES, 0).data;
+      data = events < 0 ? undefined : readSome(reader.fd);
     } catch (err: unknown) {
       // The vassal's end is broken (ECONNRESET): as good as EOF. A wake-up without data
       // (EAGAIN) waits for the next one.

@@ -13,7 +13,8 @@
 // All it needs comes in through VassalContext; nothing is shared with another vassal. Its
 // seams: jail-source.ts (where its jail comes from: spawned, adopted from a fork-server
 // base, either held on demand), exit-policy.ts (what an exit leads to), fork-bases.ts (the
-// bases adoptions wait for), vassal-snapshot.ts (what stats and ps show).
+// bases adoptions wait for), vassal-bytes.ts (what its protocol bytes do),
+// vassal-snapshot.ts (what stats and ps show).
 import { isJailError, PlanError, type LaunchError } from '../errors';
 import type { Jail, JailExit } from '../jail/launch';
 import type { VassalSource } from '../monitors/types';
@@ -21,7 +22,8 @@ import { OWNER_FIELD } from './tyrant';
 import { ownerChange } from './names';
 import { VassalLog, type Stream } from './vassal-log';
 import { describeExit, exitHint, linesSince } from './diagnose';
-import { FROM_VASSAL, TO_VASSAL } from './protocol';
+import { TO_VASSAL } from './protocol';
+import { onVassalByte } from './vassal-bytes';
 import { JailLink } from './jail-link';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
 import type { VassalBuild } from './vassal-config';
@@ -413,6 +415,15 @@ export class Vassal {
         return;
       }
     }
+    // A program of its own (nginx) reloads by its signal, when nothing of its jail changed.
+    const signal = next.plan.reloadSignal;
+    if (!this.flags.speaks && signal && this.jail && this.build && next.jailKey === this.build.jailKey && sameFork && this.state === 'running') {
+      this.build = next;
+      if (this.jail.signal(signal)) {
+        this.ctx.log(`${this.name}: ${why}; ${signal} sent (reload-signal)`);
+        return;
+      }
+    }
     this.ctx.log(`${this.name}: ${why}; restarting the jail`);
     this.restartWhenDown = true;
     this.state = 'reloading';
@@ -423,7 +434,7 @@ export class Vassal {
     const jail = this.jail;
     if (!jail) return;
     const byte = this.ctx.options.gracefulShutdown ? TO_VASSAL.GRACEFUL_STOP : TO_VASSAL.STOP;
-    if (!(this.flags.speaks && this.link?.send(byte))) jail.signal('SIGTERM');
+    if (!(this.flags.speaks && this.link?.send(byte))) jail.signal(jail.plan.stopSignal ?? 'SIGTERM');
     this.timers.set('curse', this.ctx.options.curseTolerance * 1000, () => {
       if (this.jail !== jail) return;
       this.times.cursed = Date.now();
@@ -434,44 +445,15 @@ export class Vassal {
 
   private onByte(jail: Jail, byte: number): void {
     if (this.jail !== jail) return;
-    this.flags.speaks = true;
-    const now = Date.now();
-    switch (byte) {
-      case FROM_VASSAL.SPAWNED:
-        this.flags.ready = true;
-        this.times.lastReady = now;
-        this.reloaded();
-        return;
-      case FROM_VASSAL.CONFIG_REQUEST:
-        this.pushConfig();
-        return;
-      case FROM_VASSAL.ACCEPTING:
-        // uWSGI 2.0 sends 5, not 1, after a graceful reload.
-        this.flags.accepting = true;
-        this.times.lastAccepting = now;
+    onVassalByte({
+      name: this.name, flags: this.flags, times: this.times, onDemand: this.onDemand !== undefined, log: this.ctx.log,
+      reloaded: () => this.reloaded(), becomeLoyal: () => this.becomeLoyal(), pushConfig: () => this.pushConfig(), askToStop: () => this.askToStop(),
+      heartbeat: () => this.timers.refresh('heartbeat', this.ctx.options.requiredHeartbeat * 1000, () => this.onHung(jail)),
+      accepting: () => {
         if (this.build?.fork?.kind === 'base') this.ctx.bases.accepting(this.build.fork.socket, jail.pid);
         this.retiring?.retire(); // a rolling re-adoption: the new instance accepts, the old one goes
-        this.reloaded();
-        return;
-      case FROM_VASSAL.LOYAL:
-        this.becomeLoyal();
-        return;
-      case FROM_VASSAL.HEARTBEAT:
-        this.times.lastHeartbeat = now;
-        this.timers.refresh('heartbeat', this.ctx.options.requiredHeartbeat * 1000, () => this.onHung(jail));
-        return;
-      case FROM_VASSAL.GOING_DOWN:
-        // uWSGI's die-on-idle says 22 and waits to be told to stop; our app server just goes.
-        this.flags.goingDown = true;
-        this.ctx.log(`${this.name}: going down${this.onDemand ? ' (back to on demand)' : ''}`);
-        this.askToStop();
-        return;
-      case FROM_VASSAL.SOS:
-        this.ctx.log(`${this.name}: asks for help (SOS byte)`);
-        return;
-      default:
-        this.ctx.log(`${this.name}: unknown byte ${byte} on the emperor pipe; ignored`);
-    }
+      },
+    }, byte);
   }
 
   private reloaded(): void {

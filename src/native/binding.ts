@@ -61,6 +61,8 @@ export interface NativeBinding {
    */
   recvFds(socket: number, maxBytes: number, maxFds: number): { data: Buffer; fds: number[] };
   socketPair(): [number, number];
+  /** A close-on-exec pipe: [read end, write end]. */
+  pipe(): [number, number];
   pidfdOpen(pid: number): number;
   setNonBlocking(fd: number): void;
   /** A close-on-exec duplicate (F_DUPFD_CLOEXEC, at 3 or above). */

@@ -19,3 +19,12 @@ export function capabilityNumber(name: string): number | undefined {
   const i = CAPABILITY_NAMES.indexOf(bare);
   return i < 0 ? undefined : i;
 }
+
+/** What a privileged binary patch keeps when its file sets no `cap`: the set container
+ *  runtimes give a root process (enough for nginx's master to chown its temp directories,
+ *  bind port 80 and switch its workers to another user), never sys_admin, sys_module,
+ *  sys_ptrace, net_admin or dac_read_search. */
+export const PRIVILEGED_DEFAULT_CAPS: readonly string[] = [
+  'chown', 'dac_override', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap',
+  'net_bind_service', 'net_raw', 'sys_chroot', 'mknod', 'audit_write', 'setfcap',
+];

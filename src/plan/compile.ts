@@ -1,12 +1,13 @@
 // compilePlan(): a parsed vassal file → a validated, read-only LaunchPlan. No I/O: users and
 // the base environment come in as arguments. Every error names the file, line and option.
+import { constants } from 'node:os';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import type { ConfigEntry, RawVassalConfig } from '../config/types';
 import { excerpt } from '../config/limits';
 import { findOption, suggestOption, VASSAL_OPTIONS } from '../config/options';
 import type { UserDb } from '../config/users';
 import { PlanError } from '../errors';
-import { CAPABILITY_NAMES, capabilityNumber } from './capabilities';
+import { CAPABILITY_NAMES, capabilityNumber, PRIVILEGED_DEFAULT_CAPS } from './capabilities';
 import type { FdMapping, Hook, LaunchPlan, Namespace, Program } from './types';
 import { compileLimits, compileSeccomp } from './limits';
 import { compileMounts } from './mounts';
@@ -37,6 +38,9 @@ export interface CompileOptions {
   readonly tenantFile?: boolean;
   /** Put the jail in a session of its own (see LaunchPlan.newSession). */
   readonly newSession?: boolean;
+  /** The capabilities a privileged patch without `cap` may get at most (what the emperor
+   *  holds; in tyrant mode, also only vassals-cap for a tenant's file); absent: no bound. */
+  readonly capCeiling?: readonly string[];
   /** Reads a `seccomp = FILE` (the only file a compile reads); absent: FILE is refused. */
   readonly readFile?: (path: string) => string;
 }
@@ -198,7 +202,7 @@ function compileChecked(
     : compileCredentials(entries, options.users, fail);
   if (maxProcsEntry && maxProcsEntry.file === undefined && uid === undefined && !options.credentials)
     warnings.push(`${maxProcsEntry.file ?? raw.file}:${maxProcsEntry.line}: max-procs limits the processes of the jail's uid, and root is exempt: set uid for it to count`);
-  const caps = compileCaps(entries, fail);
+  let caps = compileCaps(entries, fail);
   const noNewPrivs = compileBool(entries.last('no-new-privs'), true, fail);
 
   const env = new Map<string, string>(Object.entries(options.baseEnv));
@@ -231,6 +235,12 @@ function compileChecked(
   if (chdirEntry && chdirEntry.value.trim() === '') fail(chdirEntry, 'chdir', 'empty directory');
 
   const program = compileProgram(raw, entries, fail, options.defaultProgram);
+  // A privileged patch (nginx's master) without `cap` keeps a container's default set, as
+  // the docs' recipe expects; `cap` narrows it.
+  if (program.privileged && entries.all('cap').length === 0)
+    caps = PRIVILEGED_DEFAULT_CAPS.filter((c) => !options.capCeiling || options.capCeiling.includes(c));
+  const reloadSignal = compileSignal(entries.last('reload-signal'), fail);
+  const stopSignal = compileSignal(entries.last('stop-signal'), fail);
   const mounts = compileMounts(entries, {
     file: raw.file, namespaces, tmpSize, isTenants: tenantsLine, warnings, fail,
     ...(options.credentials ? { tenantUid: options.credentials.uid } : {}),
@@ -263,6 +273,8 @@ function compileChecked(
     ...(hooks.length > 0 || program.privileged ? { rootEnv: Object.freeze([...rootEnv].map(([k, v]) => `${k}=${v}`)) } : {}),
     ...(chdir !== undefined ? { chdir } : {}),
     fds: Object.freeze([...(options.fds ?? [])]),
+    ...(reloadSignal ? { reloadSignal } : {}),
+    ...(stopSignal ? { stopSignal } : {}),
   });
   return { plan, warnings };
 }
@@ -338,6 +350,18 @@ function compileCaps(entries: Entries, fail: Fail): string[] {
     }
   }
   return out;
+}
+
+// `SIGHUP`, `hup` or `1` → 'SIGHUP'; SIGKILL and SIGSTOP cannot be a vassal's choice here.
+function compileSignal(entry: ConfigEntry | undefined, fail: Fail): NodeJS.Signals | undefined {
+  if (!entry) return undefined;
+  const v = entry.value.trim().toUpperCase();
+  const byName = (v.startsWith('SIG') ? v : `SIG${v}`) as NodeJS.Signals;
+  const name = /^\d+$/.test(v) ? (Object.entries(constants.signals).find(([, n]) => n === Number(v))?.[0] as NodeJS.Signals | undefined)
+    : byName in constants.signals ? byName : undefined;
+  if (!name) return fail(entry, entry.key, `unknown signal \`${excerpt(entry.value)}\`; e.g. SIGHUP, SIGQUIT, SIGUSR1 (see signal(7))`);
+  if (name === 'SIGKILL' || name === 'SIGSTOP') return fail(entry, entry.key, `${name} cannot be caught: it would not reload or stop the program gracefully; the emperor kills a jail that does not stop by itself`);
+  return name;
 }
 
 function compileBool(entry: ConfigEntry | undefined, fallback: boolean, fail: Fail): boolean {

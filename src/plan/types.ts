@@ -127,6 +127,11 @@ export interface LaunchPlan {
   /** The jail's cgroup, placed at creation; absent: the launcher's own (no cgroup). */
   readonly cgroup?: CgroupFds;
   readonly seccomp: SeccompPolicy;
+  /** For the emperor, not the executor: the signal a touch sends a program that does not
+   *  speak the protocol instead of a restart (`reload-signal`), and the one that stops it
+   *  (`stop-signal`, default SIGTERM). */
+  readonly reloadSignal?: NodeJS.Signals;
+  readonly stopSignal?: NodeJS.Signals;
 }
 
 /** A plan without cgroup limits. */

@@ -166,10 +166,10 @@ export function pidsWith(marker: string): number[] {
   return out;
 }
 
-export async function waitUntil(ok: () => boolean, what: string, timeoutMs = 10000): Promise<void> {
+export async function waitUntil(ok: () => boolean | Promise<boolean>, what: string, timeoutMs = 10000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    if (ok()) return;
+    if (await ok()) return;
     await sleep(25);
   }
   throw new Error(`timed out waiting for ${what}`);

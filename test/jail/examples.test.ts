@@ -153,7 +153,10 @@ test('forkserver/: the fork-server docs\' example: one and two adopted from perl
     for (const v of ADOPTED) {
       const top = Number(new RegExp(`${v.name.replace('.', '\\.')}: running \\(pid (\\d+), uid ${v.uid}\\)`).exec(log)?.[1]);
       assert.ok(top > 0, `${v.name} running as ${v.uid}\n${log}`);
-      assert.is(processesWith(`emperor://${v.name}`).filter((p) => p.uid === v.uid && readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes('(worker)')).length, v.workers, `${v.name}: ${v.workers} workers as uid ${v.uid}`);
+      // The first worker answers while the master may still be forking the others.
+      const workers = (): number => processesWith(`emperor://${v.name}`).filter((p) => p.uid === v.uid && readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes('(worker)')).length;
+      await waitUntil(() => workers() >= v.workers, `${v.name}: ${v.workers} workers as uid ${v.uid}`);
+      assert.is(workers(), v.workers, `${v.name}: ${v.workers} workers as uid ${v.uid}`);
       assert.is(Number(/^PPid:\t(\d+)/m.exec(readFileSync(`/proc/${top}/status`, 'utf8'))![1]), emperor.pid, `${v.name}: its jail's top process is the emperor's child`);
       assert.not.equal(readlinkSync(`/proc/${top}/ns/pid`), readlinkSync('/proc/self/ns/pid'), `${v.name}: a pid namespace of its own`);
       assert.match(readFileSync(`/proc/${top}/cgroup`, 'utf8'), /jailctl-\d+\/vassals\/(one|two)\.ini/, `${v.name}: a cgroup of its own`);

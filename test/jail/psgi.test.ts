@@ -299,6 +299,34 @@ test('a touched base: the emperor stops it (status 0) and starts a new one, whic
 
 // The test plays the emperor (a child subreaper, the base's parent) and speaks the wire
 // format itself: the V path of jail_fork_server_serve, end to end, without src/emperor.
+test('EOF on its emperor pipe: a base leaves at once (POSIX::read says "0 but true" there), it does not spin', async () => {
+  app('base.psgi');
+  const sock = join(fx.dir.dir, 'fork', 'base.sock');
+  const [emperorEnd, baseEmperor] = binding.socketPair();
+  const [configEnd, baseConfig] = binding.socketPair();
+  writeSync(configEnd, configPacket(`[uwsgi]\nearly-psgi = ${join(fx.dir.dir, 'base.psgi')}\nfork-server = ${sock}\n`));
+  const base = spawn('/usr/bin/perl', [PSGI_HOST], {
+    stdio: ['ignore', 'pipe', 'pipe', baseEmperor, baseConfig],
+    env: { PATH: '/usr/bin:/bin', JAIL_EMPEROR_FD: '3', JAIL_EMPEROR_FD_CONFIG: '4', JAIL_EXEC_LIB: jailexecLibrary() },
+  });
+  let log = '';
+  base.stdout!.on('data', (c: Buffer) => (log += c.toString()));
+  base.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  const exit = new Promise<number | null>((r) => base.on('exit', (code) => r(code)));
+  closeSync(baseEmperor);
+  closeSync(baseConfig);
+  try {
+    assert.equal(await readBytes(emperorEnd, 2, 15000), [1, 5], `the base: ready, accepting\n${log}`);
+    closeSync(emperorEnd);
+    const code = await Promise.race([exit, sleep(5000).then(() => 'still running')]);
+    assert.is(code, 0, `the base left: ${log}`);
+    assert.match(log, /fork server: the emperor is gone \(EOF on the emperor pipe\); leaving/);
+  } finally {
+    if (base.exitCode === null) base.kill('SIGKILL');
+    closeSync(configEnd);
+  }
+});
+
 test('direct adoption: the adopted vassal serves the app the base loaded, as nobody, on fd 0; the base reloads without it', async () => {
   app('base.psgi');
   const sock = join(fx.dir.dir, 'fork', 'base.sock');
@@ -310,6 +338,7 @@ test('direct adoption: the adopted vassal serves the app the base loaded, as nob
     return p;
   };
   let log = '';
+  let started: ReturnType<typeof spawn> | undefined;
   try {
     const [emperorEnd, baseEmperor] = pair();
     const [configEnd, baseConfig] = pair();
@@ -318,6 +347,7 @@ test('direct adoption: the adopted vassal serves the app the base loaded, as nob
       stdio: ['ignore', 'pipe', 'pipe', baseEmperor, baseConfig],
       env: { PATH: '/usr/bin:/bin', JAIL_EMPEROR_FD: '3', JAIL_EMPEROR_FD_CONFIG: '4', JAIL_EXEC_LIB: jailexecLibrary() },
     });
+    started = base;
     base.stdout!.on('data', (c: Buffer) => (log += c.toString()));
     base.stderr!.on('data', (c: Buffer) => (log += c.toString()));
     const baseExit = new Promise<number | null>((r) => base.on('exit', (code) => r(code)));
@@ -334,7 +364,7 @@ test('direct adoption: the adopted vassal serves the app the base loaded, as nob
     // Slots: 0 emperor pipe, 1 config pipe, 2 the on-demand (listening) socket, 3 its log.
     // With pid and mount namespaces and a fresh /proc, as the emperor gives every vassal.
     const plan = keyvals([
-      ['ns', 'mount'], ['ns', 'pid'], ['proc', '1'],
+      ['ns', 'mount'], ['ns', 'pid'], ['mount', 'proc'], ['mount-dst', '/proc'],
       ['uid', '65534'], ['gid', '65534'], ['no-new-privs', '1'],
       ['path', '/usr/bin/perl'], ...argv.map((a) => ['argv', a] as const),
       ['env', 'PATH=/usr/bin:/bin'], ['env', 'JAIL_EMPEROR_FD=3'], ['env', 'JAIL_EMPEROR_FD_CONFIG=4'], ['env', 'JAIL_VASSAL=adopted.ini'],
@@ -405,6 +435,7 @@ test('direct adoption: the adopted vassal serves the app the base loaded, as nob
   } finally {
     binding.setChildSubreaper(false);
     for (const fd of own) closeSync(fd);
+    if (started?.exitCode === null) started.kill('SIGKILL'); // a failed assertion leaves no base behind
   }
 });
 

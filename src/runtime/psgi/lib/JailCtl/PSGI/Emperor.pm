@@ -51,7 +51,7 @@ sub read_emperor {
     my $buf = '';
     my $n = POSIX::read($fd, $buf, 64);
     return '' if !defined $n && ($!{EINTR} || $!{EAGAIN});
-    return undef if !$n;
+    return undef if !defined $n || $n == 0;    # at EOF POSIX::read says "0 but true"
     return $buf;
 }
 
