@@ -144,7 +144,39 @@ static Napi::Value ConnectUnix(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, fd);
 }
 
+// sendDatagram(path, data): one datagram to the AF_UNIX datagram socket at path (a leading
+// `@` is the abstract namespace), as systemd's sd_notify() does for NOTIFY_SOCKET. Never
+// blocks; throws an ErrnoError with syscall 'sendto'.
+static Napi::Value SendDatagram(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBuffer())
+    throw Napi::TypeError::New(env, "sendDatagram(path: string, data: Buffer)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  struct sockaddr_un sa = {};
+  sa.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(sa.sun_path) || path.find('\0') != std::string::npos)
+    throw ErrnoError(env, path.empty() ? EINVAL : ENAMETOOLONG, "sendto");
+  memcpy(sa.sun_path, path.data(), path.size());
+  if (path[0] == '@')
+    sa.sun_path[0] = '\0';
+  socklen_t len = static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + path.size() + (path[0] == '@' ? 0 : 1));
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    throw ErrnoError(env, errno, "socket");
+  ssize_t n;
+  do
+    n = sendto(fd, data.Data(), data.Length(), MSG_NOSIGNAL, reinterpret_cast<struct sockaddr *>(&sa), len);
+  while (n < 0 && errno == EINTR);
+  int err = errno;
+  close(fd);
+  if (n < 0)
+    throw ErrnoError(env, err, "sendto");
+  return env.Undefined();
+}
+
 void InitListen(Napi::Env env, Napi::Object exports) {
+  exports.Set("sendDatagram", Napi::Function::New<SendDatagram>(env, "sendDatagram"));
   exports.Set("connectUnix", Napi::Function::New<ConnectUnix>(env, "connectUnix"));
   exports.Set("listenSocket", Napi::Function::New<ListenSocket>(env, "listenSocket"));
   exports.Set("isListeningSocket", Napi::Function::New<IsListeningSocket>(env, "isListeningSocket"));

@@ -36,6 +36,8 @@ const ORPHAN_PASS_MS = 1000;
 
 export interface EmperorIo {
   log(line: string): void;
+  /** systemd's notification protocol (sd-notify.ts), when a supervisor asked for it. */
+  notify?(fields: Readonly<Record<string, string | number>>): void;
 }
 
 export class Emperor {
@@ -197,6 +199,8 @@ export class Emperor {
       });
       if (found === 0) this.log(`${m.spec}: no vassal config there yet (.ini, .yml, .yaml, .json); watching for one`);
     }
+    // The first scan has run: a Type=notify unit is started (what it found is being started).
+    this.io.notify?.({ READY: 1, STATUS: `watching ${this.monitors.map((m) => m.spec).join(', ')}`, MAINPID: process.pid });
     return done;
   }
 
@@ -205,6 +209,7 @@ export class Emperor {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       this.log(`${reason}: stopping ${this.vassals.size} vassal(s)`);
+      this.io.notify?.({ STOPPING: 1, STATUS: `${reason}: stopping ${this.vassals.size} vassal(s)` });
       for (const m of this.monitors) m.close();
       const all = [...this.vassals.values()];
       const mercy = setTimeout(() => {

@@ -61,6 +61,8 @@ export interface NativeBinding {
    */
   recvFds(socket: number, maxBytes: number, maxFds: number): { data: Buffer; fds: number[] };
   socketPair(): [number, number];
+  /** One datagram to the AF_UNIX datagram socket at path (`@name`: abstract), never blocking. */
+  sendDatagram(path: string, data: Buffer): void;
   /** A close-on-exec pipe: [read end, write end]. */
   pipe(): [number, number];
   pidfdOpen(pid: number): number;

@@ -6,6 +6,7 @@ import { readUserDb } from '../../config/users';
 import { compilePlan } from '../../plan/compile';
 import { readVassalConfig } from '../../config/load';
 import { isJailError } from '../../errors';
+import { SdNotify } from '../../emperor/sd-notify';
 import { Emperor } from '../../emperor/emperor';
 import { MonitorSpecError } from '../../monitors';
 import {
@@ -92,7 +93,12 @@ export async function runEmperor(input: EmperorCliInput, io: EmperorCliIo): Prom
     return EXIT_SETUP;
   }
   try {
-    const emperor = new Emperor(options, { log: (line) => io.error(line) }, baseEnvironment());
+    const sd = SdNotify.fromEnvironment();
+    const notify = (fields: Readonly<Record<string, string | number>>): void => {
+      const failed = sd.send(fields);
+      if (failed) io.error(`jailctl: warning: ${failed}`);
+    };
+    const emperor = new Emperor(options, { log: (line) => io.error(line), ...(sd.enabled ? { notify } : {}) }, baseEnvironment());
     return await emperor.run();
   } catch (err: unknown) {
     if (err instanceof MonitorSpecError || err instanceof EmperorOptionError || (err as NodeJS.ErrnoException).code !== undefined) {
