@@ -44,6 +44,7 @@ export const VASSAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'cgroup-opt', kind: 'list', help: 'KEY=VALUE written to the interface file KEY of the jail\'s cgroup, e.g. memory.swap.max=0 (repeatable)' },
   { name: 'seccomp', kind: 'single', help: '`default` (every jail: no user namespaces, keyctl, bpf, io_uring, TIOCSTI…), `none`, or a FILE of `deny NAME` / `allow NAME` lines' },
   { name: 'chdir', kind: 'single', help: 'working directory inside the jail' },
+  { name: 'bind-socket', kind: 'list', help: 'ADDR (host:port, :port or an absolute path): the emperor binds it before the jail starts and passes it listening as fd 5, 6, … (JAIL_LISTEN_FDS); nginx takes it with env = NGINX=5; (a uWSGI vassal\'s own socket lines are bound so without asking)' },
   { name: 'reload-signal', kind: 'single', help: 'for a program that does not speak the emperor protocol: a touch of the file sends it this signal (e.g. SIGHUP, nginx\'s graceful reload) instead of restarting the jail; a changed jail config still restarts it' },
   { name: 'stop-signal', kind: 'single', help: 'for a program that does not speak the emperor protocol: the signal that stops it (default SIGTERM; e.g. SIGQUIT, nginx\'s graceful stop); the whole jail is killed emperor-curse-tolerance seconds later' },
   { name: 'env', kind: 'list', help: 'KEY=VALUE added to the environment' },

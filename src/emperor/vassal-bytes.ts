@@ -35,7 +35,12 @@ export function onVassalByte(host: ByteHost, byte: number, now = Date.now()): vo
       host.pushConfig();
       return;
     case FROM_VASSAL.ACCEPTING:
-      // uWSGI 2.0 sends 5, not 1, after a graceful reload.
+      // uWSGI 2.0 sends 5, not 1, after a graceful reload (and at a start with inherited
+      // sockets, bound-sockets.ts): accepting requests is being ready.
+      if (!host.flags.ready) {
+        host.flags.ready = true;
+        host.times.lastReady = now;
+      }
       host.flags.accepting = true;
       host.times.lastAccepting = now;
       host.accepting();

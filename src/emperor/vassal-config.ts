@@ -5,6 +5,7 @@ import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { environmentLayer, expandConfig, vassalSetLayer, type ConfigLayer } from '../config/expand';
 import { excerpt, MAX_WARNINGS } from '../config/limits';
 import { readSideFile, readVassalConfig } from '../config/load';
+import { bindOne, checkTenantSockets, socketsToBind } from './bound-sockets';
 import { findOption, isJailOption } from '../config/options';
 import { appServerCommand } from '../runtime/node/command';
 import { jailexecLibrary, psgiHostCommand } from '../runtime/psgi/command';
@@ -40,6 +41,8 @@ export interface VassalBuildContext {
   readonly privileges: EmperorPrivileges;
   /** The on-demand socket the emperor holds: the vassal gets it as fd 0. */
   readonly onDemand?: { readonly fd: number; readonly address: string };
+  /** Binds and listens on an address, for the jail (bound-sockets.ts); absent in a dry build. */
+  readonly bindSocket?: (address: string) => number;
 }
 
 export interface VassalBuild {
@@ -179,6 +182,18 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
   const command = patched ? undefined : ownProgram ?? (ctx.options.binaryPath !== undefined ? [ctx.options.binaryPath] : undefined);
   if (!patched && psgi) extraEnv.JAIL_EXEC_LIB = jailexecLibrary();
   const readsConfigPipe = command !== undefined;
+  // Sockets bound by the emperor, at fd 5 on (a uWSGI vassal's own socket lines included).
+  const program = command?.[0] ?? entries.filter((e) => /binary-patch/.test(e.key)).at(-1)?.value.trim().split(/\s+/)[0] ?? '';
+  const uwsgi = /(^|\/)uwsgi[^/]*$/.test(program);
+  // Not for a base or an adopted vassal: those hold their sockets as the fork server does.
+  const bound = fork ? [] : socketsToBind(entries, uwsgi);
+  if (tenant) checkTenantSockets(raw.file, bound, ctx.options);
+  const chmod = entries.filter((e) => e.key === 'chmod-socket').at(-1)?.value;
+  for (const s of bound) fds.push({ src: ctx.bindSocket ? bindOne(ctx.bindSocket, s, raw.file, chmod) : -1, dst: s.fd });
+  if (bound.length > 0) {
+    extraEnv.JAIL_LISTEN_FDS = bound.map((s) => s.fd).join(' ');
+    if (uwsgi) extraEnv.UWSGI_RELOADS = '1'; // uWSGI looks for inherited sockets then
+  }
   if (readsConfigPipe && ctx.configFd !== undefined) {
     fds.push({ src: ctx.configFd, dst: CONFIG_FD });
     extraEnv.UWSGI_EMPEROR_FD_CONFIG = String(CONFIG_FD);

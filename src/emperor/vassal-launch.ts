@@ -56,7 +56,7 @@ export interface PreparedJail {
   /** Our ends (what the vassal keeps once its jail runs). */
   readonly fds: VassalFds & { readonly config: number };
   /** The jail's ends, in the plan: closed by the caller once the jail has them. */
-  readonly theirs: { readonly emperor: number; readonly config: number; readonly stdout: number; readonly stderr: number };
+  readonly theirs: { readonly emperor: number; readonly config: number; readonly stdout: number; readonly stderr: number; readonly bound: readonly number[] };
   /** Closes every fd (the start failed). */
   closeAll(): void;
 }
@@ -72,6 +72,13 @@ export function prepareJail(source: VassalSource, env: BuildEnv, held: HeldSocke
   const [outOurs, outTheirs] = binding.pipe();
   const [errOurs, errTheirs] = binding.pipe();
   const everything = [ours, theirs, configOurs, configTheirs, outOurs, outTheirs, errOurs, errTheirs];
+  // Sockets the emperor binds for the jail (bound-sockets.ts): its copies close after the launch.
+  const bound: number[] = [];
+  const bindSocket = (address: string): number => {
+    const fd = binding.listenSocket(address);
+    bound.push(fd);
+    return fd;
+  };
   try {
     // Our ends never block the emperor: a vassal that asks for its config again and again
     // without reading it fills its own pipe, and only its own config is then cut short.
@@ -85,15 +92,16 @@ export function prepareJail(source: VassalSource, env: BuildEnv, held: HeldSocke
       configFd: configTheirs,
       stdio: { out: outTheirs, err: errTheirs },
       ...(held ? { onDemand: held } : {}),
+      bindSocket,
     });
     return {
       build,
       fds: { emperor: ours, config: configOurs, stdout: outOurs, stderr: errOurs },
-      theirs: { emperor: theirs, config: configTheirs, stdout: outTheirs, stderr: errTheirs },
-      closeAll: () => closeAll(everything),
+      theirs: { emperor: theirs, config: configTheirs, stdout: outTheirs, stderr: errTheirs, bound },
+      closeAll: () => closeAll([...everything, ...bound]),
     };
   } catch (err: unknown) {
-    closeAll(everything);
+    closeAll([...everything, ...bound]);
     if (!isJailError(err)) throw err;
     return { kind: 'config-error', error: err };
   }
@@ -142,7 +150,7 @@ export function discard(launch: VassalLaunch): void {
 // The jail has its ends: ours are what the vassal keeps.
 export function launched(prepared: PreparedJail, jail: Jail): VassalLaunch {
   const { build, fds, theirs } = prepared;
-  closeAll([theirs.emperor, theirs.config, theirs.stdout, theirs.stderr]);
+  closeAll([theirs.emperor, theirs.config, theirs.stdout, theirs.stderr, ...theirs.bound]);
   if (build.configText === undefined) closeAll([fds.config]);
   return { kind: 'launched', build, jail, fds: { ...fds, config: build.configText === undefined ? undefined : fds.config } };
 }

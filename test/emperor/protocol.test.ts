@@ -1,6 +1,8 @@
 // The emperor protocol and the stats server, with vassals that speak it: a shell vassal
 // that reads its pipe, and an unmodified uWSGI 2.0 (Debian's, with the PSGI plugin).
-import { existsSync, renameSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, renameSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -131,6 +133,76 @@ test('an unmodified uWSGI vassal: spawned, accepting, loyal, reloads on byte 1, 
   rmSync(file);
   await emperor.waitForVassal('psgi.ini', (x) => x === undefined, 'gone');
   assert.equal(pidsWith('uwsgi'), [], 'no uWSGI process left');
+});
+
+// A port below 1024 that nothing listens on (we are root: we may bind it).
+async function freeLowPort(): Promise<number> {
+  for (let port = 700 + Math.floor(Math.random() * 200); port < 1000; port++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+  throw new Error('no free port below 1024');
+}
+
+// GET / over a UNIX socket.
+function unixGet(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: path, path: '/', agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('a uWSGI vassal as nobody on a port below 1024 and a socket in a root-only directory: the emperor binds them, uWSGI takes them', async () => {
+  const port = await freeLowPort();
+  const dir = mkdtempSync('/run/jailctl-uwsgi-sock-');
+  chmodSync(dir, 0o700);
+  try {
+    fx.dir.write('hello.psgi', 'my $app = sub { return [200, ["Content-Type" => "text/plain"], ["hello from psgi\\n"]]; };\n');
+    fx.dir.write('low.ini', [
+      '[uwsgi]', 'plugins = psgi', `psgi = ${join(fx.dir.dir, 'hello.psgi')}`,
+      `http-socket = 127.0.0.1:${port}`, `http-socket = ${dir}/app.sock`, 'chmod-socket = 660',
+      'master = true', 'processes = 1', 'uid = nobody', '',
+    ].join('\n'));
+    const emperor = fx.start(['--emperor', fx.dir.dir, '--binary-path', '/usr/bin/uwsgi']);
+    await emperor.waitForVassal('low.ini', (x) => !!x && x.accepting === 1, `accepting\n${emperor.log()}`);
+    assert.match(await httpGet(port), /^hello from psgi/, 'on the low port');
+    assert.match(await unixGet(join(dir, 'app.sock')), /^hello from psgi/, 'on the socket in the root-only directory');
+    assert.is(statSync(join(dir, 'app.sock')).mode & 0o777, 0o660, 'chmod-socket applied');
+    assert.match(emperor.log(), /\[low\.ini\] uwsgi socket 0 inherited INET address 127\.0\.0\.1:\d+ fd 5/);
+    assert.not.match(emperor.log(), /Permission denied/);
+    rmSync(join(fx.dir.dir, 'low.ini'));
+    await emperor.waitForVassal('low.ini', (x) => x === undefined, 'gone');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bind-socket: any program gets the socket the emperor bound, listening, at fd 5 (JAIL_LISTEN_FDS)', async () => {
+  const port = await freePort();
+  const script = fx.dir.write('serve.pl', [
+    '$| = 1;',
+    'open(my $l, "+<&=5") or die "fd 5: $!";',
+    'print "fds=$ENV{JAIL_LISTEN_FDS}\\n";',
+    'while (1) { accept(my $c, $l) or die "accept: $!"; print $c "HTTP/1.0 200 OK\\r\\n\\r\\nfrom fd 5\\n"; close $c }', '',
+  ].join('\n'));
+  fx.dir.write('bound.ini', ini('unshare = fs,pid,net', 'uid = nobody', `bind-socket = 127.0.0.1:${port}`, `unprivileged-binary-patch-arg = perl ${script}`));
+  const emperor = fx.start(['--emperor', fx.dir.dir]);
+  await emperor.waitForLog(/\[bound\.ini\] fds=5$/m);
+  let body = '';
+  for (let i = 0; i < 50 && body === ''; i++) {
+    body = await httpGet(port).catch(() => '');
+    if (body === '') await sleep(100);
+  }
+  assert.is(body, 'from fd 5\n', 'served from an empty network namespace, through the socket the emperor bound');
 });
 
 test.run();

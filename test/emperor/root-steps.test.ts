@@ -162,12 +162,12 @@ test('emperor-logs-dir none: vassals get pipes (and /dev/null), never the empero
   const emperors = [0, 1, 2].map((n) => readlinkSync(`/proc/${e.child.pid}/fd/${n}`));
   assert.is(fd(0), '/dev/null');
   for (const n of [1, 2]) {
-    assert.match(fd(n), /^socket:\[\d+\]$/, `fd ${n} is a pipe of the emperor's: ${fd(n)}`);
+    assert.match(fd(n), /^pipe:\[\d+\]$/, `fd ${n} is a pipe of the emperor's: ${fd(n)}`);
     assert.not.ok(emperors.includes(fd(n)), `fd ${n} is not the emperor's own ${emperors.join(', ')}`);
   }
   const logs = jailctl(['logs', '--socket', e.controlPath, 'web', '-n', '3']);
   assert.is(logs.status, 0, logs.stderr);
-  assert.match(logs.stdout, /fd1=socket:/);
+  assert.match(logs.stdout, /fd1=pipe:/);
 });
 
 test('enter through the emperor: input is delivered in full before end of input, however slowly the command reads', async () => {
