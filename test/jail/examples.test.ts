@@ -179,6 +179,33 @@ test('forkserver/: the fork-server docs\' example: one and two adopted from perl
   assert.equal(processesWith('jailctl-psgi'), [], 'nothing left running');
 });
 
+test('nginx-netns/: nginx in an empty network namespace serves through the socket the emperor bound (NGINX=5;)', async () => {
+  const dir = mkdtempSync('/tmp/jailctl-nginx-netns-');
+  const emperor = jailctlAsync(['emperor', '--emperor', join(JAILS, 'nginx-netns', 'vassals'), '--emperor-control-socket', join(dir, 'control.sock'), '--emperor-logs-dir', 'none', '--emperor-stats', join(dir, 'stats.sock')]);
+  let log = '';
+  emperor.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  emperor.stdout!.on('data', (c: Buffer) => (log += c.toString()));
+  const exited = new Promise<number | null>((resolve) => emperor.on('exit', (code) => resolve(code)));
+  try {
+    let body = '';
+    for (let i = 0; i < 100 && body === ''; i++) {
+      body = await fetch('http://127.0.0.1:8081/').then((r) => r.text(), () => '');
+      if (body === '') await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.is(body, 'hello from nginx in an empty network namespace\n', log);
+    const master = pidsWith('nginx: master process nginx -p ./ -c nginx.conf')[0]!;
+    assert.ok(master > 0, log);
+    assert.is.not(readlinkSync(`/proc/${master}/ns/net`), readlinkSync('/proc/self/ns/net'), 'nginx has a network namespace of its own');
+    assert.not.match(readFileSync(`/proc/${master}/net/dev`, 'utf8'), /eth|ens|enp/, 'with no interface but lo');
+  } finally {
+    emperor.kill('SIGTERM');
+  }
+  assert.is(await exited, 0, log);
+  assert.match(log, /signal 3 \(SIGQUIT\) received/, 'stopped by its stop-signal');
+  assert.equal(pidsWith('nginx -p ./ -c nginx.conf'), [], 'no nginx left');
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test('the README\'s main command: the emperor runs every example at once, and SIGTERM ends them all', async () => {
   const emperor: ChildProcess = jailctlAsync(['emperor', '--emperor', 'jails/']);
   let log = '';
