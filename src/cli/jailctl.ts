@@ -26,6 +26,7 @@ export function buildProgram(): Command {
     .description('run one vassal file as a jail in the foreground')
     .argument('<file>', 'vassal config: .ini ([jail] or [uwsgi] section), .yml/.yaml or .json')
     .addOption(new Option('--print-plan', 'print the compiled launch plan as JSON and exit'))
+    .addOption(new Option('--binary-path <path>', 'the program of a file with no binary patch and no app, run as PATH --ini FILE (e.g. /usr/bin/uwsgi for a [uwsgi] file), as the emperor\'s --binary-path'))
     .addHelpText('after', `
 Example:
   # jails/hello.ini
@@ -50,8 +51,8 @@ Signals (TERM, INT, HUP, QUIT, USR1, USR2, WINCH) are forwarded to the vassal.
 Exit status: the vassal's own (128+N when killed by signal N); 125 when the jail
 could not be set up (bad config, or a stage failed: the message names it); 126 when
 the program cannot be executed; 127 when it does not exist.`)
-    .action(async (file: string, opts: { printPlan?: boolean }) => {
-      const code = await runVassal(file, { printPlan: opts.printPlan === true }, {
+    .action(async (file: string, opts: { printPlan?: boolean; binaryPath?: string }) => {
+      const code = await runVassal(file, { printPlan: opts.printPlan === true, ...(opts.binaryPath ? { binaryPath: opts.binaryPath } : {}) }, {
         error: (line) => process.stderr.write(`${line}\n`),
         out: (line) => process.stdout.write(`${line}\n`),
       });

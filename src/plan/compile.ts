@@ -381,6 +381,9 @@ function compileProgram(raw: RawVassalConfig, entries: Entries, fail: Fail, fall
   const given = PATCH_OPTIONS.filter((name) => entries.last(name));
   if (given.length === 0 && fallback)
     return Object.freeze({ option: 'binary-path', privileged: false, path: fallback.path, argv: Object.freeze([...fallback.argv]) });
+  if (given.length === 0 && raw.section === 'uwsgi')
+    fail(undefined, 'binary-path',
+      'this is a [uwsgi] file, for uWSGI to run: give the program, as the uWSGI Emperor does (jailctl run --binary-path /usr/bin/uwsgi FILE, or the emperor\'s --binary-path /usr/bin/uwsgi), or set unprivileged-binary-patch-arg = PROGRAM ARGS… to run something else');
   if (given.length === 0)
     fail(undefined, 'unprivileged-binary-patch-arg',
       'nothing to run: set unprivileged-binary-patch-arg = PROGRAM ARGS… (or privileged-binary-patch-arg to start it as root; under the emperor, binary-path)');

@@ -1,6 +1,6 @@
 // A jail's life as `jailctl run` sees it: exit statuses, forwarded signals, orphans reaped,
 // and nothing left behind when jailctl itself is killed.
-import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -74,6 +74,23 @@ test('the vassal exit status is jailctl run exit status', () => {
   try {
     assert.is(jailctl(['run', dir.write('a.ini', ini('unshare = pid,fs', 'unprivileged-binary-patch-arg = sh -c "exit 7"'))]).status, 7);
     assert.is(jailctl(['run', dir.write('b.ini', ini('unshare = fs', 'unprivileged-binary-patch-arg = sh -c "exit 9"'))]).status, 9);
+  } finally {
+    dir.remove();
+  }
+});
+
+test('a [uwsgi] file: without a program it says to give one; with --binary-path /usr/bin/uwsgi, uWSGI runs it', async () => {
+  const dir = vassalDir();
+  try {
+    chmodSync(dir.dir, 0o755); // uWSGI reads the file itself, as nobody
+    const file = dir.write('u.ini', ['[uwsgi]', 'plugins = psgi', 'master = true', 'unshare = fs,pid', 'uid = nobody', ''].join('\n'));
+    const bare = jailctl(['run', file]);
+    assert.is(bare.status, 125);
+    assert.match(bare.stderr, /u\.ini: binary-path: this is a \[uwsgi\] file, for uWSGI to run: give the program.*jailctl run --binary-path \/usr\/bin\/uwsgi FILE/);
+    // --version: uWSGI runs, with the file, inside the jail, and exits.
+    const version = jailctl(['run', '--binary-path', '/usr/bin/uwsgi', dir.write('v.ini', ['[uwsgi]', 'version = true', 'unshare = fs,pid', 'uid = nobody', ''].join('\n'))]);
+    assert.is(version.status, 0, version.stderr);
+    assert.match(version.stdout, /^2\.0\.\d+/m, 'uWSGI printed its version');
   } finally {
     dir.remove();
   }

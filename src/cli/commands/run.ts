@@ -22,6 +22,8 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 
 export interface RunOptions {
   readonly printPlan?: boolean;
+  /** The program of a file without a binary patch or an app (uWSGI: `--ini FILE`). */
+  readonly binaryPath?: string;
 }
 
 /** Where run's messages go; a test can collect them. */
@@ -47,7 +49,7 @@ function exitCodeOf(err: LaunchError): number {
 }
 
 // Loads and compiles FILE; on bad input prints one line naming the file and line.
-export function loadPlan(file: string, io: RunIo, cgroups?: CgroupTree, cgroupTrouble?: string): LaunchPlan | undefined {
+export function loadPlan(file: string, io: RunIo, cgroups?: CgroupTree, cgroupTrouble?: string, binaryPath?: string): LaunchPlan | undefined {
   try {
     // Read as the emperor reads it (magic variables, placeholders, $(ENV)), so a vassal
     // behaves the same under `run` and under the emperor.
@@ -60,7 +62,8 @@ export function loadPlan(file: string, io: RunIo, cgroups?: CgroupTree, cgroupTr
       users: readUserDb(),
       baseEnv: baseEnvironment(),
       placeholders: expanded.referenced,
-      ...(app ? { defaultProgram: { path: server[0]!, argv: server } } : {}),
+      ...(app ? { defaultProgram: { path: server[0]!, argv: server } } : binaryPath ? { defaultProgram: { path: binaryPath, argv: [binaryPath, '--ini', raw.file] } } : {}),
+      ...(binaryPath && !app ? { foreignOptions: true } : {}),
       readFile: readSideFile,
     });
     const contained = checkLimits(compiled.plan, cgroups, `jailctl run has no cgroup for the jail here${cgroupTrouble ? ` (${cgroupTrouble})` : ''}, so no limits`);
@@ -139,7 +142,7 @@ export async function runVassal(file: string, options: RunOptions, io: RunIo): P
 }
 
 async function runIn(file: string, options: RunOptions, io: RunIo, tree: CgroupTree | undefined, trouble: string | undefined): Promise<number> {
-  const plan = loadPlan(file, io, tree, trouble);
+  const plan = loadPlan(file, io, tree, trouble, options.binaryPath);
   if (!plan) return EXIT_SETUP;
   if (options.printPlan) {
     io.out(JSON.stringify(plan, null, 2));

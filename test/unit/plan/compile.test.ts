@@ -87,6 +87,12 @@ compile('hostname needs a uts namespace and a valid name', () => {
     'is not a valid hostname');
 });
 
+compile('a [uwsgi] file without a program says to give one, naming --binary-path', () => {
+  const err = planError(() => compilePlan({ ...raw('plugins = psgi'), section: 'uwsgi' }, { users, baseEnv }));
+  assert.match(err.message, /binary-path: this is a \[uwsgi\] file, for uWSGI to run: give the program, as the uWSGI Emperor does \(jailctl run --binary-path \/usr\/bin\/uwsgi FILE/);
+  assert.match(planError(() => compilePlan(raw('plugins = psgi'), { users, baseEnv })).message, /nothing to run: set unprivileged-binary-patch-arg/, 'a [jail] file: the usual message');
+});
+
 compile('tmp = private mounts a fresh /tmp, only in a mount namespace', () => {
   const run = 'unprivileged-binary-patch-arg = true';
   const { plan } = compilePlan(raw('unshare = fs', 'tmp = private', run), { users, baseEnv });
