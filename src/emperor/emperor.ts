@@ -19,6 +19,7 @@ import { reapOrphans } from './orphans';
 import { checkStatsExposure, parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
 import { LaunchQueue } from './launch-queue';
+import { WorkingDir } from './working-dir';
 import { ForkBases } from './fork-bases';
 import { requestReload, requestStart, requestStop, requestUnblacklist } from './vassal-commands';
 import { cgroupSegments, type CgroupSubtree } from './vassal-launch';
@@ -60,6 +61,7 @@ export class Emperor {
   /** Children seen as zombies at the last orphan pass (orphans.ts). */
   private readonly zombies = new Set<number>();
   private reaper: NodeJS.Timeout | undefined;
+  private workingDir: WorkingDir | undefined;
   private stopping: Promise<number> | undefined;
   private finished: ((code: number) => void) | undefined;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
@@ -111,14 +113,8 @@ export class Emperor {
     binding.setChildSubreaper(true);
     for (const spec of this.options.emperor)
       this.monitors.push(createMonitor(spec, { freq: this.options.freq, nofollow: this.options.nofollow, warn: (m) => this.log(m) }));
-    const firstDir = this.monitors.find((m): m is DirMonitor => m instanceof DirMonitor);
-    if (firstDir) {
-      try {
-        process.chdir(firstDir.dir);
-      } catch {
-        this.log(`cannot chdir to ${firstDir.dir}; staying in ${process.cwd()}`);
-      }
-    }
+    this.workingDir = new WorkingDir(this.monitors.find((m): m is DirMonitor => m instanceof DirMonitor)?.dir, (line) => this.log(line));
+    this.workingDir.enter();
     const creds = resolveEmperorCredentials(this.options, this.ctx.users());
     let wrotePidfile = false;
     try {
@@ -189,7 +185,10 @@ export class Emperor {
     }
     this.installSignals();
     this.keepAlive = setInterval(() => undefined, 1 << 30);
-    this.reaper = setInterval(() => this.reapOrphans(), ORPHAN_PASS_MS);
+    this.reaper = setInterval(() => {
+      this.reapOrphans();
+      this.workingDir?.check();
+    }, ORPHAN_PASS_MS);
     this.log(`watching ${this.monitors.map((m) => m.spec).join(', ')} (pid ${process.pid})`);
     for (const m of this.monitors) {
       let found = 0;
@@ -321,6 +320,7 @@ export class Emperor {
   }
 
   private drain(): void {
+    this.workingDir?.check(); // a recreated vassal directory: its new jails start in the new one
     for (const e of this.pending.splice(0, EVENTS_PER_TURN)) this.onEvent(e);
     if (this.pending.length > 0) setImmediate(() => this.drain());
   }

@@ -1,6 +1,6 @@
 // The emperor under churn: files added, touched, removed and put back faster than jails
 // start and stop. Whatever the order, at the end the emperor's table matches the directory.
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,6 +14,23 @@ requireRoot();
 
 const putBack = suite('a file put back while its jail is stopping');
 const fx = emperorFixture(putBack, 0o755);
+
+putBack('its vassal directory removed and made again: the emperor lives on, and a Node vassal without chdir starts in the new one', async () => {
+  const node = (tag: number): string => ini('unshare = fs,pid', 'uid = nobody', `unprivileged-binary-patch-arg = ${process.execPath} -e "console.log('cwd ${tag}', process.cwd()); setInterval(() => {}, 1000)"`);
+  fx.dir.write('first.ini', node(1));
+  const e = fx.start(['--emperor', fx.dir.dir, '--emperor-freq', '1']);
+  await e.waitForLog(/\[first\.ini\] cwd 1 \/tmp\/jailctl-test-/);
+  rmSync(fx.dir.dir, { recursive: true });
+  await e.waitForLog(/first\.ini: stopped|first\.ini: config removed/);
+  await e.waitForLog(/is gone: working in \/ until it is back/);
+  mkdirSync(fx.dir.dir);
+  chmodSync(fx.dir.dir, 0o755);
+  fx.dir.write('second.ini', node(2));
+  await e.waitForLog(/\[second\.ini\] cwd 2 \/tmp\/jailctl-test-/, 20_000);
+  assert.not.match(e.log(), /uv_cwd|ENOENT: no such file or directory, uv_cwd/);
+  await e.waitForLog(/second\.ini: running/);
+  assert.is(e.child.exitCode, null, 'the emperor lives on');
+});
 
 putBack('runs again once the old jail is down', async () => {
   // Ignores SIGTERM (its sleep inherits that): stopping lasts until the curse SIGKILL.
