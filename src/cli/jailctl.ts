@@ -7,7 +7,7 @@ import { runEmperor } from './commands/emperor';
 import { runEnter } from './commands/enter';
 import { runVassal, EXIT_SETUP } from './commands/run';
 
-const VERSION = '0.1.0';
+import { VERSION } from '../version';
 
 function optionTable(): string {
   const width = Math.max(...VASSAL_OPTIONS.map((o) => o.name.length));

@@ -27,7 +27,8 @@ import { removeCgroupTree } from '../jail/cgroup/files';
 import { CgroupTree, describeLayout, readLayout } from '../jail/cgroup';
 import { isJailError } from '../errors';
 
-export const EMPEROR_VERSION = '0.1.0';
+import { VERSION as EMPEROR_VERSION } from '../version';
+export { EMPEROR_VERSION };
 
 /** Monitor events handled per turn of the event loop (each may launch a jail, ~2 ms). */
 const EVENTS_PER_TURN = 16;
