@@ -1,6 +1,7 @@
 // Every example vassal in jails/ runs and does what its comment says, alone under
 // `jailctl run` and all together under `jailctl emperor` (the README's first command).
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -189,7 +190,7 @@ test('nginx-netns/: nginx in an empty network namespace serves through the socke
   try {
     let body = '';
     for (let i = 0; i < 100 && body === ''; i++) {
-      body = await fetch('http://127.0.0.1:8081/').then((r) => r.text(), () => '');
+      body = await fetch('http://127.0.0.1:8686/').then((r) => r.text(), () => '');
       if (body === '') await new Promise((r) => setTimeout(r, 50));
     }
     assert.is(body, 'hello from nginx in an empty network namespace\n', log);
@@ -204,6 +205,75 @@ test('nginx-netns/: nginx in an empty network namespace serves through the socke
   assert.match(log, /signal 3 \(SIGQUIT\) received/, 'stopped by its stop-signal');
   assert.equal(pidsWith('nginx -p ./ -c nginx.conf'), [], 'no nginx left');
   rmSync(dir, { recursive: true, force: true });
+});
+
+// `jailctl emperor --ini DIR/emperor.ini` with its control socket (and stats) in a test
+// directory; the log, and a stop that resolves with the exit code.
+function exampleEmperor(dir: string, ...extra: string[]): { log: () => string; stop: () => Promise<number | null> } {
+  const tmp = mkdtempSync('/tmp/jailctl-example-');
+  const child = jailctlAsync(['emperor', '--ini', join(JAILS, dir, 'emperor.ini'), '--emperor-control-socket', join(tmp, 'control.sock'), '--emperor-stats', join(tmp, 'stats.sock'), ...extra]);
+  let log = '';
+  child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  child.stdout!.on('data', (c: Buffer) => (log += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    log: () => log,
+    stop: async () => {
+      child.kill('SIGTERM');
+      const code = await exited;
+      rmSync(tmp, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+async function bodyOf(url: string, tries = 100): Promise<string> {
+  for (let i = 0; i < tries; i++) {
+    const body = await fetch(url).then((r) => r.text(), () => '');
+    if (body !== '') return body;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return '';
+}
+
+test('ondemand/: nothing runs until the first connection, which starts the Node app', async () => {
+  const e = exampleEmperor('ondemand');
+  try {
+    await waitUntil(() => /hello\.ini: on demand|hello\.ini: holding 127\.0\.0\.1:8484/.test(e.log()), `held on demand\n${e.log()}`);
+    assert.not.match(e.log(), /hello\.ini: running/, 'nothing started before a connection');
+    assert.match(await bodyOf('http://127.0.0.1:8484/'), /./, e.log());
+    assert.match(e.log(), /hello\.ini: a connection on 127\.0\.0\.1:8484; spawning/);
+  } finally {
+    assert.is(await e.stop(), 0);
+  }
+});
+
+test('tyrant/: alice\'s file runs as alice (its owner), with the emperor\'s ceilings', async () => {
+  const file = join(JAILS, 'tyrant', 'vassals', 'alice.ini');
+  chownSync(file, 1001, 1001);
+  const e = exampleEmperor('tyrant');
+  try {
+    await waitUntil(() => /alice runs as uid 1001, in a jail of her own/.test(e.log()), `alice's vassal\n${e.log()}`);
+    assert.match(e.log(), /1001\/alice\.ini: running \(pid \d+, uid 1001\)/);
+  } finally {
+    assert.is(await e.stop(), 0);
+    chownSync(file, 0, 0);
+  }
+});
+
+test('rootfs/: busybox httpd on a busybox root built by npm run rootfs, the site bound in read-only', async () => {
+  const work = mkdtempSync('/var/tmp/jailctl-example-root-');
+  chmodSync(work, 0o755);
+  const root = join(work, 'busybox');
+  const built = spawnSync('bash', [join(ROOT, 'rootfs', 'build'), root], { encoding: 'utf8' });
+  assert.is(built.status, 0, built.stderr);
+  const e = exampleEmperor('rootfs', '--vassal-set', `busybox_root=${root}`);
+  try {
+    assert.is(await bodyOf('http://127.0.0.1:8585/index.html'), 'hello from a jail on its own root\n', e.log());
+  } finally {
+    assert.is(await e.stop(), 0);
+    rmSync(work, { recursive: true, force: true });
+  }
 });
 
 test('the README\'s main command: the emperor runs every example at once, and SIGTERM ends them all', async () => {
