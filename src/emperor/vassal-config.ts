@@ -12,6 +12,8 @@ import { jailexecLibrary, psgiHostCommand } from '../runtime/psgi/command';
 import type { ConfigEntry, RawVassalConfig } from '../config/types';
 import type { UserDb } from '../config/users';
 import { compilePlan } from '../plan/compile';
+import { hasOwnRoot } from '../plan/mounts';
+import { jailRuntime } from '../runtime/binds';
 import type { FdMapping, LaunchPlan } from '../plan/types';
 import { checkLimits, type LimitCheck } from '../plan/limits';
 import type { VassalSource } from '../monitors/types';
@@ -136,6 +138,9 @@ function checkTenantBase(file: string, entries: readonly ConfigEntry[], attr: st
 /** The keys whose value is a file the program loads, relative to the vassal file. */
 const APP_FILES = ['app', 'psgi', 'early-psgi'];
 
+/** The options that make a vassal the PSGI host's, in the order an error names them. */
+const PSGI_OPTIONS = ['psgi', 'early-psgi'];
+
 /** How an unexpected failure while building a vassal starts its message. */
 export const INTERNAL_ERROR = 'internal error while reading this file';
 
@@ -178,9 +183,11 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
   const uwsgiFile = ctx.options.binaryPath !== undefined && fork === undefined && entries.some((e) => e.key === 'plugins' || e.key === 'plugin');
   const psgi = fork !== undefined || (!uwsgiFile && entries.some((e) => e.key === 'psgi' || e.key === 'early-psgi'));
   const stem = `emperor://${source.name.replace(extname(source.name), '')}.ini`;
-  const ownProgram = app ? appServerCommand() : psgi ? psgiHostCommand() : undefined;
-  const command = patched ? undefined : ownProgram ?? (ctx.options.binaryPath !== undefined ? [ctx.options.binaryPath] : undefined);
-  if (!patched && psgi) extraEnv.JAIL_EXEC_LIB = jailexecLibrary();
+  const ownProgram = patched ? undefined : app ? appServerCommand() : psgi ? psgiHostCommand() : undefined;
+  // On a root of its own, the jail gets jailctl's runtime bound in (runtime/binds.ts).
+  const runtime = ownProgram && jailRuntime(ownProgram, hasOwnRoot(entries), raw.file);
+  const command = patched ? undefined : runtime?.argv ?? (ctx.options.binaryPath !== undefined ? [ctx.options.binaryPath] : undefined);
+  if (runtime && psgi) extraEnv.JAIL_EXEC_LIB = runtime.inJail(jailexecLibrary());
   const readsConfigPipe = command !== undefined;
   // Sockets bound by the emperor, at fd 5 on (a uWSGI vassal's own socket lines included).
   const program = command?.[0] ?? entries.filter((e) => /binary-patch/.test(e.key)).at(-1)?.value.trim().split(/\s+/)[0] ?? '';
@@ -214,11 +221,12 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
       // A base runs in the host's namespaces (fork-rules.ts): none are added to it.
       extraNamespaces: fork?.kind === 'base' ? [] : [...ctx.options.useClone, ...(ctx.privileges.caps.has('sys_admin') ? ['pid' as const, 'mount' as const] : [])],
       ...(tenant ? { credentials: tenant, tenantFile: true } : {}),
-      ...(command ? { defaultProgram: { path: command[0]!, argv: [...command, '--ini', stem] } } : {}),
+      ...(command ? { defaultProgram: { path: command[0]!, argv: [...command, '--ini', stem], ...(ownProgram ? { option: app ? 'app' : PSGI_OPTIONS.find((k) => entries.some((e) => e.key === k)) ?? 'psgi' } : {}) } } : {}),
       fds,
       extraEnv,
       newSession: true,
       readFile: readSideFile,
+      ...(runtime && runtime.binds.length > 0 ? { runtimeBinds: runtime.binds } : {}),
       capCeiling: [...ctx.privileges.caps].filter((c) => !tenant || ctx.options.vassalsCap.includes(c)),
     },
   );

@@ -25,6 +25,18 @@ function where(plan: LaunchPlan, origin: Origin): string {
   return plan.file && origin.line !== undefined ? ` (${basename(plan.file)}:${origin.line})` : '';
 }
 
+// A program missing from a jail's own root, or its ELF loader or libraries missing there
+// (execve says ENOENT for both): what the root must hold.
+function ownRootHint(plan: LaunchPlan): string {
+  const root = plan.mounts[0];
+  if (!root || (root.kind !== 'root' && root.kind !== 'overlay')) return '';
+  const runtime = plan.program.option === 'app' ? ': jailctl\'s app server runs the host\'s Node, which needs glibc and libstdc++ in the root'
+    : plan.program.option === 'psgi' || plan.program.option === 'early-psgi' ? ': the PSGI host runs the root\'s own /usr/bin/perl, with Plack'
+    : '';
+  const debian = runtime ? ' (a Debian root has them: npm run rootfs -- --debian DIR)' : '';
+  return `; in the jail's root ${root.src ?? ''}, the program or its loader and libraries are missing${runtime}${debian}`;
+}
+
 // RLIMIT_NOFILE's number on Linux: the item of an `rlimit` record for it.
 const RLIMIT_NOFILE = 7;
 
@@ -151,7 +163,7 @@ export function describeFailure(plan: LaunchPlan, rec: StageRecord): string {
       // RLIMIT_NPROC is checked at the uid change and reported by the next exec.
       if (rec.errno === constants.errno.EAGAIN && plan.maxProcs !== undefined)
         return `${plan.program.option} "${plan.program.path}": the jail's user already has max-procs (${plan.maxProcs}) processes${where(plan, plan.program)}`;
-      return `${plan.program.option} "${plan.program.path}"${why}${where(plan, plan.program)}`;
+      return `${plan.program.option} "${plan.program.path}"${why}${where(plan, plan.program)}${rec.errno === constants.errno.ENOENT ? ownRootHint(plan) : ''}`;
     default:
       return `stage ${rec.stage}${why}`;
   }

@@ -10,7 +10,7 @@ import { PlanError } from '../errors';
 import { CAPABILITY_NAMES, capabilityNumber, PRIVILEGED_DEFAULT_CAPS } from './capabilities';
 import type { FdMapping, Hook, LaunchPlan, Namespace, Program } from './types';
 import { compileLimits, compileSeccomp } from './limits';
-import { compileMounts } from './mounts';
+import { compileMounts, ROOT_OPTIONS } from './mounts';
 import { splitWords, WordsError } from './words';
 
 export interface CompileOptions {
@@ -25,7 +25,12 @@ export interface CompileOptions {
   /** Namespaces every vassal gets on top of its own `unshare` (emperor-use-clone). */
   readonly extraNamespaces?: readonly Namespace[];
   /** What to run when the file sets no binary patch (the emperor's binary-path). */
-  readonly defaultProgram?: { readonly path: string; readonly argv: readonly string[] };
+  readonly defaultProgram?: {
+    readonly path: string;
+    readonly argv: readonly string[];
+    /** The option that chose it (`app`: our app server); absent: binary-path. */
+    readonly option?: string;
+  };
   /** Fds handed to the jail, and the environment that tells the vassal about them. */
   readonly fds?: readonly FdMapping[];
   readonly extraEnv?: Readonly<Record<string, string>>;
@@ -41,6 +46,9 @@ export interface CompileOptions {
   /** The capabilities a privileged patch without `cap` may get at most (what the emperor
    *  holds; in tyrant mode, also only vassals-cap for a tenant's file); absent: no bound. */
   readonly capCeiling?: readonly string[];
+  /** jailctl's own files its program needs when the jail has a root of its own (bound
+   *  read-only; runtime/binds.ts). */
+  readonly runtimeBinds?: readonly { readonly src: string; readonly dst: string }[];
   /** Reads a `seccomp = FILE` (the only file a compile reads); absent: FILE is refused. */
   readonly readFile?: (path: string) => string;
 }
@@ -168,7 +176,7 @@ function compileChecked(
       fail(tmpEntry, 'tmp', `expected \`private\` (a fresh tmpfs) or \`shared\` (the host's /tmp, the default), got \`${excerpt(tmpEntry.value)}\``);
     }
   }
-  const ownRoot = ['rootfs', 'chroot', 'pivot_root', 'overlay'].some((name) => entries.last(name));
+  const ownRoot = ROOT_OPTIONS.some((name) => entries.last(name));
   if (ownRoot && tmpEntry?.value.trim().toLowerCase() === 'shared')
     fail(tmpEntry, 'tmp', 'a jail with a root of its own gets a private /tmp (its root has no host /tmp to share); for the host\'s, add bind = /tmp:/tmp, else remove the line');
   const tmpSizeEntry = entries.last('tmp-size');
@@ -243,6 +251,7 @@ function compileChecked(
   const stopSignal = compileSignal(entries.last('stop-signal'), fail);
   const mounts = compileMounts(entries, {
     file: raw.file, namespaces, tmpSize, isTenants: tenantsLine, warnings, fail,
+    ...(options.runtimeBinds ? { runtimeBinds: options.runtimeBinds } : {}),
     ...(options.credentials ? { tenantUid: options.credentials.uid } : {}),
   }, tmpPrivate);
   // After the mounts, which add a mount namespace when they need one.
@@ -379,8 +388,11 @@ function vassalArgv(path: string, raw: RawVassalConfig): string[] {
 
 function compileProgram(raw: RawVassalConfig, entries: Entries, fail: Fail, fallback: CompileOptions['defaultProgram']): Program {
   const given = PATCH_OPTIONS.filter((name) => entries.last(name));
-  if (given.length === 0 && fallback)
-    return Object.freeze({ option: 'binary-path', privileged: false, path: fallback.path, argv: Object.freeze([...fallback.argv]) });
+  if (given.length === 0 && fallback) {
+    const option = fallback.option ?? 'binary-path';
+    const line = entries.last(option)?.line;
+    return Object.freeze({ option, ...(line ? { line } : {}), privileged: false, path: fallback.path, argv: Object.freeze([...fallback.argv]) });
+  }
   if (given.length === 0 && raw.section === 'uwsgi')
     fail(undefined, 'binary-path',
       'this is a [uwsgi] file, for uWSGI to run: give the program, as the uWSGI Emperor does (jailctl run --binary-path /usr/bin/uwsgi FILE, or the emperor\'s --binary-path /usr/bin/uwsgi), or set unprivileged-binary-patch-arg = PROGRAM ARGS… to run something else');

@@ -55,11 +55,23 @@ export interface MountContext {
    *  must be the tenant's own. */
   readonly isTenants: (e: ConfigEntry) => boolean;
   readonly tenantUid?: number;
+  /** jailctl's own files the program needs in a jail with its own root (runtime/binds.ts),
+   *  bound read-only on a private /run. */
+  readonly runtimeBinds?: readonly { readonly src: string; readonly dst: string }[];
   readonly warnings: string[];
   readonly fail: Fail;
 }
 
-const ROOT_OPTIONS = ['rootfs', 'chroot', 'pivot_root', 'overlay'] as const;
+/** The options that give a jail a root of its own (at most one of them). */
+export const ROOT_OPTIONS = ['rootfs', 'chroot', 'pivot_root', 'overlay'] as const;
+
+/** Whether these entries give the jail a root of its own. */
+export function hasOwnRoot(entries: readonly ConfigEntry[]): boolean {
+  return entries.some((e) => (ROOT_OPTIONS as readonly string[]).includes(e.key));
+}
+
+/** The private /run of a jail with jailctl's runtime bound in: mount points, a pid file. */
+const RUN_SIZE = 4 * 1024 * 1024;
 
 // A host path of a line: absolute, or relative to the vassal file's directory.
 function hostPath(ctx: MountContext, e: ConfigEntry, text: string): string {
@@ -164,6 +176,11 @@ export function compileMounts(lookup: Lookup, ctx: MountContext, tmpPrivate: Con
   if ((root || binds.length > 0) && !has('mount')) ctx.namespaces.push('mount');
   const out: MountOp[] = [];
   if (root) out.push(root);
+  // jailctl's runtime, before the file's binds (which may go beneath /run too).
+  if (root && ctx.runtimeBinds && ctx.runtimeBinds.length > 0) {
+    out.push({ kind: 'tmpfs', dst: '/run', size: RUN_SIZE, mode: 0o755, flags: [] });
+    out.push(...ctx.runtimeBinds.map((b): MountOp => ({ kind: 'bind', src: b.src, dst: b.dst, flags: ['ro'] })));
+  }
   out.push(...binds);
   if (has('pid') && has('mount')) out.push({ kind: 'proc', dst: '/proc', flags: root ? ['hidepid'] : [] });
   else if (root) ctx.warnings.push(`${ctx.file}:${root.line}: ${root.option} without unshare = pid: the jail gets no /proc (a new one would show the host's processes); add pid to unshare`);

@@ -1,4 +1,5 @@
 // LaunchPlans built directly, for tests of the executor below the config layer.
+import type { RawVassalConfig } from '../../src/config/types';
 import type { MountOp } from '../../src/plan/mounts';
 import { DEFAULT_SECCOMP, NO_LIMITS, type LaunchPlan } from '../../src/plan/types';
 
@@ -25,5 +26,17 @@ export function makePlan(argv: readonly string[], overrides: Partial<LaunchPlan>
     limits: NO_LIMITS,
     seccomp: DEFAULT_SECCOMP,
     ...overrides,
+  };
+}
+
+// An ini vassal file of `lines` (`key = value`) as the parser gives it: line i is on line
+// i + 2 (after the section header), with no `file` (the vassal file's own lines).
+export function rawIni(file: string, lines: readonly string[]): RawVassalConfig {
+  return {
+    file, format: 'ini', section: 'jail',
+    entries: lines.map((l, i) => {
+      const eq = l.indexOf('=');
+      return { key: l.slice(0, eq).trim(), value: l.slice(eq + 1).trim(), line: i + 2 };
+    }),
   };
 }

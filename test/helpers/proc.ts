@@ -43,3 +43,17 @@ export function descendants(root: number, table = procTable()): ProcEntry[] {
 export function zombiesUnder(root: number, table = procTable()): ProcEntry[] {
   return descendants(root, table).filter((p) => p.state === 'Z');
 }
+
+// What a process is doing, for a test that timed out waiting on it: its state, where it
+// sleeps in the kernel, and its threads' kernel stacks (root reads those).
+export function processState(pid: number): string {
+  const read = (file: string): string => {
+    try {
+      return readFileSync(`/proc/${pid}/${file}`, 'utf8').trim();
+    } catch (err: unknown) {
+      return `(${(err as NodeJS.ErrnoException).code})`;
+    }
+  };
+  const state = /^State:\s*(.*)$/m.exec(read('status'))?.[1] ?? '?';
+  return `pid ${pid} ${read('cmdline').replace(/\0/g, ' ')}: state ${state}, wchan ${read('wchan')}\n${read('stack')}`;
+}

@@ -8,6 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { jailctlAsync, ROOT } from '../helpers/cli';
 import { pidsWith, waitUntil } from '../helpers/emperor';
+import { processState } from '../helpers/proc';
 import { requireRoot } from '../helpers/root';
 
 requireRoot();
@@ -147,7 +148,11 @@ test('forkserver/: the fork-server docs\' example: one and two adopted from perl
   const later = join(JAILS, 'forkserver', 'vassals', 'three.ini');
   try {
     await waitUntil(() => /\[perlbase\.ini\] I am the App/.test(log), `the base loads the app\n${log}`);
-    await waitUntil(() => /fork server: the app is loaded/.test(log), `the base is up\n${log}`, 10_000);
+    await waitUntil(() => /fork server: the app is loaded/.test(log), 'the base is up', 10_000).catch((err: Error) => {
+      // Seen once in a full run (the log stopped at "I am the App"): say what the base was doing.
+      const base = Number(/perlbase\.ini: running \(pid (\d+)/.exec(log)?.[1]);
+      throw new Error(`${err.message}\n${base > 0 ? processState(base) : 'no base pid'}\n${log}`);
+    });
     const up = Date.now();
     for (const v of ADOPTED) assert.is(await body(v.port), 'Hello World', `${v.name}\n${log}`);
     const answered = Date.now() - up;

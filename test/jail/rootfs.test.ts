@@ -121,4 +121,13 @@ test('each failure names the operation, the errno and the line', () => {
   rmSync(join(root, 'new-dir'), { recursive: true });
 });
 
+test('a Node app on the busybox root: jailctl\'s runtime is bound in, and the missing libraries are named', () => {
+  writeFileSync(join(work, 'app', 'server.js'), 'module.exports = (req, res) => res.end("hi");\n');
+  const file = dir.write('node.ini', ini('unshare = pid', `rootfs = ${root}`, `bind = ${work}/app:/srv/app:ro`, 'app = /srv/app/server.js', 'uid = nobody'));
+  const r = jailctl(['run', file]);
+  assert.is(r.status, 127, r.stderr);
+  assert.match(r.stderr, /node: app "\/run\/jailctl\/node": No such file or directory \(node\.ini:5\); in the jail's root \S+busybox, the program or its loader and libraries are missing: jailctl's app server runs the host's Node, which needs glibc and libstdc\+\+ in the root \(a Debian root has them: npm run rootfs -- --debian DIR\)/);
+  assert.not.ok(existsSync(join(root, 'run', 'jailctl')), 'its mount points were made in a tmpfs /run, not in the image');
+});
+
 test.run();

@@ -3,6 +3,8 @@ import { fstatSync } from 'node:fs';
 import { expandConfig } from '../../config/expand';
 import { readVassalConfig } from '../../config/load';
 import { appServerCommand } from '../../runtime/node/command';
+import { jailRuntime } from '../../runtime/binds';
+import { hasOwnRoot } from '../../plan/mounts';
 import { readUserDb } from '../../config/users';
 import { isJailError, LaunchError } from '../../errors';
 import { launchJail, type Jail } from '../../jail/launch';
@@ -57,13 +59,16 @@ export function loadPlan(file: string, io: RunIo, cgroups?: CgroupTree, cgroupTr
     const expanded = expandConfig([{ file: raw.file, entries: raw.entries }], { vassalFile: raw.file, env: process.env });
     // A file that names an `app` and no binary patch runs our Node app server on it.
     const app = expanded.entries.some((e) => e.key === 'app');
-    const server = [...appServerCommand(), '--ini', raw.file];
+    // On a root of its own, the jail gets jailctl's runtime bound in (runtime/binds.ts).
+    const runtime = app ? jailRuntime(appServerCommand(), hasOwnRoot(expanded.entries), raw.file) : undefined;
+    const server = [...(runtime?.argv ?? []), '--ini', raw.file];
     const compiled = compilePlan({ ...raw, entries: expanded.entries }, {
       users: readUserDb(),
       baseEnv: baseEnvironment(),
       placeholders: expanded.referenced,
-      ...(app ? { defaultProgram: { path: server[0]!, argv: server } } : binaryPath ? { defaultProgram: { path: binaryPath, argv: [binaryPath, '--ini', raw.file] } } : {}),
+      ...(app ? { defaultProgram: { path: server[0]!, argv: server, option: 'app' } } : binaryPath ? { defaultProgram: { path: binaryPath, argv: [binaryPath, '--ini', raw.file] } } : {}),
       ...(binaryPath && !app ? { foreignOptions: true } : {}),
+      ...(runtime && runtime.binds.length > 0 ? { runtimeBinds: runtime.binds } : {}),
       readFile: readSideFile,
     });
     const contained = checkLimits(compiled.plan, cgroups, `jailctl run has no cgroup for the jail here${cgroupTrouble ? ` (${cgroupTrouble})` : ''}, so no limits`);

@@ -1,6 +1,6 @@
 // buildVassal() as the emperor calls it, on the hostile files of issue 11: every one is that
 // file's ConfigError (or PlanError), never another exception; and the on-demand address file.
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -10,6 +10,8 @@ import { onDemandAddress, OnDemandError } from '../../../src/emperor/on-demand';
 import { DEFAULT_EMPEROR_OPTIONS } from '../../../src/emperor/options';
 import { buildVassal, INTERNAL_ERROR, type VassalBuildContext } from '../../../src/emperor/vassal-config';
 import { ConfigError } from '../../../src/errors';
+import { RUNTIME_NODE, RUNTIME_PACKAGE } from '../../../src/runtime/binds';
+import { ROOT } from '../../helpers/cli';
 import { thrown } from '../../helpers/thrown';
 
 const build = suite('buildVassal');
@@ -47,6 +49,33 @@ build('an unexpected exception is still this file\'s ConfigError, marked as a bu
   const err = refused('b.ini', '[jail]\nuid = 0\nunprivileged-binary-patch-arg = true\n', ctx({ users: broken }));
   assert.match(err.message, `${INTERNAL_ERROR} (TypeError: boom); please report it`);
   assert.instance(err.cause, TypeError);
+});
+
+// Builds NAME (written with `text`) and returns its build.
+function built(name: string, text: string) {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  const root = { uid: 0, gid: 0, caps: new Set(['sys_admin', 'setuid', 'setgid']) };
+  return buildVassal({ name, path, monitor: `dir://${dir}`, mtimeNs: 0n, uid: 0, gid: 0 }, ctx({ privileges: root }));
+}
+
+build('on a root of its own, jailctl\'s runtime is bound in read-only under a private /run, and run from there', () => {
+  const pkg = realpathSync(ROOT);
+  const psgi = built('p.ini', '[jail]\noverlay = /srv/images/debian\npsgi = /srv/app/app.psgi\n').plan;
+  assert.equal(psgi.program.argv.slice(0, 2), ['/usr/bin/perl', `${RUNTIME_PACKAGE}/src/runtime/psgi/jailctl-psgi.pl`], 'the root\'s own Perl');
+  assert.ok(psgi.env.some((e) => e.startsWith(`JAIL_EXEC_LIB=${RUNTIME_PACKAGE}/`)), psgi.env.join(' '));
+  assert.equal(psgi.mounts.slice(0, 3).map((m) => [m.kind, m.src, m.dst, m.flags]), [
+    ['overlay', '/srv/images/debian', undefined, []],
+    ['tmpfs', undefined, '/run', []],
+    ['bind', pkg, RUNTIME_PACKAGE, ['ro']],
+  ]);
+  const node = built('n.ini', '[jail]\nrootfs = /srv/images/debian\napp = /srv/app/server.js\n').plan;
+  assert.is(node.program.path, RUNTIME_NODE);
+  assert.ok(node.program.argv.slice(1).every((a) => !a.startsWith('/') || a.startsWith(`${RUNTIME_PACKAGE}/`)), node.program.argv.join(' '));
+  assert.ok(node.mounts.some((m) => m.kind === 'bind' && m.src === realpathSync(process.execPath) && m.dst === RUNTIME_NODE && m.flags.includes('ro')));
+  const host = built('h.ini', '[jail]\npsgi = /srv/app/app.psgi\n').plan;
+  assert.ok(host.program.argv[1]!.startsWith(`${ROOT}/`), 'on the host\'s root, the host\'s paths');
+  assert.not.ok(host.mounts.some((m) => m.dst?.startsWith('/run')), 'and nothing bound');
 });
 
 build.run();

@@ -4,6 +4,7 @@ import type { RawVassalConfig } from '../../../src/config/types';
 import { parseUserDb } from '../../../src/config/users';
 import { PlanError } from '../../../src/errors';
 import { compilePlan } from '../../../src/plan/compile';
+import { rawIni } from '../../helpers/plan';
 import { thrown } from '../../helpers/thrown';
 
 const users = parseUserDb(
@@ -13,15 +14,7 @@ const users = parseUserDb(
 const baseEnv = { PATH: '/usr/bin:/bin' };
 
 // A vassal file as the config readers would produce it: entry i is on line i + 2.
-function raw(...lines: string[]): RawVassalConfig {
-  return {
-    file: '/etc/jails/web.ini', format: 'ini', section: 'jail',
-    entries: lines.map((l, i) => {
-      const eq = l.indexOf('=');
-      return { key: l.slice(0, eq).trim(), value: l.slice(eq + 1).trim(), line: i + 2 };
-    }),
-  };
-}
+const raw = (...lines: string[]): RawVassalConfig => rawIni('/etc/jails/web.ini', lines);
 
 const planError = (fn: () => unknown): PlanError => thrown(fn, PlanError);
 

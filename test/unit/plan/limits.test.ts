@@ -9,20 +9,13 @@ import { PlanError } from '../../../src/errors';
 import { compilePlan } from '../../../src/plan/compile';
 import { DEFAULT_PIDS_MAX, formatBytes } from '../../../src/plan/limits';
 import { tenantLimitRefusal } from '../../../src/emperor/tenant-limits';
+import { rawIni } from '../../helpers/plan';
 import { thrown } from '../../helpers/thrown';
 
 const users = parseUserDb('root:x:0:0:root:/root:/bin/sh\n', 'root:x:0:\n');
 const baseEnv = { PATH: '/usr/bin:/bin' };
 
-function raw(file: string, ...lines: string[]): RawVassalConfig {
-  return {
-    file, format: 'ini', section: 'jail',
-    entries: ['unprivileged-binary-patch-arg = /bin/true', ...lines].map((l, i) => {
-      const eq = l.indexOf('=');
-      return { key: l.slice(0, eq).trim(), value: l.slice(eq + 1).trim(), line: i + 2 };
-    }),
-  };
-}
+const raw = (file: string, ...lines: string[]): RawVassalConfig => rawIni(file, ['unprivileged-binary-patch-arg = /bin/true', ...lines]);
 const compile = (...lines: string[]) => compilePlan(raw('/etc/jails/web.ini', ...lines), { users, baseEnv, readFile: (p) => { throw Object.assign(new Error(p), { code: 'ENOENT' }); } }).plan;
 const planError = (fn: () => unknown): PlanError => thrown(fn, PlanError);
 

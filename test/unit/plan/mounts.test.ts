@@ -7,22 +7,14 @@ import { parseUserDb } from '../../../src/config/users';
 import { PlanError } from '../../../src/errors';
 import { compilePlan } from '../../../src/plan/compile';
 import { describeMount, parseBind } from '../../../src/plan/mounts';
+import { rawIni } from '../../helpers/plan';
 import { thrown } from '../../helpers/thrown';
 
 const users = parseUserDb('root:x:0:0:root:/root:/bin/sh\nweb:x:1001:1001::/srv/web:/bin/sh\n', 'root:x:0:\nweb:x:1001:\n');
 const baseEnv = { PATH: '/usr/bin:/bin' };
 const RUN = 'unprivileged-binary-patch-arg = /bin/sh';
 
-// Entry i is on line i + 2; `file: undefined` marks a line of the vassal file itself.
-function raw(...lines: string[]): RawVassalConfig {
-  return {
-    file: '/etc/jails/web.ini', format: 'ini', section: 'jail',
-    entries: lines.map((l, i) => {
-      const eq = l.indexOf('=');
-      return { key: l.slice(0, eq).trim(), value: l.slice(eq + 1).trim(), line: i + 2 };
-    }),
-  };
-}
+const raw = (...lines: string[]): RawVassalConfig => rawIni('/etc/jails/web.ini', lines);
 
 const mounts = (...lines: string[]) => compilePlan(raw(...lines, RUN), { users, baseEnv }).plan;
 const refusal = (...lines: string[]): string => thrown(() => mounts(...lines), PlanError).message;
