@@ -24,7 +24,7 @@ export function buildProgram(): Command {
   program
     .command('run')
     .description('run one vassal file as a jail in the foreground')
-    .argument('<file>', 'vassal config: .ini ([jail] or [uwsgi] section), .yml/.yaml or .json')
+    .argument('<file>', 'vassal config: .ini ([jail] or [uwsgi] section), .yml/.yaml, .json or .xml (<jail> or <uwsgi>)')
     .addOption(new Option('--print-plan', 'print the compiled launch plan as JSON and exit'))
     .addOption(new Option('--binary-path <path>', 'the program of a file with no binary patch and no app, run as PATH --ini FILE (e.g. /usr/bin/uwsgi for a [uwsgi] file), as the emperor\'s --binary-path'))
     .addHelpText('after', `

@@ -5,10 +5,11 @@ import { ConfigError } from '../errors';
 import { parseIni } from './ini';
 import { parseJson } from './json';
 import type { RawVassalConfig } from './types';
+import { parseXml } from './xml';
 import { parseYaml } from './yaml';
 
 // The file extensions a vassal config may have.
-export const VASSAL_EXTENSIONS: readonly string[] = ['.ini', '.yml', '.yaml', '.json'];
+export const VASSAL_EXTENSIONS: readonly string[] = ['.ini', '.yml', '.yaml', '.json', '.xml'];
 
 // `/etc/jails/web.ini` → `web`.
 export function vassalName(path: string): string {
@@ -42,7 +43,7 @@ export function openVassalFile(path: string): OpenedVassalFile {
   const file = resolve(path);
   const ext = extname(file).toLowerCase();
   if (!VASSAL_EXTENSIONS.includes(ext))
-    throw new ConfigError(file, undefined, undefined, `unsupported vassal file extension \`${ext || '(none)'}\`; use .ini, .yml, .yaml or .json`);
+    throw new ConfigError(file, undefined, undefined, `unsupported vassal file extension \`${ext || '(none)'}\`; use .ini, .yml, .yaml, .json or .xml`);
   return openTextFile(file, MAX_VASSAL_FILE_BYTES);
 }
 
@@ -97,6 +98,7 @@ export function parseVassalText(file: string, text: string): RawVassalConfig {
   const ext = extname(file).toLowerCase();
   if (ext === '.ini') return parseIni(text, file);
   if (ext === '.json') return parseJson(text, file);
+  if (ext === '.xml') return parseXml(text, file);
   return parseYaml(text, file);
 }
 

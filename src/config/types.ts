@@ -1,7 +1,7 @@
 // The syntax-only view of a vassal file: ordered key/value entries with their line numbers.
 
 // Which parser read the file (chosen by extension).
-export type ConfigFormat = 'ini' | 'yaml' | 'json';
+export type ConfigFormat = 'ini' | 'yaml' | 'json' | 'xml';
 
 // One `key = value` as written. Values are always strings: YAML/JSON scalars are stringified,
 // arrays become one entry per element, in order, with the same key.

@@ -197,7 +197,7 @@ export class Emperor {
         found++;
         this.enqueue(e);
       });
-      if (found === 0) this.log(`${m.spec}: no vassal config there yet (.ini, .yml, .yaml, .json); watching for one`);
+      if (found === 0) this.log(`${m.spec}: no vassal config there yet (.ini, .yml, .yaml, .json, .xml); watching for one`);
     }
     // The first scan has run: a Type=notify unit is started (what it found is being started).
     this.io.notify?.({ READY: 1, STATUS: `watching ${this.monitors.map((m) => m.spec).join(', ')}`, MAINPID: process.pid });

@@ -159,9 +159,12 @@ function serveStats(socket: Socket, document: () => Record<string, unknown>): vo
   socket.on('data', (chunk: Buffer) => {
     received += chunk.length;
     if (received > MAX_STATS_REQUEST) {
-      // Past the bound: a 431 if nothing was answered yet, and at the next chunk the end.
-      if (answered) socket.destroy();
-      else finish('HTTP/1.0 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      // Past the bound: a 431 if nothing was answered yet; either way nothing more is read,
+      // and the idle timeout ends the connection. Destroying it here would close it with the
+      // peer's bytes unread, and the peer's next write fail with a reset before it had read
+      // its answer.
+      if (!answered) finish('HTTP/1.0 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      socket.pause();
       return;
     }
     if (answered) return;
