@@ -10,7 +10,7 @@
 // As in uWSGI, the section may also be the first <uwsgi> inside another root element. Read
 // with sax (strict XML, with positions): no DTD and no entity but XML's own five, so nothing
 // expands.
-import { SAXParser, type Tag } from 'sax';
+import { SAXParser, type QualifiedTag, type Tag } from 'sax';
 import { ConfigError } from '../errors';
 import { checkEntry, checkEntryCount, excerpt } from './limits';
 import type { ConfigEntry, RawVassalConfig } from './types';
@@ -29,7 +29,7 @@ export function parseXml(text: string, file: string): RawVassalConfig {
     throw new ConfigError(file, line(), key, reason);
   };
 
-  const openOption = (tag: Tag): void => {
+  const openOption = (tag: Tag | QualifiedTag): void => {
     if (option) fail(`<${option.key}> holds a value, not an element (<${tag.name}>)`, option.key);
     const attr = Object.keys(tag.attributes)[0];
     if (attr !== undefined)

@@ -1,11 +1,12 @@
 // What the emperor makes of a vassal file: magic variables, placeholders, vassal-set,
 // vassals-include, JAIL_VASSAL_* from its environment, symlinked skeletons with nofollow,
-// glob:// sources and an --ini file of emperor options. Observed from inside the jails.
+// glob:// sources, an --ini file of emperor options, and uWSGI's XML files (Debian's uWSGI
+// serving one). Observed from inside the jails.
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, lutimesSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { pidsWith, emperorFixture, waitUntil, type RunningEmperor } from '../helpers/emperor';
+import { freePort, pidsWith, emperorFixture, waitUntil, type RunningEmperor } from '../helpers/emperor';
 import { requireRoot } from '../helpers/root';
 import { ini } from '../helpers/vassal';
 
@@ -121,6 +122,34 @@ test('the stats socket is 0600 whatever the umask, and a file at its path is nev
   await second.exited;
   assert.match(second.log(), /emperor-stats \S+notes\.txt: the address is already in use/);
   assert.is(readFileSync(path, 'utf8'), 'precious\n');
+});
+
+test('an XML vassal file: Debian\'s uWSGI serves it (its options through the config pipe), jail options apply, errors name the line', async () => {
+  const port = await freePort();
+  fx.dir.write('hello.psgi', 'my $app = sub { [200, ["Content-Type" => "text/plain"], ["xml $< " . `hostname`]] };\n');
+  fx.dir.write('site.xml', [
+    '<?xml version="1.0"?>',
+    '<uwsgi>',
+    '  <plugins>psgi</plugins>',
+    `  <psgi>${join(fx.dir.dir, 'hello.psgi')}</psgi>`,
+    `  <http-socket>127.0.0.1:${port}</http-socket>`,
+    '  <master/>',
+    '  <processes>1</processes>',
+    '  <unshare>uts,ipc</unshare>',
+    '  <hostname>from-xml</hostname>',
+    '  <uid>nobody</uid>',
+    '</uwsgi>',
+    '',
+  ].join('\n'));
+  fx.dir.write('broken.xml', '<uwsgi>\n  <uid>nobody</uid>\n  <env>A=1</envv>\n</uwsgi>\n');
+  const e = fx.start(['--emperor', fx.dir.dir, '--binary-path', '/usr/bin/uwsgi']);
+  await e.waitForVassal('site.xml', (v) => v?.accepting === 1, 'site.xml accepting');
+  const body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
+  assert.is(body, 'xml 65534 from-xml\n', 'served by uWSGI as nobody, in a UTS namespace of its own');
+  await e.waitForLog(/broken\.xml: \S+broken\.xml:3: XML syntax error: Unexpected close tag/);
+  assert.not.match(e.log(), /site\.xml.*unknown option/);
+  rmSync(join(fx.dir.dir, 'site.xml'));
+  await e.waitForVassal('site.xml', (v) => v === undefined, 'gone');
 });
 
 test.run();

@@ -44,7 +44,7 @@ run('a JSON syntax error names the line', () => {
 run('a missing file and a wrong extension are explained', () => {
   assert.match(jailctl(['run', '/nonexistent/web.ini']).stderr, '/nonexistent/web.ini: cannot read: no such file (ENOENT)');
   const r = runFile('web.conf', '[jail]\n');
-  assert.match(r.stderr, 'unsupported vassal file extension `.conf`; use .ini, .yml, .yaml or .json');
+  assert.match(r.stderr, 'unsupported vassal file extension `.conf`; use .ini, .yml, .yaml, .json or .xml');
 });
 
 run('an unknown option is a warning with a suggestion, not an error', () => {

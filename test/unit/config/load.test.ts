@@ -20,7 +20,7 @@ load('picks the parser by extension', () => {
       assert.equal(r.entries.map((e) => [e.key, e.value]), [['uid', '1']]);
     }
     writeFileSync(join(dir, 'web.skel'), '');
-    assert.throws(() => readVassalConfig(join(dir, 'web.skel')), /unsupported vassal file extension `\.skel`; use \.ini, \.yml, \.yaml or \.json/);
+    assert.throws(() => readVassalConfig(join(dir, 'web.skel')), /unsupported vassal file extension `\.skel`; use \.ini, \.yml, \.yaml, \.json or \.xml/);
     assert.throws(() => readVassalConfig(join(dir, 'missing.ini')), /missing\.ini: cannot read: no such file \(ENOENT\)/);
     if (process.getuid?.() !== 0) {
       chmodSync(join(dir, 'a.ini'), 0);

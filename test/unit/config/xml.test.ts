@@ -48,8 +48,8 @@ test('<jail> is read too; the first <uwsgi> inside another root, as uWSGI reads 
 test('errors name the file and the line, and say what to write', () => {
   assert.match(refusal('<uwsgi>\n<socket>:1</sock>\n</uwsgi>'), /^v\.xml:2: XML syntax error: Unexpected close tag/);
   assert.match(refusal('<uwsgi>\n<socket>:1\n'), /^v\.xml:\d: XML syntax error: Unclosed root tag/);
-  assert.is(refusal('<uwsgi>\n<env><a>1</a></env>\n</uwsgi>'), 'v.xml:2: env: <env> holds a value, not an element (<a>)');
-  assert.match(refusal('<uwsgi>\n<app mountpoint="/">x</app>\n</uwsgi>'), /^v\.xml:2: app: <app mountpoint=…>: an option's element takes no attributes/);
+  assert.is(refusal('<uwsgi>\n<env><a>1</a></env>\n</uwsgi>'), 'v.xml:2: <env> holds a value, not an element (<a>)');
+  assert.match(refusal('<uwsgi>\n<app mountpoint="/">x</app>\n</uwsgi>'), /^v\.xml:2: <app mountpoint=…>: an option's element takes no attributes/);
   assert.match(refusal('<uwsgi>\nstray\n<uid>1</uid></uwsgi>'), /^v\.xml:3: text outside an option's element: `stray`/);
   assert.match(refusal('<other><socket>:1</socket></other>'), /^v\.xml: no <jail> \(or <uwsgi>\) element/);
   assert.match(refusal('not xml at all'), /^v\.xml:1: XML syntax error/);
