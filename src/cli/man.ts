@@ -41,7 +41,7 @@ export function renderManPage(program: Command, version: string, date = new Date
     const args = c.registeredArguments.map((a) => (a.required ? `<${a.name()}>` : `[${a.name()}]`)).join(' ');
     out.push('.TP', `.B ${esc(c.name())}${args ? ` ${esc(args)}` : ''}`, esc(c.description()));
   }
-  out.push('.SH VASSAL OPTIONS', esc('Written in a vassal file as KEY = VALUE (ini) or KEY: VALUE (YAML); list options may repeat.'));
+  out.push('.SH VASSAL OPTIONS', esc('Written in a vassal file as KEY = VALUE (ini), KEY: VALUE (YAML), "KEY": VALUE (JSON) or <KEY>VALUE</KEY> (XML); list options may repeat.'));
   for (const o of VASSAL_OPTIONS) out.push('.TP', `.B ${esc(o.name)}`, esc(`${o.help}${o.kind === 'list' ? ' (repeatable)' : ''}`));
   out.push('.SH EMPEROR OPTIONS', esc('Given to jailctl emperor as --NAME VALUE, or in an emperor ini file read with --ini FILE.'));
   for (const o of EMPEROR_OPTIONS) out.push('.TP', `.B \\-\\-${esc(o.name)}${o.arg ? ` \\fI${esc(o.arg)}\\fR` : ''}`, esc(o.help));
