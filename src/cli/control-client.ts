@@ -2,7 +2,7 @@
 // per line (src/emperor/control.ts has the protocol).
 import { connect } from 'node:net';
 import { binding } from '../native/binding';
-import { DEFAULT_CONTROL_SOCKET } from '../emperor/control';
+import { badEmperorName, defaultControlSocket, EMPERORS_DIR, runningEmperors } from '../emperor/emperor-name';
 
 /** jailctl's exit statuses for the control commands. */
 export const EXIT_OK = 0;
@@ -20,9 +20,21 @@ export interface ControlAnswer {
   readonly [key: string]: unknown;
 }
 
-// --socket, else $JAILCTL_SOCKET, else the emperor's default.
-export function socketPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag ?? env.JAILCTL_SOCKET ?? DEFAULT_CONTROL_SOCKET;
+// --socket, else $JAILCTL_SOCKET, else the socket of the emperor --emperor names, else that of
+// the only emperor running (NoEmperorError when none or several run, naming them).
+export function socketPath(flags: { readonly socket?: string; readonly emperor?: string }, env: NodeJS.ProcessEnv = process.env, running = runningEmperors): string {
+  const given = flags.socket ?? env.JAILCTL_SOCKET;
+  if (given !== undefined) return given;
+  if (flags.emperor !== undefined) {
+    const bad = badEmperorName(flags.emperor);
+    if (bad) throw new NoEmperorError(`--emperor ${flags.emperor}: ${bad}`);
+    return defaultControlSocket(flags.emperor);
+  }
+  const names = running();
+  if (names.length === 1) return defaultControlSocket(names[0]!);
+  if (names.length === 0)
+    throw new NoEmperorError(`no emperor is running (none listens in ${EMPERORS_DIR}): start one with \`jailctl emperor\`, or point --socket or JAILCTL_SOCKET at its emperor-control-socket`);
+  throw new NoEmperorError(`${names.length} emperors run (${names.join(', ')}): say which, with --emperor NAME`);
 }
 
 /** Who answers on the control socket, as the kernel says (SO_PEERCRED). */

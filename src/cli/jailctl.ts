@@ -110,7 +110,8 @@ needs cap = setgid,setuid,kill for that; docs/SECURITY.md says why).`)
   return program;
 }
 
-const SOCKET_HELP = 'the emperor\'s control socket (default: $JAILCTL_SOCKET, else /run/jailctl/emperor.sock)';
+const SOCKET_HELP = 'the emperor\'s control socket (default: $JAILCTL_SOCKET, else the --emperor one\'s)';
+const EMPEROR_HELP = 'which emperor, when several run: its emperor-name (its socket is /run/jailctl/emperors/NAME.sock); default: the only one running';
 const EXIT_HELP = `
 Exit status: 0 done; 1 the emperor refused (no such vassal among those you may see, or
 not in a state for it); 3 no emperor answers on the socket.
@@ -132,6 +133,7 @@ function addControlCommands(program: Command): void {
     .option('-a, --all', 'include stopped and failed vassals, with their last error')
     .option('--json', 'one JSON array, for scripts')
     .option('--socket <path>', SOCKET_HELP)
+    .option('--emperor <name>', EMPEROR_HELP)
     .addHelpText('after', `
 Example:
   $ sudo jailctl ps
@@ -143,7 +145,7 @@ CPU% is the jail's CPU time over its uptime (as ps(1)); MEM, PROCS and CPU% are 
 the jail's cgroup (every process of the jail; MEM includes its page cache), each with its
 limit after a slash (pids-max, memory-max, cpu-max). -a adds OOM kills and the last error;
 --json also has PSI pressure and the cgroup's directories. Colour by state on a terminal (NO_COLOR=1 turns it off).${EXIT_HELP}`)
-    .action(async (opts: { all?: boolean; json?: boolean; socket?: string }) => {
+    .action(async (opts: { all?: boolean; json?: boolean; socket?: string; emperor?: string }) => {
       process.exitCode = await runPs(opts, controlIo());
     });
 
@@ -152,11 +154,12 @@ limit after a slash (pids-max, memory-max, cpu-max). -a adds OOM kills and the l
     .description('the emperor\'s stats document (uWSGI\'s keys and ours), pretty-printed')
     .option('--json', 'compact JSON on one line')
     .option('--socket <path>', SOCKET_HELP)
+    .option('--emperor <name>', EMPEROR_HELP)
     .addHelpText('after', `
 Example:
   $ sudo jailctl stats | jq '.vassals[] | {id, state, respawns}'
 ${EXIT_HELP}`)
-    .action(async (opts: { json?: boolean; socket?: string }) => {
+    .action(async (opts: { json?: boolean; socket?: string; emperor?: string }) => {
       process.exitCode = await runStats(opts, controlIo());
     });
 
@@ -171,8 +174,9 @@ ${EXIT_HELP}`)
       .description(description)
       .argument('<vassal>', 'the vassal\'s name: its file name (shop.ini), or without the extension')
       .option('--socket <path>', SOCKET_HELP)
+      .option('--emperor <name>', EMPEROR_HELP)
       .addHelpText('after', `\nExample:\n  $ sudo ${example}\n${EXIT_HELP}`)
-      .action(async (vassal: string, opts: { socket?: string }) => {
+      .action(async (vassal: string, opts: { socket?: string; emperor?: string }) => {
         process.exitCode = await runAction(name, vassal, opts, controlIo());
       });
 
@@ -185,6 +189,7 @@ ${EXIT_HELP}`)
     .option('-t, --tty', 'a pty even when stdin is not a terminal')
     .option('-T, --no-tty', 'plain pipes even when stdin is a terminal')
     .option('--socket <path>', SOCKET_HELP)
+    .option('--emperor <name>', EMPEROR_HELP)
     .addHelpText('after', `
 Examples:
   $ sudo jailctl enter shop                      (a shell inside, as the vassal's user)
@@ -202,7 +207,7 @@ vassal or it does not run (or is not yours); 3 when no emperor answers; 125 when
 failed; 126/127 when the command cannot be run or does not exist.
 As root, jailctl joins the jail itself; any other user asks the emperor, which lets them
 into the jails that run as themselves only and relays the terminal.`)
-    .action(async (vassal: string, command: string[], opts: { root?: boolean; tty?: boolean; socket?: string }) => {
+    .action(async (vassal: string, command: string[], opts: { root?: boolean; tty?: boolean; socket?: string; emperor?: string }) => {
       process.exitCode = await runEnter(vassal, command, opts, {
         error: (line) => process.stderr.write(`${line}\n`),
         stdin: process.stdin,
@@ -217,6 +222,7 @@ into the jails that run as themselves only and relays the terminal.`)
     .option('-n, --lines <n>', 'how many of the last lines (default 20)')
     .option('-f, --follow', 'then print every new line until Ctrl-C')
     .option('--socket <path>', SOCKET_HELP)
+    .option('--emperor <name>', EMPEROR_HELP)
     .addHelpText('after', `
 Example:
   $ sudo jailctl logs shop -n 50 -f
@@ -225,7 +231,7 @@ Example:
 
 Each line is stamped with the time and the stream; the log is DIR/NAME.log, rotated to
 NAME.log.1 past emperor-logs-max-size.${EXIT_HELP}`)
-    .action(async (vassal: string, opts: { lines?: string; follow?: boolean; socket?: string }) => {
+    .action(async (vassal: string, opts: { lines?: string; follow?: boolean; socket?: string; emperor?: string }) => {
       process.exitCode = await runLogs(vassal, opts, controlIo());
     });
 
@@ -236,6 +242,7 @@ NAME.log.1 past emperor-logs-max-size.${EXIT_HELP}`)
     .option('--interval <seconds>', 'seconds between frames (default 1)')
     .option('--once', 'print one frame (CPU measured over one interval) and exit')
     .option('--socket <path>', SOCKET_HELP)
+    .option('--emperor <name>', EMPEROR_HELP)
     .addHelpText('after', `
 Example:
   $ sudo jailctl top --sort mem
@@ -250,8 +257,9 @@ ${EXIT_HELP}`)
     .description('take one vassal (or every one you may see) off the blacklist: its next attempt is now')
     .argument('[vassal]', 'the vassal\'s name; all when left out')
     .option('--socket <path>', SOCKET_HELP)
+    .option('--emperor <name>', EMPEROR_HELP)
     .addHelpText('after', `\nExample:\n  $ sudo jailctl unblacklist shop.ini\n${EXIT_HELP}`)
-    .action(async (vassal: string | undefined, opts: { socket?: string }) => {
+    .action(async (vassal: string | undefined, opts: { socket?: string; emperor?: string }) => {
       process.exitCode = await runAction('unblacklist', vassal, opts, controlIo());
     });
 }

@@ -23,7 +23,6 @@ import type { VassalSnapshot } from './vassal';
 import type { VassalLog } from './vassal-log';
 import type { EnterSession, RemoteEnterRequest } from './enter-session';
 
-export const DEFAULT_CONTROL_SOCKET = '/run/jailctl/emperor.sock';
 
 /** The longest request line; a peer sending more is cut off. */
 export const MAX_LINE = 64 * 1024;
@@ -272,7 +271,7 @@ async function claimPath(path: string): Promise<void> {
     probe.once('error', () => resolve(undefined));
   });
   if (owner !== undefined)
-    throw new EmperorOptionError(`emperor-control-socket ${path}: another emperor (pid ${owner}) serves it; give this one its own (--emperor-control-socket PATH)`);
+    throw new EmperorOptionError(`emperor-control-socket ${path}: another emperor (pid ${owner}) serves it; give this one a name of its own (--emperor-name NAME), or a socket (--emperor-control-socket PATH)`);
   unlinkSync(path);
 }
 

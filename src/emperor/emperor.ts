@@ -247,6 +247,7 @@ export class Emperor {
       monitors: this.monitors.map((m) => m.spec),
       throttleMs: Math.max(0, ...snapshots.map((s) => s.blacklist?.throttleMs ?? 0)),
       tyrant: this.options.tyrant,
+      name: this.options.name,
       vassals: snapshots,
     });
   }

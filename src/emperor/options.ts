@@ -42,6 +42,9 @@ export interface EmperorOptions {
   readonly onDemandDirectory?: string;
   /** On-demand vassals: CMD VASSAL-FILE prints the socket address. */
   readonly onDemandExec?: string;
+  /** This emperor's name (emperor-name.ts): its default control socket and logs dir follow
+   *  from it; '' until resolveEmperorOptions() derives it from the first source. */
+  readonly name: string;
   /** Where each vassal's stdout/stderr is kept, NAME.log (`none`: vassals share the emperor's). */
   readonly logsDir: string;
   /** A vassal's log is rotated to NAME.log.1 past this many bytes. */
@@ -130,9 +133,10 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-on-demand-extension', field: 'onDemandExtension', kind: 'string', arg: 'EXT', help: 'on demand: the file VASSAL+EXT (e.g. web.ini.socket) holds the socket to hold for it' },
   { name: 'emperor-on-demand-directory', field: 'onDemandDirectory', kind: 'string', arg: 'DIR', help: 'on demand: hold the UNIX socket DIR/NAME.socket for every vassal' },
   { name: 'emperor-on-demand-exec', field: 'onDemandExec', kind: 'string', arg: 'CMD', help: 'on demand: CMD VASSAL-FILE prints the socket to hold for it' },
-  { name: 'emperor-logs-dir', field: 'logsDir', kind: 'string', arg: 'DIR', help: 'keep each vassal\'s stdout and stderr in DIR/NAME.log, stamped (default /var/log/jailctl; none: vassals write to the emperor\'s own output)' },
+  { name: 'emperor-name', field: 'name', kind: 'string', arg: 'NAME', help: 'this emperor\'s name, for several on one host: its control socket is /run/jailctl/emperors/NAME.sock and its logs go to /var/log/jailctl/NAME unless given (default: from its first source, e.g. jails for /etc/jails); jailctl ps --emperor NAME picks it' },
+  { name: 'emperor-logs-dir', field: 'logsDir', kind: 'string', arg: 'DIR', help: 'keep each vassal\'s stdout and stderr in DIR/NAME.log, stamped (default /var/log/jailctl/EMPEROR-NAME; none: vassals write to the emperor\'s own output)' },
   { name: 'emperor-logs-max-size', field: 'logsMaxSize', kind: 'size', arg: 'SIZE', help: 'rotate a vassal\'s log to NAME.log.1 past SIZE (default 10m)' },
-  { name: 'emperor-control-socket', field: 'controlSocket', kind: 'string', arg: 'PATH', help: 'UNIX socket for jailctl ps/stats/reload/stop/start (default /run/jailctl/emperor.sock; none: no socket)' },
+  { name: 'emperor-control-socket', field: 'controlSocket', kind: 'string', arg: 'PATH', help: 'UNIX socket for jailctl ps/stats/reload/stop/start (default /run/jailctl/emperors/EMPEROR-NAME.sock; none: no socket)' },
   { name: 'emperor-control-max-connections', field: 'controlMaxConnections', kind: 'count', arg: 'N', help: 'connections (logs -f and enter sessions included) one user other than root may hold on the control socket (default 32)' },
   { name: 'emperor-control-idle-timeout', field: 'controlIdleTimeout', kind: 'seconds', arg: 'SECS', help: 'close a control connection that sends no request for SECS (not a running logs -f or enter; default 10)' },
   { name: 'emperor-tyrant', field: 'tyrant', kind: 'bool', help: 'tyrant mode: each vassal runs as the owner of its file (never root); uid/gid in the file cannot change that' },
@@ -173,9 +177,10 @@ export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
   gracefulShutdown: false,
   vassalSet: [],
   vassalsInclude: [],
-  logsDir: '/var/log/jailctl',
+  name: '',
+  logsDir: '',
   logsMaxSize: 10 * 1024 * 1024,
-  controlSocket: '/run/jailctl/emperor.sock',
+  controlSocket: '',
   controlMaxConnections: DEFAULT_MAX_CONNECTIONS_PER_UID,
   controlIdleTimeout: DEFAULT_CONTROL_IDLE_TIMEOUT,
   tyrant: false,

@@ -13,6 +13,8 @@ export interface EmperorFacts {
   readonly monitors: readonly string[];
   readonly throttleMs: number;
   readonly tyrant: boolean;
+  /** The emperor's name (emperor-name). */
+  readonly name: string;
   readonly vassals: readonly VassalSnapshot[];
 }
 
@@ -32,6 +34,7 @@ export function statsDocument(f: EmperorFacts): Record<string, unknown> {
     gid: process.getgid?.() ?? 0,
     cwd: f.cwd,
     emperor: f.monitors,
+    emperor_name: f.name,
     emperor_tyrant: f.tyrant ? 1 : 0,
     throttle_level: f.throttleMs,
     vassals: f.vassals.map((v) => ({

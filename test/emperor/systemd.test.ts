@@ -63,7 +63,8 @@ async function startUnit(file: string, dir: string, vassals: string, wrap: reado
   const map: Array<[string, string]> = [
     ['/usr/local/bin/jailctl', join(ROOT, 'bin', 'jailctl')],
     ['/etc/jailctl/vassals', vassals], ['/srv/jailctl/vassals', vassals],
-    ['/run/jailctl/emperor.sock', join(dir, 'run', 'emperor.sock')], ['/var/log/jailctl', join(dir, 'log')],
+    ['/run/jailctl/emperors/main.sock', join(dir, 'run', 'emperor.sock')], ['/run/jailctl/emperors/tenants.sock', join(dir, 'run', 'emperor.sock')],
+    ['/var/log/jailctl/main', join(dir, 'log')], ['/var/log/jailctl/tenants', join(dir, 'log')],
   ];
   const argv = splitWords(unit.get('ExecStart')!).map((w) => map.find(([from]) => w === from)?.[1] ?? w);
   const notify = join(dir, 'notify.sock');

@@ -13,13 +13,15 @@ export interface ControlIo {
 
 export interface ControlFlags {
   readonly socket?: string;
+  /** Which emperor (emperor-name), when several run. */
+  readonly emperor?: string;
 }
 
 // One request; the answer, or the exit status when there is none to print.
 async function request(flags: ControlFlags, io: ControlIo, req: Record<string, unknown>): Promise<ControlAnswer | number> {
   let answer: ControlAnswer;
   try {
-    answer = await ask(socketPath(flags.socket), req);
+    answer = await ask(socketPath(flags), req);
   } catch (err: unknown) {
     io.error(`jailctl: ${(err as Error).message}`);
     return err instanceof NoEmperorError ? EXIT_NO_EMPEROR : EXIT_REFUSED;
@@ -215,7 +217,7 @@ export async function runLogs(vassal: string, flags: ControlFlags & { lines?: st
   }
   let status = EXIT_OK;
   try {
-    await askStreaming(socketPath(flags.socket), { command: 'logs', vassal, lines, follow: flags.follow === true }, (answer) => {
+    await askStreaming(socketPath(flags), { command: 'logs', vassal, lines, follow: flags.follow === true }, (answer) => {
       if (!answer.ok && answer.line === undefined) {
         io.error(`jailctl: ${answer.error ?? 'refused'}`);
         status = EXIT_REFUSED;

@@ -9,6 +9,7 @@ import { isJailError } from '../../errors';
 import { SdNotify } from '../../emperor/sd-notify';
 import { Emperor } from '../../emperor/emperor';
 import { MonitorSpecError } from '../../monitors';
+import { badEmperorName, defaultControlSocket, defaultLogsDir, emperorNameOf } from '../../emperor/emperor-name';
 import {
   applyEmperorOption,
   DEFAULT_EMPEROR_OPTIONS,
@@ -49,12 +50,18 @@ export function resolveEmperorOptions(input: EmperorCliInput, warn: (m: string) 
   if (typeof acc.binaryPath === 'string' && acc.binaryPath.includes('/')) acc.binaryPath = abs(acc.binaryPath);
   acc.vassalsInclude = (acc.vassalsInclude as string[]).map(abs);
   if (typeof acc.onDemandDirectory === 'string') acc.onDemandDirectory = abs(acc.onDemandDirectory);
+  const sources = acc.emperor as string[];
+  if (sources.length === 0)
+    throw new EmperorOptionError('no vassal source: give --emperor DIR (or dir://DIR, glob://PATTERN), or `emperor = DIR` in the --ini file');
+  // Its name, and what follows from it unless given (several emperors on one host).
+  if (acc.name === '') acc.name = emperorNameOf(sources[0]!);
+  const bad = badEmperorName(acc.name as string);
+  if (bad) throw new EmperorOptionError(`emperor-name ${acc.name as string}: ${bad}`);
+  if (acc.controlSocket === '') acc.controlSocket = defaultControlSocket(acc.name as string);
+  if (acc.logsDir === '') acc.logsDir = defaultLogsDir(acc.name as string);
   if (acc.controlSocket !== 'none') acc.controlSocket = abs(acc.controlSocket as string);
   if (acc.logsDir !== 'none') acc.logsDir = abs(acc.logsDir as string);
-  const options = acc as unknown as EmperorOptions;
-  if (options.emperor.length === 0)
-    throw new EmperorOptionError('no vassal source: give --emperor DIR (or dir://DIR, glob://PATTERN), or `emperor = DIR` in the --ini file');
-  return options;
+  return acc as unknown as EmperorOptions;
 }
 
 // vassal-set applies to every vassal: check it once, now, rather than blame each vassal

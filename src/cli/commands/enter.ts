@@ -17,6 +17,8 @@ const INPUT_PIECE = 16 * 1024;
 
 export interface EnterFlags {
   readonly socket?: string;
+  /** Which emperor (emperor-name), when several run. */
+  readonly emperor?: string;
   readonly root?: boolean;
   /** Force a pty (-t) or plain pipes (-T); by default a pty when stdin is a terminal. */
   readonly tty?: boolean;
@@ -74,9 +76,9 @@ export async function runEnter(vassal: string, argv: readonly string[], flags: E
     // Root joins the namespaces the answer names: only a root emperor is believed (anyone
     // who can bind the path, or an emperor running as a user, could point root at a
     // process of a tenant's making).
-    const answer = await ask(socketPath(flags.socket), { command: 'ps' }, (server) => {
+    const answer = await ask(socketPath(flags), { command: 'ps' }, (server) => {
       if (server.uid !== 0)
-        throw new Error(`the control socket ${socketPath(flags.socket)} is served by uid ${server.uid} (pid ${server.pid}), not by a root emperor: root's enter joins jails only on a root emperor's word`);
+        throw new Error(`the control socket ${socketPath(flags)} is served by uid ${server.uid} (pid ${server.pid}), not by a root emperor: root's enter joins jails only on a root emperor's word`);
     });
     if (!answer.ok) throw new Error(answer.error);
     const rows = answer.vassals as PsRecord[];
@@ -134,7 +136,7 @@ export async function runEnter(vassal: string, argv: readonly string[], flags: E
 // the request, then our input and its output as JSON lines (src/emperor/control.ts).
 async function enterThroughEmperor(vassal: string, argv: readonly string[], flags: EnterFlags, io: EnterIo): Promise<number> {
   const tty = flags.tty ?? (io.stdin.isTTY === true);
-  const path = socketPath(flags.socket);
+  const path = socketPath(flags);
   return new Promise<number>((resolve) => {
     const sock = connect(path);
     let buffered = '';

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpuPercent, formatBytes, formatUptime, psTable, topFrame } from '../../../src/cli/commands/control';
-import { socketPath } from '../../../src/cli/control-client';
+import { NoEmperorError, socketPath } from '../../../src/cli/control-client';
 import type { PsRecord } from '../../../src/emperor/control';
 
 const row = (over: Partial<PsRecord>): PsRecord => ({
@@ -44,10 +44,15 @@ test('a top frame sorts by CPU over the interval, busiest first', () => {
   assert.match(lines[4]!, /^a\.ini .* 10\.0$/);
 });
 
-test('the socket: --socket, else JAILCTL_SOCKET, else /run/jailctl/emperor.sock', () => {
-  assert.is(socketPath('/x.sock', { JAILCTL_SOCKET: '/y.sock' }), '/x.sock');
-  assert.is(socketPath(undefined, { JAILCTL_SOCKET: '/y.sock' }), '/y.sock');
-  assert.is(socketPath(undefined, {}), '/run/jailctl/emperor.sock');
+test('the socket: --socket, else JAILCTL_SOCKET, else --emperor NAME\'s, else the only emperor running\'s', () => {
+  const none = (): string[] => [];
+  assert.is(socketPath({ socket: '/x.sock', emperor: 'a' }, { JAILCTL_SOCKET: '/y.sock' }, none), '/x.sock');
+  assert.is(socketPath({ emperor: 'a' }, { JAILCTL_SOCKET: '/y.sock' }, none), '/y.sock');
+  assert.is(socketPath({ emperor: 'web' }, {}, none), '/run/jailctl/emperors/web.sock');
+  assert.is(socketPath({}, {}, () => ['jails']), '/run/jailctl/emperors/jails.sock');
+  assert.throws(() => socketPath({}, {}, none), (e: Error) => e instanceof NoEmperorError && /no emperor is running \(none listens in \/run\/jailctl\/emperors\)/.test(e.message));
+  assert.throws(() => socketPath({}, {}, () => ['a', 'b']), (e: Error) => e instanceof NoEmperorError && e.message === '2 emperors run (a, b): say which, with --emperor NAME');
+  assert.throws(() => socketPath({ emperor: '../etc' }, {}, none), /--emperor \.\.\/etc: an emperor's name is/);
 });
 
 test.run();
