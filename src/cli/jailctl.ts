@@ -1,4 +1,5 @@
 // The jailctl command line: parses arguments and hands each command to its module.
+import { badTableName, pgSchema } from '../monitors/pg-schema';
 import { Command, Option } from 'commander';
 import { VASSAL_OPTIONS } from '../config/options';
 import { EMPEROR_OPTIONS, type EmperorOptionSpec } from '../emperor/options';
@@ -104,6 +105,25 @@ If the emperor dies in any way, every jail dies with it (an emperor that runs as
 needs cap = setgid,setuid,kill for that; docs/SECURITY.md says why).`)
     .action(async () => {
       process.exitCode = await runEmperor({ files, flags }, { error: (line) => process.stderr.write(`${line}\n`) });
+    });
+
+  program
+    .command('pg-schema')
+    .description('print the SQL of a vassal table for a pg:// source: the table, its index, and the trigger that tells emperors of a change (NOTIFY jailctl)')
+    .option('--table <name>', 'the table\'s name (default vassals)')
+    .addHelpText('after', `
+Example:
+  $ jailctl pg-schema | sudo -u postgres psql hosting
+  $ sudo jailctl emperor --emperor "pg://dbname=hosting;SELECT name, config, ts, uid, gid, socket FROM vassals WHERE host = '%h'"
+  $ psql hosting -c "INSERT INTO vassals (name, config, host) VALUES ('shop.ini', '[uwsgi]...', 'web1')"`)
+    .action((opts: { table?: string }) => {
+      const bad = badTableName(opts.table ?? 'vassals');
+      if (bad) {
+        process.stderr.write(`jailctl: --table ${opts.table}: ${bad}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      process.stdout.write(pgSchema(opts.table));
     });
 
   addControlCommands(program);

@@ -36,6 +36,9 @@ export interface ExpandContext {
   readonly vassalFile: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly hostname?: string;
+  /** The vassal's config is no file (`a row of pg://…`): its magic variables that name a
+   *  file or a directory (%p, %d, %c) are refused, saying so. */
+  readonly notAFile?: string;
 }
 
 export interface ExpandedConfig {
@@ -66,6 +69,9 @@ const TOKEN_RE = /%%|%\(([^)]*)\)|%([A-Za-z])|\$\(([^)]*)\)/g;
 
 /** The magic variables a tenant chooses by naming the file (%h is the host's). */
 const TENANT_MAGIC = new Set(['n', 'p', 'd', 'e', 'x', 's', 'c']);
+
+/** The magic variables that name a file or its directory. */
+const FILE_MAGIC = new Set(['p', 'd', 'c']);
 
 // `it's` → `'it'\''s'`: one word for /bin/sh and for plan/words.ts splitWords, whatever it holds.
 export function shellQuote(value: string): string {
@@ -231,6 +237,8 @@ export function expandConfig(layers: readonly ConfigLayer[], ctx: ExpandContext)
             insert(known.value, known.taint, token);
           }
         } else if (letter !== undefined) {
+          if (ctx.notAFile !== undefined && FILE_MAGIC.has(letter) && (layer.file ?? ctx.vassalFile) === ctx.vassalFile)
+            fail(`uses %${letter}, which names the vassal's file or directory, and this config is ${ctx.notAFile}: write the path out (%n, %e and %h still work)`);
           const v = magic[letter];
           if (v === undefined) append(token);
           else insert(v, TENANT_MAGIC.has(letter) ? magicTaint : undefined, token);

@@ -1,5 +1,6 @@
 // The emperor: monitors in, one Vassal per config file, signals, stats, and an orderly end.
 // All its state lives in one Emperor object; nothing is module-global.
+import { hostname as osHostname } from 'node:os';
 import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -113,7 +114,10 @@ export class Emperor {
     // must: they become our children, and we reap them by pidfd.
     binding.setChildSubreaper(true);
     for (const spec of this.options.emperor)
-      this.monitors.push(createMonitor(spec, { freq: this.options.freq, nofollow: this.options.nofollow, warn: (m) => this.log(m) }));
+      this.monitors.push(createMonitor(spec, {
+        freq: this.options.freq, nofollow: this.options.nofollow, warn: (m) => this.log(m),
+        hostname: this.options.hostname ?? osHostname(), pgAllowEmpty: this.options.pgAllowEmpty,
+      }));
     this.workingDir = new WorkingDir(this.monitors.find((m): m is DirMonitor => m instanceof DirMonitor)?.dir, (line) => this.log(line));
     this.workingDir.enter();
     const creds = resolveEmperorCredentials(this.options, this.ctx.users());
@@ -197,7 +201,8 @@ export class Emperor {
         found++;
         this.enqueue(e);
       });
-      if (found === 0) this.log(`${m.spec}: no vassal config there yet (.ini, .yml, .yaml, .json, .xml); watching for one`);
+      // A database source answers later (it connects first); files are read by now.
+      if (found === 0 && !m.status) this.log(`${m.spec}: no vassal config there yet (.ini, .yml, .yaml, .json, .xml); watching for one`);
     }
     // The first scan has run: a Type=notify unit is started (what it found is being started).
     this.io.notify?.({ READY: 1, STATUS: `watching ${this.monitors.map((m) => m.spec).join(', ')}`, MAINPID: process.pid });
@@ -245,6 +250,7 @@ export class Emperor {
       pid: process.pid,
       cwd: process.cwd(),
       monitors: this.monitors.map((m) => m.spec),
+      sources: this.monitors.map((m) => m.status?.() ?? { spec: m.spec, state: 'up' as const }),
       throttleMs: Math.max(0, ...snapshots.map((s) => s.blacklist?.throttleMs ?? 0)),
       tyrant: this.options.tyrant,
       name: this.options.name,

@@ -26,6 +26,11 @@ const SOCKET_OPTIONS = ['http-socket', 'socket', 'uwsgi-socket', 'http', 'http11
 // The exec form runs CMD through the executor (never child_process: libuv would race our
 // reaper), hence the promise.
 export async function onDemandAddress(source: VassalSource, options: EmperorOptions): Promise<string | undefined> {
+  // A pg:// row's socket column, the row's as its uid column is.
+  if (source.onDemandSocket !== undefined) {
+    if (options.tyrant) checkTenantAddress(`${source.path} (its socket column)`, source.onDemandSocket, source.uid, source, options);
+    return source.onDemandSocket;
+  }
   if (options.onDemandExtension) {
     const file = `${source.path}${options.onDemandExtension}`;
     let text: string;

@@ -45,6 +45,10 @@ export interface EmperorOptions {
   /** This emperor's name (emperor-name.ts): its default control socket and logs dir follow
    *  from it; '' until resolveEmperorOptions() derives it from the first source. */
   readonly name: string;
+  /** This host's name for %h in a pg:// query (default: the kernel's). */
+  readonly hostname?: string;
+  /** A pg:// query that returns no rows after some stops every vassal of the source. */
+  readonly pgAllowEmpty: boolean;
   /** Where each vassal's stdout/stderr is kept, NAME.log (`none`: vassals share the emperor's). */
   readonly logsDir: string;
   /** A vassal's log is rotated to NAME.log.1 past this many bytes. */
@@ -133,6 +137,8 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-on-demand-extension', field: 'onDemandExtension', kind: 'string', arg: 'EXT', help: 'on demand: the file VASSAL+EXT (e.g. web.ini.socket) holds the socket to hold for it' },
   { name: 'emperor-on-demand-directory', field: 'onDemandDirectory', kind: 'string', arg: 'DIR', help: 'on demand: hold the UNIX socket DIR/NAME.socket for every vassal' },
   { name: 'emperor-on-demand-exec', field: 'onDemandExec', kind: 'string', arg: 'CMD', help: 'on demand: CMD VASSAL-FILE prints the socket to hold for it' },
+  { name: 'emperor-hostname', field: 'hostname', kind: 'string', arg: 'NAME', help: 'this host\'s name for %h in a pg:// query (WHERE host = \'%h\'), so one table serves many servers (default: the kernel\'s hostname)' },
+  { name: 'emperor-pg-allow-empty', field: 'pgAllowEmpty', kind: 'bool', help: 'a pg:// query that returns no rows after returning some stops every vassal of that source (off: such an answer is held, the vassals keep running, and stats say so)' },
   { name: 'emperor-name', field: 'name', kind: 'string', arg: 'NAME', help: 'this emperor\'s name, for several on one host: its control socket is /run/jailctl/emperors/NAME.sock and its logs go to /var/log/jailctl/NAME unless given (default: from its first source, e.g. jails for /etc/jails); jailctl ps --emperor NAME picks it' },
   { name: 'emperor-logs-dir', field: 'logsDir', kind: 'string', arg: 'DIR', help: 'keep each vassal\'s stdout and stderr in DIR/NAME.log, stamped (default /var/log/jailctl/EMPEROR-NAME; none: vassals write to the emperor\'s own output)' },
   { name: 'emperor-logs-max-size', field: 'logsMaxSize', kind: 'size', arg: 'SIZE', help: 'rotate a vassal\'s log to NAME.log.1 past SIZE (default 10m)' },
@@ -178,6 +184,7 @@ export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
   vassalSet: [],
   vassalsInclude: [],
   name: '',
+  pgAllowEmpty: false,
   logsDir: '',
   logsMaxSize: 10 * 1024 * 1024,
   controlSocket: '',

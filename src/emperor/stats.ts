@@ -1,6 +1,7 @@
 // The Imperial Bureau of Statistics: one JSON document with uWSGI's keys (so uwsgitop and
 // existing scripts read it) plus ours. A plain connection gets the raw document, as uWSGI
 // sends it; a connection that starts with an HTTP request line gets it with HTTP headers.
+import type { SourceStatus } from '../monitors/types';
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { EmperorOptionError } from './options';
@@ -11,6 +12,8 @@ export interface EmperorFacts {
   readonly pid: number;
   readonly cwd: string;
   readonly monitors: readonly string[];
+  /** Each source's state (a database can be down, or an empty answer held). */
+  readonly sources: readonly SourceStatus[];
   readonly throttleMs: number;
   readonly tyrant: boolean;
   /** The emperor's name (emperor-name). */
@@ -35,6 +38,7 @@ export function statsDocument(f: EmperorFacts): Record<string, unknown> {
     cwd: f.cwd,
     emperor: f.monitors,
     emperor_name: f.name,
+    emperor_sources: f.sources,
     emperor_tyrant: f.tyrant ? 1 : 0,
     throttle_level: f.throttleMs,
     vassals: f.vassals.map((v) => ({

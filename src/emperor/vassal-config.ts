@@ -4,7 +4,7 @@
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { environmentLayer, expandConfig, vassalSetLayer, type ConfigLayer } from '../config/expand';
 import { excerpt, MAX_WARNINGS } from '../config/limits';
-import { readSideFile, readVassalConfig } from '../config/load';
+import { parseVassalText, readSideFile, readVassalConfig } from '../config/load';
 import { bindOne, checkTenantSockets, socketsToBind } from './bound-sockets';
 import { findOption, isJailOption } from '../config/options';
 import { appServerCommand } from '../runtime/node/command';
@@ -22,7 +22,7 @@ import { checkNotRebound } from './on-demand';
 import { ConfigError, isJailError } from '../errors';
 import { CONFIG_FD, EMPEROR_FD } from './protocol';
 import { checkLaunchable, type EmperorPrivileges } from './privileges';
-import { checkTenantEntries, readTenantFile, tenantOf, type Tenant } from './tyrant';
+import { checkTenantEntries, OWNER_FIELD, readTenantFile, tenantOf, type Tenant } from './tyrant';
 import { adoptedProgramEntries, baseEntries, forkRole, isForkBase, readBaseFile, type ForkRole } from './fork-rules';
 import { checkTenantSocket } from './on-demand';
 
@@ -61,7 +61,7 @@ export interface VassalBuild {
 // The file's entries after every layer and expansion. A tenant's file (tyrant mode) does not
 // get $(VAR) from the emperor's environment: that is the sysadmin's, not the tenant's to read;
 // and its values land in the sysadmin's root commands only as one quoted word.
-export function expandVassal(raw: RawVassalConfig, ctx: Pick<VassalBuildContext, 'options' | 'env'>) {
+export function expandVassal(raw: RawVassalConfig, ctx: Pick<VassalBuildContext, 'options' | 'env'>, inline = false) {
   const layers: ConfigLayer[] = [
     ...(ctx.options.vassalsMaxProcs !== undefined
       ? [{ origin: 'vassals-max-procs', entries: [{ key: 'max-procs', value: String(ctx.options.vassalsMaxProcs), line: 0 }] }]
@@ -79,7 +79,7 @@ export function expandVassal(raw: RawVassalConfig, ctx: Pick<VassalBuildContext,
       return { file: inc.file, entries: inc.entries };
     }),
   ];
-  return expandConfig(layers, { vassalFile: raw.file, env: ctx.env });
+  return expandConfig(layers, { vassalFile: raw.file, env: ctx.env, ...(inline ? { notAFile: 'a database row' } : {}) });
 }
 
 // The emperor's vassals-memory-max, vassals-pids-max…: a layer each, before the file's own.
@@ -100,11 +100,23 @@ export function foreignConfigText(entries: readonly ConfigEntry[]): string {
 
 // The file, read as its tenant's in tyrant mode (owner checked before a line is parsed).
 function readVassal(source: VassalSource, ctx: VassalBuildContext): { raw: RawVassalConfig; tenant?: Tenant } {
+  if (source.inline) return readRow(source, source.inline, ctx);
   if (!ctx.options.tyrant) return { raw: readVassalConfig(source.path) };
   // A base is the sysadmin's (root's) file, and runs as root: no tenant.
   if (isForkBase(source, ctx.options)) return { raw: readBaseFile(source.path) };
   const { raw, owner } = readTenantFile(source.path, ctx.options);
   return { raw, tenant: tenantOf(owner, ctx.options, ctx.users) };
+}
+
+// A database row's config (pg://): no file, no size cap beyond the parser's own limits; in
+// tyrant mode it runs as its uid and gid columns, which must name a tenant, never root.
+function readRow(source: VassalSource, row: NonNullable<VassalSource['inline']>, ctx: VassalBuildContext): { raw: RawVassalConfig; tenant?: Tenant } {
+  const raw = parseVassalText(source.path, row.text);
+  if (!ctx.options.tyrant) return { raw };
+  for (const [column, id] of [['uid', row.uid], ['gid', row.gid]] as const)
+    if (id === null || id === 0)
+      throw new ConfigError(source.path, undefined, OWNER_FIELD, `its ${column} column is ${id === null ? 'NULL' : '0 (root)'}: in tyrant mode a database vassal runs as its row's uid and gid, never as root; set them to the tenant's`);
+  return { raw, tenant: tenantOf({ uid: row.uid!, gid: row.gid! }, ctx.options, ctx.users) };
 }
 
 // At most MAX_WARNINGS lines, and a count of the rest: one file must not flood the log.
@@ -154,7 +166,7 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
     throw err;
   }
   const { raw, tenant } = read;
-  const expanded = expandVassal(raw, ctx);
+  const expanded = expandVassal(raw, ctx, source.inline !== undefined);
   if (tenant) checkTenantEntries(raw.file, expanded.entries, tenant, ctx.options, ctx.users);
   // No binary patch: our app server when the file names an `app`, else the emperor's
   // binary-path (uWSGI, say), so one emperor hosts both. Either reads the config pipe.

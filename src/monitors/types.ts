@@ -15,8 +15,19 @@ export interface VassalSource {
   readonly gid: number;
   /** Owner of the symlink itself, when the path is one (emperor-tyrant-nofollow). */
   readonly link?: { readonly uid: number; readonly gid: number };
-  /** An on-demand socket the emperor holds for this vassal (on-demand vassals). */
+  /** An on-demand socket the emperor holds for this vassal (a pg:// row's 6th column). */
   readonly onDemandSocket?: string;
+  /** A config that is no file (a pg:// row): its text, and its uid and gid columns (null
+   *  when NULL). `path` then only names it. */
+  readonly inline?: { readonly text: string; readonly uid: number | null; readonly gid: number | null };
+}
+
+/** How a source is doing, for stats and ps: `down` while its database is unreachable, `held`
+ *  while an empty answer is not believed (the vassals keep running either way). */
+export interface SourceStatus {
+  readonly spec: string;
+  readonly state: 'up' | 'down' | 'held';
+  readonly detail?: string;
 }
 
 export type MonitorEvent =
@@ -31,6 +42,8 @@ export interface Monitor {
   /** Scans again now (the periodic safety net, or a SIGHUP). */
   rescan(): void;
   close(): void;
+  /** A source that can be down (a database); files are always up. */
+  status?(): SourceStatus;
 }
 
 export interface MonitorOptions {
@@ -40,4 +53,8 @@ export interface MonitorOptions {
   readonly nofollow: boolean;
   /** Problems worth a log line (a directory that vanished…); the monitor carries on. */
   readonly warn: (message: string) => void;
+  /** This host's name, for %h in a pg:// query (emperor-hostname; default the kernel's). */
+  readonly hostname?: string;
+  /** A pg:// query that returns no rows after returning some means "stop them all". */
+  readonly pgAllowEmpty?: boolean;
 }

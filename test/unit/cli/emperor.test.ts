@@ -23,9 +23,12 @@ test('no source: says how to give one', () => {
 });
 
 test('an unknown monitor scheme, a bad number, a bad namespace: one line each', () => {
-  let r = jailctl(['emperor', '--emperor', 'pg://db/vassals']);
+  let r = jailctl(['emperor', '--emperor', 'mysql://db/vassals']);
   assert.is(r.status, 125);
-  assert.match(r.stderr, 'unknown monitor `pg://`; jailctl knows dir:// and glob://');
+  assert.match(r.stderr, 'unknown monitor `mysql://`; jailctl knows dir://, glob:// and pg://');
+  r = jailctl(['emperor', '--emperor', 'pg://dbname=x']);
+  assert.is(r.status, 125);
+  assert.match(r.stderr, 'pg://: expected pg://CONNINFO;QUERY');
   r = jailctl(['emperor', '--emperor', '/tmp', '--emperor-throttle', 'soon']);
   assert.is(r.status, 125);
   assert.match(r.stderr, 'jailctl: command line: emperor-throttle: expected a number of milliseconds, got `soon`');

@@ -118,7 +118,8 @@ test('specs: dir://, glob://, a bare directory, a bare pattern; mistakes explain
   assert.instance(createMonitor(`glob://${dir}/*.ini`, quiet), GlobMonitor);
   assert.instance(createMonitor(`${dir}/*.ini`, quiet), GlobMonitor);
   assert.is(createMonitor(`${dir}/*.ini`, quiet).spec, `glob://${dir}/*.ini`);
-  assert.match(thrown(() => createMonitor('pg://db', quiet), MonitorSpecError).message, 'unknown monitor `pg://`; jailctl knows dir:// and glob://');
+  assert.match(thrown(() => createMonitor('mysql://db', quiet), MonitorSpecError).message, 'unknown monitor `mysql://`; jailctl knows dir://, glob:// and pg://');
+  assert.match(thrown(() => createMonitor('pg://db', quiet), MonitorSpecError).message, 'expected pg://CONNINFO;QUERY');
   writeFileSync(join(dir, 'web.ini'), '');
   assert.match(thrown(() => createMonitor(join(dir, 'web.ini'), quiet), MonitorSpecError).message, 'is a file, not a directory of vassals');
 });
