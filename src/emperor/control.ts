@@ -12,6 +12,7 @@
 //   setns themselves): the answer, then the client sends {"in": BASE64} | {"resize":
 //   [columns, rows]} | {"eof": true} and the emperor {"out": BASE64, "stream": "stdout" |
 //   "stderr"} and at last {"exit": STATUS}.
+import type { SourceStatus } from '../monitors/types';
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -56,6 +57,8 @@ export interface Peer {
 /** What the emperor lets the control socket do; every vassal named here is already checked. */
 export interface ControlTarget {
   snapshots(): VassalSnapshot[];
+  /** How each source is doing (a database can be down, an empty answer held). */
+  sources(): SourceStatus[];
   stats(visible: (s: VassalSnapshot) => boolean): Record<string, unknown>;
   reload(name: string, peer: Peer): string;
   stop(name: string): Promise<string>;
@@ -202,7 +205,8 @@ export async function handleRequest(
   const visible = (s: VassalSnapshot): boolean => canSee(peer, s);
   switch (req.command as ControlCommand) {
     case 'ps':
-      return { vassals: psRecords(target.snapshots().filter(visible)) };
+      // Which sources are not up is root's to see (their names say where the database is).
+      return { vassals: psRecords(target.snapshots().filter(visible)), ...(peer.uid === 0 ? { sources: target.sources().filter((s) => s.state !== 'up') } : {}) };
     case 'stats':
       return { stats: target.stats(visible) };
     case 'reload':

@@ -9,7 +9,7 @@ import { cachedUserDb } from '../config/users';
 import { binding } from '../native/binding';
 import { createMonitor } from '../monitors';
 import { DirMonitor } from '../monitors/dir';
-import type { Monitor, MonitorEvent, VassalSource } from '../monitors/types';
+import type { Monitor, MonitorEvent, SourceStatus, VassalSource } from '../monitors/types';
 import { vassalIdentity } from './names';
 import { EmperorOptionError, type EmperorOptions } from './options';
 import { startControlServer, type ControlTarget } from './control';
@@ -195,17 +195,22 @@ export class Emperor {
       this.workingDir?.check();
     }, ORPHAN_PASS_MS);
     this.log(`watching ${this.monitors.map((m) => m.spec).join(', ')} (pid ${process.pid})`);
+    let total = 0;
     for (const m of this.monitors) {
       let found = 0;
       m.start((e) => {
         found++;
+        total++;
         this.enqueue(e);
       });
       // A database source answers later (it connects first); files are read by now.
       if (found === 0 && !m.status) this.log(`${m.spec}: no vassal config there yet (.ini, .yml, .yaml, .json, .xml); watching for one`);
     }
-    // The first scan has run: a Type=notify unit is started (what it found is being started).
-    this.io.notify?.({ READY: 1, STATUS: `watching ${this.monitors.map((m) => m.spec).join(', ')}`, MAINPID: process.pid });
+    // The first scan has run (a database's first answer, or its first failure): a Type=notify
+    // unit is started (what it found is being started).
+    void Promise.all(this.monitors.map((m) => m.firstAnswer?.())).then(() => {
+      if (!this.stopping) this.io.notify?.({ READY: 1, STATUS: `watching ${this.monitors.map((m) => m.spec).join(', ')}: ${total} vassal config(s) found`, MAINPID: process.pid });
+    });
     return done;
   }
 
@@ -243,6 +248,10 @@ export class Emperor {
     return this.stopping;
   }
 
+  private sourceStates(): SourceStatus[] {
+    return this.monitors.map((m) => m.status?.() ?? { spec: m.spec, state: 'up' });
+  }
+
   stats(visible: (s: VassalSnapshot) => boolean = () => true): Record<string, unknown> {
     const snapshots = [...this.vassals.values()].map((v) => v.snapshot()).filter(visible);
     return statsDocument({
@@ -250,7 +259,7 @@ export class Emperor {
       pid: process.pid,
       cwd: process.cwd(),
       monitors: this.monitors.map((m) => m.spec),
-      sources: this.monitors.map((m) => m.status?.() ?? { spec: m.spec, state: 'up' as const }),
+      sources: this.sourceStates(),
       throttleMs: Math.max(0, ...snapshots.map((s) => s.blacklist?.throttleMs ?? 0)),
       tyrant: this.options.tyrant,
       name: this.options.name,
@@ -303,6 +312,7 @@ export class Emperor {
     const vassal = (name: string): Vassal => this.vassals.get(name)!;
     return {
       snapshots: () => [...this.vassals.values()].map((v) => v.snapshot()),
+      sources: () => this.sourceStates(),
       stats: (visible) => this.stats(visible),
       reload: (name, peer) => requestReload(vassal(name), `reload asked by uid ${peer.uid} (pid ${peer.pid})`),
       stop: (name) => requestStop(vassal(name), (line) => this.log(line)),

@@ -48,6 +48,8 @@ export class PgMonitor implements Monitor {
   private backoff = BACKOFF_MIN_MS;
   private timer: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
+  private answered: () => void = () => undefined;
+  private readonly first = new Promise<void>((resolve) => (this.answered = resolve));
   /** The row errors already logged, by name: a bad row is logged once, not every pass. */
   private readonly badRows = new Map<string, string>();
 
@@ -65,6 +67,10 @@ export class PgMonitor implements Monitor {
 
   rescan(): void {
     if (this.client && this.state !== 'down') void this.poll();
+  }
+
+  firstAnswer(): Promise<void> {
+    return this.first;
   }
 
   status(): SourceStatus {
@@ -109,6 +115,7 @@ export class PgMonitor implements Monitor {
     if (this.client !== client) return;
     this.client = undefined;
     void client.end().catch(() => undefined);
+    this.answered();
     if (this.closed) return;
     const first = this.state !== 'down' || this.detail === 'connecting';
     this.state = 'down';
@@ -149,11 +156,15 @@ export class PgMonitor implements Monitor {
 
   // One answer → add/change/remove events; an empty answer after rows is held.
   private apply(rows: readonly unknown[][]): void {
+    this.answered();
     const now = new Map<string, VassalSource>();
+    const bad = new Set<string>();
     for (const row of rows) {
-      const source = this.sourceOf(row);
+      const source = this.sourceOf(row, bad);
       if (source) now.set(source.name, source);
     }
+    // A bad row fixed or deleted is logged again when it goes bad again.
+    for (const name of [...this.badRows.keys()]) if (!bad.has(name)) this.badRows.delete(name);
     // One vassal leaving (its row moved to another host) is no outage; all of several at once
     // more likely a mistake (a truncated table, a restore under way) than an intent.
     if (rows.length === 0 && this.known.size >= HOLD_AT && !this.options.pgAllowEmpty) {
@@ -175,7 +186,7 @@ export class PgMonitor implements Monitor {
       this.known.set(name, source);
     }
     for (const [name, before] of [...this.known]) {
-      if (now.has(name) || this.badRows.has(name)) continue;
+      if (now.has(name) || bad.has(name)) continue; // a bad row's vassal runs on as it was
       this.known.delete(name);
       this.emit({ kind: 'remove', source: before });
     }
@@ -183,7 +194,7 @@ export class PgMonitor implements Monitor {
 
   // A row → its vassal; a malformed row is logged once (with its name) and its vassal, if it
   // has one, left as it was.
-  private sourceOf(row: readonly unknown[]): VassalSource | undefined {
+  private sourceOf(row: readonly unknown[], bad: Set<string>): VassalSource | undefined {
     const raw = typeof row[0] === 'string' ? row[0] : undefined;
     const okName = raw !== undefined && raw !== '' && raw.length <= 255 && !/[/\0]/.test(raw) && !raw.startsWith('.');
     // The name picks the syntax (web.yaml, web.xml); a name without a known extension is ini.
@@ -192,6 +203,7 @@ export class PgMonitor implements Monitor {
       const key = name ?? `(row ${JSON.stringify(row[0] ?? null).slice(0, 40)})`;
       if (this.badRows.get(key) !== why) this.options.warn(`${this.spec}: row ${key}: ${why}; the row is skipped`);
       this.badRows.set(key, why);
+      bad.add(key);
       return undefined;
     };
     if (row.length < 3) return fail(`the query returns ${row.length} column(s); it must return name, config, ts[, uid, gid[, socket]]`);
@@ -203,7 +215,6 @@ export class PgMonitor implements Monitor {
     const gid = idOf(row[4]);
     if (uid === undefined || gid === undefined) return fail('uid and gid must be whole numbers (or NULL)');
     if (row[5] !== undefined && row[5] !== null && typeof row[5] !== 'string') return fail('socket must be text (or NULL)');
-    this.badRows.delete(name);
     return {
       name,
       path: `${this.spec}/${name}`,

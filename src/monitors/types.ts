@@ -44,6 +44,9 @@ export interface Monitor {
   close(): void;
   /** A source that can be down (a database); files are always up. */
   status?(): SourceStatus;
+  /** A source that answers later (a database): settles at its first answer, or its first
+   *  failure to connect; files have answered once start() returns. */
+  firstAnswer?(): Promise<void>;
 }
 
 export interface MonitorOptions {

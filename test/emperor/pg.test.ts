@@ -6,10 +6,12 @@
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { jailctl } from '../helpers/cli';
-import { pidsWith, startEmperor, waitUntil, type RunningEmperor } from '../helpers/emperor';
+import { freePort, pidsWith, startEmperor, waitUntil, type RunningEmperor } from '../helpers/emperor';
+import { receiver } from '../helpers/notify';
 import { startPostgres, type TestPostgres } from '../helpers/postgres';
 import { requireRoot } from '../helpers/root';
 import { ini } from '../helpers/vassal';
@@ -40,9 +42,12 @@ const QUERY = "SELECT name, config, ts, uid, gid, socket FROM vassals WHERE host
 
 // An emperor for `host` on the table, with a safety-net rescan of a minute.
 function emperor(host: string, ...args: string[]): RunningEmperor {
-  const dir = mkdtempSync('/tmp/jailctl-pg-emperor-');
+  return emperorIn(mkdtempSync('/tmp/jailctl-pg-emperor-'), [], host, ...args);
+}
+
+function emperorIn(dir: string, wrap: readonly string[], host: string, ...args: string[]): RunningEmperor {
   dirs.push(dir);
-  const e = startEmperor(['--emperor', `pg://${db.conninfo};${QUERY}`, '--emperor-hostname', host, '--emperor-name', `pg-${host}`, '--emperor-freq', '60', ...args], dir);
+  const e = startEmperor(['--emperor', `pg://${db.conninfo};${QUERY}`, '--emperor-hostname', host, '--emperor-name', `pg-${host}`, '--emperor-freq', '60', ...args], dir, wrap);
   emperors.push(e);
   return e;
 }
@@ -90,6 +95,9 @@ test('an empty answer is held, the vassals keep running; a lost database leaves 
   const down = (await e.stats()) as unknown as { emperor_sources: Array<{ state: string }> };
   assert.equal(down.emperor_sources.map((s) => s.state), ['down']);
   assert.ok(running('78111') && running('78112'), 'nothing stopped while the database is away');
+  const ps = jailctl(['ps', '--socket', e.controlPath]);
+  assert.match(ps.stderr, /^jailctl: pg:\/\/\S+ is down \(.*\): its vassals run on as they were$/m, 'ps says so');
+  assert.match(ps.stdout, /^one\.ini\s+running/m);
   db.start();
   await e.waitForLog(/connected again; reading the rows/, 40_000);
   await insert('three.ini', sleeper('78113'), 'a');
@@ -113,6 +121,32 @@ test('a bad row fails that vassal only, named; tyrant mode refuses a NULL or roo
   const uid = /^Uid:\t(\d+)/m.exec(spawnSync('cat', [`/proc/${pidsWith('sleep 78121')[0]}/status`], { encoding: 'utf8' }).stdout)?.[1];
   assert.is(uid, '1001', 'it runs as its uid column');
   assert.ok((await e.vassal('1001/good.ini'))!.pid > 0, 'named as a tenant\'s vassal is, OWNER/NAME');
+});
+
+test('a row with a socket column is on demand: the emperor holds the socket, the first connection starts it', async () => {
+  const port = await freePort();
+  const e = emperor('a');
+  await db.sql('INSERT INTO vassals (name, config, host, socket) VALUES ($1, $2, $3, $4)', ['lazy.ini', sleeper('78141'), 'a', `127.0.0.1:${port}`]);
+  await e.waitForLog(new RegExp(`lazy\\.ini: on demand, holding 127\\.0\\.0\\.1:${port}`));
+  assert.ok(gone('78141'), 'nothing runs before a connection');
+  const sock = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+  await waitUntil(() => running('78141'), `the first connection starts it\n${e.log()}`);
+  sock.destroy();
+});
+
+test('READY=1 (Type=notify) comes with the database\'s first answer, and counts what it found', async () => {
+  await insert('first.ini', sleeper('78151'), 'a');
+  const dir = mkdtempSync('/tmp/jailctl-pg-emperor-');
+  const r = receiver(join(dir, 'notify.sock'));
+  try {
+    await waitUntil(() => r.got().includes('LISTENING'), 'the notify socket');
+    emperorIn(dir, ['env', `NOTIFY_SOCKET=${join(dir, 'notify.sock')}`], 'a');
+    await waitUntil(() => r.got().some((l) => l.includes('READY=1')), 'READY=1');
+    assert.match(r.got().find((l) => l.includes('READY=1'))!, /STATUS=watching pg:\/\/\S+: 1 vassal config\(s\) found/);
+  } finally {
+    r.proc.kill();
+  }
 });
 
 test('three emperors on one table, one per host: a row moved by UPDATE host stops on one and starts on the other', async () => {

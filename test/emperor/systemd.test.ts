@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import { splitWords } from '../../src/plan/words';
 import { ROOT } from '../helpers/cli';
 import { pidsWith, waitUntil } from '../helpers/emperor';
+import { receiver } from '../helpers/notify';
 import { requireRoot } from '../helpers/root';
 import { ini } from '../helpers/vassal';
 
@@ -33,21 +34,6 @@ function service(file: string): Map<string, string> {
   return out;
 }
 
-// Datagrams on a UNIX socket at `path`, one line each (python3: Node has no AF_UNIX datagrams).
-function receiver(path: string): { proc: ChildProcess; got: () => string[] } {
-  const proc = spawn('python3', ['-u', '-c', [
-    'import socket, sys',
-    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
-    `s.bind(${JSON.stringify(path)})`,
-    'import os; os.chmod(sys.argv[1], 0o777)',
-    'print("LISTENING", flush=True)',
-    'while True:',
-    '    print(s.recv(4096).decode().replace("\\n", " | "), flush=True)',
-  ].join('\n'), path], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  return { proc, got: () => out.split('\n').filter(Boolean) };
-}
 
 interface Started {
   readonly emperor: ChildProcess;

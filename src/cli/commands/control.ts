@@ -1,5 +1,6 @@
 // jailctl ps / stats / reload / stop / start / unblacklist: requests to a running emperor
 // through its control socket, and their output for a terminal or a script.
+import type { SourceStatus } from '../../monitors/types';
 import chalk from 'chalk';
 import type { PsRecord } from '../../emperor/control';
 import { ask, askStreaming, EXIT_NO_EMPEROR, EXIT_OK, EXIT_REFUSED, NoEmperorError, socketPath, type ControlAnswer } from '../control-client';
@@ -104,6 +105,8 @@ export async function runPs(flags: ControlFlags & { all?: boolean; json?: boolea
   const answer = await request(flags, io, { command: 'ps' });
   if (typeof answer === 'number') return answer;
   const rows = (answer.vassals as PsRecord[]).filter((r) => flags.all || ACTIVE(r));
+  for (const s of (answer.sources as SourceStatus[] | undefined) ?? [])
+    io.error(`jailctl: ${s.spec} is ${s.state}${s.detail ? ` (${s.detail})` : ''}: its vassals run on as they were`);
   if (flags.json) io.out(`${JSON.stringify(rows, null, 2)}\n`);
   else if (rows.length === 0) io.out(`no vassal${flags.all ? '' : ' running (jailctl ps -a shows stopped and failed ones)'}\n`);
   else io.out(`${psTable(rows, { color: io.color, all: flags.all === true })}\n`);

@@ -1,4 +1,6 @@
 // parsePgSpec(): uWSGI's pg://CONNINFO;QUERY, a URL or libpq's words, %h, and each refusal.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MonitorSpecError } from '../../../src/monitors/errors';
@@ -39,6 +41,14 @@ test('pg-schema: the table, its trigger, and a checked table name', () => {
   assert.match(sql, /AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sites/);
   assert.is(badTableName('sites_2'), undefined);
   assert.ok(badTableName('x; DROP'));
+});
+
+test('the trigger the README shows is the one pg-schema prints', () => {
+  const readme = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+  const block = /The trigger that tells the emperors[\s\S]*?```sql\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(block, 'the README has the block');
+  const schema = pgSchema();
+  for (const line of block.split('\n').filter((l) => l.trim() !== '')) assert.ok(schema.includes(line), `pg-schema prints: ${line}`);
 });
 
 test.run();
