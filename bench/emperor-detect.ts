@@ -18,10 +18,10 @@
 // given up after 3 misses), and only SIGKILLs one that ignores its stop byte after
 // emperor-curse-tolerance, which it runs with at 1 s instead of its default 30 s.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ExecFifo } from './exec-fifo';
 import { percentile, procStat } from './proc';
 
 const ROOT = join(__dirname, '..');
@@ -104,47 +104,6 @@ function liveVassals(pid: number): number[] {
       }
     }
   return out;
-}
-
-// Lines the vassals write to the FIFO, each with the time the bench read it. The bench holds
-// the FIFO open read-write, so a vassal closing it never ends the stream.
-class ExecFifo {
-  private readonly socket: Socket;
-  private waiter: { name: string; resolve: (t: bigint) => void } | undefined;
-  private partial = '';
-  unexpected = 0;
-
-  constructor(readonly path: string) {
-    execFileSync('mkfifo', [path]);
-    chmodSync(path, 0o666);
-    this.socket = new Socket({ fd: openSync(path, constants.O_RDWR | constants.O_NONBLOCK), readable: true, writable: false });
-    this.socket.on('data', (chunk: Buffer) => {
-      const t = process.hrtime.bigint();
-      const lines = (this.partial + chunk.toString()).split('\n');
-      this.partial = lines.pop()!;
-      for (const name of lines) {
-        if (this.waiter?.name === name) {
-          this.waiter.resolve(t);
-          this.waiter = undefined;
-        } else this.unexpected++;
-      }
-    });
-  }
-
-  // The time `name` next writes its line, or undefined after timeoutMs.
-  next(name: string, timeoutMs: number): Promise<bigint | undefined> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        resolve(undefined);
-      }, timeoutMs);
-      this.waiter = { name, resolve: (t) => (clearTimeout(timer), resolve(t)) };
-    });
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
 }
 
 async function exited(pid: number, start: string, timeoutMs: number): Promise<bigint | undefined> {

@@ -58,4 +58,11 @@ test('bench:forkserver times adopted vassals against cold ones and uWSGI, and a 
   assert.match(out, /rolling deploy: 3 vassals, \d+ requests, failed 0 /);
 });
 
+test('bench:pg times rows against uWSGI\'s pg:// and against files', () => {
+  const out = bench('bench:pg', { JAILCTL_BENCH_N: '3', JAILCTL_BENCH_UWSGI_N: '1', JAILCTL_BENCH_MOVES: '2', JAILCTL_BENCH_MANY: '5' }, 240_000);
+  assert.match(out, /INSERT → exec .* ours\/uWSGI p50 = [\d.]+/);
+  assert.match(out, /UPDATE host → exec +p50 [\d.]+/);
+  assert.match(out, /5 rows → all running [\d.]+; the same as files [\d.]+; pg\/files = [\d.]+/);
+});
+
 test.run();
