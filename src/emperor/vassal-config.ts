@@ -12,6 +12,7 @@ import { jailexecLibrary, psgiHostCommand } from '../runtime/psgi/command';
 import type { ConfigEntry, RawVassalConfig } from '../config/types';
 import type { UserDb } from '../config/users';
 import { compilePlan } from '../plan/compile';
+import { NO_DIRECTORY } from '../plan/paths';
 import { hasOwnRoot } from '../plan/mounts';
 import { jailRuntime } from '../runtime/binds';
 import type { FdMapping, LaunchPlan } from '../plan/types';
@@ -251,8 +252,14 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
   const { fds: _fds, ...jailPart } = compiled.plan;
   // The program reads `app` (`psgi`, `early-psgi`) from the pipe, with no file to be relative
   // to: make it absolute (relative to the jail's chdir, else to the vassal file's directory).
-  const base = compiled.plan.chdir ?? dirname(raw.file);
-  const forProgram = (fork?.kind === 'adopted' ? adoptedProgramEntries(entries, ctx.options) : entries).map((e) => (APP_FILES.includes(e.key) && !isAbsolute(e.value.trim()) ? { ...e, value: resolve(base, e.value.trim()) } : e));
+  // A database row has no directory: there, only chdir can make such a path absolute.
+  const base = compiled.plan.chdir ?? (isAbsolute(raw.file) ? dirname(raw.file) : undefined);
+  const absolute = (e: ConfigEntry): ConfigEntry => {
+    if (!APP_FILES.includes(e.key) || isAbsolute(e.value.trim())) return e;
+    if (base === undefined) throw new ConfigError(raw.file, e.line, e.key, `\`${excerpt(e.value.trim())}\` ${NO_DIRECTORY}, or set chdir`);
+    return { ...e, value: resolve(base, e.value.trim()) };
+  };
+  const forProgram = (fork?.kind === 'adopted' ? adoptedProgramEntries(entries, ctx.options) : entries).map(absolute);
   return {
     plan: contained.plan,
     warnings: boundWarnings([...expanded.warnings, ...warnings, ...compiled.warnings, ...contained.warnings]),

@@ -1,5 +1,6 @@
 // compilePlan(): a parsed vassal file → a validated, read-only LaunchPlan. No I/O: users and
 // the base environment come in as arguments. Every error names the file, line and option.
+import { NO_DIRECTORY, pathFrom } from './paths';
 import { constants } from 'node:os';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import type { ConfigEntry, RawVassalConfig } from '../config/types';
@@ -239,7 +240,7 @@ function compileChecked(
   }
 
   const chdirEntry = entries.last('chdir');
-  const chdir = chdirEntry ? resolve(dirname(raw.file), chdirEntry.value.trim()) : undefined;
+  const chdir = chdirEntry ? pathFrom(raw.file, chdirEntry.value.trim()) ?? fail(chdirEntry, 'chdir', `\`${excerpt(chdirEntry.value.trim())}\` ${NO_DIRECTORY}`) : undefined;
   if (chdirEntry && chdirEntry.value.trim() === '') fail(chdirEntry, 'chdir', 'empty directory');
 
   const program = compileProgram(raw, entries, fail, options.defaultProgram);

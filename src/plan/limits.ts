@@ -1,7 +1,8 @@
 // The containment options of a vassal file: the limits of its cgroup (memory-max, memory-high,
 // pids-max, cpu-max, io-weight, cgroup-opt) and its seccomp filter (seccomp). No I/O but the
 // seccomp FILE, which the caller reads (CompileOptions.readFile).
-import { dirname, resolve } from 'node:path';
+import { NO_DIRECTORY, pathFrom } from './paths';
+import { isAbsolute } from 'node:path';
 import type { ConfigEntry } from '../config/types';
 import { excerpt } from '../config/limits';
 import { PlanError } from '../errors';
@@ -130,7 +131,7 @@ export function compileSeccomp(entries: EntryLookup, vassalFile: string, readFil
   const v = entry.value.trim();
   if (v === 'default' || v === '') return { ...at, mode: 'default', deny: [], allow: [] };
   if (v === 'none') return { ...at, mode: 'none', deny: [], allow: [] };
-  const path = resolve(dirname(entry.file ?? vassalFile), v);
+  const path = pathFrom(entry.file !== undefined && isAbsolute(entry.file) ? entry.file : vassalFile, v) ?? fail(entry, 'seccomp', `\`${excerpt(v)}\` ${NO_DIRECTORY}`);
   if (!readFile) return fail(entry, 'seccomp', 'a seccomp FILE is read by the emperor or jailctl run; here there is nothing to read it with');
   let text: string;
   try {

@@ -2,6 +2,7 @@
 // as bubblewrap does it): compileMounts() builds it from a vassal file's rootfs, chroot,
 // pivot_root, overlay, bind, rootfs-readonly and tmp lines; native/executor/mounts.c
 // carries the list out one operation at a time and names the index of one that fails.
+import { NO_DIRECTORY, pathFrom } from './paths';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ConfigEntry } from '../config/types';
 import { excerpt } from '../config/limits';
@@ -78,7 +79,7 @@ function hostPath(ctx: MountContext, e: ConfigEntry, text: string): string {
   const v = text.trim();
   if (v === '') ctx.fail(e, e.key, 'empty path');
   if (v.includes('\0')) ctx.fail(e, e.key, 'a path cannot hold a NUL byte');
-  return resolve(dirname(ctx.file), v);
+  return pathFrom(ctx.file, v) ?? ctx.fail(e, e.key, `\`${excerpt(v)}\` ${NO_DIRECTORY}`);
 }
 
 // A path in the jail: absolute, no `.` or `..`, no trailing slash (the executor makes each

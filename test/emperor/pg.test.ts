@@ -112,11 +112,15 @@ test('a bad row fails that vassal only, named; tyrant mode refuses a NULL or roo
   await insert('rootless.ini', sleeper('78122'), 'a');
   await insert('file.ini', '[jail]\nchdir = %d\nunprivileged-binary-patch-arg = /bin/true\n', 'a', { uid: 1001, gid: 1001 });
   await insert('broken.xml', '<uwsgi><uid>1</uwsgi>', 'a', { uid: 1001, gid: 1001 });
+  await insert('rel.ini', '[jail]\nchdir = app\nunprivileged-binary-patch-arg = /bin/true\n', 'a', { uid: 1001, gid: 1001 });
+  await insert('node.ini', '[jail]\napp = server.js\nhttp-socket = 127.0.0.1:1\n', 'a', { uid: 1001, gid: 1001 });
   await waitUntil(() => running('78121'), `good.ini runs\n${e.log()}`);
   await e.waitForLog(/typo\.ini: pg:\/\/\S+\/typo\.ini:2: unshare: unknown namespace `bogus`/);
   await e.waitForLog(/rootless\.ini: pg:\/\/\S+\/rootless\.ini: its uid column is NULL: in tyrant mode a database vassal runs as its row's uid and gid, never as root/);
   await e.waitForLog(/file\.ini: pg:\/\/\S+\/file\.ini:2: `chdir` uses %d, which names the vassal's file or directory, and this config is a database row/);
   await e.waitForLog(/broken\.xml: pg:\/\/\S+\/broken\.xml:1: XML syntax error/);
+  await e.waitForLog(/rel\.ini: pg:\/\/\S+\/rel\.ini:2: chdir: `app` is a relative path, and this config is no file \(a database row\) to be relative to: give an absolute path/);
+  await e.waitForLog(/node\.ini: pg:\/\/\S+\/node\.ini:2: `server\.js` is a relative path, and this config is no file \(a database row\) to be relative to: give an absolute path, or set chdir/);
   assert.ok(gone('78122'));
   const uid = /^Uid:\t(\d+)/m.exec(spawnSync('cat', [`/proc/${pidsWith('sleep 78121')[0]}/status`], { encoding: 'utf8' }).stdout)?.[1];
   assert.is(uid, '1001', 'it runs as its uid column');
@@ -149,24 +153,27 @@ test('READY=1 (Type=notify) comes with the database\'s first answer, and counts 
   }
 });
 
-test('three emperors on one table, one per host: a row moved by UPDATE host stops on one and starts on the other', async () => {
+test('three emperors on one table, one per host: rows moved by UPDATE host stop on one and start on the other', async () => {
   const hosts = ['a', 'b', 'c'] as const;
   const all = hosts.map((h) => emperor(h));
-  for (const [i, h] of hosts.entries()) await insert(`site${i}.ini`, sleeper(`7813${i}`), h);
-  await waitUntil(() => hosts.every((_h, i) => running(`7813${i}`)), 'each host runs its row');
-  for (const [i, e] of all.entries()) assert.equal((await e.stats()).vassals.map((v) => v.id), [`site${i}.ini`], `host ${hosts[i]} runs its own row only`);
-  // Under load: every row moves round the three hosts, twice.
-  for (let round = 0; round < 6; round++) {
-    const to = hosts[(round + 1) % 3]!;
-    await db.sql("UPDATE vassals SET host = $1 WHERE name = 'site0.ini'", [to]);
-    const owner = all[(round + 1) % 3]!;
-    await waitUntil(async () => (await owner.vassal('site0.ini'))?.pid !== undefined && running('78130'), `site0.ini on ${to}`).catch((err: Error) => {
-      throw new Error(`${err.message}\n${all.map((x, i) => `--- ${hosts[i]}:\n${x.log()}`).join('\n')}`);
+  // Four rows on each host; markers 7816HR (host index H, row R).
+  for (const [h, host] of hosts.entries()) for (let r = 0; r < 4; r++) await insert(`s${h}${r}.ini`, sleeper(`7816${h}${r}`), host);
+  const where = async (): Promise<string[][]> => Promise.all(all.map(async (e) => (await e.stats()).vassals.map((v) => v.id).sort()));
+  await waitUntil(async () => (await where()).every((ids, h) => ids.length === 4 && ids.every((id) => id.startsWith(`s${h}`))), 'each host runs its four rows');
+  // Two rows of a move round the three hosts in one statement each time, while the others stay.
+  for (let round = 1; round <= 6; round++) {
+    const to = hosts[round % 3]!;
+    await db.sql("UPDATE vassals SET host = $1 WHERE name IN ('s00.ini', 's01.ini')", [to]);
+    await waitUntil(async () => {
+      const ids = await where();
+      return ids.every((list, h) => list.includes('s00.ini') === (h === round % 3) && list.includes('s01.ini') === (h === round % 3))
+        && running('781600') && running('781601');
+    }, `s00 and s01 on ${to} only, each running once`).catch(async (err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(await where())}\n${all.map((x, i) => `--- ${hosts[i]}:\n${x.log().slice(-2500)}`).join('\n')}`);
     });
-    for (const [i, e] of all.entries())
-      if (i !== (round + 1) % 3) await waitUntil(async () => (await e.vassal('site0.ini')) === undefined, `site0.ini gone from ${hosts[i]}`);
   }
-  assert.ok(running('78131') && running('78132'), 'the other rows never moved');
+  for (const [h] of hosts.entries()) for (let r = 0; r < 4; r++) if (!(h === 0 && r < 2)) assert.ok(running(`7816${h}${r}`), `s${h}${r} never moved, never stopped`);
+  assert.is((await where())[0]!.length, 4, 'a runs its two and the two moved back to it');
 });
 
 test.run();
