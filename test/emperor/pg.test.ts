@@ -105,6 +105,16 @@ test('an empty answer is held, the vassals keep running; a lost database leaves 
   assert.ok(running('78111') && running('78112'), 'and the others were never restarted');
 });
 
+test('emperor-pg-allow-empty: an empty answer stops them all, as the sysadmin said it should', async () => {
+  const e = emperor('a', '--emperor-pg-allow-empty');
+  await insert('one.ini', sleeper('78171'), 'a');
+  await insert('two.ini', sleeper('78172'), 'a');
+  await waitUntil(() => running('78171') && running('78172'), `both run\n${e.log()}`);
+  await db.sql('DELETE FROM vassals');
+  await waitUntil(() => gone('78171') && gone('78172'), `both stopped\n${e.log()}`);
+  assert.not.match(e.log(), /holding/);
+});
+
 test('a bad row fails that vassal only, named; tyrant mode refuses a NULL or root uid; %p is refused', async () => {
   const e = emperor('a', '--emperor-tyrant');
   await insert('good.ini', sleeper('78121'), 'a', { uid: 1001, gid: 1001 });
