@@ -20,7 +20,12 @@ export function buildProgram(): Command {
   const program = new Command('jailctl')
     .version(VERSION)
     .description('Run applications as Linux jails: namespaces, hooks, uid/gid and capability drop.')
-    .showHelpAfterError('(add --help for usage)');
+    .showHelpAfterError('(add --help for usage)')
+    // Options before the command are jailctl's own (`jailctl --socket S ps`); after it, the
+    // command's (`jailctl emperor --emperor DIR` is the emperor's source).
+    .enablePositionalOptions()
+    .option('--socket <path>', SOCKET_HELP)
+    .option('--emperor <name>', EMPEROR_HELP);
 
   program
     .command('run')
@@ -145,6 +150,12 @@ function controlIo(): ControlIo {
   };
 }
 
+// A control command's options over jailctl's own (given before the command): its own win.
+function withGlobals<T extends object>(program: Command, opts: T): T & { socket?: string; emperor?: string } {
+  const { socket, emperor } = program.opts<{ socket?: string; emperor?: string }>();
+  return { ...(socket !== undefined ? { socket } : {}), ...(emperor !== undefined ? { emperor } : {}), ...opts };
+}
+
 // ps, stats, reload, stop, start, unblacklist: requests to a running emperor.
 function addControlCommands(program: Command): void {
   program
@@ -166,7 +177,7 @@ the jail's cgroup (every process of the jail; MEM includes its page cache), each
 limit after a slash (pids-max, memory-max, cpu-max). -a adds OOM kills and the last error;
 --json also has PSI pressure and the cgroup's directories. Colour by state on a terminal (NO_COLOR=1 turns it off).${EXIT_HELP}`)
     .action(async (opts: { all?: boolean; json?: boolean; socket?: string; emperor?: string }) => {
-      process.exitCode = await runPs(opts, controlIo());
+      process.exitCode = await runPs(withGlobals(program, opts), controlIo());
     });
 
   program
@@ -180,7 +191,7 @@ Example:
   $ sudo jailctl stats | jq '.vassals[] | {id, state, respawns}'
 ${EXIT_HELP}`)
     .action(async (opts: { json?: boolean; socket?: string; emperor?: string }) => {
-      process.exitCode = await runStats(opts, controlIo());
+      process.exitCode = await runStats(withGlobals(program, opts), controlIo());
     });
 
   const actions: ReadonlyArray<[string, string, string]> = [
@@ -197,7 +208,7 @@ ${EXIT_HELP}`)
       .option('--emperor <name>', EMPEROR_HELP)
       .addHelpText('after', `\nExample:\n  $ sudo ${example}\n${EXIT_HELP}`)
       .action(async (vassal: string, opts: { socket?: string; emperor?: string }) => {
-        process.exitCode = await runAction(name, vassal, opts, controlIo());
+        process.exitCode = await runAction(name, vassal, withGlobals(program, opts), controlIo());
       });
 
   program
@@ -228,7 +239,7 @@ failed; 126/127 when the command cannot be run or does not exist.
 As root, jailctl joins the jail itself; any other user asks the emperor, which lets them
 into the jails that run as themselves only and relays the terminal.`)
     .action(async (vassal: string, command: string[], opts: { root?: boolean; tty?: boolean; socket?: string; emperor?: string }) => {
-      process.exitCode = await runEnter(vassal, command, opts, {
+      process.exitCode = await runEnter(vassal, command, withGlobals(program, opts), {
         error: (line) => process.stderr.write(`${line}\n`),
         stdin: process.stdin,
         stdout: process.stdout,
@@ -252,7 +263,7 @@ Example:
 Each line is stamped with the time and the stream; the log is DIR/NAME.log, rotated to
 NAME.log.1 past emperor-logs-max-size.${EXIT_HELP}`)
     .action(async (vassal: string, opts: { lines?: string; follow?: boolean; socket?: string; emperor?: string }) => {
-      process.exitCode = await runLogs(vassal, opts, controlIo());
+      process.exitCode = await runLogs(vassal, withGlobals(program, opts), controlIo());
     });
 
   program
@@ -269,7 +280,7 @@ Example:
   (q or Ctrl-C quits)
 ${EXIT_HELP}`)
     .action(async (opts: TopFlags) => {
-      process.exitCode = await runTop(opts, { ...controlIo(), input: process.stdin });
+      process.exitCode = await runTop(withGlobals(program, opts), { ...controlIo(), input: process.stdin });
     });
 
   program
@@ -280,7 +291,7 @@ ${EXIT_HELP}`)
     .option('--emperor <name>', EMPEROR_HELP)
     .addHelpText('after', `\nExample:\n  $ sudo jailctl unblacklist shop.ini\n${EXIT_HELP}`)
     .action(async (vassal: string | undefined, opts: { socket?: string; emperor?: string }) => {
-      process.exitCode = await runAction('unblacklist', vassal, opts, controlIo());
+      process.exitCode = await runAction('unblacklist', vassal, withGlobals(program, opts), controlIo());
     });
 }
 

@@ -5,7 +5,7 @@
 // running and the source says `down`; a query that returns nothing when it would stop two or
 // more vassals is held (a truncated table must not stop every site) unless
 // emperor-pg-allow-empty.
-import { Client } from 'pg';
+import type * as Pg from 'pg';
 import { isVassalFileName } from './scan';
 import { parsePgSpec, type PgSpec } from './pg-spec';
 import type { Monitor, MonitorEvent, MonitorOptions, SourceStatus, VassalSource } from './types';
@@ -39,7 +39,7 @@ export class PgMonitor implements Monitor {
   private readonly pg: PgSpec;
   private readonly known = new Map<string, VassalSource>();
   private emit: (e: MonitorEvent) => void = () => undefined;
-  private client: Client | undefined;
+  private client: Pg.Client | undefined;
   private state: SourceStatus['state'] = 'down';
   private detail: string | undefined = 'connecting';
   private polling = false;
@@ -87,6 +87,9 @@ export class PgMonitor implements Monitor {
   }
 
   private async connect(): Promise<void> {
+    // Loaded here, not at import: every jailctl command imports the monitors, few use pg://.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Client } = require('pg') as typeof Pg;
     const client = new Client({ ...this.pg.config, application_name: this.pg.config.application_name ?? 'jailctl emperor' });
     this.client = client;
     client.on('error', (err) => this.lost(client, err));
@@ -111,7 +114,7 @@ export class PgMonitor implements Monitor {
   }
 
   // The connection is gone (or never came): the vassals keep running; try again later.
-  private lost(client: Client, err: Error): void {
+  private lost(client: Pg.Client, err: Error): void {
     if (this.client !== client) return;
     this.client = undefined;
     void client.end().catch(() => undefined);

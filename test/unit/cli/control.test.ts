@@ -1,4 +1,5 @@
 import { suite } from 'uvu';
+import { jailctl } from '../../helpers/cli';
 import * as assert from 'uvu/assert';
 import { cpuPercent, formatBytes, formatUptime, psTable, topFrame } from '../../../src/cli/commands/control';
 import { NoEmperorError, socketPath } from '../../../src/cli/control-client';
@@ -53,6 +54,17 @@ test('the socket: --socket, else JAILCTL_SOCKET, else --emperor NAME\'s, else th
   assert.throws(() => socketPath({}, {}, none), (e: Error) => e instanceof NoEmperorError && /no emperor is running \(none listens in \/run\/jailctl\/emperors\)/.test(e.message));
   assert.throws(() => socketPath({}, {}, () => ['a', 'b']), (e: Error) => e instanceof NoEmperorError && e.message === '2 emperors run (a, b): say which, with --emperor NAME');
   assert.throws(() => socketPath({ emperor: '../etc' }, {}, none), /--emperor \.\.\/etc: an emperor's name is/);
+});
+
+test('--socket and --emperor before the command are jailctl\'s own; the command\'s own win', () => {
+  let r = jailctl(['--socket', '/tmp/jailctl-no-such.sock', 'ps']);
+  assert.is(r.status, 3, r.stderr);
+  assert.match(r.stderr, 'no emperor answers at /tmp/jailctl-no-such.sock');
+  r = jailctl(['--emperor', 'nosuch', 'logs', 'web']);
+  assert.is(r.status, 3, r.stderr);
+  assert.match(r.stderr, 'no emperor answers at /run/jailctl/emperors/nosuch.sock');
+  r = jailctl(['--socket', '/tmp/jailctl-a.sock', 'stats', '--socket', '/tmp/jailctl-b.sock']);
+  assert.match(r.stderr, 'no emperor answers at /tmp/jailctl-b.sock');
 });
 
 test.run();
