@@ -1,6 +1,7 @@
 // The vassal options jailctl understands, with uWSGI's names, so `--help`, warnings and the
 // compiler share one table.
 import { closest, distance } from 'fastest-levenshtein';
+import { UWSGI_OPTION_NAMES } from './uwsgi-options';
 
 /** `single`: the last value wins; `list`: every value counts, in order. */
 export type OptionKind = 'single' | 'list';
@@ -84,8 +85,12 @@ export function findOption(name: string): OptionSpec | undefined {
   return VASSAL_OPTIONS.find((o) => o.name === name);
 }
 
-// The known option nearest to a misspelt one, if it is close enough to be a typo.
-export function suggestOption(name: string): string | undefined {
-  const best = closest(name, VASSAL_OPTIONS.map((o) => o.name));
+// The known option nearest to a misspelt one, if it is close enough to be a typo: among ours,
+// and with `foreign`, among uWSGI's too (a file uWSGI reads).
+export function suggestOption(name: string, foreign = false): string | undefined {
+  const best = closest(name, [...VASSAL_OPTIONS.map((o) => o.name), ...(foreign ? UWSGI_OPTION_NAMES : [])]);
   return distance(name, best) <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
 }
+
+/** An option name uWSGI 2.0 knows (its core or a plugin Debian ships). */
+export const isUwsgiOption = (name: string): boolean => UWSGI_OPTION_NAMES.has(name);

@@ -5,7 +5,7 @@ import { constants } from 'node:os';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import type { ConfigEntry, RawVassalConfig } from '../config/types';
 import { excerpt } from '../config/limits';
-import { findOption, suggestOption, VASSAL_OPTIONS } from '../config/options';
+import { findOption, isUwsgiOption, suggestOption, VASSAL_OPTIONS } from '../config/options';
 import type { UserDb } from '../config/users';
 import { PlanError } from '../errors';
 import { CAPABILITY_NAMES, capabilityNumber, PRIVILEGED_DEFAULT_CAPS } from './capabilities';
@@ -119,10 +119,11 @@ export function compilePlan(raw: RawVassalConfig, options: CompileOptions): Comp
     const spec = findOption(name);
     const first = entries.all(name)[0]!;
     if (!spec) {
-      if (options.foreignOptions || options.placeholders?.has(name)) continue;
+      if (options.placeholders?.has(name) || (options.foreignOptions && isUwsgiOption(name))) continue;
       // A name this long is no typo of an option (and a distance costs its length).
-      const hint = name.length <= 64 ? suggestOption(name) : undefined;
-      warnings.push(`${at(first)}: unknown option \`${name}\`${hint ? ` (did you mean \`${hint}\`?)` : ''}; ignored`);
+      const hint = name.length <= 64 ? suggestOption(name, options.foreignOptions) : undefined;
+      const whose = options.foreignOptions ? ', neither jailctl\'s nor uWSGI 2.0\'s' : '';
+      warnings.push(`${at(first)}: unknown option \`${name}\`${whose}${hint ? ` (did you mean \`${hint}\`?)` : ''}; ${options.foreignOptions ? 'uWSGI ignores it silently' : 'ignored'}`);
     } else if (spec.kind === 'single' && entries.all(name).filter(isWritten).length > 1) {
       // Defaults the emperor puts first (vassal-set, vassals-max-procs, JAIL_VASSAL_*) are
       // there to be overridden: only values written in files count as repeats.

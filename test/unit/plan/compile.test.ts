@@ -146,6 +146,18 @@ compile('unknown options and repeated single options are warnings, with a sugges
   ]);
 });
 
+compile('a file uWSGI reads: its own options pass, a name neither knows gets the nearest of both', () => {
+  const uwsgi = { users, baseEnv, foreignOptions: true, defaultProgram: { path: '/usr/bin/uwsgi', argv: ['/usr/bin/uwsgi'] } };
+  const ok = compilePlan(raw('processes = 2', 'http-socket = :8080', 'psgi = app.psgi', 'wsgi-file = app.py', 'master = true'), uwsgi);
+  assert.equal(ok.warnings, []);
+  const { warnings } = compilePlan(raw('procesess = 2', 'exec-as-rot = x', 'zzqqxxyy = 1'), uwsgi);
+  assert.equal(warnings, [
+    "/etc/jails/web.ini:2: unknown option `procesess`, neither jailctl's nor uWSGI 2.0's (did you mean `processes`?); uWSGI ignores it silently",
+    "/etc/jails/web.ini:3: unknown option `exec-as-rot`, neither jailctl's nor uWSGI 2.0's (did you mean `exec-as-root`?); uWSGI ignores it silently",
+    "/etc/jails/web.ini:4: unknown option `zzqqxxyy`, neither jailctl's nor uWSGI 2.0's; uWSGI ignores it silently",
+  ]);
+});
+
 compile('a default the emperor sets for every vassal is overridden without a repeat warning', () => {
   const base = raw('uid = web', 'max-procs = 10', 'unprivileged-binary-patch-arg = x');
   const defaults = [{ key: 'max-procs', value: '64', line: 0, file: 'vassals-max-procs' }, { key: 'max-procs', value: '32', line: 1, file: 'vassal-set' }];
