@@ -12,7 +12,6 @@
 //   setns themselves): the answer, then the client sends {"in": BASE64} | {"resize":
 //   [columns, rows]} | {"eof": true} and the emperor {"out": BASE64, "stream": "stdout" |
 //   "stderr"} and at last {"exit": STATUS}.
-import type { SourceStatus } from '../monitors/types';
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -23,6 +22,7 @@ import { DEFAULT_CONTROL_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS_PER_UID, EmperorO
 import type { VassalSnapshot } from './vassal';
 import type { VassalLog } from './vassal-log';
 import type { EnterSession, RemoteEnterRequest } from './enter-session';
+import type { SourceStatus } from '../monitors/types';
 
 
 /** The longest request line; a peer sending more is cut off. */

@@ -1,11 +1,11 @@
 // The Imperial Bureau of Statistics: one JSON document with uWSGI's keys (so uwsgitop and
 // existing scripts read it) plus ours. A plain connection gets the raw document, as uWSGI
 // sends it; a connection that starts with an HTTP request line gets it with HTTP headers.
-import type { SourceStatus } from '../monitors/types';
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { EmperorOptionError } from './options';
 import type { VassalSnapshot } from './vassal';
+import type { SourceStatus } from '../monitors/types';
 
 export interface EmperorFacts {
   readonly version: string;

@@ -104,7 +104,10 @@ export class PgMonitor implements Monitor {
       this.lost(client, err as Error);
       return;
     }
-    if (this.client !== client) return;
+    if (this.client !== client) {
+      void client.end().catch(() => undefined); // closed (or lost) meanwhile
+      return;
+    }
     const was = this.state;
     this.state = 'up';
     this.detail = undefined;

@@ -1,8 +1,7 @@
 // compilePlan(): a parsed vassal file → a validated, read-only LaunchPlan. No I/O: users and
 // the base environment come in as arguments. Every error names the file, line and option.
-import { NO_DIRECTORY, pathFrom } from './paths';
 import { constants } from 'node:os';
-import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
+import { basename, extname, isAbsolute } from 'node:path';
 import type { ConfigEntry, RawVassalConfig } from '../config/types';
 import { excerpt } from '../config/limits';
 import { findOption, isUwsgiOption, suggestOption, VASSAL_OPTIONS } from '../config/options';
@@ -11,8 +10,9 @@ import { PlanError } from '../errors';
 import { CAPABILITY_NAMES, capabilityNumber, PRIVILEGED_DEFAULT_CAPS } from './capabilities';
 import type { FdMapping, Hook, LaunchPlan, Namespace, Program } from './types';
 import { compileLimits, compileSeccomp } from './limits';
-import { compileMounts, ROOT_OPTIONS } from './mounts';
+import { compileMounts, ROOT_OPTIONS, type HostBind } from './mounts';
 import { splitWords, WordsError } from './words';
+import { NO_DIRECTORY, pathFrom } from './paths';
 
 export interface CompileOptions {
   readonly users: UserDb;
@@ -49,7 +49,7 @@ export interface CompileOptions {
   readonly capCeiling?: readonly string[];
   /** jailctl's own files its program needs when the jail has a root of its own (bound
    *  read-only; runtime/binds.ts). */
-  readonly runtimeBinds?: readonly { readonly src: string; readonly dst: string }[];
+  readonly runtimeBinds?: readonly HostBind[];
   /** Reads a `seccomp = FILE` (the only file a compile reads); absent: FILE is refused. */
   readonly readFile?: (path: string) => string;
 }

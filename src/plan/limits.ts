@@ -1,8 +1,8 @@
 // The containment options of a vassal file: the limits of its cgroup (memory-max, memory-high,
 // pids-max, cpu-max, io-weight, cgroup-opt) and its seccomp filter (seccomp). No I/O but the
 // seccomp FILE, which the caller reads (CompileOptions.readFile).
-import { NO_DIRECTORY, pathFrom } from './paths';
 import { isAbsolute } from 'node:path';
+import { NO_DIRECTORY, pathFrom } from './paths';
 import type { ConfigEntry } from '../config/types';
 import { excerpt } from '../config/limits';
 import { PlanError } from '../errors';

@@ -2,11 +2,11 @@
 // as bubblewrap does it): compileMounts() builds it from a vassal file's rootfs, chroot,
 // pivot_root, overlay, bind, rootfs-readonly and tmp lines; native/executor/mounts.c
 // carries the list out one operation at a time and names the index of one that fails.
-import { NO_DIRECTORY, pathFrom } from './paths';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ConfigEntry } from '../config/types';
 import { excerpt } from '../config/limits';
 import type { Namespace } from './types';
+import { NO_DIRECTORY, pathFrom } from './paths';
 
 /** One operation; see jail_mount_t in native/executor/jail.h for what each kind does. */
 export type MountKind = 'root' | 'overlay' | 'bind' | 'tmpfs' | 'proc' | 'devpts' | 'sysfs' | 'mkdir' | 'symlink' | 'readonly';
@@ -15,6 +15,12 @@ export type MountKind = 'root' | 'overlay' | 'bind' | 'tmpfs' | 'proc' | 'devpts
  *  no symlink on its path; `try`: a missing src skips it; `owner`: src must be `owner`'s;
  *  `hidepid`: a /proc with hidepid=invisible and subset=pid where the kernel has them. */
 export type MountFlag = 'ro' | 'dev' | 'nosymlinks' | 'try' | 'owner' | 'hidepid';
+
+/** A host path bound read-only into the jail at `dst` (jailctl's runtime: runtime/binds.ts). */
+export interface HostBind {
+  readonly src: string;
+  readonly dst: string;
+}
 
 export interface MountOp {
   readonly kind: MountKind;
@@ -58,7 +64,7 @@ export interface MountContext {
   readonly tenantUid?: number;
   /** jailctl's own files the program needs in a jail with its own root (runtime/binds.ts),
    *  bound read-only on a private /run. */
-  readonly runtimeBinds?: readonly { readonly src: string; readonly dst: string }[];
+  readonly runtimeBinds?: readonly HostBind[];
   readonly warnings: string[];
   readonly fail: Fail;
 }

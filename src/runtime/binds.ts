@@ -6,6 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import { ConfigError } from '../errors';
+import type { HostBind } from '../plan/mounts';
 
 /** Where the runtime lives in a jail with its own root. */
 export const RUNTIME_DIR = '/run/jailctl';
@@ -17,19 +18,13 @@ export const RUNTIME_NODE = `${RUNTIME_DIR}/node`;
 /** The package root: src/runtime/ or dist/runtime/ is two levels below it. */
 const PACKAGE_ROOT = join(__dirname, '..', '..');
 
-/** One host path bound read-only into the jail at `dst`. */
-export interface RuntimeBind {
-  readonly src: string;
-  readonly dst: string;
-}
-
 export interface JailRuntime {
   /** The program's argv, with paths as the jail sees them. */
   readonly argv: string[];
   /** Maps a host path of the package (JAIL_EXEC_LIB, say) to the jail's. */
   readonly inJail: (hostPath: string) => string;
   /** What to bind: empty when the jail shares the host's root. */
-  readonly binds: readonly RuntimeBind[];
+  readonly binds: readonly HostBind[];
 }
 
 /** The runtime `argv` (its paths the host's) as a jail runs it: on the host's root

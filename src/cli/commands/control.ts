@@ -1,9 +1,9 @@
 // jailctl ps / stats / reload / stop / start / unblacklist: requests to a running emperor
 // through its control socket, and their output for a terminal or a script.
-import type { SourceStatus } from '../../monitors/types';
 import chalk from 'chalk';
 import type { PsRecord } from '../../emperor/control';
 import { ask, askStreaming, EXIT_NO_EMPEROR, EXIT_OK, EXIT_REFUSED, NoEmperorError, socketPath, type ControlAnswer } from '../control-client';
+import type { SourceStatus } from '../../monitors/types';
 
 export interface ControlIo {
   out(text: string): void;
