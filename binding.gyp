@@ -14,6 +14,7 @@
       'native/executor/stage.c', 'native/executor/plan.c', 'native/executor/launch.c',
       'native/executor/run.c', 'native/executor/apply.c', 'native/executor/adopt.c', 'native/executor/creds.c', 'native/executor/init.c', 'native/executor/fdpass.c',
       'native/executor/clone3.c', 'native/executor/seccomp.c', 'native/executor/settle.c', 'native/executor/mounts.c',
+      'native/executor/listen.c',
     ],
     'binding_sources': [
       'native/binding/addon.cc', 'native/binding/fd-watcher.cc', 'native/binding/listen.cc',

@@ -38,7 +38,7 @@ const jail_plan_t *jail__applied_plan(void) {
  * the drop (nothing is exec'd here), a running jail to join (that is jailctl enter), a
  * controlling terminal. Reports JAIL_STAGE_PLAN (EINVAL). */
 static int refuse_unsupported(const jail_plan_t *plan, jail_error_t *reterr) {
-        if (plan->privileged || plan->join_fd >= 0 || plan->join_cwd || plan->ctty)
+        if (plan->privileged || plan->join_fd >= 0 || plan->join_cwd || plan->ctty || plan->n_listen_fds > 0)
                 return jail__fail(reterr, JAIL_STAGE_PLAN, EINVAL, -1, 0);
         return 0;
 }

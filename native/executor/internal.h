@@ -97,6 +97,24 @@ int jail__single_threaded(void);
 /* The plan a successful jail_apply() left this process (the vassal) with, or NULL. */
 const jail_plan_t *jail__applied_plan(void);
 
+/* The program's environment under systemd socket activation (listen.c): sized for the
+ * most a plan can name, so nothing is allocated; lives on the exec'ing stack frame. */
+typedef struct {
+        char fds[sizeof("LISTEN_FDS=") + 20];
+        char pid[sizeof("LISTEN_PID=") + 20];
+        char names[sizeof("LISTEN_FDNAMES=") + JAIL_MAX_FDS * (JAIL_LISTEN_FDNAME_MAX + 1)];
+        const char *envp[JAIL_MAX_ENV + 4]; /* the plan's (at most JAIL_MAX_ENV), 3 more, NULL */
+} jail_listen_env_t;
+
+/* Final credentials, in the process that execs the program (the child of the jail's init
+ * when the jail has a pid namespace), after every other stage. When the plan activates
+ * sockets (n_listen_fds > 0), *ret_envp becomes out->envp: envp without any LISTEN_FDS,
+ * LISTEN_FDNAMES or LISTEN_PID of its own, then those three for the plan's sockets, with
+ * LISTEN_PID this process's pid in its pid namespace; otherwise envp itself. Reports
+ * JAIL_STAGE_EXEC (E2BIG: envp holds JAIL_MAX_ENV entries already). */
+int jail__listen_env(const jail_plan_t *plan, char *const *envp, jail_listen_env_t *out, char *const **ret_envp,
+                     jail_error_t *reterr);
+
 /* True when the process behind pidfd has exited (pidfd < 0: unknown, false). */
 bool jail__parent_gone(int pidfd);
 /* Empties the signal mask (before an exec, or when not a namespace's pid 1). */

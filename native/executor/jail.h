@@ -87,6 +87,7 @@ typedef struct {
 #define JAIL_MAX_FDS 64
 #define JAIL_MAX_FD_NUMBER (1 << 20) /* the largest target fd number a plan may name */
 #define JAIL_MAX_GROUPS 64
+#define JAIL_LISTEN_FDNAME_MAX 255 /* systemd's limit on one LISTEN_FDNAMES entry */
 #define JAIL_MAX_MOUNTS 256
 #define JAIL_MAX_CGROUP_PROCS 16    /* v1 hierarchies: far fewer than this exist */
 #define JAIL_MAX_SECCOMP_NAMES 256  /* each of seccomp-deny and seccomp-allow */
@@ -186,6 +187,11 @@ typedef struct {
         const char *chdir;
         size_t n_fds;
         jail_fd_map_t fds[JAIL_MAX_FDS];
+        size_t n_listen_fds; /* systemd socket activation (listen.c): 0, or N when the plan's
+                              * fds 3..3+N-1 are listening sockets; the process that execs
+                              * the program sets LISTEN_FDS=N, LISTEN_FDNAMES and LISTEN_PID
+                              * (its own pid, as its pid namespace numbers it) */
+        const char *listen_fdnames[JAIL_MAX_FDS]; /* in fd order */
         int cgroup_fd;        /* -1, or a launcher fd: the jail's directory on the unified
                                * hierarchy, which the child is cloned into */
         size_t n_cgroup_procs;

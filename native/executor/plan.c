@@ -15,6 +15,8 @@
  *   root-env (KEY=VALUE, repeated: the hooks' and a privileged program's environment)
  *   exec-path (directories a slash-less path is searched in)  chdir
  *   fd (SRC:DST, repeated)
+ *   listen-fdname (repeated: systemd socket activation; the i-th names fd 3+i, which the
+ *   plan must map; see listen.c)
  *   cgroup (launcher fd: the jail's directory on the unified hierarchy)
  *   cgroup-procs (launcher fd: a v1 cgroup.procs opened O_WRONLY, repeated)
  *   seccomp=default|none (absent: default)  seccomp-deny, seccomp-allow (a system call
@@ -179,6 +181,31 @@ static bool mount_consistent(const jail_plan_t *p) {
         return p->n_mounts == 0 || (p->namespaces & CLONE_NEWNS);
 }
 
+/* systemd's rule for a LISTEN_FDNAMES entry: 1 to 255 printable ASCII characters, no
+ * colon (the separator). */
+static bool valid_fdname(const char *s) {
+        size_t len = strlen(s);
+
+        if (len == 0 || len > JAIL_LISTEN_FDNAME_MAX)
+                return false;
+        for (; *s; s++)
+                if (*s < ' ' || *s > '~' || *s == ':')
+                        return false;
+        return true;
+}
+
+/* Socket activation hands over fds 3..3+N-1: each must be a target of the plan's. */
+static bool listen_fds_mapped(const jail_plan_t *p) {
+        for (size_t i = 0; i < p->n_listen_fds; i++) {
+                bool mapped = false;
+                for (size_t j = 0; j < p->n_fds; j++)
+                        mapped |= p->fds[j].dst == (int) (3 + i);
+                if (!mapped)
+                        return false;
+        }
+        return true;
+}
+
 /* "SRC:DST" or "STAGE:ERRNO": splits at the colon in place. */
 static char *split_colon(char *s) {
         char *colon = strchr(s, ':');
@@ -293,6 +320,12 @@ static int apply_entry(jail_plan_t *p, const uint8_t *key, size_t klen, char *va
                         if (p->fds[i].dst == (int) m)
                                 return -EINVAL;
                 p->fds[p->n_fds++] = (jail_fd_map_t) { .src = (int) n, .dst = (int) m };
+        } else if (key_is(key, klen, "listen-fdname")) {
+                if (p->n_listen_fds >= JAIL_MAX_FDS)
+                        return -E2BIG;
+                if (!valid_fdname(val))
+                        return -EINVAL;
+                p->listen_fdnames[p->n_listen_fds++] = val;
         } else if (key_is(key, klen, "cgroup")) {
                 if (parse_uint(val, INT_MAX, &n) < 0)
                         return -EINVAL;
@@ -351,6 +384,9 @@ static bool consistent(const jail_plan_t *p) {
         if (p->join_fd >= 0 && (p->n_mounts || p->hostname || p->loopback || p->n_hooks || p->privileged))
                 return false;
         if (p->join_cwd && p->join_fd < 0)
+                return false;
+        /* jailctl enter passes no sockets; a launch must map every one it announces. */
+        if (p->n_listen_fds > 0 && (p->join_fd >= 0 || !listen_fds_mapped(p)))
                 return false;
         if (!mount_consistent(p))
                 return false;

@@ -334,12 +334,21 @@ static int exec_search(const jail_plan_t *plan, char *const *envp) {
 
 /* Final credentials (root for a privileged program, with the root environment). The
  * status fd is close-on-exec: EOF on it after the progress record for JAIL_STAGE_EXEC is
- * the parent's proof that this exec worked. Reports JAIL_STAGE_EXEC only if it fails. */
+ * the parent's proof that this exec worked. With socket activation the environment gets
+ * LISTEN_* here, in the process that execs (listen.c). Reports JAIL_STAGE_EXEC only if
+ * it fails. */
 static int exec_program(const jail_plan_t *plan, const int *status_fd, jail_error_t *reterr) {
+        jail_listen_env_t listen_env;
+        char *const *envp;
+        int r;
+
         if (fault(plan, JAIL_STAGE_EXEC))
                 return jail__fail(reterr, JAIL_STAGE_EXEC, errno, -1, 0);
+        r = jail__listen_env(plan, plan->privileged ? root_env(plan) : (char *const *) plan->envp, &listen_env, &envp, reterr);
+        if (r < 0)
+                return r;
         jail__progress(status_fd, JAIL_STAGE_EXEC, -1);
-        return jail__fail(reterr, JAIL_STAGE_EXEC, -exec_search(plan, plan->privileged ? root_env(plan) : (char *const *) plan->envp), -1, 0);
+        return jail__fail(reterr, JAIL_STAGE_EXEC, -exec_search(plan, envp), -1, 0);
 }
 
 /* With a root of its own the hooks run before the switch, in the host's filesystem (the
