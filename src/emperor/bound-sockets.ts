@@ -31,8 +31,9 @@ function bindable(address: string): boolean {
   return isAbsolute(address) || /^(?:\[[^\]]*\]|[^/:]*):\d+$/.test(address);
 }
 
-/** The sockets of `entries` the emperor binds: bind-socket lines, and with `uwsgi` its socket lines. */
-export function socketsToBind(entries: readonly ConfigEntry[], uwsgi: boolean): SocketToBind[] {
+/** The sockets of `entries` the emperor binds: bind-socket lines, and with `uwsgi` its socket
+ *  lines, at fd `first` on (behind held sockets with socket-activation = systemd). */
+export function socketsToBind(entries: readonly ConfigEntry[], uwsgi: boolean, first = FIRST_BOUND_FD): SocketToBind[] {
   const keys = uwsgi ? ['bind-socket', ...UWSGI_SOCKET_OPTIONS] : ['bind-socket'];
   const seen = new Set<string>();
   const out: SocketToBind[] = [];
@@ -40,7 +41,7 @@ export function socketsToBind(entries: readonly ConfigEntry[], uwsgi: boolean): 
     const address = entry.value.trim().split(/\s*,\s*/)[0]!; // uWSGI: `socket = ADDR,PROTO…` forms
     if (!keys.includes(entry.key) || !bindable(address) || seen.has(address)) continue;
     seen.add(address);
-    out.push({ entry, address, fd: FIRST_BOUND_FD + out.length });
+    out.push({ entry, address, fd: first + out.length });
   }
   return out;
 }

@@ -7,7 +7,7 @@
 import { isJailError } from '../errors';
 import type { VassalSource } from '../monitors/types';
 import type { VassalBuild } from './vassal-config';
-import { HeldSocket } from './held-socket';
+import { HeldSocket, PRIMARY_NAME } from './held-socket';
 import { onDemandAddress } from './on-demand';
 import { dryBuildVassal, SpawnSource, type BuildEnv, type VassalLaunch } from './vassal-launch';
 import { AdoptSource, type AdoptEnv } from './adopt-source';
@@ -50,14 +50,16 @@ export async function openJailSource(source: VassalSource, env: AdoptEnv, name: 
   }
   const adopted = build.fork?.kind === 'adopted' ? build.fork : undefined;
   const address = onDemand ?? adopted?.listen;
-  let held = previous?.address === address ? previous : undefined;
-  if (address !== undefined && !held) {
+  // The primary socket first, then the file's held-socket lines (socket-activation.ts).
+  const wanted = [...(address !== undefined ? [{ name: PRIMARY_NAME, address }] : []), ...build.held.filter((h) => h.name !== PRIMARY_NAME)];
+  let held = previous?.key === HeldSocket.keyOf(wanted, address !== undefined) ? previous : undefined;
+  if (wanted.length > 0 && !held) {
     try {
-      held = HeldSocket.open(address);
+      held = HeldSocket.openAll(wanted, address !== undefined, previous);
     } catch (err: unknown) {
-      return { kind: 'error', message: `cannot hold the ${onDemand !== undefined ? 'on-demand' : 'listening'} socket ${address}: ${(err as Error).message}` };
+      return { kind: 'error', message: `cannot hold the ${onDemand !== undefined ? 'on-demand' : 'listening'} socket${wanted.length > 1 ? 's' : ''} ${wanted.map((w) => w.address).join(', ')}: ${(err as Error).message}` };
     }
-    env.log(`${name}: ${onDemand !== undefined ? 'on demand, ' : ''}holding ${address}`);
+    env.log(`${name}: ${onDemand !== undefined ? 'on demand, ' : ''}holding ${held.address}`);
   }
   if (adopted) return new AdoptSource(env, name, adopted, held, onDemand !== undefined);
   return new SpawnSource(env, name, held);

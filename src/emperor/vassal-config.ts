@@ -21,7 +21,7 @@ import type { VassalSource } from '../monitors/types';
 import type { EmperorOptions } from './options';
 import { checkNotRebound } from './on-demand';
 import { ConfigError, isJailError } from '../errors';
-import { CONFIG_FD, EMPEROR_FD } from './protocol';
+import { socketLayout, type NamedAddress } from './socket-activation';
 import { checkLaunchable, type EmperorPrivileges } from './privileges';
 import { checkTenantEntries, OWNER_FIELD, readTenantFile, tenantOf, type Tenant } from './tyrant';
 import { adoptedProgramEntries, baseEntries, forkRole, isForkBase, readBaseFile, type ForkRole } from './fork-rules';
@@ -44,6 +44,8 @@ export interface VassalBuildContext {
   readonly privileges: EmperorPrivileges;
   /** The on-demand socket the emperor holds: the vassal gets it as fd 0. */
   readonly onDemand?: { readonly fd: number; readonly address: string };
+  /** The fd the emperor holds for a held-socket address (held-socket.ts); absent in a dry build. */
+  readonly heldFd?: (address: string) => number | undefined;
   /** Binds and listens on an address, for the jail (bound-sockets.ts); absent in a dry build. */
   readonly bindSocket?: (address: string) => number;
 }
@@ -57,6 +59,8 @@ export interface VassalBuild {
   readonly jailKey: string;
   /** A fork-server base, or a vassal adopted from one (fork-rules.ts). */
   readonly fork?: ForkRole;
+  /** The sockets the emperor holds for it, the on-demand one first (socket-activation.ts). */
+  readonly held: readonly NamedAddress[];
 }
 
 // The file's entries after every layer and expansion. A tenant's file (tyrant mode) does not
@@ -183,14 +187,17 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
   const entries = fork?.kind === 'base' ? baseEntries(raw.file, expanded.entries, ctx.privileges.caps, (w) => warnings.push(w)) : expanded.entries.filter(notAttr);
   // A tenant's http-socket that the root emperor binds for it: the rules of an on-demand address.
   if (fork?.kind === 'adopted' && fork.listen !== undefined && tenant) checkTenantSocket(raw.file, fork.listen, ctx.options);
-  const fds: FdMapping[] = [{ src: ctx.emperorFd, dst: EMPEROR_FD }];
+  // Held sockets at fd 0 (uWSGI's way) or 3… (systemd's), the emperor's pipes after them.
+  const layout = socketLayout({
+    file: raw.file, entries, adopted: fork?.kind === 'adopted', tenant: tenant !== undefined, options: ctx.options,
+    ...(ctx.onDemand ? { primary: ctx.onDemand } : {}), ...(ctx.heldFd ? { heldFd: ctx.heldFd } : {}),
+  });
+  const fds: FdMapping[] = [{ src: ctx.emperorFd, dst: layout.emperorFd }];
   if (ctx.stdio) fds.push({ src: ctx.stdio.out, dst: 1 }, { src: ctx.stdio.err, dst: 2 });
-  if (ctx.onDemand) {
-    // An adopted vassal's held http-socket is that line itself (removed from what it reads).
-    if (fork?.kind !== 'adopted') checkNotRebound(entries, ctx.onDemand.address, raw.file);
-    fds.push({ src: ctx.onDemand.fd, dst: 0 });
-  }
-  const extraEnv: Record<string, string> = { UWSGI_EMPEROR_FD: String(EMPEROR_FD), JAIL_EMPEROR_FD: String(EMPEROR_FD), JAIL_VASSAL: source.name };
+  // An adopted vassal's held http-socket is that line itself (removed from what it reads).
+  if (ctx.onDemand && fork?.kind !== 'adopted') checkNotRebound(entries, ctx.onDemand.address, raw.file);
+  fds.push(...layout.fds);
+  const extraEnv: Record<string, string> = { UWSGI_EMPEROR_FD: String(layout.emperorFd), JAIL_EMPEROR_FD: String(layout.emperorFd), JAIL_VASSAL: source.name };
   // An adopted vassal goes on as the PSGI host (the base's process, its app loaded). A uWSGI
   // file (`plugins = psgi`) under an emperor with binary-path is uWSGI's to serve, unchanged.
   const uwsgiFile = ctx.options.binaryPath !== undefined && fork === undefined && entries.some((e) => e.key === 'plugins' || e.key === 'plugin');
@@ -206,7 +213,7 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
   const program = command?.[0] ?? entries.filter((e) => /binary-patch/.test(e.key)).at(-1)?.value.trim().split(/\s+/)[0] ?? '';
   const uwsgi = /(^|\/)uwsgi[^/]*$/.test(program);
   // Not for a base or an adopted vassal: those hold their sockets as the fork server does.
-  const bound = fork ? [] : socketsToBind(entries, uwsgi);
+  const bound = fork ? [] : socketsToBind(entries, uwsgi, layout.firstBoundFd);
   if (tenant) checkTenantSockets(raw.file, bound, ctx.options);
   const chmod = entries.filter((e) => e.key === 'chmod-socket').at(-1)?.value;
   for (const s of bound) fds.push({ src: ctx.bindSocket ? bindOne(ctx.bindSocket, s, raw.file, chmod) : -1, dst: s.fd });
@@ -215,9 +222,9 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
     if (uwsgi) extraEnv.UWSGI_RELOADS = '1'; // uWSGI looks for inherited sockets then
   }
   if (readsConfigPipe && ctx.configFd !== undefined) {
-    fds.push({ src: ctx.configFd, dst: CONFIG_FD });
-    extraEnv.UWSGI_EMPEROR_FD_CONFIG = String(CONFIG_FD);
-    extraEnv.JAIL_EMPEROR_FD_CONFIG = String(CONFIG_FD);
+    fds.push({ src: ctx.configFd, dst: layout.configFd });
+    extraEnv.UWSGI_EMPEROR_FD_CONFIG = String(layout.configFd);
+    extraEnv.JAIL_EMPEROR_FD_CONFIG = String(layout.configFd);
   }
   const compiled = compilePlan(
     { ...raw, entries },
@@ -237,6 +244,7 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
       ...(command ? { defaultProgram: { path: command[0]!, argv: [...command, '--ini', stem], ...(ownProgram ? { option: app ? 'app' : PSGI_OPTIONS.find((k) => entries.some((e) => e.key === k)) ?? 'psgi' } : {}) } } : {}),
       fds,
       extraEnv,
+      ...(layout.names ? { socketActivation: { names: layout.names } } : {}),
       newSession: true,
       readFile: readSideFile,
       ...(runtime && runtime.binds.length > 0 ? { runtimeBinds: runtime.binds } : {}),
@@ -266,5 +274,6 @@ function buildChecked(source: VassalSource, ctx: VassalBuildContext): VassalBuil
     ...(readsConfigPipe ? { configText: foreignConfigText(forProgram) } : {}),
     jailKey: JSON.stringify(jailPart),
     ...(fork ? { fork } : {}),
+    held: layout.held,
   };
 }

@@ -91,7 +91,8 @@ export function prepareJail(source: VassalSource, env: BuildEnv, held: HeldSocke
       emperorFd: theirs,
       configFd: configTheirs,
       stdio: { out: outTheirs, err: errTheirs },
-      ...(held ? { onDemand: held } : {}),
+      ...(held?.primary ? { onDemand: held } : {}),
+      ...(held ? { heldFd: (address: string) => held.fdOf(address) } : {}),
       bindSocket,
     });
     return {
@@ -165,7 +166,7 @@ export class SpawnSource implements JailSource {
   ) {}
 
   get onDemand(): boolean {
-    return this.held !== undefined;
+    return this.held?.primary === true;
   }
 
   check(source: VassalSource): VassalBuild {
@@ -185,12 +186,13 @@ export function cgroupSegments(name: string, uid: number | undefined, tyrant: bo
 }
 
 // The config compiled without launching anything (fds are placeholders); throws its error.
-export function dryBuildVassal(source: VassalSource, env: BuildEnv, onDemand: { readonly address: string } | undefined): VassalBuild {
+// `onDemand`: a held socket without a primary one (held-socket lines only) is no on-demand one.
+export function dryBuildVassal(source: VassalSource, env: BuildEnv, onDemand: { readonly address: string; readonly primary?: boolean } | undefined): VassalBuild {
   return buildVassal(source, {
     ...buildContext(env),
     emperorFd: -1,
     configFd: -1,
-    ...(onDemand ? { onDemand: { address: onDemand.address, fd: -1 } } : {}),
+    ...(onDemand && onDemand.primary !== false ? { onDemand: { address: onDemand.address, fd: -1 } } : {}),
   });
 }
 

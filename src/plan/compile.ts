@@ -8,7 +8,7 @@ import { findOption, isUwsgiOption, suggestOption, VASSAL_OPTIONS } from '../con
 import type { UserDb } from '../config/users';
 import { PlanError } from '../errors';
 import { CAPABILITY_NAMES, capabilityNumber, PRIVILEGED_DEFAULT_CAPS } from './capabilities';
-import type { FdMapping, Hook, LaunchPlan, Namespace, Program } from './types';
+import type { FdMapping, Hook, LaunchPlan, Namespace, Program, SocketActivation } from './types';
 import { compileLimits, compileSeccomp } from './limits';
 import { compileMounts, ROOT_OPTIONS, type HostBind } from './mounts';
 import { splitWords, WordsError } from './words';
@@ -35,6 +35,8 @@ export interface CompileOptions {
   /** Fds handed to the jail, and the environment that tells the vassal about them. */
   readonly fds?: readonly FdMapping[];
   readonly extraEnv?: Readonly<Record<string, string>>;
+  /** systemd socket activation of the fds at 3… (see LaunchPlan.socketActivation). */
+  readonly socketActivation?: SocketActivation;
   /** The identity the jail runs as whatever the file says (tyrant mode: the file's owner,
    *  checked against the file's own uid/gid before compiling). */
   readonly credentials?: { readonly uid: number; readonly gid: number; readonly groups: readonly number[] };
@@ -284,6 +286,7 @@ function compileChecked(
     ...(hooks.length > 0 || program.privileged ? { rootEnv: Object.freeze([...rootEnv].map(([k, v]) => `${k}=${v}`)) } : {}),
     ...(chdir !== undefined ? { chdir } : {}),
     fds: Object.freeze([...(options.fds ?? [])]),
+    ...(options.socketActivation ? { socketActivation: { names: Object.freeze([...options.socketActivation.names]) } } : {}),
     ...(reloadSignal ? { reloadSignal } : {}),
     ...(stopSignal ? { stopSignal } : {}),
   });

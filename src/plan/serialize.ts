@@ -72,6 +72,7 @@ export function serializeAdoptionPlan(plan: LaunchPlan, first: AdoptionFds): { b
   if (plan.program.privileged) refuse('privileged', 'a privileged program');
   if (plan.join) refuse('join', 'a jail to join');
   if (plan.ctty) refuse('ctty', 'a controlling terminal');
+  if (plan.socketActivation) refuse('socket-activation', 'systemd socket activation (LISTEN_PID names the process that execs)');
   const fds = [first.emperor, first.config, ...(first.socket !== undefined ? [first.socket] : [])];
   const slot = (fd: number): number => {
     let i = fds.indexOf(fd);
@@ -124,6 +125,7 @@ export function serializePlan(plan: LaunchPlan, fault?: FaultInjection): Buffer 
   if (plan.execPath !== undefined) add('exec-path', plan.execPath);
   if (plan.chdir !== undefined) add('chdir', plan.chdir);
   for (const fd of plan.fds) add('fd', `${fd.src}:${fd.dst}`);
+  for (const name of plan.socketActivation?.names ?? []) add('listen-fdname', name);
   if (plan.join) add('join', plan.join.pidfd);
   if (plan.join?.cwd !== undefined) add('join-cwd', plan.join.cwd);
   if (plan.ctty) add('ctty', 1);

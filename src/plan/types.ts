@@ -30,6 +30,15 @@ export interface FdMapping {
   readonly dst: number;
 }
 
+/** systemd socket activation (sd_listen_fds(3)): the plan's fds 3, 4, … are listening
+ *  sockets, one per name. The executor sets LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID in
+ *  the process that execs the program, just before the exec, so LISTEN_PID is the
+ *  program's pid as its pid namespace numbers it (native/executor/listen.c). */
+export interface SocketActivation {
+  /** LISTEN_FDNAMES, fd 3 first: 1-255 printable ASCII characters each, no colon. */
+  readonly names: readonly string[];
+}
+
 /** One cgroup limit and the line that set it (for errors that name the file and line). */
 export interface CgroupLimit<T> extends Origin {
   readonly value: T;
@@ -117,6 +126,8 @@ export interface LaunchPlan {
   readonly chdir?: string;
   /** The fds the jail gets; 0-2 not among the targets are /dev/null in it. */
   readonly fds: readonly FdMapping[];
+  /** The fds from 3 on are sockets handed over the systemd way. */
+  readonly socketActivation?: SocketActivation;
   /** jailctl enter: join `namespaces` of the process behind this pidfd (a launcher fd)
    *  instead of creating them; `cwd` is opened first (/proc/PID/cwd). */
   readonly join?: { readonly pidfd: number; readonly cwd?: string };

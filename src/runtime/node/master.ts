@@ -8,6 +8,7 @@ import { binding, type FdWatcher } from '../../native/binding';
 import { loadAppOptions, readConfigPacket, appOptions, type AppOptions } from './options';
 import { parseIni } from '../../config/ini';
 import type { FromWorker, ToWorker } from './worker';
+import { takeListenFds } from './listen-fds';
 
 const log = (line: string): void => void process.stderr.write(`[app-server ${process.pid}] ${line}\n`);
 
@@ -37,7 +38,9 @@ export class Master {
     const fd = (name: string): number | undefined => (env[`JAIL_${name}`] ?? env[`UWSGI_${name}`]) !== undefined ? Number(env[`JAIL_${name}`] ?? env[`UWSGI_${name}`]) : undefined;
     this.emperorFd = fd('EMPEROR_FD');
     this.configFd = fd('EMPEROR_FD_CONFIG');
-    if (this.options.sockets.length > 0) this.fds = this.options.sockets.map((a) => binding.listenSocket(a));
+    const activated = takeListenFds(env);
+    if (activated) this.fds = [...activated.fds];
+    else if (this.options.sockets.length > 0) this.fds = this.options.sockets.map((a) => binding.listenSocket(a));
     else if (binding.isListeningSocket(0)) this.fds = [0];
     else throw new Error('nothing to listen on: set http-socket = HOST:PORT (or a socket path), or run on demand (fd 0)');
   }
