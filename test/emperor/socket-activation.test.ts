@@ -75,7 +75,7 @@ test('two named held sockets arrive at fd 3 and 4 in order with their names; LIS
   // Prints what it got, each fd's port, and waits.
   fx.dir.write('probe.sh', [
     'echo "pid=$$ listen_pid=$LISTEN_PID fds=$LISTEN_FDS names=$LISTEN_FDNAMES emperor=$JAIL_EMPEROR_FD"',
-    'exec perl -MSocket -e \'for my $fd (3, 4) { open(my $f, "+<&=", $fd) or die; my ($port) = unpack_sockaddr_in(getsockname($f)); print "fd$fd=$port\\n" } sleep 86433\'',
+    'exec perl -MSocket -e \'$| = 1; for my $fd (3, 4) { open(my $f, "+<&=", $fd) or die; my ($port) = unpack_sockaddr_in(getsockname($f)); print "fd$fd=$port\\n" } sleep 86433\'',
     '',
   ].join('\n'));
   fx.dir.write('two.ini', ini('unshare = fs,pid,ipc,uts', 'uid = nobody', 'socket-activation = systemd', `held-socket = web=${web}`,
