@@ -78,7 +78,13 @@ export function heldSocketLines(input: Pick<LayoutInput, 'file' | 'entries' | 't
     if (name === PRIMARY_NAME || out.some((o) => o.name === name)) at(`\`${name}\`: the name is taken${name === PRIMARY_NAME ? ' (by the on-demand socket)' : ' by an earlier held-socket line'}; give each socket its own`);
     if (!BINDABLE.test(address)) at(`\`${address}\`: expected host:port, :port or an absolute path`);
     if (out.some((o) => o.address === address)) at(`${address} is held already by an earlier held-socket line`);
-    if (input.tenant) checkTenantSocket(`${e.file ?? input.file}:${e.line}`, address, input.options);
+    if (input.tenant) {
+      try {
+        checkTenantSocket('', address, input.options);
+      } catch (err: unknown) {
+        at((err as Error).message.replace(/^[^:]*: /, ''));
+      }
+    }
     out.push({ name, address });
   }
   return out;

@@ -82,7 +82,7 @@ test('two named held sockets arrive at fd 3 and 4 in order with their names; LIS
     `held-socket = admin=${admin}`, `unprivileged-binary-patch-arg = /bin/sh ${join(fx.dir.dir, 'probe.sh')}`));
   const e = fx.start(['--emperor', fx.dir.dir]);
   await e.waitForVassal('two.ini', (v) => v?.state === 'running', 'running');
-  const log = join(e.logsDir, 'two.log');
+  const log = join(e.logsDir, 'two.ini.log');
   await waitUntil(() => /fd4=/.test(safeRead(log)), 'the probe printed its fds');
   const text = safeRead(log);
   assert.match(text, /pid=2 listen_pid=2 fds=2 names=web:admin emperor=5/);
