@@ -6,6 +6,7 @@ import { EMPEROR_OPTIONS, type EmperorOptionSpec } from '../emperor/options';
 import { runAction, runLogs, runPs, runStats, runTop, type ControlIo, type TopFlags } from './commands/control';
 import { runEmperor } from './commands/emperor';
 import { runEnter } from './commands/enter';
+import { runWhy } from './commands/why';
 import { runVassal, EXIT_SETUP } from './commands/run';
 
 import { VERSION } from '../version';
@@ -210,6 +211,32 @@ ${EXIT_HELP}`)
       .action(async (vassal: string, opts: { socket?: string; emperor?: string }) => {
         process.exitCode = await runAction(name, vassal, withGlobals(program, opts), controlIo());
       });
+
+  program
+    .command('why')
+    .description('why a vassal is (not) running: its state and since when, its file, whom it runs as and why, its last error with stage, errno and file:line, the blacklist and the next attempt, the options it gets and where each comes from, its last log lines')
+    .argument('<vassal>', 'the vassal\'s name: its file name (shop.ini), or without the extension')
+    .option('--json', 'the same as one JSON document, for scripts')
+    .option('--socket <path>', SOCKET_HELP)
+    .option('--emperor <name>', EMPEROR_HELP)
+    .addHelpText('after', `
+Example:
+  $ jailctl why shop
+  shop.ini: blacklisted since 2026-12-02 10:04:12 UTC (42s ago)
+    file       /etc/jails/shop.ini (source dir:///etc/jails)
+    runs as    uid 1001 (alice), gid 1001: tyrant mode: the owner of /etc/jails/shop.ini; …
+    last error stage exec, ENOENT, 2026-12-02 10:04:12 UTC (42s ago)
+               stage exec: execve /srv/shop/bin/server: ENOENT (No such file or directory)
+    blacklist  attempt 3 (died before it was loyal), waiting 3000 ms; …
+    next try   in 2.1 s (2026-12-02 10:04:57 UTC)
+    config     the options it gets, every layer applied …
+      /etc/jails/shop.ini:2  binary-patch-arg = /srv/shop/bin/server
+      vassal-set             memory-max = 256m
+
+A tenant may ask about its own vassals only (as with ps).${EXIT_HELP}`)
+    .action(async (vassal: string, opts: { json?: boolean; socket?: string; emperor?: string }) => {
+      process.exitCode = await runWhy(vassal, withGlobals(program, opts), controlIo());
+    });
 
   program
     .command('enter')

@@ -3,7 +3,7 @@
 // (SO_PEERCRED), never from the request: root sees and controls every vassal; any other
 // uid only the vassals that run as that uid (a tenant in tyrant mode).
 //
-//   request:  {"command": "ps" | "stats" | "reload" | "stop" | "start" | "unblacklist" | "logs",
+//   request:  {"command": "ps" | "stats" | "reload" | "stop" | "start" | "unblacklist" | "logs" | "why",
 //              "vassal"?: "web.ini", "lines"?: 20, "follow"?: true}           one per line
 //   response: {"ok": true, ...} | {"ok": false, "error": "…", "code": "…"}  one per line
 //   logs with follow: the answer, then {"line": "…"} for every new line until the client
@@ -15,15 +15,16 @@
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { jailUsage } from '../jail/usage';
 import { binding } from '../native/binding';
 import { matchVassal } from './names';
 import { DEFAULT_CONTROL_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS_PER_UID, EmperorOptionError } from './options';
 import type { VassalSnapshot } from './vassal';
+import { psRecords, type PsRecord } from './ps-records';
+export { psRecords, type PsRecord };
 import type { VassalLog } from './vassal-log';
 import type { EnterSession, RemoteEnterRequest } from './enter-session';
 import type { SourceStatus } from '../monitors/types';
-
+import type { WhyDocument } from './why';
 
 /** The longest request line; a peer sending more is cut off. */
 export const MAX_LINE = 64 * 1024;
@@ -45,8 +46,8 @@ export interface ControlLimits {
   readonly idleSeconds: number;
 }
 
-export type ControlCommand = 'ps' | 'stats' | 'reload' | 'stop' | 'start' | 'unblacklist' | 'logs' | 'enter';
-const COMMANDS: readonly ControlCommand[] = ['ps', 'stats', 'reload', 'stop', 'start', 'unblacklist', 'logs', 'enter'];
+export type ControlCommand = 'ps' | 'stats' | 'reload' | 'stop' | 'start' | 'unblacklist' | 'logs' | 'enter' | 'why';
+const COMMANDS: readonly ControlCommand[] = ['ps', 'stats', 'reload', 'stop', 'start', 'unblacklist', 'logs', 'enter', 'why'];
 
 export interface Peer {
   readonly pid: number;
@@ -64,101 +65,18 @@ export interface ControlTarget {
   stop(name: string): Promise<string>;
   start(name: string): string;
   unblacklist(name: string): string;
+  /** Everything `jailctl why` shows of one vassal (why.ts). */
+  why(name: string): WhyDocument;
   /** The vassal's captured output, or undefined when the emperor keeps no logs. */
   log(name: string): VassalLog;
   /** Runs a command inside the vassal's running jail for `peer` (see enter-session.ts). */
   enter(name: string, req: RemoteEnterRequest, output: (stream: 'stdout' | 'stderr', data: Buffer) => boolean, drained: () => void): EnterSession;
 }
 
-/** One row of `jailctl ps`. */
-export interface PsRecord {
-  readonly name: string;
-  readonly state: string;
-  readonly pid: number;
-  readonly uid: number | null;
-  readonly gid: number | null;
-  readonly namespaces: readonly string[];
-  /** The jail's supplementary groups and capabilities, as its launch plan gave them. */
-  readonly groups: readonly number[];
-  readonly caps: readonly string[];
-  /** Seconds since the current jail started; 0 when none runs. */
-  readonly uptime: number;
-  readonly restarts: number;
-  readonly loyal: boolean;
-  readonly onDemand: string | null;
-  readonly adopted: boolean;
-  readonly processes: number;
-  /** Memory the jail is charged: its cgroup's (page cache included), or without one the
-   *  resident memory of its processes. */
-  readonly memoryBytes: number;
-  readonly cpuSeconds: number;
-  /** Its cgroup's limits as written (bytes, count, percent of one CPU), OOM kills and PSI. */
-  readonly limits: { readonly memoryMax?: number; readonly memoryHigh?: number; readonly pidsMax?: number; readonly cpuMax?: number };
-  readonly oomKills: number;
-  readonly pressure: { readonly cpu?: number; readonly memory?: number; readonly io?: number } | null;
-  readonly cgroup: { readonly unified?: string; readonly v1: readonly string[] } | null;
-  /** Its seccomp filter: `default` or `none`, with the names its FILE denies and allows. */
-  readonly seccomp: { readonly mode: 'default' | 'none'; readonly deny: readonly string[]; readonly allow: readonly string[] } | null;
-  readonly error: string | null;
-  readonly lastExit: string | null;
-  readonly config: string;
-}
-
 export class ControlError extends Error {
   constructor(readonly code: 'EBADREQ' | 'ENOVASSAL' | 'EPERM' | 'ESTATE', message: string) {
     super(message);
   }
-}
-
-// What a jail uses: read from its cgroup (one jail's files), else from /proc (one walk for all).
-function usageOf(snapshots: readonly VassalSnapshot[]): (s: VassalSnapshot) => { processes: number; memoryBytes: number; cpuSeconds: number; oomKills: number; limits: PsRecord['limits']; pressure: PsRecord['pressure'] } | undefined {
-  const walked = jailUsage(snapshots.filter((s) => s.pid > 0 && !s.cgroupStats).map((s) => s.pid));
-  return (s) => {
-    if (s.pid <= 0) return undefined;
-    if (s.cgroupStats) {
-      try {
-        const c = s.cgroupStats();
-        return { processes: c.processes, memoryBytes: c.memoryBytes ?? 0, cpuSeconds: c.cpuSeconds ?? 0, oomKills: c.oomKills, limits: c.limits, pressure: c.pressure ?? null };
-      } catch {
-        return undefined; // the jail went meanwhile: its cgroup with it
-      }
-    }
-    const u = walked.get(s.pid);
-    return u && { processes: u.processes, memoryBytes: u.rssBytes, cpuSeconds: u.cpuSeconds, oomKills: 0, limits: {}, pressure: null };
-  };
-}
-
-export function psRecords(snapshots: readonly VassalSnapshot[], now = Date.now()): PsRecord[] {
-  const usage = usageOf(snapshots);
-  return snapshots.map((s) => {
-    const u = usage(s);
-    return {
-      name: s.name,
-      state: s.state,
-      pid: s.pid,
-      uid: s.uid ?? null,
-      gid: s.gid ?? null,
-      namespaces: s.namespaces,
-      groups: s.groups,
-      caps: s.caps,
-      uptime: s.pid > 0 && s.lastRun > 0 ? Math.max(0, Math.floor(now / 1000) - s.lastRun) : 0,
-      restarts: s.restarts,
-      loyal: s.loyal,
-      onDemand: s.onDemand ?? null,
-      adopted: s.mode === 'adopted',
-      processes: u?.processes ?? 0,
-      memoryBytes: u?.memoryBytes ?? 0,
-      cpuSeconds: u?.cpuSeconds ?? 0,
-      limits: u?.limits ?? {},
-      oomKills: u?.oomKills ?? 0,
-      pressure: u?.pressure ?? null,
-      cgroup: s.cgroup ?? null,
-      seccomp: s.seccomp ? { mode: s.seccomp.mode, deny: s.seccomp.deny, allow: s.seccomp.allow } : null,
-      error: s.error ?? null,
-      lastExit: s.lastExit ?? null,
-      config: s.source.path,
-    };
-  });
 }
 
 // May this peer see (and so control) this vassal?
@@ -215,6 +133,8 @@ export async function handleRequest(
       return { message: await target.stop(findVassal(target, peer, req.vassal)) };
     case 'start':
       return { message: target.start(findVassal(target, peer, req.vassal)) };
+    case 'why':
+      return { why: target.why(findVassal(target, peer, req.vassal)) };
     case 'logs': {
       const name = findVassal(target, peer, req.vassal);
       const log = target.log(name);

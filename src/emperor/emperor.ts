@@ -18,6 +18,10 @@ import type { Namespace } from '../plan/types';
 import { checkSignalling, describePrivileges, dropEmperorPrivileges, readPrivileges, resolveEmperorCredentials, type EmperorPrivileges } from './privileges';
 import { reapOrphans } from './orphans';
 import { checkStatsExposure, parseStatsAddress, startStatsServer, statsDocument } from './stats';
+import { EmperorMetrics } from './metrics';
+import { whyDocument } from './why';
+import { explainVassal } from './vassal-config';
+import { metricsAddress, startMetricsServer } from './metrics-server';
 import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
 import { LaunchQueue } from './launch-queue';
 import { WorkingDir } from './working-dir';
@@ -56,6 +60,9 @@ export class Emperor {
   private readonly leaving = new Set<Vassal>();
   private readonly ctx: VassalContext;
   private statsServer: Server | undefined;
+  private metricsServer: Server | undefined;
+  /** emperor-metrics: made at start, fed by every vassal's events. */
+  private metrics: EmperorMetrics | undefined;
   private controlServer: Server | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
   /** The top processes of enter sessions (reaped by their pidfds, not as orphans). */
@@ -90,6 +97,11 @@ export class Emperor {
       launches: new LaunchQueue((err) => this.log(`internal error in a launch: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)),
       log: (line) => this.log(line),
       bases: new ForkBases((line) => this.log(line)),
+      events: {
+        launched: (name) => this.metrics?.launched(),
+        failed: (name, failure) => this.metrics?.failed(name, failure),
+        running: (name, seconds) => this.metrics?.running(name, seconds),
+      },
       echo: (vassal, _stream, line) => this.io.log(`${new Date().toISOString()} [${vassal}] ${line}`),
       gone: (v) => {
         this.leaving.delete(v);
@@ -142,6 +154,7 @@ export class Emperor {
         }
         this.log(`stats on ${this.options.stats}`);
       }
+      if (this.options.metrics) await this.startMetrics(this.options.metrics);
       if (this.options.logsDir !== 'none') {
         try {
           mkdirSync(this.options.logsDir, { recursive: true, mode: 0o750 });
@@ -267,6 +280,24 @@ export class Emperor {
     });
   }
 
+  // emperor-metrics: checked against tyrant mode's rules, then served (as root still: a port
+  // below 1024 works).
+  private async startMetrics(spec: string): Promise<void> {
+    const group = this.options.metricsGroup;
+    const gid = group === undefined ? undefined : /^\d+$/.test(group) ? Number(group) : this.ctx.users().groupByName(group);
+    if (gid === undefined && group !== undefined) throw new EmperorOptionError(`emperor-metrics-group ${group}: no such group in /etc/group`);
+    const exposure = { tyrant: this.options.tyrant, metricsPublic: this.options.metricsPublic, ...(gid !== undefined ? { gid } : {}) };
+    const address = metricsAddress(spec, exposure);
+    this.metrics = new EmperorMetrics({ name: this.options.name, version: EMPEROR_VERSION, snapshots: () => [...this.vassals.values()].map((v) => v.snapshot()), sources: () => this.sourceStates() });
+    try {
+      this.metricsServer = await startMetricsServer(address, this.metrics, exposure);
+    } catch (err: unknown) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new EmperorOptionError(`emperor-metrics ${spec}: ${code === 'EADDRINUSE' ? 'the address is already in use (another emperor?)' : (err as Error).message}`);
+    }
+    this.log(`metrics on ${spec} (GET /metrics)`);
+  }
+
   // The jails' cgroup subtree beneath our own cgroup in each hierarchy (jailctl-PID, or
   // emperor-cgroup's name); we move into its `emperor` leaf on the unified hierarchy.
   private prepareCgroups(creds: { uid: number; gid: number } | undefined): void {
@@ -303,7 +334,7 @@ export class Emperor {
   }
 
   private async closeServers(): Promise<void> {
-    for (const server of [this.statsServer, this.controlServer])
+    for (const server of [this.statsServer, this.metricsServer, this.controlServer])
       if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
@@ -319,6 +350,10 @@ export class Emperor {
       start: (name) => requestStart(vassal(name), (line) => this.log(line)),
       unblacklist: (name) => requestUnblacklist(vassal(name)),
       log: (name) => vassal(name).log,
+      why: (name) => whyDocument({
+        snapshot: vassal(name).snapshot(), log: vassal(name).log, options: this.options, users: this.ctx.users(), emperorUid: this.privileges.uid,
+        explain: () => explainVassal(vassal(name).currentSource, { options: this.options, env: this.ctx.env, users: this.ctx.users() }),
+      }),
       enter: (name, req, output, drained) => {
         const s = vassal(name).snapshot();
         const target = { vassal: name, pid: s.pid, namespaces: s.namespaces as Namespace[], ...(s.uid !== undefined ? { uid: s.uid } : {}), ...(s.gid !== undefined ? { gid: s.gid } : {}), groups: s.groups, caps: s.caps, ...(s.cgroup ? { cgroup: s.cgroup } : {}), ...(s.seccomp ? { seccomp: s.seccomp } : {}) };

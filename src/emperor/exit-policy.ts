@@ -41,3 +41,16 @@ export function afterExit(f: ExitFacts): ExitAction {
   if (f.hung || (f.loyal && !f.quick)) return 'respawn';
   return 'blacklist';
 }
+
+/** How a config change reaches a running jail. */
+export type ReloadWay = 'byte' | 'signal' | 'restart';
+
+// The same jail (namespaces, mounts, uid… and fork role unchanged) can be kept: a vassal
+// that speaks the protocol reloads itself (byte 1), except a base, which only a fresh process
+// makes load the new code; a program of its own (nginx) by its reload-signal once running.
+// Anything else needs a new jail.
+export function reloadWay(f: { readonly sameJail: boolean; readonly speaks: boolean; readonly base: boolean; readonly running: boolean; readonly signal: string | undefined }): ReloadWay {
+  if (!f.sameJail) return 'restart';
+  if (f.speaks) return f.base ? 'restart' : 'byte';
+  return f.signal !== undefined && f.running ? 'signal' : 'restart';
+}

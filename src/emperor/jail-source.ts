@@ -31,7 +31,7 @@ export interface JailSource {
 }
 
 /** Why no source could be made: the vassal fails with this message. */
-export type SourceError = { readonly kind: 'error'; readonly message: string };
+export type SourceError = { readonly kind: 'error'; readonly message: string; readonly error?: unknown };
 
 // Works out where the vassal's jail comes from now (its file and the emperor's options), and
 // holds its socket: `previous` when the address is the same (a re-adoption or a reload never
@@ -45,7 +45,7 @@ export async function openJailSource(source: VassalSource, env: AdoptEnv, name: 
     // What the file is to the fork server decides; the on-demand socket is fd 0 either way.
     build = dryBuildVassal(source, env, onDemand !== undefined ? { address: onDemand } : undefined);
   } catch (err: unknown) {
-    if (err instanceof Error && (isJailError(err) || onDemand === undefined)) return { kind: 'error', message: err.message };
+    if (err instanceof Error && (isJailError(err) || onDemand === undefined)) return { kind: 'error', message: err.message, error: err };
     throw err;
   }
   const adopted = build.fork?.kind === 'adopted' ? build.fork : undefined;

@@ -18,6 +18,12 @@ export interface EmperorOptions {
   readonly stats?: string;
   /** Tyrant mode: emperor-stats may be a TCP address (every local user can read it). */
   readonly statsPublic: boolean;
+  /** GET /metrics (Prometheus) on host:port, :port, or a UNIX socket path. */
+  readonly metrics?: string;
+  /** Tyrant mode: emperor-metrics may be a TCP address (every local user can read it). */
+  readonly metricsPublic: boolean;
+  /** A UNIX socket emperor-metrics is also this group's (mode 0660). */
+  readonly metricsGroup?: string;
   /** Milliseconds added to a blacklisted vassal's delay at each death. */
   readonly throttle: number;
   readonly maxThrottle: number;
@@ -123,6 +129,9 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-use-clone', field: 'useClone', kind: 'namespaces', arg: 'NS', help: 'namespaces every vassal gets on top of its own unshare: fs,net,ipc,pid,uts' },
   { name: 'emperor-stats', field: 'stats', kind: 'string', arg: 'ADDR', help: 'serve the stats JSON on host:port, :port or a UNIX socket path (raw, or HTTP GET); in tyrant mode a path (root only) unless emperor-stats-public' },
   { name: 'emperor-stats-public', field: 'statsPublic', kind: 'bool', help: 'tyrant mode: allow emperor-stats on TCP, where any local user reads every tenant\'s vassals (off: a UNIX socket path only)' },
+  { name: 'emperor-metrics', field: 'metrics', kind: 'string', arg: 'ADDR', help: 'serve Prometheus metrics (GET /metrics) on host:port, :port or a UNIX socket path: every vassal\'s state, restarts, memory, CPU, OOM kills and pressure, and the emperor\'s launches, failures by stage and start latency; in tyrant mode a path (root only, or emperor-metrics-group) unless emperor-metrics-public' },
+  { name: 'emperor-metrics-public', field: 'metricsPublic', kind: 'bool', help: 'tyrant mode: allow emperor-metrics on TCP, where any local user reads every tenant\'s vassals and uids (off: a UNIX socket path only)' },
+  { name: 'emperor-metrics-group', field: 'metricsGroup', kind: 'string', arg: 'GROUP', help: 'the UNIX socket of emperor-metrics is also GROUP\'s (mode 0660: a local scraper or proxy in that group reads it)' },
   { name: 'emperor-throttle', field: 'throttle', kind: 'ms', arg: 'MS', help: 'delay added at each death of a blacklisted vassal (default 1000 ms)' },
   { name: 'emperor-max-throttle', field: 'maxThrottle', kind: 'ms', arg: 'MS', help: 'the most a blacklisted vassal waits between attempts (default 180000 ms)' },
   { name: 'emperor-required-heartbeat', field: 'requiredHeartbeat', kind: 'seconds', arg: 'SECS', help: 'a vassal silent this long after its first heartbeat is hung: killed whole and respawned (default 30)' },
@@ -174,6 +183,7 @@ export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
   nofollow: false,
   useClone: [],
   statsPublic: false,
+  metricsPublic: false,
   throttle: 1000,
   maxThrottle: 180_000,
   requiredHeartbeat: 30,

@@ -104,7 +104,7 @@ export function foreignConfigText(entries: readonly ConfigEntry[]): string {
 }
 
 // The file, read as its tenant's in tyrant mode (owner checked before a line is parsed).
-function readVassal(source: VassalSource, ctx: VassalBuildContext): { raw: RawVassalConfig; tenant?: Tenant } {
+function readVassal(source: VassalSource, ctx: Pick<VassalBuildContext, 'options' | 'users'>): { raw: RawVassalConfig; tenant?: Tenant } {
   if (source.inline) return readRow(source, source.inline, ctx);
   if (!ctx.options.tyrant) return { raw: readVassalConfig(source.path) };
   // A base is the sysadmin's (root's) file, and runs as root: no tenant.
@@ -115,13 +115,30 @@ function readVassal(source: VassalSource, ctx: VassalBuildContext): { raw: RawVa
 
 // A database row's config (pg://): no file, no size cap beyond the parser's own limits; in
 // tyrant mode it runs as its uid and gid columns, which must name a tenant, never root.
-function readRow(source: VassalSource, row: NonNullable<VassalSource['inline']>, ctx: VassalBuildContext): { raw: RawVassalConfig; tenant?: Tenant } {
+function readRow(source: VassalSource, row: NonNullable<VassalSource['inline']>, ctx: Pick<VassalBuildContext, 'options' | 'users'>): { raw: RawVassalConfig; tenant?: Tenant } {
   const raw = parseVassalText(source.path, row.text);
   if (!ctx.options.tyrant) return { raw };
   for (const [column, id] of [['uid', row.uid], ['gid', row.gid]] as const)
     if (id === null || id === 0)
       throw new ConfigError(source.path, undefined, OWNER_FIELD, `its ${column} column is ${id === null ? 'NULL' : '0 (root)'}: in tyrant mode a database vassal runs as its row's uid and gid, never as root; set them to the tenant's`);
   return { raw, tenant: tenantOf({ uid: row.uid!, gid: row.gid! }, ctx.options, ctx.users) };
+}
+
+/** One effective option, for `jailctl why`: its value and where it came from. */
+export interface ExplainedEntry {
+  readonly key: string;
+  readonly value: string;
+  /** FILE:LINE (the vassal's own, or an included file), vassal-set, environment JAIL_VASSAL_X, vassals-… */
+  readonly from: string;
+}
+
+// The file's options as the emperor reads it now (tyrant mode's checks included), every layer
+// applied and expanded, each with its origin. Throws the file's JailError.
+export function explainVassal(source: VassalSource, ctx: Pick<VassalBuildContext, 'options' | 'env' | 'users'>): ExplainedEntry[] {
+  const { raw } = readVassal(source, ctx);
+  return expandVassal(raw, ctx, source.inline !== undefined).entries.map((e) => ({
+    key: e.key, value: e.value, from: e.line > 0 ? `${e.file ?? raw.file}:${e.line}` : (e.file ?? raw.file),
+  }));
 }
 
 // At most MAX_WARNINGS lines, and a count of the rest: one file must not flood the log.

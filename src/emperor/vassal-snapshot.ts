@@ -5,6 +5,8 @@ import type { VassalSource } from '../monitors/types';
 import type { CgroupLimits, LaunchPlan, SeccompPolicy } from '../plan/types';
 import type { EmperorOptions } from './options';
 import type { BlacklistEntry } from './throttle';
+import type { Failure } from './failure';
+import type { JailExit } from '../jail/launch';
 
 export type VassalState =
   | 'on-demand' | 'spawning' | 'running' | 'reloading' | 'stopping' | 'respawn-wait' | 'blacklisted' | 'failed' | 'stopped';
@@ -13,6 +15,8 @@ export type VassalState =
 export interface VassalSnapshot {
   readonly name: string;
   readonly state: VassalState;
+  /** Since when it is in that state (seconds since the epoch). */
+  readonly since: number;
   readonly source: VassalSource;
   readonly pid: number;
   readonly loyal: boolean;
@@ -31,8 +35,16 @@ export interface VassalSnapshot {
   readonly restarts: number;
   readonly namespaces: readonly string[];
   readonly error?: string;
+  /** The same failure as data: stage, errno, file and line (failure.ts). */
+  readonly failure?: Failure;
   readonly lastExit?: string;
+  /** How its last jail ended: exit status or signal number. */
+  readonly exit?: JailExit;
   readonly blacklist?: BlacklistEntry;
+  /** When its next attempt comes (ms since the epoch), while one is due. */
+  readonly nextAttempt?: number;
+  /** What its file's last build warned about (unknown options…): the tenant sees them too. */
+  readonly warnings: readonly string[];
   /** The socket the emperor holds for an on-demand vassal. */
   readonly onDemand?: string;
   /** Where its jail comes from: spawned, or adopted from a fork-server base. */
@@ -71,6 +83,7 @@ export const freshFlags = (): JailFlags => ({ speaks: false, loyal: false, ready
 export interface SnapshotFacts {
   readonly name: string;
   readonly state: VassalState;
+  readonly since: number;
   readonly source: VassalSource;
   readonly jail: Jail | undefined;
   readonly plan: LaunchPlan | undefined;
@@ -79,8 +92,12 @@ export interface SnapshotFacts {
   readonly respawns: number;
   readonly restarts: number;
   readonly error: string | undefined;
+  readonly failure: Failure | undefined;
   readonly lastExit: string | undefined;
+  readonly exit: JailExit | undefined;
   readonly blacklist: BlacklistEntry | undefined;
+  readonly nextAttempt?: number;
+  readonly warnings: readonly string[];
   readonly onDemand: string | undefined;
   readonly mode: 'spawned' | 'adopted' | undefined;
 }
@@ -90,6 +107,7 @@ export function snapshotOf(f: SnapshotFacts, options: Pick<EmperorOptions, 'tyra
   return {
     name: f.name,
     state: f.state,
+    since: Math.floor(f.since / 1000),
     source: f.source,
     pid: f.jail?.pid ?? 0,
     loyal: f.flags.loyal,
@@ -103,8 +121,12 @@ export function snapshotOf(f: SnapshotFacts, options: Pick<EmperorOptions, 'tyra
     groups: plan?.groups ?? [],
     caps: plan?.caps ?? [],
     ...(f.error !== undefined ? { error: f.error } : {}),
+    ...(f.failure !== undefined ? { failure: f.failure } : {}),
     ...(f.lastExit !== undefined ? { lastExit: f.lastExit } : {}),
+    ...(f.exit !== undefined ? { exit: f.exit } : {}),
     ...(f.blacklist ? { blacklist: f.blacklist } : {}),
+    ...(f.nextAttempt !== undefined ? { nextAttempt: f.nextAttempt } : {}),
+    warnings: f.warnings,
     ...(f.onDemand !== undefined ? { onDemand: f.onDemand } : {}),
     ...(f.mode ? { mode: f.mode } : {}),
     ...ownerIds(plan, f.source, options),

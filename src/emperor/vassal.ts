@@ -6,15 +6,11 @@
 //      │                    └──died──▶ respawn-wait (loyal) | blacklisted (not yet loyal)
 //      └──bad config──▶ failed (until the file changes)
 //
-// `spawning` covers an adoption waiting for its base. An on-demand vassal starts in
-// `on-demand`: the emperor holds its socket and starts its jail at the first connection;
-// when it leaves (byte 22, or any exit) it goes back to `on-demand`.
-//
-// All it needs comes in through VassalContext; nothing is shared with another vassal. Its
-// seams: jail-source.ts (where its jail comes from: spawned, adopted from a fork-server
-// base, either held on demand), exit-policy.ts (what an exit leads to), fork-bases.ts (the
-// bases adoptions wait for), vassal-bytes.ts (what its protocol bytes do),
-// vassal-snapshot.ts (what stats and ps show).
+// `spawning` covers an adoption waiting for its base; an on-demand vassal waits in
+// `on-demand` (the emperor holds its socket) and goes back there when its jail exits.
+// All it needs comes in through VassalContext. Its seams: jail-source.ts (spawned, adopted,
+// held on demand), exit-policy.ts (what an exit or a change leads to), fork-bases.ts,
+// vassal-bytes.ts (protocol bytes), vassal-snapshot.ts (what stats and ps show).
 import { isJailError, PlanError, type LaunchError } from '../errors';
 import type { Jail, JailExit } from '../jail/launch';
 import type { VassalSource } from '../monitors/types';
@@ -28,7 +24,7 @@ import { JailLink } from './jail-link';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
 import type { VassalBuild } from './vassal-config';
 import { discard, dryBuildVassal, type VassalLaunch } from './vassal-launch';
-import { afterExit } from './exit-policy';
+import { afterExit, reloadWay } from './exit-policy';
 import type { HeldSocket } from './held-socket';
 import { openJailSource, SerialOpen, type JailSource } from './jail-source';
 import { AdoptSource, type AdoptEnv } from './adopt-source';
@@ -37,6 +33,8 @@ import type { Retiring } from './retiring';
 import { rollOver } from './rolling';
 import type { LaunchQueue } from './launch-queue';
 import { Timers } from './timers';
+import { failureOf, type Failure } from './failure';
+import type { VassalEvents } from './metrics';
 import { freshFlags, newTimes, snapshotOf, type VassalSnapshot, type VassalState } from './vassal-snapshot';
 export type { VassalSnapshot, VassalState } from './vassal-snapshot';
 
@@ -48,12 +46,22 @@ export interface VassalContext extends AdoptEnv {
   echo(vassal: string, stream: Stream, line: string): void;
   /** A removed vassal has stopped: the emperor forgets it. */
   gone(vassal: Vassal): void;
+  /** Launches, failures and starts, for the metrics. */
+  readonly events: VassalEvents;
 }
 
 export class Vassal {
   readonly name: string;
   private source: VassalSource;
-  private state: VassalState = 'spawning';
+  private current: VassalState = 'spawning';
+  /** When it entered its current state (ms since the epoch), and when its config was last
+   *  seen new (0 once a jail of it runs): `jailctl why` and the metrics. */
+  private since = Date.now();
+  private seenAt = Date.now();
+  private get state(): VassalState { return this.current; }
+  private set state(next: VassalState) {
+    if (next !== this.current) [this.current, this.since] = [next, Date.now()];
+  }
   private jail: Jail | undefined;
   private build: VassalBuild | undefined;
   /** Our ends of its running jail's pipes. */
@@ -67,8 +75,10 @@ export class Vassal {
   private readonly times = newTimes(Date.now());
   private respawns = 0;
   private restarts = 0;
-  private error: string | undefined;
+  private failure: Failure | undefined;
+  private get error(): string | undefined { return this.failure?.message; }
   private lastExit: string | undefined;
+  private exit: JailExit | undefined;
   private blacklist: BlacklistEntry | undefined;
   private readonly timers = new Timers<'respawn' | 'curse' | 'heartbeat' | 'loyal'>();
   private readonly waiters: Array<() => void> = [];
@@ -132,7 +142,7 @@ export class Vassal {
         if (this.held !== held) this.held?.close();
         this.held = held;
         if ('kind' in origin) {
-          this.fail(origin.message);
+          this.fail(origin.error ?? origin.message, 'source');
           return;
         }
         this.origin = origin;
@@ -189,10 +199,11 @@ export class Vassal {
     });
   }
 
-  private fail(message: string): void {
-    this.error = message;
+  private fail(err: unknown, stage?: string): void {
+    this.failure = failureOf(err, stage);
+    this.ctx.events.failed(this.name, this.failure);
     this.state = 'failed';
-    this.ctx.log(`${this.name}: ${message}; not started (fix the file: it is read again when it changes)`);
+    this.ctx.log(`${this.name}: ${this.failure.message}; not started (fix the file: it is read again when it changes)`);
     this.finish();
   }
 
@@ -200,6 +211,7 @@ export class Vassal {
   change(source: VassalSource, why = 'config changed'): void {
     why = ownerChange(this.source, source, this.ctx.options) ?? why;
     this.source = source;
+    this.seenAt = Date.now();
     if (this.final) return;
     switch (this.state) {
       case 'failed':
@@ -295,9 +307,10 @@ export class Vassal {
   get shuttingDown(): boolean { return this.final; }
 
   snapshot(): VassalSnapshot {
-    const { name, state, source, jail, times, respawns, restarts, error, lastExit, blacklist } = this;
-    const facts = { name, state, source, jail, times, respawns, restarts, error, lastExit, blacklist, flags: this.flags };
-    return snapshotOf({ ...facts, plan: this.build?.plan, onDemand: this.onDemand?.address, mode: this.origin?.mode }, this.ctx.options);
+    const { name, state, since, source, jail, times, respawns, restarts, error, failure, lastExit, exit, blacklist } = this;
+    const facts = { name, state, since, source, jail, times, respawns, restarts, error, failure, lastExit, exit, blacklist, flags: this.flags };
+    const next = this.timers.due('respawn');
+    return snapshotOf({ ...facts, plan: this.build?.plan, warnings: this.build?.warnings ?? [], onDemand: this.onDemand?.address, mode: this.origin?.mode, ...(next !== undefined ? { nextAttempt: next } : {}) }, this.ctx.options);
   }
 
   // The launch waits its turn in the emperor's queue; a stop or a new config meanwhile
@@ -340,7 +353,7 @@ export class Vassal {
 
   private launched(launched: VassalLaunch): void {
     if (launched.kind === 'config-error') {
-      this.fail(launched.error.message);
+      this.fail(launched.error);
       return;
     }
     // Once per config, not once per respawn (a crash loop would flood the log).
@@ -348,14 +361,16 @@ export class Vassal {
     if (build.warnings.join('\n') !== this.lastWarnings) for (const w of build.warnings) this.ctx.log(`${this.name}: warning: ${w}`);
     this.lastWarnings = build.warnings.join('\n');
     if (launched.kind === 'launch-error') {
-      this.error = launched.error.message;
+      this.failure = failureOf(launched.error);
+      this.ctx.events.failed(this.name, this.failure);
       this.ctx.log(`${this.name}: ${launched.error.message}`);
       this.diedBeforeLoyal();
       return;
     }
     const { jail, fds } = launched;
     this.jail = jail;
-    this.error = undefined;
+    this.failure = undefined;
+    this.ctx.events.launched(this.name);
     if (build.fork?.kind === 'base') this.ctx.bases.loading(build.fork.socket, this.name, jail.pid);
     this.times.lastRun = Date.now();
     if (this.times.firstRun === 0) this.times.firstRun = this.times.lastRun;
@@ -366,6 +381,8 @@ export class Vassal {
       () => {
         if (this.jail !== jail) return;
         if (this.state === 'spawning') this.state = 'running';
+        if (this.seenAt > 0) this.ctx.events.running(this.name, (Date.now() - this.seenAt) / 1000);
+        this.seenAt = 0;
         this.ctx.log(`${this.name}: running (pid ${jail.pid}${jail.plan.uid !== undefined ? `, uid ${jail.plan.uid}` : ''})`);
         this.timers.set('loyal', this.ctx.options.loyalAfter * 1000, () => {
           if (this.jail === jail && !this.flags.speaks) this.becomeLoyal();
@@ -374,7 +391,8 @@ export class Vassal {
       (err: LaunchError) => {
         if (this.jail !== jail) return;
         const message = err.message.replace(/^[^:]*: /, ''); // our name, not the plan's
-        this.error = message;
+        this.failure = { ...failureOf(err), message };
+        this.ctx.events.failed(this.name, this.failure);
         this.flags.execFailed = err.stage === 'exec' && (err.errnoCode === 'ENOENT' || err.errnoCode === 'EACCES' || err.errnoCode === 'ENOEXEC');
         this.ctx.log(`${this.name}: ${message}`);
       },
@@ -389,7 +407,7 @@ export class Vassal {
       next = dryBuildVassal(this.source, this.ctx, this.held); // fds are placeholders
     } catch (err: unknown) {
       if (!isJailError(err)) throw err;
-      this.error = err.message;
+      this.failure = failureOf(err);
       if (err instanceof PlanError && err.field === OWNER_FIELD) {
         // The tenant it runs as no longer owns the file: it must not go on as them.
         this.ctx.log(`${this.name}: ${err.message}; stopping the running vassal`);
@@ -402,12 +420,12 @@ export class Vassal {
       return;
     }
     this.respawns++;
-    // A base always gets a new process: only a fresh one loads the new code.
-    // (An adopted vassal's held socket moved: a new jail, on the new socket.)
-    const sameFork = JSON.stringify(next.fork) === JSON.stringify(this.build?.fork);
-    if (this.flags.speaks && this.jail && this.build && next.jailKey === this.build.jailKey && sameFork && next.fork?.kind !== 'base') {
+    // An adopted vassal's held socket moved (a new fork role): a new jail, on the new socket.
+    const sameJail = this.jail !== undefined && this.build !== undefined && next.jailKey === this.build.jailKey && JSON.stringify(next.fork) === JSON.stringify(this.build.fork);
+    const way = reloadWay({ sameJail, speaks: this.flags.speaks, base: next.fork?.kind === 'base', running: this.state === 'running', signal: next.plan.reloadSignal });
+    if (way === 'byte') {
       // Same jail, new app config: the vassal reloads itself (and asks for its config).
-      this.build = { ...this.build, ...(next.configText !== undefined ? { configText: next.configText } : {}) };
+      this.build = { ...this.build!, ...(next.configText !== undefined ? { configText: next.configText } : {}) };
       this.state = 'reloading';
       this.flags.ready = this.flags.accepting = false;
       if (this.link?.send(TO_VASSAL.RELOAD)) {
@@ -415,12 +433,10 @@ export class Vassal {
         return;
       }
     }
-    // A program of its own (nginx) reloads by its signal, when nothing of its jail changed.
-    const signal = next.plan.reloadSignal;
-    if (!this.flags.speaks && signal && this.jail && this.build && next.jailKey === this.build.jailKey && sameFork && this.state === 'running') {
+    if (way === 'signal') {
       this.build = next;
-      if (this.jail.signal(signal)) {
-        this.ctx.log(`${this.name}: ${why}; ${signal} sent (reload-signal)`);
+      if (this.jail!.signal(next.plan.reloadSignal!)) {
+        this.ctx.log(`${this.name}: ${why}; ${next.plan.reloadSignal} sent (reload-signal)`);
         return;
       }
     }
@@ -501,6 +517,7 @@ export class Vassal {
     this.link = undefined;
     this.timers.clear('curse', 'heartbeat', 'loyal');
     this.lastExit = describeExit(exit, jail.plan);
+    this.exit = exit;
     if (this.build?.fork?.kind === 'base') this.ctx.bases.down(this.build.fork.socket, jail.pid, this.lastExit);
     const hint = exitHint(jail.plan, linesSince(this.log.tail(20), this.times.lastRun), this.error);
     if (hint) this.ctx.log(`${this.name}: ${this.lastExit}; ${hint}`);

@@ -33,3 +33,22 @@ export function jailctlAsync(args: readonly string[], wrap: readonly string[] = 
   const [cmd, argv] = cliCommand(args, wrap);
   return spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
 }
+
+// `jailctl ARGS…` to completion without blocking the event loop: while an emperor the test
+// started runs, its output must go on being read (a spawnSync would leave its pipe full, and
+// an emperor writing to it would block).
+export function jailctlRun(args: readonly string[], options: { wrap?: readonly string[]; timeout?: number } = {}): Promise<CliResult> {
+  const child = jailctlAsync(args, options.wrap);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeout ?? 30000);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
+}

@@ -19,7 +19,7 @@ export interface ControlFlags {
 }
 
 // One request; the answer, or the exit status when there is none to print.
-async function request(flags: ControlFlags, io: ControlIo, req: Record<string, unknown>): Promise<ControlAnswer | number> {
+export async function request(flags: ControlFlags, io: ControlIo, req: Record<string, unknown>): Promise<ControlAnswer | number> {
   let answer: ControlAnswer;
   try {
     answer = await ask(socketPath(flags), req);
@@ -110,6 +110,8 @@ export async function runPs(flags: ControlFlags & { all?: boolean; json?: boolea
   if (flags.json) io.out(`${JSON.stringify(rows, null, 2)}\n`);
   else if (rows.length === 0) io.out(`no vassal${flags.all ? '' : ' running (jailctl ps -a shows stopped and failed ones)'}\n`);
   else io.out(`${psTable(rows, { color: io.color, all: flags.all === true })}\n`);
+  // -a: what the emperor warned about each file (a tenant sees its own: unknown options…).
+  if (flags.all && !flags.json) for (const r of rows) for (const w of r.warnings ?? []) io.out(`${r.name}: warning: ${w}\n`);
   return EXIT_OK;
 }
 
