@@ -57,11 +57,12 @@ export function matchVassal(names: readonly string[], asked: string): VassalMatc
     if (hits.length === 1) return { kind: 'found', name: hits[0]! };
     if (hits.length > 1) return { kind: 'ambiguous', candidates: hits };
   }
-  // A typo's nearest, by the whole identity or by its file name (`nod.ini` → `alice/node.ini`).
+  // A typo's nearest, by the whole identity, its file name (`nod.ini` → `alice/node.ini`) or
+  // that without extension (`shpo` → `shop.ini`).
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(asked.length / 3)) + 1;
   for (const n of names) {
-    const d = Math.min(distance(asked, n), distance(asked, shortName(n)));
+    const d = Math.min(distance(asked, n), distance(asked, shortName(n)), distance(asked, stem(shortName(n))));
     if (d < bestDistance) [best, bestDistance] = [n, d];
   }
   return best !== undefined ? { kind: 'none', nearest: best } : { kind: 'none' };

@@ -33,6 +33,7 @@ import type { Retiring } from './retiring';
 import { rollOver } from './rolling';
 import type { LaunchQueue } from './launch-queue';
 import { Timers } from './timers';
+import { HeartbeatWatch } from './heartbeat';
 import { failureOf, type Failure } from './failure';
 import type { VassalEvents } from './metrics';
 import { freshFlags, newTimes, snapshotOf, type VassalSnapshot, type VassalState } from './vassal-snapshot';
@@ -80,7 +81,9 @@ export class Vassal {
   private lastExit: string | undefined;
   private exit: JailExit | undefined;
   private blacklist: BlacklistEntry | undefined;
-  private readonly timers = new Timers<'respawn' | 'curse' | 'heartbeat' | 'loyal'>();
+  private readonly timers = new Timers<'respawn' | 'curse' | 'loyal'>();
+  /** Its running jail's heartbeat watch (heartbeat.ts). */
+  private heartbeat: HeartbeatWatch | undefined;
   private readonly waiters: Array<() => void> = [];
   /** Where its jail comes from (jail-source.ts), and the socket held for it (the origin's). */
   private origin: JailSource | undefined;
@@ -375,6 +378,10 @@ export class Vassal {
     this.times.lastRun = Date.now();
     if (this.times.firstRun === 0) this.times.firstRun = this.times.lastRun;
     this.link = new JailLink(fds, this.log, (b) => this.onByte(jail, b));
+    const { requiredHeartbeat: requiredS, reloadMercy: mercyS } = this.ctx.options;
+    this.heartbeat?.stop();
+    this.heartbeat = new HeartbeatWatch({ name: this.name, requiredS, mercyS, log: this.ctx.log, reload: () => this.jail === jail && this.link?.send(TO_VASSAL.RELOAD) === true,
+      kill: () => void (this.jail === jail && (this.flags.hung = true) && jail.signal('SIGKILL')) });
     this.pushConfig();
 
     jail.started.then(
@@ -464,7 +471,7 @@ export class Vassal {
     onVassalByte({
       name: this.name, flags: this.flags, times: this.times, onDemand: this.onDemand !== undefined, log: this.ctx.log,
       reloaded: () => this.reloaded(), becomeLoyal: () => this.becomeLoyal(), pushConfig: () => this.pushConfig(), askToStop: () => this.askToStop(),
-      heartbeat: () => this.timers.refresh('heartbeat', this.ctx.options.requiredHeartbeat * 1000, () => this.onHung(jail)),
+      heartbeat: () => this.heartbeat?.beat(),
       accepting: () => {
         if (this.build?.fork?.kind === 'base') this.ctx.bases.accepting(this.build.fork.socket, jail.pid);
         this.retiring?.retire(); // a rolling re-adoption: the new instance accepts, the old one goes
@@ -483,13 +490,6 @@ export class Vassal {
     this.flags.loyal = true;
     this.times.lastLoyal = Date.now();
     this.blacklist = undefined;
-  }
-
-  private onHung(jail: Jail): void {
-    if (this.jail !== jail) return;
-    this.flags.hung = true;
-    this.ctx.log(`${this.name}: no heartbeat for ${this.ctx.options.requiredHeartbeat} s: hung; killing the whole jail`);
-    jail.signal('SIGKILL');
   }
 
   private pushConfig(): void {
@@ -515,7 +515,8 @@ export class Vassal {
     this.jail = undefined;
     this.link?.close();
     this.link = undefined;
-    this.timers.clear('curse', 'heartbeat', 'loyal');
+    this.timers.clear('curse', 'loyal');
+    this.heartbeat?.stop();
     this.lastExit = describeExit(exit, jail.plan);
     this.exit = exit;
     if (this.build?.fork?.kind === 'base') this.ctx.bases.down(this.build.fork.socket, jail.pid, this.lastExit);

@@ -58,6 +58,12 @@ test('bench:forkserver times adopted vassals against cold ones and uWSGI, and a 
   assert.match(out, /rolling deploy: 3 vassals, \d+ requests, failed 0 /);
 });
 
+test('bench:metrics times a scrape of our /metrics against uWSGI\'s stats', () => {
+  const out = bench('bench:metrics', { JAILCTL_BENCH_VASSALS: '3', JAILCTL_BENCH_UWSGI_VASSALS: '3', JAILCTL_BENCH_SCRAPES: '3' }, 240_000);
+  assert.match(out, /jailctl GET \/metrics, 3 vassals\s+[\d.]+ ms/);
+  assert.match(out, /ours \/metrics \/ uWSGI stats\s+[\d.]+/);
+});
+
 test('bench:pg times rows against uWSGI\'s pg:// and against files', () => {
   const out = bench('bench:pg', { JAILCTL_BENCH_N: '3', JAILCTL_BENCH_UWSGI_N: '1', JAILCTL_BENCH_MOVES: '2', JAILCTL_BENCH_MANY: '5' }, 240_000);
   assert.match(out, /INSERT → exec .* ours\/uWSGI p50 = [\d.]+/);
