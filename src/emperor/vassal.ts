@@ -202,7 +202,10 @@ export class Vassal {
     });
   }
 
+  // Not started until its file changes. Its socket goes: a client is refused at once rather
+  // than left waiting in the backlog of a socket nothing will serve.
   private fail(err: unknown, stage?: string): void {
+    this.releaseSocket();
     this.failure = failureOf(err, stage);
     this.ctx.events.failed(this.name, this.failure);
     this.state = 'failed';

@@ -92,21 +92,37 @@ test('a crash-looping vassal is blacklisted with a growing throttle; others are 
   assert.ok(entry === undefined || entry.attempt === 1, `the count starts again: ${JSON.stringify(entry)}`);
 });
 
-test('a vassal that stops its heartbeat is killed whole and respawned', async () => {
+test('a vassal that stops its heartbeat gets the reload byte; still silent after reload-mercy, it is killed whole and respawned', async () => {
   // Beats twice (bytes 1 and 26), then hangs; a second process in the jail must die too.
   fx.dir.write('hung.ini', ini(
     'unshare = fs,pid',
     `unprivileged-binary-patch-arg = sh -c 'sleep 86404 & printf "\\001\\032" >&3; sleep 0.3; printf "\\032" >&3; exec sleep 86405'`,
   ));
-  const e = start('--emperor-required-heartbeat', '1');
+  const e = start('--emperor-required-heartbeat', '1', '--reload-mercy', '1');
   await waitUntil(() => pidsWith('sleep 86404').length === 1 && pidsWith('sleep 86405').length === 1, 'the hung vassal');
   const [bg] = pidsWith('sleep 86404');
   const [fg] = pidsWith('sleep 86405');
   const v = await e.waitForVassal('hung.ini', (x) => (x?.last_heartbeat ?? 0) > 0, 'a heartbeat');
-  await e.waitForLog(/hung\.ini: no heartbeat for 1 s: hung/);
+  await e.waitForLog(/hung\.ini: no heartbeat for 1 s: hung; reload byte sent, the whole jail is killed if it is still silent in 1 s \(reload-mercy\)/);
+  await e.waitForLog(/hung\.ini: no heartbeat for 1 s and 1 s more after the reload byte: hung; killing the whole jail/);
   await waitUntil(() => !alive(bg!) && !alive(fg!), 'every process of the hung jail to die');
   await e.waitForVassal('hung.ini', (x) => x?.state === 'running' && x.pid !== v!.pid, 'the respawned jail');
   await waitUntil(() => pidsWith('sleep 86405').length === 1, 'the new vassal');
+});
+
+test('a hung vassal that answers the reload byte (and beats again) is not killed', async () => {
+  // Beats, then waits for a byte from the emperor before it beats again, every 0.3 s.
+  fx.dir.write('slow.ini', ini(
+    'unshare = fs,pid',
+    `unprivileged-binary-patch-arg = sh -c 'printf "\\001\\032" >&3; head -c1 <&3 >/dev/null; while :; do printf "\\032" >&3; sleep 0.3; done'`,
+  ));
+  const e = start('--emperor-required-heartbeat', '1', '--reload-mercy', '2');
+  const v = await e.waitForVassal('slow.ini', (x) => (x?.last_heartbeat ?? 0) > 0, 'a heartbeat');
+  await e.waitForLog(/slow\.ini: no heartbeat for 1 s: hung; reload byte sent/);
+  await new Promise((r) => setTimeout(r, 3500)); // past reload-mercy, and a second required-heartbeat
+  const after = await e.vassal('slow.ini');
+  assert.is(after!.pid, v!.pid, 'the same jail: it beat again after the reload byte');
+  assert.not.match(e.log(), /slow\.ini: .*killing the whole jail/);
 });
 
 test('malformed ini, yaml and json: file:line in the log and stats; the emperor and the others carry on', async () => {

@@ -69,7 +69,7 @@ test('GET /metrics: promtool accepts it; per vassal state, restarts, memory and 
   assert.ok(text.includes(`source="dir://${fx.dir.dir}"`) || text.includes(`source="${fx.dir.dir}"`), 'the source is a label');
   assert.is(sample(text, 'jailctl_vassal_memory_max_bytes', web), 64 * 1024 * 1024);
   assert.ok(sample(text, 'jailctl_vassal_memory_bytes', web)! > 0, 'memory charged to its cgroup');
-  assert.is(sample(text, 'jailctl_vassal_processes', web), 2, 'sh\'s sleep and the exec\'d sleep');
+  assert.is(sample(text, 'jailctl_vassal_processes', web), 3, 'the jail\'s init, sh\'s sleep and the exec\'d sleep');
   assert.is(sample(text, 'jailctl_vassal_loyal', web), 0);
   assert.is(sample(text, 'jailctl_vassal_on_demand', web), 0);
   assert.is(sample(text, 'jailctl_vassal_last_exit_code', { vassal: 'crash.ini' }), 7);

@@ -3,6 +3,7 @@
 // and after die-on-idle it is on demand again. TCP and UNIX sockets, all three options.
 import { readlinkSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -161,6 +162,39 @@ test('no request fails across ten reloads under load: the emperor holds the sock
   await Promise.all(clients);
   assert.equal(failures, [], 'every request succeeded');
   assert.ok(ok >= 1000, `${ok} requests`);
+});
+
+// Connects, and says how that went: `connected`, or the errno.
+function dial(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const c = connect(port, '127.0.0.1');
+    c.once('connect', () => {
+      c.destroy();
+      resolve('connected');
+    });
+    c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+test('a file changed to bind its own on-demand socket: refused at its next start, and the socket closed (clients refused, never left waiting)', async () => {
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  fx.dir.write('lazy.ini.socket', address);
+  fx.dir.write('lazy.ini', ini('unshare = fs,pid', 'unprivileged-binary-patch-arg = sleep 2'));
+  const e = fx.start(['--emperor', fx.dir.dir, '--emperor-on-demand-extension', '.socket']);
+  await e.waitForVassal('lazy.ini', (v) => v?.state === 'on-demand', 'on demand');
+  assert.is(await dial(port), 'connected');
+  await e.waitForVassal('lazy.ini', (v) => v?.state === 'running', 'running');
+  fx.dir.write('lazy.ini', ini('unshare = fs,pid', `socket = ${address}`, 'unprivileged-binary-patch-arg = sleep 2'));
+  await e.waitForLog(/lazy\.ini: \S+lazy\.ini:3: socket = 127\.0\.0\.1:\d+ is the on-demand socket the emperor already holds .*; the running vassal keeps its previous config/);
+  await e.waitForVassal('lazy.ini', (v) => v?.state === 'on-demand', 'back on demand once sleep 2 is done');
+  await dial(port); // the next connection starts it from the file as it is now
+  await e.waitForVassal('lazy.ini', (v) => v?.state === 'failed', 'failed');
+  assert.is(await dial(port), 'ECONNREFUSED', 'nothing holds the socket of a failed vassal');
+  // Fixed: on demand again.
+  fx.dir.write('lazy.ini', ini('unshare = fs,pid', 'unprivileged-binary-patch-arg = sleep 2'));
+  await e.waitForVassal('lazy.ini', (v) => v?.state === 'on-demand', 'on demand again');
+  assert.is(await dial(port), 'connected');
 });
 
 test.run();
