@@ -9,7 +9,10 @@ export interface PsRecord {
   readonly state: string;
   /** Since when it is in that state (seconds since the epoch). */
   readonly since: number;
+  /** The program's pid (a uWSGI master's), or its jail's top process until it runs. */
   readonly pid: number;
+  /** The jail's top process: its init when pid-namespaced. */
+  readonly initPid: number;
   readonly uid: number | null;
   readonly gid: number | null;
   readonly namespaces: readonly string[];
@@ -67,7 +70,8 @@ export function psRecords(snapshots: readonly VassalSnapshot[], now = Date.now()
       name: s.name,
       state: s.state,
       since: s.since,
-      pid: s.pid,
+      pid: s.programPid || s.pid,
+      initPid: s.pid,
       uid: s.uid ?? null,
       gid: s.gid ?? null,
       namespaces: s.namespaces,

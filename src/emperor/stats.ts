@@ -43,7 +43,9 @@ export function statsDocument(f: EmperorFacts): Record<string, unknown> {
     throttle_level: f.throttleMs,
     vassals: f.vassals.map((v) => ({
       id: v.name,
-      pid: v.pid,
+      // The program's (as uWSGI's stats give its vassal's master), the jail's init beside it.
+      pid: v.programPid || v.pid,
+      init_pid: v.pid,
       born: v.born,
       last_mod: Number(v.source.mtimeNs / 1_000_000_000n),
       last_heartbeat: v.lastHeartbeat,

@@ -18,7 +18,10 @@ export interface VassalSnapshot {
   /** Since when it is in that state (seconds since the epoch). */
   readonly since: number;
   readonly source: VassalSource;
+  /** Its jail's top process (the init when pid-namespaced); 0 when none runs. */
   readonly pid: number;
+  /** The program's own pid (a uWSGI master's), once it runs; else 0. */
+  readonly programPid: number;
   readonly loyal: boolean;
   readonly ready: boolean;
   readonly accepting: boolean;
@@ -110,6 +113,7 @@ export function snapshotOf(f: SnapshotFacts, options: Pick<EmperorOptions, 'tyra
     since: Math.floor(f.since / 1000),
     source: f.source,
     pid: f.jail?.pid ?? 0,
+    programPid: f.jail?.programPid() ?? 0,
     loyal: f.flags.loyal,
     ready: f.flags.ready,
     accepting: f.flags.accepting,

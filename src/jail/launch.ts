@@ -39,6 +39,8 @@ export interface Jail {
   signal(signal: NodeJS.Signals | number): boolean;
   /** Its cgroup, when it has one. */
   readonly cgroup?: JailCgroupHandle;
+  /** The program's pid once it runs (the init's child when pid-namespaced), else 0. */
+  programPid(): number;
 }
 
 export interface LaunchOptions {
@@ -192,11 +194,21 @@ export function superviseJail(plan: LaunchPlan, child: LaunchedChild, options: S
   // The caller may only care about `exited`; a failed start must not become an unhandled rejection.
   started.catch(() => undefined);
 
+  // With a pid namespace the top process is the jail's init and the program its child, read
+  // once the exec has succeeded (before, a child may be a hook).
+  const namespaced = plan.namespaces.includes('pid');
+  let program = namespaced ? 0 : pid;
+  let execd = false;
+  started.then(() => (execd = true), () => undefined);
   return {
     plan,
     pid,
     started,
     exited,
+    programPid() {
+      if (program === 0 && execd && !reaped) program = firstChild(pid);
+      return reaped ? 0 : program;
+    },
     ...(options.cgroup ? { cgroup: options.cgroup } : {}),
     signal(sig) {
       if (reaped) return false;
@@ -219,6 +231,15 @@ export function superviseJail(plan: LaunchPlan, child: LaunchedChild, options: S
       }
     },
   };
+}
+
+// The oldest child of a process (0: none, or gone).
+function firstChild(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ')[0]) || 0;
+  } catch {
+    return 0;
+  }
 }
 
 // Progress records name each stage as it begins; a failure record ends the launch; EOF
