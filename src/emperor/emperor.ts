@@ -23,6 +23,7 @@ import { LaunchQueue } from './launch-queue';
 import { WorkingDir } from './working-dir';
 import { ForkBases } from './fork-bases';
 import { requestReload, requestStart, requestStop, requestUnblacklist } from './vassal-commands';
+import { OperatorState } from './operator-state';
 import { cgroupSegments, type CgroupSubtree } from './vassal-launch';
 import { removeCgroupTree } from '../jail/cgroup/files';
 import { CgroupTree, describeLayout, readLayout } from '../jail/cgroup';
@@ -71,6 +72,8 @@ export class Emperor {
   private privileges: EmperorPrivileges = readPrivileges();
   /** The jails' cgroup subtree beneath the emperor's own (none with emperor-cgroup = none). */
   private cgroupTree: (CgroupSubtree & Pick<CgroupTree, 'remove' | 'paths'>) | undefined;
+  /** The vassals operators stopped (`jailctl stop`), kept in emperor-state-dir. */
+  private operators = OperatorState.none();
 
   constructor(
     private readonly options: EmperorOptions,
@@ -150,6 +153,11 @@ export class Emperor {
         } catch (err: unknown) {
           throw new EmperorOptionError(`emperor-logs-dir ${this.options.logsDir}: cannot create it (${(err as NodeJS.ErrnoException).code}); give another, or none`);
         }
+      }
+      if (this.options.stateDir !== 'none') {
+        this.operators = OperatorState.open(this.options.stateDir, creds);
+        const held = this.operators.names;
+        if (held.length > 0) this.log(`${held.length} vassal(s) stopped by an operator stay stopped until \`jailctl start\` (${this.operators.dir}): ${held.join(', ')}`);
       }
       // Root still: the subtree is made (and handed to the emperor's own user) before the drop.
       if (this.options.cgroup !== 'none') this.prepareCgroups(creds);
@@ -315,8 +323,8 @@ export class Emperor {
       sources: () => this.sourceStates(),
       stats: (visible) => this.stats(visible),
       reload: (name, peer) => requestReload(vassal(name), `reload asked by uid ${peer.uid} (pid ${peer.pid})`),
-      stop: (name) => requestStop(vassal(name), (line) => this.log(line)),
-      start: (name) => requestStart(vassal(name), (line) => this.log(line)),
+      stop: async (name) => this.keep(name, true, await requestStop(vassal(name), (line) => this.log(line))),
+      start: (name) => this.keep(name, false, requestStart(vassal(name), (line) => this.log(line))),
       unblacklist: (name) => requestUnblacklist(vassal(name)),
       log: (name) => vassal(name).log,
       enter: (name, req, output, drained) => {
@@ -328,6 +336,17 @@ export class Emperor {
         return session;
       },
     };
+  }
+
+  // An operator's stop or start, kept across restarts; `answer` is what they are told.
+  private keep(name: string, stopped: boolean, answer: string): string {
+    try {
+      this.operators.set(name, stopped);
+      return answer;
+    } catch (err: unknown) {
+      this.log(`${name}: ${(err as Error).message}`);
+      return `${answer}\nwarning: ${(err as Error).message}`;
+    }
   }
 
   // Monitor events are handled in order, a few per turn of the event loop: a first scan of a
@@ -391,13 +410,18 @@ export class Emperor {
         const v = new Vassal(source, this.ctx, key);
         this.vassals.set(key, v);
         this.log(`${key}: new config ${source.path}`);
-        v.start();
+        if (this.operators.has(key)) v.holdStopped(`stopped by an operator (kept in ${this.operators.dir}); \`jailctl start ${key}\` starts it`);
+        else v.start();
       } else if (e.kind === 'remove' && existing) {
         this.log(`${key}: ${why}`);
+        if (this.operators.has(key)) this.keep(key, false, '');
         this.leaving.add(existing);
         void existing.remove();
       } else if (existing) {
+        const wasStopped = existing.currentState === 'stopped';
         existing.change(source);
+        // A new file starts a stopped vassal (vassal-commands.ts says so): the stop is over.
+        if (wasStopped && this.operators.has(key)) this.keep(key, false, '');
       }
     } catch (err: unknown) {
       // Invariant 7: one vassal's trouble never takes the emperor down.
@@ -426,7 +450,7 @@ export class Emperor {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT'] as const) on(sig, () => void this.stop(sig));
     on('SIGHUP', () => {
       this.log('SIGHUP: reloading every vassal');
-      for (const v of this.vassals.values()) v.change(v.currentSource, 'SIGHUP');
+      for (const v of this.vassals.values()) if (!this.operators.has(v.name)) v.change(v.currentSource, 'SIGHUP');
     });
     on('SIGURG', () => {
       this.log('SIGURG: clearing the blacklist');

@@ -107,6 +107,12 @@ export class Vassal {
 
   start(): void { this.prepare(); }
 
+  /** Known but not started (an operator stopped it): `stopped` until startAgain() or a new file. */
+  holdStopped(why: string): void {
+    this.state = 'stopped';
+    this.ctx.log(`${this.name}: ${why}`);
+  }
+
   /** The socket held for it while it is on demand. */
   private get onDemand(): HeldSocket | undefined {
     return this.origin?.onDemand ? this.origin.held : undefined;

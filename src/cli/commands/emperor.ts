@@ -9,7 +9,7 @@ import { isJailError } from '../../errors';
 import { SdNotify } from '../../emperor/sd-notify';
 import { Emperor } from '../../emperor/emperor';
 import { MonitorSpecError } from '../../monitors';
-import { badEmperorName, defaultControlSocket, defaultLogsDir, emperorNameOf } from '../../emperor/emperor-name';
+import { badEmperorName, defaultControlSocket, defaultLogsDir, defaultStateDir, emperorNameOf } from '../../emperor/emperor-name';
 import {
   applyEmperorOption,
   DEFAULT_EMPEROR_OPTIONS,
@@ -59,6 +59,8 @@ export function resolveEmperorOptions(input: EmperorCliInput, warn: (m: string) 
   if (bad) throw new EmperorOptionError(`emperor-name ${acc.name as string}: ${bad}`);
   if (acc.controlSocket === '') acc.controlSocket = defaultControlSocket(acc.name as string);
   if (acc.logsDir === '') acc.logsDir = defaultLogsDir(acc.name as string);
+  if (acc.stateDir === '') acc.stateDir = defaultStateDir(acc.name as string);
+  if (acc.stateDir !== 'none') acc.stateDir = abs(acc.stateDir as string);
   if (acc.controlSocket !== 'none') acc.controlSocket = abs(acc.controlSocket as string);
   if (acc.logsDir !== 'none') acc.logsDir = abs(acc.logsDir as string);
   return acc as unknown as EmperorOptions;
