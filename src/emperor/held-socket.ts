@@ -13,6 +13,11 @@ export class HeldSocket {
     return new HeldSocket(address, binding.listenSocket(address));
   }
 
+  // One an emperor before an upgrade held, its fd handed over (handover.ts).
+  static adopt(address: string, fd: number): HeldSocket {
+    return new HeldSocket(address, fd);
+  }
+
   // Calls `onConnection` once, at the next connection (perhaps one already in the backlog).
   watch(onConnection: () => void): void {
     this.unwatch();

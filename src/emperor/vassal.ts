@@ -27,7 +27,8 @@ import { onVassalByte } from './vassal-bytes';
 import { JailLink } from './jail-link';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
 import type { VassalBuild } from './vassal-config';
-import { discard, dryBuildVassal, type VassalLaunch } from './vassal-launch';
+import { discard, dryBuildVassal, SpawnSource, type VassalLaunch } from './vassal-launch';
+import type { VassalHandover } from './handover';
 import { afterExit } from './exit-policy';
 import type { HeldSocket } from './held-socket';
 import { openJailSource, SerialOpen, type JailSource } from './jail-source';
@@ -107,10 +108,24 @@ export class Vassal {
 
   start(): void { this.prepare(); }
 
-  /** Known but not started (an operator stopped it): `stopped` until startAgain() or a new file. */
-  holdStopped(why: string): void {
-    this.state = 'stopped';
-    this.ctx.log(`${this.name}: ${why}`);
+  /** Its side of an upgrade: what goes to the next emperor (handover.ts). */
+  handover(): VassalHandover {
+    return { state: this.state, jail: this.jail, fds: this.link?.fds, held: this.held, build: this.build, flags: this.flags, times: this.times, rolling: this.retiring !== undefined,
+      starting: this.starting !== undefined, mode: this.origin?.mode, counts: { respawns: this.respawns, restarts: this.restarts, lastExit: this.lastExit } };
+  }
+
+  // After an upgrade the next emperor takes its running jail (or held socket) back, or holds
+  // it `stopped` (an operator's stop: operator-state.ts) until startAgain() or a new file.
+  takeBack(h: Partial<VassalHandover>): void {
+    if (h.state === 'stopped') return void (this.state = 'stopped');
+    [this.flags, this.build, this.held, this.lastExit] = [h.flags ?? this.flags, h.build, h.held, h.counts?.lastExit];
+    [this.respawns, this.restarts, this.origin] = [h.counts?.respawns ?? 0, h.counts?.restarts ?? 0, new SpawnSource(this.ctx, this.name, h.held)];
+    const { jail, fds } = Object.assign(this.times, h.times) && h;
+    if (!jail || !fds) return this.waitForConnection(); // on demand, its socket held
+    [this.jail, this.state, this.link] = [jail, 'running', new JailLink(fds, this.log, (b) => this.onByte(jail, b))];
+    if (!this.flags.loyal) this.timers.set('loyal', this.ctx.options.loyalAfter * 1000, () => this.jail === jail && !this.flags.speaks && this.becomeLoyal());
+    if (this.times.lastHeartbeat > 0) this.timers.refresh('heartbeat', this.ctx.options.requiredHeartbeat * 1000, () => this.onHung(jail));
+    void jail.exited.then((exit) => this.onExit(jail, exit));
   }
 
   /** The socket held for it while it is on demand. */
@@ -568,10 +583,7 @@ export class Vassal {
   }
 
   // After a death or a wait: a new jail now, or, on demand, at the next connection.
-  private resume(): void {
-    if (this.onDemand) this.waitForConnection();
-    else this.spawn();
-  }
+  private resume(): void { return this.onDemand ? this.waitForConnection() : this.spawn(); }
 
   // Whoever waited for the jail to stop (a stop that a new config overtook included).
   private release(): void {

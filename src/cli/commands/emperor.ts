@@ -8,6 +8,7 @@ import { readVassalConfig } from '../../config/load';
 import { isJailError } from '../../errors';
 import { SdNotify } from '../../emperor/sd-notify';
 import { Emperor } from '../../emperor/emperor';
+import { HANDOVER_ENV, readHandover } from '../../emperor/handover';
 import { MonitorSpecError } from '../../monitors';
 import { badEmperorName, defaultControlSocket, defaultLogsDir, defaultStateDir, emperorNameOf } from '../../emperor/emperor-name';
 import {
@@ -107,7 +108,12 @@ export async function runEmperor(input: EmperorCliInput, io: EmperorCliIo): Prom
       const failed = sd.send(fields);
       if (failed) io.error(`jailctl: warning: ${failed}`);
     };
+    // An upgrade's exec (handover.ts): the record's fd, read and gone from the environment
+    // before anything (a vassal's environment included) is made from it.
+    const handover = process.env[HANDOVER_ENV];
+    delete process.env[HANDOVER_ENV];
     const emperor = new Emperor(options, { log: (line) => io.error(line), ...(sd.enabled ? { notify } : {}) }, baseEnvironment());
+    if (handover !== undefined) emperor.takeOver(readHandover(Number(handover)));
     return await emperor.run();
   } catch (err: unknown) {
     if (err instanceof MonitorSpecError || err instanceof EmperorOptionError || (err as NodeJS.ErrnoException).code !== undefined) {
