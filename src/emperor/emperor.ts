@@ -227,12 +227,7 @@ export class Emperor {
     // The first scan has run (a database's first answer, or its first failure): a Type=notify
     // unit is started (what it found is being started).
     void Promise.all(this.monitors.map((m) => m.firstAnswer?.())).then(() => {
-      // A file handed over by an upgrade that no source has any more: removed meanwhile.
-      for (const name of this.handedOver.keys()) {
-        const v = this.vassals.get(name);
-        if (v) this.route({ kind: 'remove', source: v.currentSource }, name);
-      }
-      this.handedOver.clear();
+      this.forgetUnseen();
       if (!this.stopping) this.io.notify?.({ READY: 1, STATUS: `watching ${this.monitors.map((m) => m.spec).join(', ')}: ${total} vassal config(s) found`, MAINPID: process.pid });
     });
     return done;
@@ -358,6 +353,17 @@ export class Emperor {
   // Before run(): this emperor is the exec of an upgrade, and takes `record`'s jails back.
   takeOver(record: HandoverRecord): void {
     this.takeover = record;
+  }
+
+  // Once the first scan's events are handled: a file an upgrade handed over that no source
+  // has any more was removed meanwhile.
+  private forgetUnseen(): void {
+    if (this.pending.length > 0) return void setImmediate(() => this.forgetUnseen());
+    for (const name of this.handedOver.keys()) {
+      const v = this.vassals.get(name);
+      if (v) this.route({ kind: 'remove', source: v.currentSource }, name);
+    }
+    this.handedOver.clear();
   }
 
   private takeBack(record: HandoverRecord): void {

@@ -93,7 +93,8 @@ export function crossingFds(record: HandoverRecord): number[] {
     if (v.held) fds.push(v.held.fd);
   }
   for (const fd of [record.control, record.reply]) if (fd !== undefined) fds.push(fd);
-  return fds;
+  // Its own stdio too (the log goes on where it went): libuv may have marked it close-on-exec.
+  return [0, 1, 2, ...fds];
 }
 
 // Writes the record to a memfd, clears close-on-exec on it and on every fd it names, and
@@ -107,7 +108,12 @@ export function reexecWith(record: HandoverRecord, argv: readonly string[], env:
     const text = Buffer.from(JSON.stringify(record));
     for (let off = 0; off < text.length;) off += writeSync(memfd, text, off, text.length - off, off);
     for (const fd of [memfd, ...crossingFds(record)]) {
-      binding.setCloseOnExec(fd, false);
+      try {
+        binding.setCloseOnExec(fd, false);
+      } catch (err: unknown) {
+        if (fd > 2 || (err as NodeJS.ErrnoException).code !== 'EBADF') throw err; // a closed stdio stays closed
+        continue;
+      }
       cleared.push(fd);
     }
     const vars = Object.entries({ ...env, [HANDOVER_ENV]: String(memfd) }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
