@@ -105,7 +105,7 @@ What happens to a vassal config:
   dies          respawned; one that dies before it is loyal is blacklisted and waits
                 emperor-throttle ms more at each death (exit status 26: not respawned)
 
-Signals: SIGUSR1 logs the vassal table, SIGHUP reloads every vassal, SIGURG clears the
+Signals: SIGUSR1 logs the vassal table, SIGUSR2 upgrades in place (as --upgrade), SIGHUP reloads every vassal, SIGURG clears the
 blacklist, SIGINT/SIGTERM/SIGQUIT stop every vassal and exit (SIGKILL after reload-mercy).
 If the emperor dies in any way, every jail dies with it (an emperor that runs as a user
 needs cap = setgid,setuid,kill for that; docs/SECURITY.md says why).`)
