@@ -73,7 +73,8 @@ the program cannot be executed; 127 when it does not exist.`)
     .description('keep one jail running per vassal config in a directory or glob')
     .addOption(new Option('--ini <file>', 'read emperor options from the [jail] (or [uwsgi]) section of FILE').argParser((f: string) => void files.push(f)))
     .addOption(new Option('--yaml <file>', 'read emperor options from the `jail:` key of FILE').argParser((f: string) => void files.push(f)))
-    .addOption(new Option('--json <file>', 'read emperor options from the `jail` key of FILE').argParser((f: string) => void files.push(f)));
+    .addOption(new Option('--json <file>', 'read emperor options from the `jail` key of FILE').argParser((f: string) => void files.push(f)))
+    .addOption(new Option('--upgrade', 're-execute the running emperor (root only), same pid, with the jailctl now installed: it takes its running jails back, none restarts and no request is refused; --emperor-control-socket or --emperor-name (or jailctl --socket/--emperor) say which emperor'));
   for (const spec of EMPEROR_OPTIONS) {
     const flag = spec.arg ? `--${spec.name} <${spec.arg.toLowerCase()}>` : `--${spec.name}`;
     emperor.addOption(
@@ -105,11 +106,15 @@ What happens to a vassal config:
   dies          respawned; one that dies before it is loyal is blacklisted and waits
                 emperor-throttle ms more at each death (exit status 26: not respawned)
 
-Signals: SIGUSR1 logs the vassal table, SIGHUP reloads every vassal, SIGURG clears the
+Signals: SIGUSR1 logs the vassal table, SIGUSR2 upgrades in place (as --upgrade), SIGHUP reloads every vassal, SIGURG clears the
 blacklist, SIGINT/SIGTERM/SIGQUIT stop every vassal and exit (SIGKILL after reload-mercy).
 If the emperor dies in any way, every jail dies with it (an emperor that runs as a user
 needs cap = setgid,setuid,kill for that; docs/SECURITY.md says why).`)
-    .action(async () => {
+    .action(async (opts: { upgrade?: boolean }) => {
+      if (opts.upgrade) {
+        process.exitCode = await runAction('upgrade', undefined, withGlobals(program, upgradeTarget(flags)), controlIo());
+        return;
+      }
       process.exitCode = await runEmperor({ files, flags }, { error: (line) => process.stderr.write(`${line}\n`) });
     });
 
@@ -149,6 +154,14 @@ function controlIo(): ControlIo {
     error: (line) => process.stderr.write(`${line}\n`),
     color: process.stdout.isTTY === true && !process.env.NO_COLOR,
   };
+}
+
+// Which emperor `jailctl emperor --upgrade` means: its own options, if given.
+function upgradeTarget(flags: ReadonlyArray<readonly [EmperorOptionSpec, string]>): { socket?: string; emperor?: string } {
+  const last = (name: string): string | undefined => flags.filter(([spec]) => spec.name === name).at(-1)?.[1];
+  const socket = last('emperor-control-socket');
+  const name = last('emperor-name');
+  return { ...(socket !== undefined ? { socket } : {}), ...(name !== undefined ? { emperor: name } : {}) };
 }
 
 // A control command's options over jailctl's own (given before the command): its own win.

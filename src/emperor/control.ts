@@ -46,8 +46,8 @@ export interface ControlLimits {
   readonly idleSeconds: number;
 }
 
-export type ControlCommand = 'ps' | 'stats' | 'reload' | 'stop' | 'start' | 'unblacklist' | 'logs' | 'enter' | 'why';
-const COMMANDS: readonly ControlCommand[] = ['ps', 'stats', 'reload', 'stop', 'start', 'unblacklist', 'logs', 'enter', 'why'];
+export type ControlCommand = 'ps' | 'stats' | 'reload' | 'stop' | 'start' | 'unblacklist' | 'logs' | 'enter' | 'why' | 'upgrade';
+const COMMANDS: readonly ControlCommand[] = ['ps', 'stats', 'reload', 'stop', 'start', 'unblacklist', 'logs', 'enter', 'why', 'upgrade'];
 
 export interface Peer {
   readonly pid: number;
@@ -71,10 +71,13 @@ export interface ControlTarget {
   log(name: string): VassalLog;
   /** Runs a command inside the vassal's running jail for `peer` (see enter-session.ts). */
   enter(name: string, req: RemoteEnterRequest, output: (stream: 'stdout' | 'stderr', data: Buffer) => boolean, drained: () => void): EnterSession;
+  /** Re-executes the emperor (handover.ts); the next one answers on `connection`. Returns
+   *  only by throwing ControlError (the old emperor goes on). */
+  upgrade(connection: number): Promise<never>;
 }
 
 export class ControlError extends Error {
-  constructor(readonly code: 'EBADREQ' | 'ENOVASSAL' | 'EPERM' | 'ESTATE', message: string) {
+  constructor(readonly code: 'EBADREQ' | 'ENOVASSAL' | 'EPERM' | 'ESTATE' | 'EUPGRADE', message: string) {
     super(message);
   }
 }
@@ -101,6 +104,8 @@ function findVassal(target: ControlTarget, peer: Peer, name: unknown): string {
 // Answers one request line.
 /** What a request may turn its connection into, after its answer. */
 export interface Continuation {
+  /** The request's connection (an upgrade hands it to the next emperor, which answers). */
+  connection?: number;
   follow?: VassalLog;
   /** Makes the session once the answer is written, handing it its output channel. */
   enter?: (output: (stream: 'stdout' | 'stderr', data: Buffer) => boolean, drained: () => void) => EnterSession;
@@ -162,6 +167,10 @@ export async function handleRequest(
       then.enter = (output, drained) => target.enter(name, enterReq, output, drained);
       return { vassal: name };
     }
+    case 'upgrade':
+      if (peer.uid !== 0) throw new ControlError('EPERM', 'only root may upgrade the emperor');
+      if (then.connection === undefined) throw new ControlError('EBADREQ', 'upgrade: no connection to answer on');
+      return target.upgrade(then.connection);
     case 'unblacklist': {
       if (req.vassal === undefined) {
         const names = target.snapshots().filter(visible).map((s) => s.name);
@@ -205,15 +214,18 @@ export async function startControlServer(
   target: ControlTarget,
   log: (line: string) => void,
   limits: ControlLimits = { maxPerUid: DEFAULT_MAX_CONNECTIONS_PER_UID, idleSeconds: DEFAULT_CONTROL_IDLE_TIMEOUT },
+  inherited?: number,
 ): Promise<Server> {
-  await claimPath(path);
+  // `inherited`: the socket the emperor before an upgrade listened on (handover.ts), so no
+  // connection is refused across the exec.
+  if (inherited === undefined) await claimPath(path);
   // The socket is 0666: without a bound per uid any local user could hold every fd the
   // emperor has, and root's `jailctl ps` and new vassals would find none left.
   const open = new Map<number, number>();
   const server = createServer((socket) => serve(socket, target, log, limits, open));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => {
+    server.listen(inherited !== undefined ? { fd: inherited } : path, () => {
       server.off('error', reject);
       resolve();
     });
@@ -333,7 +345,7 @@ function serve(socket: Socket, target: ControlTarget, log: (line: string) => voi
   // pipelines thousands of requests and reads nothing holds one answer, not thousands.
   const answer = async (line: string): Promise<void> => {
     let reply: Record<string, unknown>;
-    const then: Continuation = {};
+    const then: Continuation = fd !== undefined ? { connection: fd } : {};
     try {
       reply = { ok: true, ...(await handleRequest(target, peer, line, then)) };
     } catch (err: unknown) {

@@ -4,6 +4,7 @@
 //
 //   /run/jailctl/emperors/NAME.sock    its control socket
 //   /var/log/jailctl/NAME/             its vassals' logs
+//   /var/lib/jailctl/NAME/             what its operators said (operator-state.ts)
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import picomatch from 'picomatch';
@@ -12,6 +13,8 @@ import picomatch from 'picomatch';
 export const EMPERORS_DIR = '/run/jailctl/emperors';
 /** Where each emperor's vassal logs go, in a directory of its name. */
 export const LOGS_ROOT = '/var/log/jailctl';
+/** Where each emperor keeps its operators' stops, in a directory of its name. */
+export const STATE_ROOT = '/var/lib/jailctl';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -49,6 +52,7 @@ function pgDatabase(rest: string): string | undefined {
 
 export const defaultControlSocket = (name: string): string => join(EMPERORS_DIR, `${name}.sock`);
 export const defaultLogsDir = (name: string): string => join(LOGS_ROOT, name);
+export const defaultStateDir = (name: string): string => join(STATE_ROOT, name);
 
 // The names of the emperors listening in EMPERORS_DIR now, read from the kernel's table of
 // UNIX sockets (a socket file an emperor that died left behind is not listening).

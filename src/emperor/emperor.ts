@@ -27,6 +27,10 @@ import { LaunchQueue } from './launch-queue';
 import { WorkingDir } from './working-dir';
 import { ForkBases } from './fork-bases';
 import { requestReload, requestStart, requestStop, requestUnblacklist } from './vassal-commands';
+import { OperatorState } from './operator-state';
+import { answerUpgrade, reexecWith, settledRecord, type HandoverRecord } from './handover';
+import { takeBackVassals } from './takeover';
+import { ControlError } from './control';
 import { cgroupSegments, type CgroupSubtree } from './vassal-launch';
 import { removeCgroupTree } from '../jail/cgroup/files';
 import { CgroupTree, describeLayout, readLayout } from '../jail/cgroup';
@@ -78,6 +82,14 @@ export class Emperor {
   private privileges: EmperorPrivileges = readPrivileges();
   /** The jails' cgroup subtree beneath the emperor's own (none with emperor-cgroup = none). */
   private cgroupTree: (CgroupSubtree & Pick<CgroupTree, 'remove' | 'paths'>) | undefined;
+  /** The vassals operators stopped (`jailctl stop`), kept in emperor-state-dir. */
+  private operators = OperatorState.none();
+  /** An upgrade: the record the emperor before this exec left, and the mtime of each file
+   *  it handed over until its first event (the same mtime is no change). */
+  private takeover: HandoverRecord | undefined;
+  private readonly handedOver = new Map<string, bigint>();
+  /** Where it was started (an upgrade execs from there again). */
+  private readonly startCwd = process.cwd();
 
   constructor(
     private readonly options: EmperorOptions,
@@ -164,13 +176,18 @@ export class Emperor {
           throw new EmperorOptionError(`emperor-logs-dir ${this.options.logsDir}: cannot create it (${(err as NodeJS.ErrnoException).code}); give another, or none`);
         }
       }
+      if (this.options.stateDir !== 'none') {
+        this.operators = OperatorState.open(this.options.stateDir, creds);
+        const held = this.operators.names;
+        if (held.length > 0) this.log(`${held.length} vassal(s) stopped by an operator stay stopped until \`jailctl start\` (${this.operators.dir}): ${held.join(', ')}`);
+      }
       // Root still: the subtree is made (and handed to the emperor's own user) before the drop.
       if (this.options.cgroup !== 'none') this.prepareCgroups(creds);
       if (this.options.controlSocket !== 'none') {
         this.controlServer = await startControlServer(this.options.controlSocket, this.controlTarget(), (line) => this.log(line), {
           maxPerUid: this.options.controlMaxConnections,
           idleSeconds: this.options.controlIdleTimeout,
-        });
+        }, this.takeover?.control);
         this.log(`control socket ${this.options.controlSocket} (jailctl ps, stats, reload, stop, start)`);
       }
       // Root until here (pidfile, a stats port below 1024); the emperor's own `uid` from now on.
@@ -208,6 +225,7 @@ export class Emperor {
       this.workingDir?.check();
     }, ORPHAN_PASS_MS);
     this.log(`watching ${this.monitors.map((m) => m.spec).join(', ')} (pid ${process.pid})`);
+    if (this.takeover) this.takeBack(this.takeover);
     let total = 0;
     for (const m of this.monitors) {
       let found = 0;
@@ -222,6 +240,7 @@ export class Emperor {
     // The first scan has run (a database's first answer, or its first failure): a Type=notify
     // unit is started (what it found is being started).
     void Promise.all(this.monitors.map((m) => m.firstAnswer?.())).then(() => {
+      this.forgetUnseen();
       if (!this.stopping) this.io.notify?.({ READY: 1, STATUS: `watching ${this.monitors.map((m) => m.spec).join(', ')}: ${total} vassal config(s) found`, MAINPID: process.pid });
     });
     return done;
@@ -346,14 +365,15 @@ export class Emperor {
       sources: () => this.sourceStates(),
       stats: (visible) => this.stats(visible),
       reload: (name, peer) => requestReload(vassal(name), `reload asked by uid ${peer.uid} (pid ${peer.pid})`),
-      stop: (name) => requestStop(vassal(name), (line) => this.log(line)),
-      start: (name) => requestStart(vassal(name), (line) => this.log(line)),
+      stop: async (name) => this.keep(name, true, await requestStop(vassal(name), (line) => this.log(line))),
+      start: (name) => this.keep(name, false, requestStart(vassal(name), (line) => this.log(line))),
       unblacklist: (name) => requestUnblacklist(vassal(name)),
       log: (name) => vassal(name).log,
       why: (name) => whyDocument({
         snapshot: vassal(name).snapshot(), log: vassal(name).log, options: this.options, users: this.ctx.users(), emperorUid: this.privileges.uid,
         explain: () => explainVassal(vassal(name).currentSource, { options: this.options, env: this.ctx.env, users: this.ctx.users() }),
       }),
+      upgrade: (connection) => this.upgrade(connection),
       enter: (name, req, output, drained) => {
         const s = vassal(name).snapshot();
         const target = { vassal: name, pid: s.pid, namespaces: s.namespaces as Namespace[], ...(s.uid !== undefined ? { uid: s.uid } : {}), ...(s.gid !== undefined ? { gid: s.gid } : {}), groups: s.groups, caps: s.caps, ...(s.cgroup ? { cgroup: s.cgroup } : {}), ...(s.seccomp ? { seccomp: s.seccomp } : {}) };
@@ -363,6 +383,69 @@ export class Emperor {
         return session;
       },
     };
+  }
+
+  // Before run(): this emperor is the exec of an upgrade, and takes `record`'s jails back.
+  takeOver(record: HandoverRecord): void {
+    this.takeover = record;
+  }
+
+  // Once the first scan's events are handled: a file an upgrade handed over that no source
+  // has any more was removed meanwhile.
+  private forgetUnseen(): void {
+    if (this.pending.length > 0) return void setImmediate(() => this.forgetUnseen());
+    for (const name of this.handedOver.keys()) {
+      const v = this.vassals.get(name);
+      if (v) this.route({ kind: 'remove', source: v.currentSource }, name);
+    }
+    this.handedOver.clear();
+  }
+
+  private takeBack(record: HandoverRecord): void {
+    const { vassals, mtimes } = takeBackVassals(record, this.ctx, this.cgroupTree, (line) => this.log(line));
+    for (const v of vassals) {
+      this.vassals.set(v.name, v);
+      this.identities.set(v.path, v.name);
+    }
+    for (const [name, mtime] of mtimes) this.handedOver.set(name, mtime);
+    const running = vassals.filter((v) => v.pid > 0);
+    const line = `upgraded in place (pid ${process.pid}, version ${EMPEROR_VERSION}): took back ${vassals.length} vassal(s), ${running.length} jail(s) running on, none restarted`;
+    this.log(line);
+    if (record.reply !== undefined) answerUpgrade(record.reply, { ok: true, message: line, pids: Object.fromEntries(running.map((v) => [v.name, v.pid])) });
+  }
+
+  // jailctl emperor --upgrade, SIGUSR2: this process execs itself again (handover.ts). Returns
+  // only by throwing: the exec failed, or a vassal did not settle; nothing changed then.
+  private async upgrade(reply?: number): Promise<never> {
+    if (this.stopping) throw new ControlError('ESTATE', 'the emperor is shutting down');
+    if (this.options.uid !== undefined) throw new ControlError('ESTATE', `this emperor dropped to uid ${this.privileges.uid} (uid = ${this.options.uid}): it cannot exec itself again with root's powers; restart it instead`);
+    const control = (this.controlServer as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
+    let record: HandoverRecord;
+    try {
+      record = await settledRecord(() => this.vassals.values(), { ...(control !== undefined && control >= 0 ? { control } : {}), ...(reply !== undefined ? { reply } : {}) });
+    } catch (err: unknown) {
+      throw new ControlError('ESTATE', (err as Error).message);
+    }
+    const argv = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
+    this.log(`upgrade: handing ${record.vassals.length} vassal(s) over and executing ${argv.join(' ')}`);
+    try {
+      reexecWith(record, argv, process.env, this.startCwd);
+    } catch (err: unknown) {
+      const e = err as NodeJS.ErrnoException;
+      this.log(`upgrade: ${e.syscall ?? 'exec'} failed (${e.code ?? e.message}); going on as before, nothing changed`);
+      throw new ControlError('EUPGRADE', `not upgraded: ${e.syscall ?? 'exec'} ${argv[0]}: ${e.code ?? e.message} (is node still at ${process.execPath}?); the emperor goes on as before`);
+    }
+  }
+
+  // An operator's stop or start, kept across restarts; `answer` is what they are told.
+  private keep(name: string, stopped: boolean, answer: string): string {
+    try {
+      this.operators.set(name, stopped);
+      return answer;
+    } catch (err: unknown) {
+      this.log(`${name}: ${(err as Error).message}`);
+      return `${answer}\nwarning: ${(err as Error).message}`;
+    }
   }
 
   // Monitor events are handled in order, a few per turn of the event loop: a first scan of a
@@ -405,6 +488,9 @@ export class Emperor {
   private route(e: MonitorEvent, key: string, why = 'config removed'): void {
     const { source } = e;
     const existing = this.vassals.get(key);
+    // The first look at a file an upgrade handed over: unchanged, nothing to do.
+    const mtime = this.handedOver.get(key);
+    if (mtime !== undefined && existing?.path === source.path && this.handedOver.delete(key) && e.kind !== 'remove' && mtime === source.mtimeNs) return;
     // Another file with this identity runs, or this very file's vassal is still stopping
     // (removed and written again): this one waits, and takes over when that one goes.
     const leaving = existing !== undefined && this.leaving.has(existing);
@@ -426,13 +512,21 @@ export class Emperor {
         const v = new Vassal(source, this.ctx, key);
         this.vassals.set(key, v);
         this.log(`${key}: new config ${source.path}`);
-        v.start();
+        if (!this.operators.has(key)) v.start();
+        else {
+          v.takeBack({ state: 'stopped' });
+          this.log(`${key}: stopped by an operator (kept in ${this.operators.dir}); \`jailctl start ${key}\` starts it`);
+        }
       } else if (e.kind === 'remove' && existing) {
         this.log(`${key}: ${why}`);
+        if (this.operators.has(key)) this.keep(key, false, '');
         this.leaving.add(existing);
         void existing.remove();
       } else if (existing) {
+        const wasStopped = existing.currentState === 'stopped';
         existing.change(source);
+        // A new file starts a stopped vassal (vassal-commands.ts says so): the stop is over.
+        if (wasStopped && this.operators.has(key)) this.keep(key, false, '');
       }
     } catch (err: unknown) {
       // Invariant 7: one vassal's trouble never takes the emperor down.
@@ -461,13 +555,14 @@ export class Emperor {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT'] as const) on(sig, () => void this.stop(sig));
     on('SIGHUP', () => {
       this.log('SIGHUP: reloading every vassal');
-      for (const v of this.vassals.values()) v.change(v.currentSource, 'SIGHUP');
+      for (const v of this.vassals.values()) if (!this.operators.has(v.name)) v.change(v.currentSource, 'SIGHUP');
     });
     on('SIGURG', () => {
       this.log('SIGURG: clearing the blacklist');
       for (const v of this.vassals.values()) v.clearBlacklist();
     });
     on('SIGUSR1', () => this.logTable());
+    on('SIGUSR2', () => void this.upgrade().catch((err: unknown) => this.log(`SIGUSR2: ${(err as Error).message}`)));
   }
 
   private logTable(): void {

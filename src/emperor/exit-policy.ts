@@ -54,3 +54,31 @@ export function reloadWay(f: { readonly sameJail: boolean; readonly speaks: bool
   if (f.speaks) return f.base ? 'restart' : 'byte';
   return f.signal !== undefined && f.running ? 'signal' : 'restart';
 }
+
+/** What a changed config (or SIGHUP) does to a vassal. */
+export type ChangeAction = 'fresh' | 'after-stop' | 'look-again' | 'reload';
+
+// By its state: down or waiting (failed, blacklisted, stopped, on demand), a fresh start
+// from the new file, the fix may be in it. Stopping (touched, or removed and put back while
+// the old jail goes down): the new one once it is down; dropping this left a put-back file
+// without a jail for good, as the monitors had already reported it and a rescan sees nothing
+// new. Spawning with nothing launched yet (its file still being looked at, or its launch
+// waiting its turn): look again, at the new file. Else a reload of the running jail.
+export function changeAction(state: VassalState, hasJail: boolean): ChangeAction {
+  if (['failed', 'blacklisted', 'respawn-wait', 'stopped', 'on-demand'].includes(state)) return 'fresh';
+  if (state === 'stopping') return 'after-stop';
+  return state === 'spawning' && !hasJail ? 'look-again' : 'reload';
+}
+
+// The emperor's log line for what an exit leads to.
+export function exitLine(action: ExitAction, f: { readonly name: string; readonly exit: string; readonly onDemand: boolean; readonly hung: boolean; readonly loyal: boolean; readonly throttleMs: number }): string {
+  switch (action) {
+    case 'stopped': return `${f.name}: stopped (${f.exit})`;
+    case 'restart': return `${f.name}: old jail ${f.exit}; ${f.onDemand ? 'the next connection starts the new one' : 'starting the new one'}`;
+    case 'on-demand': return `${f.name}: ${f.exit}; back to on demand`;
+    case 'failed': return `${f.name}: not retried: fix the file or install the program, then touch the file (or SIGHUP the emperor)`;
+    case 'no-respawn': return `${f.name}: exited with status 26: not respawned`;
+    case 'respawn': return `${f.name}: ${f.hung ? 'killed as hung' : f.exit}; respawning`;
+    case 'blacklist': return `${f.name}: ${f.exit} ${f.loyal ? `within ${f.throttleMs} ms of its start` : 'before it was loyal'}`;
+  }
+}

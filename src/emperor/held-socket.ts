@@ -71,6 +71,11 @@ export class HeldSocket {
     return this.entries.find((e) => e.address === address)?.fd;
   }
 
+  // The sockets an emperor before an upgrade held, their fds handed over (handover.ts).
+  static adopt(entries: readonly HeldEntry[], primary: boolean): HeldSocket {
+    return new HeldSocket(entries, primary);
+  }
+
   // Calls `onConnection` once, at the next connection on any of them (perhaps one already
   // in a backlog).
   watch(onConnection: () => void): void {

@@ -9,7 +9,8 @@ export class JailLink {
   private channel: EmperorChannel | undefined;
   private config: EmperorChannel | undefined;
 
-  constructor(fds: VassalFds, log: VassalLog, onByte: (byte: number) => void) {
+  // `fds`: our ends, kept so that an upgrade can hand them to the next emperor (handover.ts).
+  constructor(readonly fds: VassalFds, log: VassalLog, onByte: (byte: number) => void) {
     if (fds.stdout !== undefined) log.attach(fds.stdout, 'stdout');
     if (fds.stderr !== undefined) log.attach(fds.stderr, 'stderr');
     this.channel = new EmperorChannel(fds.emperor, onByte, () => this.channel?.close());

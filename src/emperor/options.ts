@@ -57,6 +57,9 @@ export interface EmperorOptions {
   readonly pgAllowEmpty: boolean;
   /** Where each vassal's stdout/stderr is kept, NAME.log (`none`: vassals share the emperor's). */
   readonly logsDir: string;
+  /** Where what operators said (`jailctl stop`) is kept across restarts (operator-state.ts);
+   *  `none`: nowhere, a restart forgets it. '' until resolveEmperorOptions() names it. */
+  readonly stateDir: string;
   /** A vassal's log is rotated to NAME.log.1 past this many bytes. */
   readonly logsMaxSize: number;
   /** The control socket for jailctl ps/stats/reload/stop/start (`none`: no socket). */
@@ -150,6 +153,7 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-pg-allow-empty', field: 'pgAllowEmpty', kind: 'bool', help: 'a pg:// query that returns no rows after returning some stops every vassal of that source (off: such an answer is held, the vassals keep running, and stats say so)' },
   { name: 'emperor-name', field: 'name', kind: 'string', arg: 'NAME', help: 'this emperor\'s name, for several on one host: its control socket is /run/jailctl/emperors/NAME.sock and its logs go to /var/log/jailctl/NAME unless given (default: from its first source, e.g. jails for /etc/jails); jailctl ps --emperor NAME picks it' },
   { name: 'emperor-logs-dir', field: 'logsDir', kind: 'string', arg: 'DIR', help: 'keep each vassal\'s stdout and stderr in DIR/NAME.log, stamped (default /var/log/jailctl/EMPEROR-NAME; none: vassals write to the emperor\'s own output)' },
+  { name: 'emperor-state-dir', field: 'stateDir', kind: 'string', arg: 'DIR', help: 'keep what operators say (jailctl stop VASSAL) in DIR, root\'s only, so that it holds across emperor restarts and upgrades (default /var/lib/jailctl/EMPEROR-NAME; none: a restart starts every vassal again)' },
   { name: 'emperor-logs-max-size', field: 'logsMaxSize', kind: 'size', arg: 'SIZE', help: 'rotate a vassal\'s log to NAME.log.1 past SIZE (default 10m)' },
   { name: 'emperor-control-socket', field: 'controlSocket', kind: 'string', arg: 'PATH', help: 'UNIX socket for jailctl ps/stats/reload/stop/start (default /run/jailctl/emperors/EMPEROR-NAME.sock; none: no socket)' },
   { name: 'emperor-control-max-connections', field: 'controlMaxConnections', kind: 'count', arg: 'N', help: 'connections (logs -f and enter sessions included) one user other than root may hold on the control socket (default 32)' },
@@ -196,6 +200,7 @@ export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
   name: '',
   pgAllowEmpty: false,
   logsDir: '',
+  stateDir: '',
   logsMaxSize: 10 * 1024 * 1024,
   controlSocket: '',
   controlMaxConnections: DEFAULT_MAX_CONNECTIONS_PER_UID,

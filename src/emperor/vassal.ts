@@ -23,8 +23,9 @@ import { onVassalByte } from './vassal-bytes';
 import { JailLink } from './jail-link';
 import { blacklistAfterDeath, type BlacklistEntry } from './throttle';
 import type { VassalBuild } from './vassal-config';
-import { discard, dryBuildVassal, type VassalLaunch } from './vassal-launch';
-import { afterExit, reloadWay } from './exit-policy';
+import { discard, dryBuildVassal, SpawnSource, type VassalLaunch } from './vassal-launch';
+import type { VassalHandover } from './handover';
+import { afterExit, changeAction, exitLine, reloadWay } from './exit-policy';
 import type { HeldSocket } from './held-socket';
 import { openJailSource, SerialOpen, type JailSource } from './jail-source';
 import { AdoptSource, type AdoptEnv } from './adopt-source';
@@ -119,6 +120,35 @@ export class Vassal {
   get pids(): number[] { return [this.jail?.pid ?? 0, this.retiring?.jail.pid ?? 0].filter((p) => p > 0); }
 
   start(): void { this.prepare(); }
+
+  /** Its side of an upgrade: what goes to the next emperor (handover.ts). */
+  handover(): VassalHandover {
+    return { state: this.state, jail: this.jail, fds: this.link?.fds, held: this.held, build: this.build, flags: this.flags, times: this.times, rolling: this.retiring !== undefined,
+      starting: this.starting !== undefined, mode: this.origin?.mode, counts: { respawns: this.respawns, restarts: this.restarts, lastExit: this.lastExit } };
+  }
+
+  // After an upgrade the next emperor takes its running jail (or held socket) back, or holds
+  // it `stopped` (an operator's stop: operator-state.ts) until startAgain() or a new file.
+  takeBack(h: Partial<VassalHandover>): void {
+    if (h.state === 'stopped') return void (this.state = 'stopped');
+    [this.flags, this.build, this.held, this.lastExit] = [h.flags ?? this.flags, h.build, h.held, h.counts?.lastExit];
+    [this.respawns, this.restarts, this.origin] = [h.counts?.respawns ?? 0, h.counts?.restarts ?? 0, new SpawnSource(this.ctx, this.name, h.held)];
+    const { jail, fds } = Object.assign(this.times, h.times) && h;
+    if (!jail || !fds) return this.waitForConnection(); // on demand, its socket held
+    [this.jail, this.state, this.link] = [jail, 'running', new JailLink(fds, this.log, (b) => this.onByte(jail, b))];
+    if (!this.flags.loyal) this.timers.set('loyal', this.ctx.options.loyalAfter * 1000, () => this.jail === jail && !this.flags.speaks && this.becomeLoyal());
+    this.watchHeartbeat(jail);
+    if (this.times.lastHeartbeat > 0) this.heartbeat!.beat();
+    void jail.exited.then((exit) => this.onExit(jail, exit));
+  }
+
+  // Its heartbeat watch (heartbeat.ts): a reload byte first, the whole jail killed after.
+  private watchHeartbeat(jail: Jail): void {
+    const { requiredHeartbeat: requiredS, reloadMercy: mercyS } = this.ctx.options;
+    this.heartbeat?.stop();
+    this.heartbeat = new HeartbeatWatch({ name: this.name, requiredS, mercyS, log: this.ctx.log, reload: () => this.jail === jail && this.link?.send(TO_VASSAL.RELOAD) === true,
+      kill: () => void (this.jail === jail && (this.flags.hung = true) && jail.signal('SIGKILL')) });
+  }
 
   /** The socket held for it while it is on demand. */
   private get onDemand(): HeldSocket | undefined {
@@ -219,37 +249,17 @@ export class Vassal {
     this.source = source;
     this.seenAt = Date.now();
     if (this.final) return;
-    switch (this.state) {
-      case 'failed':
-      case 'blacklisted':
-      case 'respawn-wait':
-      case 'stopped':
-      case 'on-demand':
-        // A new config deserves a fresh start: the fix may be in it.
-        this.timers.clear('respawn');
-        this.blacklist = undefined;
-        this.prepare();
-        return;
-      case 'stopping':
-        // Touched, or removed and put back, while the old jail goes down: the new one starts
-        // once it is down. (Dropping this left a put-back file without a jail for good: the
-        // monitors had already reported it, and a rescan sees nothing new.)
-        if (this.removed) this.ctx.log(`${this.name}: config back; starting it once the old jail is down`);
-        this.removed = false;
-        this.restartWhenDown = true;
-        return;
-      case 'spawning':
-        // Nothing launched yet (its config is still being looked at, or its launch waits its
-        // turn): look again, at the new file.
-        if (!this.jail) {
-          this.prepare();
-          return;
-        }
-        this.reload(why);
-        return;
-      default:
-        this.reload(why);
-    }
+    const action = changeAction(this.state, this.jail !== undefined);
+    if (action === 'fresh') {
+      this.timers.clear('respawn');
+      this.blacklist = undefined;
+      this.prepare();
+    } else if (action === 'after-stop') {
+      if (this.removed) this.ctx.log(`${this.name}: config back; starting it once the old jail is down`);
+      this.removed = false;
+      this.restartWhenDown = true;
+    } else if (action === 'look-again') this.prepare();
+    else this.reload(why);
   }
 
   // The emperor is going: stop for good; nothing (SIGHUP, a reload, a file) starts it again.
@@ -381,10 +391,7 @@ export class Vassal {
     this.times.lastRun = Date.now();
     if (this.times.firstRun === 0) this.times.firstRun = this.times.lastRun;
     this.link = new JailLink(fds, this.log, (b) => this.onByte(jail, b));
-    const { requiredHeartbeat: requiredS, reloadMercy: mercyS } = this.ctx.options;
-    this.heartbeat?.stop();
-    this.heartbeat = new HeartbeatWatch({ name: this.name, requiredS, mercyS, log: this.ctx.log, reload: () => this.jail === jail && this.link?.send(TO_VASSAL.RELOAD) === true,
-      kill: () => void (this.jail === jail && (this.flags.hung = true) && jail.signal('SIGKILL')) });
+    this.watchHeartbeat(jail);
     this.pushConfig();
 
     jail.started.then(
@@ -530,9 +537,9 @@ export class Vassal {
       state: this.state, exit, restartWhenDown: this.restartWhenDown, onDemand: this.onDemand !== undefined, goingDown: this.flags.goingDown,
       loyal: this.flags.loyal, hung: this.flags.hung, execFailed: this.flags.execFailed, quick: Date.now() - this.times.lastRun < this.ctx.options.throttle,
     });
+    this.ctx.log(exitLine(action, { name: this.name, exit: this.lastExit!, onDemand: this.onDemand !== undefined, hung: this.flags.hung, loyal: this.flags.loyal, throttleMs: this.ctx.options.throttle }));
     switch (action) {
       case 'stopped':
-        this.ctx.log(`${this.name}: stopped (${this.lastExit})`);
         this.state = 'stopped';
         this.finish();
         return;
@@ -540,31 +547,22 @@ export class Vassal {
         this.restartWhenDown = false;
         this.release();
         this.restarts++;
-        this.ctx.log(`${this.name}: old jail ${this.lastExit}; ${this.onDemand ? 'the next connection starts the new one' : 'starting the new one'}`);
-        // From the file as it is now: it may be adopted now, or spawned, or on demand.
-        this.prepare();
+        this.prepare(); // from the file as it is now: it may be adopted now, or spawned, or on demand
         return;
       case 'on-demand':
-        this.ctx.log(`${this.name}: ${this.lastExit}; back to on demand`);
         this.waitForConnection();
         return;
       case 'failed':
-        this.state = 'failed';
-        this.ctx.log(`${this.name}: not retried: fix the file or install the program, then touch the file (or SIGHUP the emperor)`);
-        return;
       case 'no-respawn':
-        this.ctx.log(`${this.name}: exited with status 26: not respawned`);
-        this.state = 'stopped';
+        this.state = action === 'failed' ? 'failed' : 'stopped';
         return;
       case 'respawn':
-        this.ctx.log(`${this.name}: ${this.flags.hung ? 'killed as hung' : this.lastExit}; respawning`);
         this.state = 'respawn-wait';
         this.respawns++;
         this.restarts++;
         this.timers.set('respawn', 0, () => this.resume());
         return;
       case 'blacklist':
-        this.ctx.log(`${this.name}: ${this.lastExit} ${this.flags.loyal ? `within ${this.ctx.options.throttle} ms of its start` : 'before it was loyal'}`);
         this.diedBeforeLoyal();
     }
   }
@@ -583,10 +581,7 @@ export class Vassal {
   }
 
   // After a death or a wait: a new jail now, or, on demand, at the next connection.
-  private resume(): void {
-    if (this.onDemand) this.waitForConnection();
-    else this.spawn();
-  }
+  private resume(): void { return this.onDemand ? this.waitForConnection() : this.spawn(); }
 
   // Whoever waited for the jail to stop (a stop that a new config overtook included).
   private release(): void {

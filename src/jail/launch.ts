@@ -150,7 +150,8 @@ function stillThere(pidfd: number): boolean {
 
 // Watches a jail that runs (or starts): `statusFd` carries the executor's status records
 // (a launch's status pipe, or an adoption's connection after its pid packet), `pidfd` its
-// top process. Takes both fds over.
+// top process. Takes both fds over. A statusFd of -1: the jail has started already (one an
+// emperor before an upgrade launched: handover.ts).
 export function superviseJail(plan: LaunchPlan, child: LaunchedChild, options: SuperviseOptions = {}): Jail {
   const { pid, pidfd, statusFd } = child;
   let reaped = false;
@@ -190,7 +191,7 @@ export function superviseJail(plan: LaunchPlan, child: LaunchedChild, options: S
     watch();
   });
 
-  const started = readStatusRecords(plan, statusFd, exited);
+  const started = statusFd < 0 ? Promise.resolve() : readStatusRecords(plan, statusFd, exited);
   // The caller may only care about `exited`; a failed start must not become an unhandled rejection.
   started.catch(() => undefined);
 

@@ -85,6 +85,12 @@ export interface NativeBinding {
    * (syscall 'connect').
    */
   connectUnix(path: string): number;
+  /** A close-on-exec memfd named `name` (an emperor upgrade's handover record). */
+  memfdCreate(name: string): number;
+  /** Sets (true) or clears (false) FD_CLOEXEC: a cleared fd crosses the next reexec. */
+  setCloseOnExec(fd: number, on: boolean): void;
+  /** execve() of this process (main thread only); returns only by throwing (code, syscall 'execve'). */
+  reexec(path: string, argv: readonly string[], env: readonly string[]): never;
   FdWatcher: new (fd: number, callback: (events: number) => void) => FdWatcher;
 }
 

@@ -1,9 +1,10 @@
 // A real `jailctl emperor` in the background, for tests: its log lines, its stats (over a
 // UNIX socket in its own temporary directory), and waiting for what a user would wait for.
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import type { Test } from 'uvu';
 import { jailctlAsync } from './cli';
 import { vassalDir, type VassalDir } from './vassal';
@@ -64,6 +65,11 @@ export function askStats(target: { path: string } | { port: number; host: string
   });
 }
 
+// The emperor-state-dir of the emperors a test starts with this stats directory: under
+// /tmp (sticky), not in the test's directory (which may be 0777: the emperor refuses that),
+// and the same for every emperor of the test, so that a restart finds what the last one kept.
+export const stateDirOf = (statsDir: string): string => join(tmpdir(), `jailctl-state-${basename(statsDir)}`);
+
 // `wrap` prefixes the command (setpriv, unshare): the emperor is then its last exec.
 export function startEmperor(args: readonly string[], statsDir: string, wrap: readonly string[] = []): RunningEmperor {
   const statsPath = join(statsDir, 'stats.sock');
@@ -74,7 +80,8 @@ export function startEmperor(args: readonly string[], statsDir: string, wrap: re
   // Its own control socket, so tests never meet at /run/jailctl/emperor.sock.
   const controlPath = join(statsDir, 'control.sock');
   const logsDir = join(statsDir, 'logs');
-  const child = jailctlAsync(['emperor', '--emperor-stats', statsPath, '--emperor-control-socket', controlPath, '--emperor-logs-dir', logsDir, ...args], wrap);
+  const state = args.includes('--emperor-state-dir') ? [] : ['--emperor-state-dir', stateDirOf(statsDir)];
+  const child = jailctlAsync(['emperor', '--emperor-stats', statsPath, '--emperor-control-socket', controlPath, '--emperor-logs-dir', logsDir, ...state, ...args], wrap);
   let log = '';
   const listeners = new Set<() => void>();
   const onData = (c: Buffer): void => {
@@ -201,6 +208,7 @@ export function emperorFixture(test: Test, mode = 0o755): EmperorFixture {
   test.after.each(async () => {
     await emperor?.stop();
     emperor = undefined;
+    if (dir) rmSync(stateDirOf(dir.dir), { recursive: true, force: true });
     dir?.remove();
   });
   return {

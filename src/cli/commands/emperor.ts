@@ -8,8 +8,9 @@ import { readVassalConfig } from '../../config/load';
 import { isJailError } from '../../errors';
 import { SdNotify } from '../../emperor/sd-notify';
 import { Emperor } from '../../emperor/emperor';
+import { HANDOVER_ENV, readHandover } from '../../emperor/handover';
 import { MonitorSpecError } from '../../monitors';
-import { badEmperorName, defaultControlSocket, defaultLogsDir, emperorNameOf } from '../../emperor/emperor-name';
+import { badEmperorName, defaultControlSocket, defaultLogsDir, defaultStateDir, emperorNameOf } from '../../emperor/emperor-name';
 import {
   applyEmperorOption,
   DEFAULT_EMPEROR_OPTIONS,
@@ -59,6 +60,8 @@ export function resolveEmperorOptions(input: EmperorCliInput, warn: (m: string) 
   if (bad) throw new EmperorOptionError(`emperor-name ${acc.name as string}: ${bad}`);
   if (acc.controlSocket === '') acc.controlSocket = defaultControlSocket(acc.name as string);
   if (acc.logsDir === '') acc.logsDir = defaultLogsDir(acc.name as string);
+  if (acc.stateDir === '') acc.stateDir = defaultStateDir(acc.name as string);
+  if (acc.stateDir !== 'none') acc.stateDir = abs(acc.stateDir as string);
   if (acc.controlSocket !== 'none') acc.controlSocket = abs(acc.controlSocket as string);
   if (acc.logsDir !== 'none') acc.logsDir = abs(acc.logsDir as string);
   return acc as unknown as EmperorOptions;
@@ -105,7 +108,12 @@ export async function runEmperor(input: EmperorCliInput, io: EmperorCliIo): Prom
       const failed = sd.send(fields);
       if (failed) io.error(`jailctl: warning: ${failed}`);
     };
+    // An upgrade's exec (handover.ts): the record's fd, read and gone from the environment
+    // before anything (a vassal's environment included) is made from it.
+    const handover = process.env[HANDOVER_ENV];
+    delete process.env[HANDOVER_ENV];
     const emperor = new Emperor(options, { log: (line) => io.error(line), ...(sd.enabled ? { notify } : {}) }, baseEnvironment());
+    if (handover !== undefined) emperor.takeOver(readHandover(Number(handover)));
     return await emperor.run();
   } catch (err: unknown) {
     if (err instanceof MonitorSpecError || err instanceof EmperorOptionError || (err as NodeJS.ErrnoException).code !== undefined) {
