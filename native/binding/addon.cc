@@ -416,6 +416,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("stageNames", Napi::Function::New<StageNames>(env, "stageNames"));
   InitFdWatcher(env, exports);
   InitListen(env, exports);
+  InitInotify(env, exports);
   return exports;
 }
 

@@ -14,5 +14,6 @@ int HelperFd();
 // Registers the FdWatcher class on exports.
 void InitFdWatcher(Napi::Env env, Napi::Object exports);
 void InitListen(Napi::Env env, Napi::Object exports);
+void InitInotify(Napi::Env env, Napi::Object exports);
 
 #endif

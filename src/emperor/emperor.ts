@@ -19,7 +19,7 @@ import { checkSignalling, describePrivileges, dropEmperorPrivileges, readPrivile
 import { reapOrphans } from './orphans';
 import { checkStatsExposure, parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
-import { LaunchQueue } from './launch-queue';
+import { defaultMaxLaunches, LaunchQueue } from './launch-queue';
 import { WorkingDir } from './working-dir';
 import { ForkBases } from './fork-bases';
 import { requestReload, requestStart, requestStop, requestUnblacklist } from './vassal-commands';
@@ -34,8 +34,11 @@ export { EMPEROR_VERSION };
 /** Monitor events handled per turn of the event loop (each may launch a jail, ~2 ms). */
 const EVENTS_PER_TURN = 16;
 
-/** How often zombies reparented to the emperor are looked for (two passes before a reap). */
+/** An orphan pass runs at each SIGCHLD, and again this long after one that saw a zombie
+ *  (two passes before a reap: orphans.ts); at rest nothing runs per vassal on a timer. */
 const ORPHAN_PASS_MS = 1000;
+/** The slow safety net for a child that dies without SIGCHLD (exit signal 0). */
+const IDLE_ORPHAN_PASS_MS = 30_000;
 
 export interface EmperorIo {
   log(line: string): void;
@@ -63,6 +66,9 @@ export class Emperor {
   /** Children seen as zombies at the last orphan pass (orphans.ts). */
   private readonly zombies = new Set<number>();
   private reaper: NodeJS.Timeout | undefined;
+  /** The next orphan pass, once a SIGCHLD (or a pass that saw a zombie) asked for one. */
+  private orphanPass: NodeJS.Timeout | undefined;
+  private orphanNet: NodeJS.Timeout | undefined;
   private workingDir: WorkingDir | undefined;
   private stopping: Promise<number> | undefined;
   private finished: ((code: number) => void) | undefined;
@@ -87,7 +93,11 @@ export class Emperor {
       users,
       privileges: () => this.privileges,
       cgroups: () => this.cgroupTree,
-      launches: new LaunchQueue((err) => this.log(`internal error in a launch: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)),
+      launches: new LaunchQueue(
+        (err) => this.log(`internal error in a launch: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+        { maxInFlight: options.maxLaunches ?? defaultMaxLaunches(), spawnThrottle: options.spawnThrottle, maxThrottle: options.maxThrottle },
+        (line) => this.log(line),
+      ),
       log: (line) => this.log(line),
       bases: new ForkBases((line) => this.log(line)),
       echo: (vassal, _stream, line) => this.io.log(`${new Date().toISOString()} [${vassal}] ${line}`),
@@ -190,10 +200,9 @@ export class Emperor {
     }
     this.installSignals();
     this.keepAlive = setInterval(() => undefined, 1 << 30);
-    this.reaper = setInterval(() => {
-      this.reapOrphans();
-      this.workingDir?.check();
-    }, ORPHAN_PASS_MS);
+    // One stat a second, whatever the number of vassals.
+    this.reaper = setInterval(() => this.workingDir?.check(), ORPHAN_PASS_MS);
+    this.orphanNet = setInterval(() => this.reapOrphans(), IDLE_ORPHAN_PASS_MS);
     this.log(`watching ${this.monitors.map((m) => m.spec).join(', ')} (pid ${process.pid})`);
     let total = 0;
     for (const m of this.monitors) {
@@ -221,6 +230,7 @@ export class Emperor {
       this.log(`${reason}: stopping ${this.vassals.size} vassal(s)`);
       this.io.notify?.({ STOPPING: 1, STATUS: `${reason}: stopping ${this.vassals.size} vassal(s)` });
       for (const m of this.monitors) m.close();
+      this.ctx.launches.close();
       const all = [...this.vassals.values()];
       const mercy = setTimeout(() => {
         this.log(`vassals still alive after ${this.options.reloadMercy} s: SIGKILL`);
@@ -231,6 +241,8 @@ export class Emperor {
       for (const [sig, h] of this.signalHandlers) process.off(sig, h);
       if (this.keepAlive) clearInterval(this.keepAlive);
       if (this.reaper) clearInterval(this.reaper);
+      clearTimeout(this.orphanPass);
+      clearInterval(this.orphanNet);
       await this.closeServers();
       this.cgroupTree?.remove();
       if (this.options.pidfile) {
@@ -260,7 +272,7 @@ export class Emperor {
       cwd: process.cwd(),
       monitors: this.monitors.map((m) => m.spec),
       sources: this.sourceStates(),
-      throttleMs: Math.max(0, ...snapshots.map((s) => s.blacklist?.throttleMs ?? 0)),
+      throttleMs: Math.max(this.ctx.launches.throttleMs, ...snapshots.map((s) => s.blacklist?.throttleMs ?? 0)),
       tyrant: this.options.tyrant,
       name: this.options.name,
       vassals: snapshots,
@@ -433,6 +445,7 @@ export class Emperor {
       for (const v of this.vassals.values()) v.clearBlacklist();
     });
     on('SIGUSR1', () => this.logTable());
+    on('SIGCHLD', () => this.orphansSoon(0));
   }
 
   private logTable(): void {
@@ -440,6 +453,15 @@ export class Emperor {
     this.log(`${rows.length} vassal(s):`);
     for (const s of rows)
       this.log(`  ${s.name.padEnd(24)} ${s.state.padEnd(12)} pid ${String(s.pid).padEnd(8)} loyal ${s.loyal ? 'yes' : 'no '} respawns ${s.respawns}${s.error ? `  error: ${s.error}` : ''}`);
+  }
+
+  // One orphan pass `ms` from now (a pass already due stays due).
+  private orphansSoon(ms: number): void {
+    if (this.orphanPass || this.stopping) return;
+    this.orphanPass = setTimeout(() => {
+      this.orphanPass = undefined;
+      this.reapOrphans();
+    }, ms);
   }
 
   // Zombies reparented to us that no pidfd of ours will reap (see orphans.ts).
@@ -452,6 +474,8 @@ export class Emperor {
     } catch (err: unknown) {
       this.log(`orphan reaping failed, ignoring: ${(err as Error).message}`);
     }
+    // A zombie seen once is reaped at the next pass, if nobody else reaped it by then.
+    if (this.zombies.size > 0) this.orphansSoon(ORPHAN_PASS_MS);
   }
 
   private log(line: string): void {

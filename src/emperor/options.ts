@@ -21,6 +21,10 @@ export interface EmperorOptions {
   /** Milliseconds added to a blacklisted vassal's delay at each death. */
   readonly throttle: number;
   readonly maxThrottle: number;
+  /** Launches in flight at once (clone to exec); undefined: launch-queue.ts's default. */
+  readonly maxLaunches?: number;
+  /** uWSGI's spawn throttle delta in ms; 0: off. */
+  readonly spawnThrottle: number;
   /** Seconds of heartbeat silence after which a vassal counts as hung. */
   readonly requiredHeartbeat: number;
   /** Seconds a stopping vassal has before the whole jail is SIGKILLed. */
@@ -125,6 +129,8 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-stats-public', field: 'statsPublic', kind: 'bool', help: 'tyrant mode: allow emperor-stats on TCP, where any local user reads every tenant\'s vassals (off: a UNIX socket path only)' },
   { name: 'emperor-throttle', field: 'throttle', kind: 'ms', arg: 'MS', help: 'delay added at each death of a blacklisted vassal (default 1000 ms)' },
   { name: 'emperor-max-throttle', field: 'maxThrottle', kind: 'ms', arg: 'MS', help: 'the most a blacklisted vassal waits between attempts (default 180000 ms)' },
+  { name: 'emperor-max-launches', field: 'maxLaunches', kind: 'count', arg: 'N', help: 'boot-storm control: at most N launches in flight at once (a jail from its clone to its vassal\'s exec); the rest wait their turn, in order (default 4 per CPU, at least 8)' },
+  { name: 'emperor-spawn-throttle', field: 'spawnThrottle', kind: 'ms', arg: 'MS', help: 'uWSGI\'s emperor throttle for spawns: a launch within a second of the one before adds MS to the wait before the next (up to emperor-max-throttle), one that is not halves it; 1000 is uWSGI\'s emperor-throttle (about one vassal a second in a storm) (default 0: off)' },
   { name: 'emperor-required-heartbeat', field: 'requiredHeartbeat', kind: 'seconds', arg: 'SECS', help: 'a vassal silent this long after its first heartbeat is hung: killed whole and respawned (default 30)' },
   { name: 'emperor-curse-tolerance', field: 'curseTolerance', kind: 'seconds', arg: 'SECS', help: 'how long a stopping vassal may take before its whole jail is SIGKILLed (default 30)' },
   { name: 'vassal-loyal-after', field: 'loyalAfter', kind: 'seconds', arg: 'SECS', help: 'a vassal that never speaks the emperor protocol is loyal after SECS alive (default 5)' },
@@ -176,6 +182,7 @@ export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
   statsPublic: false,
   throttle: 1000,
   maxThrottle: 180_000,
+  spawnThrottle: 0,
   requiredHeartbeat: 30,
   curseTolerance: 30,
   loyalAfter: 5,
