@@ -18,7 +18,7 @@
     ],
     'binding_sources': [
       'native/binding/addon.cc', 'native/binding/fd-watcher.cc', 'native/binding/listen.cc',
-      'native/binding/helper-memfd.cc', 'native/binding/reexec.cc',
+      'native/binding/helper-memfd.cc', 'native/binding/reexec.cc', 'native/binding/inotify.cc',
     ],
   },
   'target_defaults': {

@@ -417,6 +417,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFdWatcher(env, exports);
   InitListen(env, exports);
   InitReexec(env, exports);
+  InitInotify(env, exports);
   return exports;
 }
 

@@ -15,5 +15,6 @@ int HelperFd();
 void InitFdWatcher(Napi::Env env, Napi::Object exports);
 void InitListen(Napi::Env env, Napi::Object exports);
 void InitReexec(Napi::Env env, Napi::Object exports);
+void InitInotify(Napi::Env env, Napi::Object exports);
 
 #endif

@@ -21,9 +21,9 @@ import { checkStatsExposure, parseStatsAddress, startStatsServer, statsDocument 
 import { EmperorMetrics } from './metrics';
 import { whyDocument } from './why';
 import { explainVassal } from './vassal-config';
-import { metricsAddress, startMetricsServer } from './metrics-server';
+import { serveMetrics } from './metrics-server';
 import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
-import { LaunchQueue } from './launch-queue';
+import { defaultMaxLaunches, LaunchQueue } from './launch-queue';
 import { WorkingDir } from './working-dir';
 import { ForkBases } from './fork-bases';
 import { requestReload, requestStart, requestStop, requestUnblacklist } from './vassal-commands';
@@ -42,8 +42,11 @@ export { EMPEROR_VERSION };
 /** Monitor events handled per turn of the event loop (each may launch a jail, ~2 ms). */
 const EVENTS_PER_TURN = 16;
 
-/** How often zombies reparented to the emperor are looked for (two passes before a reap). */
+/** An orphan pass runs at each SIGCHLD, and again this long after one that saw a zombie
+ *  (two passes before a reap: orphans.ts); at rest nothing runs per vassal on a timer. */
 const ORPHAN_PASS_MS = 1000;
+/** The slow safety net for a child that dies without SIGCHLD (exit signal 0). */
+const IDLE_ORPHAN_PASS_MS = 30_000;
 
 export interface EmperorIo {
   log(line: string): void;
@@ -74,6 +77,9 @@ export class Emperor {
   /** Children seen as zombies at the last orphan pass (orphans.ts). */
   private readonly zombies = new Set<number>();
   private reaper: NodeJS.Timeout | undefined;
+  /** The next orphan pass, once a SIGCHLD (or a pass that saw a zombie) asked for one. */
+  private orphanPass: NodeJS.Timeout | undefined;
+  private orphanNet: NodeJS.Timeout | undefined;
   private workingDir: WorkingDir | undefined;
   private stopping: Promise<number> | undefined;
   private finished: ((code: number) => void) | undefined;
@@ -106,7 +112,11 @@ export class Emperor {
       users,
       privileges: () => this.privileges,
       cgroups: () => this.cgroupTree,
-      launches: new LaunchQueue((err) => this.log(`internal error in a launch: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)),
+      launches: new LaunchQueue(
+        (err) => this.log(`internal error in a launch: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+        { maxInFlight: options.maxLaunches ?? defaultMaxLaunches(), spawnThrottle: options.spawnThrottle, maxThrottle: options.maxThrottle },
+        (line) => this.log(line),
+      ),
       log: (line) => this.log(line),
       bases: new ForkBases((line) => this.log(line)),
       events: {
@@ -166,7 +176,11 @@ export class Emperor {
         }
         this.log(`stats on ${this.options.stats}`);
       }
-      if (this.options.metrics) await this.startMetrics(this.options.metrics);
+      if (this.options.metrics) {
+        this.metrics = new EmperorMetrics({ name: this.options.name, version: EMPEROR_VERSION, snapshots: () => [...this.vassals.values()].map((v) => v.snapshot()), sources: () => this.sourceStates() });
+        this.metricsServer = await serveMetrics(this.options.metrics, this.metrics, this.options, this.ctx.users());
+        this.log(`metrics on ${this.options.metrics} (GET /metrics)`);
+      }
       if (this.options.logsDir !== 'none') {
         try {
           mkdirSync(this.options.logsDir, { recursive: true, mode: 0o750 });
@@ -220,10 +234,9 @@ export class Emperor {
     }
     this.installSignals();
     this.keepAlive = setInterval(() => undefined, 1 << 30);
-    this.reaper = setInterval(() => {
-      this.reapOrphans();
-      this.workingDir?.check();
-    }, ORPHAN_PASS_MS);
+    // One stat a second, whatever the number of vassals.
+    this.reaper = setInterval(() => this.workingDir?.check(), ORPHAN_PASS_MS);
+    this.orphanNet = setInterval(() => this.reapOrphans(), IDLE_ORPHAN_PASS_MS);
     this.log(`watching ${this.monitors.map((m) => m.spec).join(', ')} (pid ${process.pid})`);
     if (this.takeover) this.takeBack(this.takeover);
     let total = 0;
@@ -253,6 +266,7 @@ export class Emperor {
       this.log(`${reason}: stopping ${this.vassals.size} vassal(s)`);
       this.io.notify?.({ STOPPING: 1, STATUS: `${reason}: stopping ${this.vassals.size} vassal(s)` });
       for (const m of this.monitors) m.close();
+      this.ctx.launches.close();
       const all = [...this.vassals.values()];
       const mercy = setTimeout(() => {
         this.log(`vassals still alive after ${this.options.reloadMercy} s: SIGKILL`);
@@ -263,6 +277,8 @@ export class Emperor {
       for (const [sig, h] of this.signalHandlers) process.off(sig, h);
       if (this.keepAlive) clearInterval(this.keepAlive);
       if (this.reaper) clearInterval(this.reaper);
+      clearTimeout(this.orphanPass);
+      clearInterval(this.orphanNet);
       await this.closeServers();
       this.cgroupTree?.remove();
       if (this.options.pidfile) {
@@ -292,29 +308,11 @@ export class Emperor {
       cwd: process.cwd(),
       monitors: this.monitors.map((m) => m.spec),
       sources: this.sourceStates(),
-      throttleMs: Math.max(0, ...snapshots.map((s) => s.blacklist?.throttleMs ?? 0)),
+      throttleMs: Math.max(this.ctx.launches.throttleMs, ...snapshots.map((s) => s.blacklist?.throttleMs ?? 0)),
       tyrant: this.options.tyrant,
       name: this.options.name,
       vassals: snapshots,
     });
-  }
-
-  // emperor-metrics: checked against tyrant mode's rules, then served (as root still: a port
-  // below 1024 works).
-  private async startMetrics(spec: string): Promise<void> {
-    const group = this.options.metricsGroup;
-    const gid = group === undefined ? undefined : /^\d+$/.test(group) ? Number(group) : this.ctx.users().groupByName(group);
-    if (gid === undefined && group !== undefined) throw new EmperorOptionError(`emperor-metrics-group ${group}: no such group in /etc/group`);
-    const exposure = { tyrant: this.options.tyrant, metricsPublic: this.options.metricsPublic, ...(gid !== undefined ? { gid } : {}) };
-    const address = metricsAddress(spec, exposure);
-    this.metrics = new EmperorMetrics({ name: this.options.name, version: EMPEROR_VERSION, snapshots: () => [...this.vassals.values()].map((v) => v.snapshot()), sources: () => this.sourceStates() });
-    try {
-      this.metricsServer = await startMetricsServer(address, this.metrics, exposure);
-    } catch (err: unknown) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new EmperorOptionError(`emperor-metrics ${spec}: ${code === 'EADDRINUSE' ? 'the address is already in use (another emperor?)' : (err as Error).message}`);
-    }
-    this.log(`metrics on ${spec} (GET /metrics)`);
   }
 
   // The jails' cgroup subtree beneath our own cgroup in each hierarchy (jailctl-PID, or
@@ -563,6 +561,7 @@ export class Emperor {
     });
     on('SIGUSR1', () => this.logTable());
     on('SIGUSR2', () => void this.upgrade().catch((err: unknown) => this.log(`SIGUSR2: ${(err as Error).message}`)));
+    on('SIGCHLD', () => this.orphansSoon(0));
   }
 
   private logTable(): void {
@@ -570,6 +569,15 @@ export class Emperor {
     this.log(`${rows.length} vassal(s):`);
     for (const s of rows)
       this.log(`  ${s.name.padEnd(24)} ${s.state.padEnd(12)} pid ${String(s.pid).padEnd(8)} loyal ${s.loyal ? 'yes' : 'no '} respawns ${s.respawns}${s.error ? `  error: ${s.error}` : ''}`);
+  }
+
+  // One orphan pass `ms` from now (a pass already due stays due).
+  private orphansSoon(ms: number): void {
+    if (this.orphanPass || this.stopping) return;
+    this.orphanPass = setTimeout(() => {
+      this.orphanPass = undefined;
+      this.reapOrphans();
+    }, ms);
   }
 
   // Zombies reparented to us that no pidfd of ours will reap (see orphans.ts).
@@ -582,6 +590,8 @@ export class Emperor {
     } catch (err: unknown) {
       this.log(`orphan reaping failed, ignoring: ${(err as Error).message}`);
     }
+    // A zombie seen once is reaped at the next pass, if nobody else reaped it by then.
+    if (this.zombies.size > 0) this.orphansSoon(ORPHAN_PASS_MS);
   }
 
   private log(line: string): void {

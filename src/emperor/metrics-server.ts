@@ -6,7 +6,8 @@
 // local scraper or proxy). Outside tyrant mode every vassal is the sysadmin's own.
 import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { EmperorOptionError } from './options';
+import type { UserDb } from '../config/users';
+import { EmperorOptionError, type EmperorOptions } from './options';
 import { parseStatsAddress, type StatsAddress } from './stats';
 import type { EmperorMetrics } from './metrics';
 
@@ -100,4 +101,20 @@ export function startMetricsServer(addr: StatsAddress, metrics: EmperorMetrics, 
       process.umask(umask);
     }
   });
+}
+
+// emperor-metrics as the options say: its group looked up, tyrant mode's rules checked, then
+// served (by the emperor while still root: a port below 1024 works).
+export async function serveMetrics(spec: string, metrics: EmperorMetrics, options: Pick<EmperorOptions, 'tyrant' | 'metricsPublic' | 'metricsGroup'>, users: UserDb): Promise<Server> {
+  const group = options.metricsGroup;
+  const gid = group === undefined ? undefined : /^\d+$/.test(group) ? Number(group) : users.groupByName(group);
+  if (gid === undefined && group !== undefined) throw new EmperorOptionError(`emperor-metrics-group ${group}: no such group in /etc/group`);
+  const exposure = { tyrant: options.tyrant, metricsPublic: options.metricsPublic, ...(gid !== undefined ? { gid } : {}) };
+  const address = metricsAddress(spec, exposure);
+  try {
+    return await startMetricsServer(address, metrics, exposure);
+  } catch (err: unknown) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new EmperorOptionError(`emperor-metrics ${spec}: ${code === 'EADDRINUSE' ? 'the address is already in use (another emperor?)' : (err as Error).message}`);
+  }
 }

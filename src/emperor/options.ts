@@ -27,6 +27,10 @@ export interface EmperorOptions {
   /** Milliseconds added to a blacklisted vassal's delay at each death. */
   readonly throttle: number;
   readonly maxThrottle: number;
+  /** Launches in flight at once (clone to exec); undefined: launch-queue.ts's default. */
+  readonly maxLaunches?: number;
+  /** uWSGI's spawn throttle delta in ms; 0: off. */
+  readonly spawnThrottle: number;
   /** Seconds of heartbeat silence after which a vassal counts as hung. */
   readonly requiredHeartbeat: number;
   /** Seconds a stopping vassal has before the whole jail is SIGKILLed. */
@@ -127,7 +131,7 @@ export interface EmperorOptionSpec {
 
 export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor', field: 'emperor', kind: 'list', arg: 'SOURCE', help: 'watch vassal configs: DIR, dir://DIR or glob://PATTERN (repeatable)' },
-  { name: 'emperor-freq', field: 'freq', kind: 'seconds', arg: 'SECS', help: 'rescan every SECS seconds as a safety net for inotify (default 3)' },
+  { name: 'emperor-freq', field: 'freq', kind: 'seconds', arg: 'SECS', help: 'the safety net for inotify: a full rescan every 10 x SECS while the watch is healthy (symlinks, whose targets inotify cannot see, every SECS), every SECS without one; an overflow or a lost watch rescans at once (default 3)' },
   { name: 'emperor-nofollow', field: 'nofollow', kind: 'bool', help: 'use a symlink\'s own mtime, so `touch -h link` reloads one vassal of a shared file' },
   { name: 'emperor-use-clone', field: 'useClone', kind: 'namespaces', arg: 'NS', help: 'namespaces every vassal gets on top of its own unshare: fs,net,ipc,pid,uts' },
   { name: 'emperor-stats', field: 'stats', kind: 'string', arg: 'ADDR', help: 'serve the stats JSON on host:port, :port or a UNIX socket path (raw, or HTTP GET); in tyrant mode a path (root only) unless emperor-stats-public' },
@@ -137,6 +141,8 @@ export const EMPEROR_OPTIONS: readonly EmperorOptionSpec[] = [
   { name: 'emperor-metrics-group', field: 'metricsGroup', kind: 'string', arg: 'GROUP', help: 'the UNIX socket of emperor-metrics is also GROUP\'s (mode 0660: a local scraper or proxy in that group reads it)' },
   { name: 'emperor-throttle', field: 'throttle', kind: 'ms', arg: 'MS', help: 'delay added at each death of a blacklisted vassal (default 1000 ms)' },
   { name: 'emperor-max-throttle', field: 'maxThrottle', kind: 'ms', arg: 'MS', help: 'the most a blacklisted vassal waits between attempts (default 180000 ms)' },
+  { name: 'emperor-max-launches', field: 'maxLaunches', kind: 'count', arg: 'N', help: 'boot-storm control: at most N launches in flight at once (a jail from its clone to its vassal\'s exec); the rest wait their turn, in order (default 8 per CPU, at least 32)' },
+  { name: 'emperor-spawn-throttle', field: 'spawnThrottle', kind: 'ms', arg: 'MS', help: 'uWSGI\'s emperor throttle for spawns: a launch within a second of the one before adds MS to the wait before the next (up to emperor-max-throttle), one that is not halves it; 1000 is uWSGI\'s emperor-throttle (about one vassal a second in a storm) (default 0: off)' },
   { name: 'emperor-required-heartbeat', field: 'requiredHeartbeat', kind: 'seconds', arg: 'SECS', help: 'a vassal silent this long after its first heartbeat is hung: killed whole and respawned (default 30)' },
   { name: 'emperor-curse-tolerance', field: 'curseTolerance', kind: 'seconds', arg: 'SECS', help: 'how long a stopping vassal may take before its whole jail is SIGKILLed (default 30)' },
   { name: 'vassal-loyal-after', field: 'loyalAfter', kind: 'seconds', arg: 'SECS', help: 'a vassal that never speaks the emperor protocol is loyal after SECS alive (default 5)' },
@@ -190,6 +196,7 @@ export const DEFAULT_EMPEROR_OPTIONS: EmperorOptions = Object.freeze({
   metricsPublic: false,
   throttle: 1000,
   maxThrottle: 180_000,
+  spawnThrottle: 0,
   requiredHeartbeat: 30,
   curseTolerance: 30,
   loyalAfter: 5,

@@ -335,15 +335,15 @@ export class Vassal {
     this.timers.clear('respawn');
     this.state = 'spawning';
     const generation = ++this.generation;
-    this.ctx.launches.run(() => {
-      if (generation === this.generation && this.state === 'spawning' && !this.jail) this.launch();
-    });
+    this.ctx.launches.run(() => (generation === this.generation && this.state === 'spawning' && !this.jail ? this.launch() : undefined));
   }
 
-  // Asks its source for a jail: at once (spawned) or once its base answers (adopted).
-  private launch(): void {
+  // Asks its source for a jail: at once (spawned) or once its base answers (adopted). In
+  // flight (launch-queue.ts) until a spawned jail's exec; an adoption not at all.
+  private launch(): Promise<unknown> | undefined {
     const origin = this.origin;
-    if (!origin) return;
+    if (!origin) return undefined;
+    let started: Promise<void> | undefined;
     this.clearFlags();
     const generation = this.generation;
     const abort = (this.starting = new AbortController());
@@ -352,6 +352,7 @@ export class Vassal {
     const done = this.lastStart.then(() => origin.start(this.source, abort.signal)).then(
       (launched) => {
         if (this.starting === abort) this.starting = undefined;
+        started = launched.kind === 'launched' ? launched.jail.started : undefined;
         if (generation === this.generation && this.origin === origin && this.state === 'spawning' && !this.jail) return this.launched(launched);
         discard(launched);
         return launched.kind === 'launched' ? launched.jail.exited.then(() => undefined) : undefined;
@@ -361,6 +362,7 @@ export class Vassal {
       },
     );
     this.lastStart = done.then(() => undefined, () => undefined);
+    return origin.mode === 'adopted' ? undefined : this.lastStart.then(() => started).catch(() => undefined);
   }
 
   private clearFlags(): void {

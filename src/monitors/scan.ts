@@ -5,6 +5,10 @@ import { basename, extname } from 'node:path';
 import { VASSAL_EXTENSIONS } from '../config/load';
 import type { MonitorEvent, VassalSource } from './types';
 
+/** While inotify is healthy, a file monitor's full rescan (every file stat'ed) comes every
+ *  this many emperor-freq periods: 30 s at the default 3 s. Lost events rescan at once. */
+export const SAFETY_NET_PERIODS = 10;
+
 // web.ini → true; web.skel, .web.ini.swp, .#web.ini (editor files) → false.
 export function isVassalFileName(name: string): boolean {
   return !name.startsWith('.') && VASSAL_EXTENSIONS.includes(extname(name).toLowerCase());

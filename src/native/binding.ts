@@ -91,7 +91,21 @@ export interface NativeBinding {
   setCloseOnExec(fd: number, on: boolean): void;
   /** execve() of this process (main thread only); returns only by throwing (code, syscall 'execve'). */
   reexec(path: string, argv: readonly string[], env: readonly string[]): never;
+  /** A non-blocking, close-on-exec inotify instance of the caller's own (monitors/inotify.ts). */
+  inotifyInit(): number;
+  inotifyAddWatch(fd: number, path: string, mask: number): number;
+  /** A watch the kernel already removed is no error. */
+  inotifyRmWatch(fd: number, wd: number): void;
+  /** Every event queued now (wd -1: the queue overflowed); [] when there is none. */
+  inotifyRead(fd: number): InotifyEvent[];
   FdWatcher: new (fd: number, callback: (events: number) => void) => FdWatcher;
+}
+
+/** One inotify event as read(2) gives it; `name` is '' for the watched directory itself. */
+export interface InotifyEvent {
+  readonly wd: number;
+  readonly mask: number;
+  readonly name: string;
 }
 
 const ROOT = join(__dirname, '..', '..');

@@ -36,8 +36,9 @@ test('bench:detect times our emperor and uWSGI\'s on the same events', () => {
 });
 
 test('bench:scale starts many jails under both emperors', () => {
-  const out = bench('bench:scale', { JAILCTL_BENCH_VASSALS: '3', JAILCTL_BENCH_UWSGI_VASSALS: '3', JAILCTL_BENCH_IDLE_S: '1' }, 240_000);
+  const out = bench('bench:scale', { JAILCTL_BENCH_VASSALS: '3', JAILCTL_BENCH_UWSGI_VASSALS: '3', JAILCTL_BENCH_IDLE_S: '1', JAILCTL_BENCH_SETTLE_S: '0' }, 240_000);
   assert.match(out, /ours\/uWSGI = [\d.]+/);
+  assert.match(out, /emperor CPU at rest, 1 s .*\n[^]*emperor CPU at rest, 1 s +[\d.]+ % +(ours\/uWSGI = [\d.]+|ours\/uWSGI: uWSGI used 0 ticks)/);
 });
 
 test('bench:ondemand runs the three set-ups', () => {
