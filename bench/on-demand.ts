@@ -416,6 +416,10 @@ async function main(): Promise<void> {
   numRow('touch → settled max', (f) => percentile(settled(f), 1));
   numRow('load phase, s', (f) => f.loadSeconds);
   console.log('');
+  // The issue's measure: our app server against uWSGI's PSGI vassal, both under our emperor
+  // in the same jail, so the emperor's part of a cold start is the same on both sides.
+  const coldA = percentile(a.cold, 0.5);
+  console.log(`  Node cold start: cold first request p50, Node app / uWSGI PSGI under our emperor: a/b = ${ratio(coldA, percentile(b.cold, 0.5))} (target ≤ 1); under uWSGI's own emperor: a/c = ${ratio(coldA, percentile(c.cold, 0.5))}`);
   console.log(`  the issue's figure for uWSGI's cold first request: ${ISSUE_UWSGI_COLD_MS} ms`);
   console.log(`  seen → running: p50 of ours' log timestamps (ms resolution) from \`a connection …; spawning\` to \`running (pid N)\``);
   console.log(`  uWSGI's emperor sees a touch at its next directory scan (every 3 s): its touch → settled includes that wait`);
