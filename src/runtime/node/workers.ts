@@ -61,6 +61,9 @@ export function forkWorker(spec: ForkSpec, events: WorkerEvents): WorkerHandle {
   return w;
 }
 
+/** Marks our own uncaughtException listeners, to tell them from the app's. */
+const kOwnWorker = Symbol('jailctl.ownWorker');
+
 export interface OwnWorkerSpec {
   readonly app: string;
   readonly fds: readonly number[];
@@ -94,10 +97,13 @@ export function ownWorker(spec: OwnWorkerSpec, events: WorkerEvents): WorkerHand
     serving = undefined;
   };
   function crash(err: Error): void {
+    // The app handles its own (as it would in a forked worker, which Node then keeps alive).
+    if (process.listeners('uncaughtException').some((l) => !(kOwnWorker in l))) return;
     log(`the app threw: ${err.stack ?? err.message}`);
     close((s) => s.destroy());
     end(1, null);
   }
+  Object.defineProperty(crash, kOwnWorker, { value: true });
   process.on('uncaughtException', crash);
   const w: WorkerHandle = {
     pid: process.pid,
