@@ -13,10 +13,11 @@
 // timed from connect() until the response has ended; it counts only as an HTTP 200 with the
 // app's body. Measured:
 //   cold     a request while nothing runs, until its 200: the vassal (idle = 1, die-on-idle)
-//            is spawned by it. Before every cycle the bench waits until the vassal is back on
-//            demand — ours: stats state `on-demand`; uWSGI: its `back to "on demand"` log
-//            line — and no process under the emperor is left (/proc), then a random pause
-//            (up to PAUSE_MS). The first WARMUP cycles are not counted.
+//            is spawned by it. Before every cycle the bench waits until every set-up's cold
+//            vassal is back on demand — ours: stats state `on-demand`; uWSGI: its `back to
+//            "on demand"` log line — and no process under an emperor is left (/proc), then a
+//            random pause (up to PAUSE_MS). The set-ups take turns cycle by cycle (the order
+//            rotates). The first WARMUP cycles of each are not counted.
 //   warm     a second vassal with no idle options, spawned by a first request, then 50
 //            requests not counted, then JAILCTL_BENCH_WARM (1000) sequential ones: p50, p99.
 //            The three set-ups take turns request by request (the order rotates), so that
@@ -30,8 +31,8 @@
 //            directory scan (emperor-freq, 3 s), so its touches come ~3 s apart; touch →
 //            settled (p50, max) runs from the touch until that log line.
 // The three emperors run side by side from start to end (each holds its sockets, nothing runs
-// until a connection); cold cycles and reloads take one set-up at a time, (a) then (b) then
-// (c), with 5 s after (a)'s cold cycles for the kernel to tear its network namespaces down.
+// until a connection); cold cycles take turns, one set-up at a time and each only once every
+// cold vassal has left; reloads take one set-up at a time, (a) then (b) then (c).
 // Sizes: JAILCTL_BENCH_CYCLES (20), JAILCTL_BENCH_WARM (1000), JAILCTL_BENCH_LOAD (1000).
 // Every process under an emperor is recorded with its start time (polled from /proc every
 // 20 ms) and SIGKILLed afterwards only if that same process still runs.
@@ -194,6 +195,8 @@ class EmperorRun {
   private readonly seen = new Map<number, string>();
   private helpers = new Set<number>();
   private tracker: NodeJS.Timeout | undefined;
+  /** Cold cycles begun: uWSGI says `back to "on demand"` once per cycle. */
+  private spawned = 0;
 
   constructor(readonly setup: Setup, base: string) {
     this.dir = join(base, setup.key);
@@ -247,24 +250,23 @@ class EmperorRun {
   }
 
   // 1. Cold first requests, each after the vassal has left.
-  async cold(): Promise<void> {
-    const { setup, f } = this;
-    let spawned = 0;
-    for (let i = 0; i < WARMUP + CYCLES; i++) {
-      await until(`${setup.label}: cold.ini back on demand (cycle ${i})`, COLD_TIMEOUT_MS, async () => {
-        if (this.vassalProcs().length > 0) return false;
-        if (setup.ours) return (await statsVassal(this.stats, 'cold.ini'))?.state === 'on-demand';
-        return count(this.logText(), setup.backOnDemand('cold.ini')) >= spawned;
-      });
-      await sleep(Math.random() * PAUSE_MS);
-      const r = await hit(this.coldPort, COLD_TIMEOUT_MS);
-      spawned++;
-      if (i < WARMUP) continue;
-      if (r.ok) f.cold.push(r.ms);
-      else f.coldFailed.push(r.why!);
-    }
-    // Let the last cold vassal leave too, so that it does not run beside the next phases.
-    await until(`${setup.label}: cold.ini back on demand (last)`, COLD_TIMEOUT_MS, () => this.vassalProcs().length === 0);
+  // Until cold.ini is back on demand, with nothing of it left running.
+  async onDemandAgain(what: string): Promise<void> {
+    const { setup } = this;
+    await until(`${setup.label}: cold.ini back on demand (${what})`, COLD_TIMEOUT_MS, async () => {
+      if (this.vassalProcs().length > 0) return false;
+      if (setup.ours) return (await statsVassal(this.stats, 'cold.ini'))?.state === 'on-demand';
+      return count(this.logText(), setup.backOnDemand('cold.ini')) >= this.spawned;
+    });
+  }
+
+  // One cold first request (cycle i); the caller has waited until every set-up is on demand.
+  async coldCycle(i: number): Promise<void> {
+    const r = await hit(this.coldPort, COLD_TIMEOUT_MS);
+    this.spawned++;
+    if (i < WARMUP) return;
+    if (r.ok) this.f.cold.push(r.ms);
+    else this.f.coldFailed.push(r.why!);
   }
 
   // 2. The vassal that stays: its first request spawns it.
@@ -348,6 +350,20 @@ class EmperorRun {
   }
 }
 
+// 1. Cold first requests, the three set-ups taking turns cycle by cycle (the order rotates),
+// so that whatever else the machine does meanwhile falls on all three alike. Each starts once
+// every cold vassal has left, after a random pause.
+async function cold(runs: readonly EmperorRun[]): Promise<void> {
+  for (let i = 0; i < WARMUP + CYCLES; i++)
+    for (let j = 0; j < runs.length; j++) {
+      for (const r of runs) await r.onDemandAgain(`cycle ${i}`);
+      await sleep(Math.random() * PAUSE_MS);
+      await runs[(i + j) % runs.length]!.coldCycle(i);
+    }
+  // Let the last cold vassals leave too, so that they do not run beside the next phases.
+  for (const r of runs) await r.onDemandAgain('last');
+}
+
 // 2. Warm requests, one at a time, the three busy vassals taking turns (the order rotates), so
 // that whatever else the machine does falls on all three alike.
 async function warm(runs: readonly EmperorRun[]): Promise<void> {
@@ -374,11 +390,7 @@ async function main(): Promise<void> {
   try {
     // All three emperors hold their sockets throughout; phases 1 and 3 take one at a time.
     for (const r of runs) await r.start(base);
-    for (const r of runs) {
-      await r.cold();
-      // The kernel tears (a)'s network namespaces down in the background.
-      if (r.setup.key === 'a') await sleep(5000);
-    }
+    await cold(runs);
     for (const r of runs) await r.spawnBusy();
     await warm(runs);
     for (const r of runs) await r.reloads();
@@ -416,6 +428,14 @@ async function main(): Promise<void> {
   numRow('touch → settled max', (f) => percentile(settled(f), 1));
   numRow('load phase, s', (f) => f.loadSeconds);
   console.log('');
+  // The issue's measure: our app server against uWSGI's PSGI vassal, both under our emperor
+  // in the same jail, so the emperor's part of a cold start is the same on both sides.
+  const coldA = percentile(a.cold, 0.5);
+  console.log(`  Node cold start: cold first request p50, Node app / uWSGI PSGI under our emperor: a/b = ${ratio(coldA, percentile(b.cold, 0.5))} (target ≤ 1); under uWSGI's own emperor: a/c = ${ratio(coldA, percentile(c.cold, 0.5))}`);
+  // What is left once the emperor's launch (seen → running, from its log) is taken off: the
+  // program's own start. (a)'s jail has net, ipc and uts namespaces too, (b)'s does not.
+  const own = (f: Figures): number => percentile(f.cold, 0.5) - percentile(f.coldLaunch, 0.5);
+  console.log(`  the program's own part (cold p50 − seen → running p50): (a) ${fmt(own(a))} ms, (b) ${fmt(own(b))} ms, a/b = ${ratio(own(a), own(b))}`);
   console.log(`  the issue's figure for uWSGI's cold first request: ${ISSUE_UWSGI_COLD_MS} ms`);
   console.log(`  seen → running: p50 of ours' log timestamps (ms resolution) from \`a connection …; spawning\` to \`running (pid N)\``);
   console.log(`  uWSGI's emperor sees a touch at its next directory scan (every 3 s): its touch → settled includes that wait`);

@@ -44,6 +44,7 @@ test('bench:scale starts many jails under both emperors', () => {
 test('bench:ondemand runs the three set-ups', () => {
   const out = bench('bench:ondemand', { JAILCTL_BENCH_CYCLES: '1', JAILCTL_BENCH_WARM: '5', JAILCTL_BENCH_LOAD: '5' }, 300_000);
   assert.match(out, /uWSGI/);
+  assert.match(out, /Node cold start: .* a\/b = [\d.]+ /);
 });
 
 test('bench:death SIGKILLs both emperors and times their vassals\' end', () => {

@@ -137,4 +137,62 @@ test('a reload whose new workers cannot serve leaves the old ones serving', asyn
   assert.is((await e.vassal('api.ini'))!.pid, jailPid, 'the same jail');
 });
 
+// Which process answered: the master serving the app itself, or a forked worker.
+const ROLE_APP = "module.exports = (req, res) => {\n  if (req.url === '/throw') setTimeout(() => { throw new Error('the app broke'); }, 50);\n  res.end(`${process.env.JAIL_APP_WORKER ? 'worker' : 'master'} ${process.pid}\\n`);\n};\n";
+
+test('processes = 1: the master serves the app itself; reloads under load hand over to a worker and refuse nothing', async () => {
+  const port = await freePort();
+  fx.dir.write('server.cjs', ROLE_APP);
+  const lines = ['unshare = fs,pid', 'uid = nobody', 'app = server.cjs', `http-socket = 127.0.0.1:${port}`];
+  fx.dir.write('one.ini', ini(...lines));
+  const e = fx.start(['--emperor', fx.dir.dir]);
+  await e.waitForVassal('one.ini', (v) => v?.accepting === 1 && v.ready === 1, 'accepting');
+  assert.match(await get(port), /^master \d+\n$/);
+  assert.is(appServers(e.child.pid!).length, 1, 'one process: no worker was forked');
+  const jailPid = (await e.vassal('one.ini'))!.pid;
+  const answers = new Map<string, number>();
+  const failures: string[] = [];
+  let running = true;
+  const load = Array.from({ length: 3 }, async (_, i) => {
+    while (running) {
+      try {
+        const body = i === 0 ? await getKeepAlive(port) : await get(port);
+        const role = /^(master|worker) \d+\n$/.exec(body)?.[1];
+        if (role) answers.set(role, (answers.get(role) ?? 0) + 1);
+        else failures.push(body);
+      } catch (err: unknown) {
+        failures.push(String((err as Error).cause ?? err));
+      }
+    }
+  });
+  for (let i = 0; i < 3; i++) {
+    await sleep(300);
+    const n = (e.log().match(/one\.ini: reloaded/g) ?? []).length;
+    fx.dir.write('one.ini', `${ini(...lines)}; reload ${i}\n`);
+    await e.waitForLog(new RegExp(`(one\\.ini: reloaded[\\s\\S]*){${n + 1}}`));
+  }
+  await sleep(300);
+  running = false;
+  await Promise.all(load);
+  assert.equal(failures, [], 'no request failed across three reloads');
+  assert.ok((answers.get('master') ?? 0) > 0 && (answers.get('worker') ?? 0) > 0, `served by both: ${[...answers]}`);
+  assert.match(await get(port), /^worker \d+\n$/, 'new code runs in a fresh process');
+  await waitUntil(() => appServers(e.child.pid!).length === 2, 'the master and one worker');
+  assert.is((await e.vassal('one.ini'))!.pid, jailPid, 'the jail itself stayed');
+});
+
+test('processes = 1: an app that throws while the master serves it is logged, and a worker takes over', async () => {
+  const port = await freePort();
+  fx.dir.write('server.cjs', ROLE_APP);
+  fx.dir.write('brittle.ini', ini('unshare = fs,pid', 'uid = nobody', 'app = server.cjs', `http-socket = 127.0.0.1:${port}`));
+  const e = fx.start(['--emperor', fx.dir.dir]);
+  await e.waitForVassal('brittle.ini', (v) => v?.accepting === 1, 'accepting');
+  const jailPid = (await e.vassal('brittle.ini'))!.pid;
+  assert.match(await get(port, '/throw'), /^master \d+\n$/);
+  await e.waitForLog(/the app threw: Error: the app broke/);
+  await e.waitForLog(/died \(status 1\); replacing it/);
+  await waitUntil(async () => /^worker \d+\n$/.test(await get(port)), 'a forked worker to answer');
+  assert.is((await e.vassal('brittle.ini'))!.pid, jailPid, 'the same jail');
+});
+
 test.run();

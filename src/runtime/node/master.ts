@@ -1,28 +1,38 @@
 // The Node app server's master: binds the listening sockets (or takes fd 0 from an
 // on-demand emperor), keeps N workers serving on them, speaks the emperor protocol, reloads
 // gracefully (new workers first, then the old ones finish), and goes cheap when idle.
-import { fork, type ChildProcess } from 'node:child_process';
-import { writeSync } from 'node:fs';
+// With processes = 1 the master is its own first worker (workers.ts): one Node boot on a
+// cold start. The addon is loaded only when something needs it (binding a socket, a copy of
+// an fd, cheap mode): an on-demand cold start does without.
+import { fstatSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { binding, type FdWatcher } from '../../native/binding';
+import type { FdWatcher, NativeBinding } from '../../native/binding';
 import { loadAppOptions, readConfigPacket, appOptions, type AppOptions } from './options';
 import { parseIni } from '../../config/ini';
-import type { FromWorker, ToWorker } from './worker';
+import type { FromWorker } from './worker';
+import { forkWorker, ownWorker, type WorkerHandle as Worker } from './workers';
+import { log } from './log';
 import { takeListenFds } from './listen-fds';
 
-const log = (line: string): void => void process.stderr.write(`[app-server ${process.pid}] ${line}\n`);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const native = (): NativeBinding => (require('../../native/binding') as typeof import('../../native/binding')).binding;
 
-interface Worker {
-  readonly child: ChildProcess;
-  listening: boolean;
-  retiring: boolean;
+// fd 0 handed over by an on-demand emperor: a socket (that it listens is checked by listen()).
+function socketAtZero(): boolean {
+  try {
+    return fstatSync(0).isSocket();
+  } catch {
+    return false;
+  }
 }
 
 export class Master {
   private options: AppOptions;
   /** During a reload, the options the old (still serving) workers were started with. */
   private previous: AppOptions | undefined;
-  private readonly fds: number[];
+  private fds: number[];
+  /** The master may be its own worker: until a reload brings new code, or the app crashes in it. */
+  private ownWorkerOk = true;
   private readonly emperorFd: number | undefined;
   private readonly configFd: number | undefined;
   private workers: Worker[] = [];
@@ -38,10 +48,10 @@ export class Master {
     const fd = (name: string): number | undefined => (env[`JAIL_${name}`] ?? env[`UWSGI_${name}`]) !== undefined ? Number(env[`JAIL_${name}`] ?? env[`UWSGI_${name}`]) : undefined;
     this.emperorFd = fd('EMPEROR_FD');
     this.configFd = fd('EMPEROR_FD_CONFIG');
-    const activated = takeListenFds(env);
+    const activated = takeListenFds(env, (n) => native().isListeningSocket(n));
     if (activated) this.fds = [...activated.fds];
-    else if (this.options.sockets.length > 0) this.fds = this.options.sockets.map((a) => binding.listenSocket(a));
-    else if (binding.isListeningSocket(0)) this.fds = [0];
+    else if (this.options.sockets.length > 0) this.fds = this.options.sockets.map((a) => native().listenSocket(a));
+    else if (socketAtZero()) this.fds = [0];
     else throw new Error('nothing to listen on: set http-socket = HOST:PORT (or a socket path), or run on demand (fd 0)');
   }
 
@@ -50,7 +60,8 @@ export class Master {
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(sig, () => this.stop(sig !== 'SIGQUIT'));
     process.on('SIGHUP', () => this.reload());
     this.tellEmperor(1);
-    log(`serving ${this.options.app} on ${this.options.sockets.join(', ') || 'fd 0'} with ${this.options.processes} worker(s)`);
+    const own = this.options.processes === 1 ? ' (the master itself)' : '';
+    log(`serving ${this.options.app} on ${this.fds[0] !== 0 && this.options.sockets.length === 0 ? `fd ${this.fds.join(', ')} (socket activation)` : this.options.sockets.join(', ') || 'fd 0'} with ${this.options.processes} worker(s)${own}`);
     this.spawnGeneration();
     if (this.options.idle > 0) this.idleTimer = setInterval(() => this.checkIdle(), 1000);
   }
@@ -82,6 +93,36 @@ export class Master {
   }
 
   private spawnWorker(): Worker {
+    const events = {
+      message: (m: FromWorker) => this.onWorkerMessage(w, m),
+      exit: (code: number | null, signal: NodeJS.Signals | null) => this.onWorkerExit(w, code, signal),
+    };
+    const w = this.ownWorkerOk && this.options.processes === 1 ? this.startOwnWorker(events) : forkWorker(this.forkSpec(), events);
+    this.workers.push(w);
+    return w;
+  }
+
+  private startOwnWorker(events: Parameters<typeof ownWorker>[1]): Worker {
+    return ownWorker(
+      { app: this.options.app, fds: this.fds, heartbeat: this.options.heartbeat, beat: () => this.tellEmperor(26), release: () => this.keepFds() },
+      {
+        message: events.message,
+        exit: (code, signal) => {
+          // Crashed (not retired, not stopped): its app state is suspect; forked workers from now on.
+          if (code !== 0 && signal === null) this.ownWorkerOk = false;
+          events.exit(code, signal);
+        },
+      },
+    );
+  }
+
+  // Our own worker's servers close the fds they listen on: the master goes on with copies.
+  private keepFds(): void {
+    if (this.stopping) return;
+    this.fds = this.fds.map((fd) => native().dupFd(fd));
+  }
+
+  private forkSpec(): Parameters<typeof forkWorker>[0] {
     const extra = [...this.fds, ...(this.emperorFd !== undefined ? [this.emperorFd] : [])];
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -93,21 +134,7 @@ export class Master {
       }),
     };
     for (const k of ['UWSGI_EMPEROR_FD', 'JAIL_EMPEROR_FD', 'UWSGI_EMPEROR_FD_CONFIG', 'JAIL_EMPEROR_FD_CONFIG']) delete env[k];
-    const child = fork(this.workerArgv[0]!, this.workerArgv.slice(1), {
-      env,
-      execArgv: process.execArgv,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...extra],
-    });
-    const w: Worker = { child, listening: false, retiring: false };
-    this.workers.push(w);
-    child.on('message', (m: FromWorker) => this.onWorkerMessage(w, m));
-    child.on('exit', (code, signal) => this.onWorkerExit(w, code, signal));
-    // A fork refused (EAGAIN under max-procs) never exits: it is a worker that never served.
-    child.on('error', (err) => {
-      log(`worker: ${err.message}`);
-      if (child.pid === undefined) this.onWorkerExit(w, null, null);
-    });
-    return w;
+    return { argv: this.workerArgv, env, extra };
   }
 
   private onWorkerMessage(w: Worker, m: FromWorker): void {
@@ -139,10 +166,10 @@ export class Master {
       // The app cannot even load: no use respawning here, the emperor's blacklist decides.
       log(`a worker died before it could serve (${signal ?? `status ${code}`}); exiting`);
       this.stopping = true;
-      for (const x of this.workers) x.child.kill('SIGKILL');
+      for (const x of this.workers) x.stop(false);
       process.exit(1);
     }
-    log(`worker ${w.child.pid} died (${signal ?? `status ${code}`}); replacing it`);
+    log(`worker ${w.pid} died (${signal ?? `status ${code}`}); replacing it`);
     this.spawnWorker();
   }
 
@@ -151,6 +178,7 @@ export class Master {
   private reload(): void {
     if (this.stopping) return;
     this.previous = this.options;
+    this.ownWorkerOk = false; // new code needs a fresh process
     if (this.configFd !== undefined) {
       this.tellEmperor(2);
       try {
@@ -175,7 +203,7 @@ export class Master {
     for (const x of this.workers) {
       if (x.retiring || x === dead) continue;
       x.retiring = true;
-      x.child.kill('SIGKILL');
+      x.stop(false);
     }
     for (const x of serving) x.retiring = false;
     this.options = this.previous;
@@ -188,7 +216,7 @@ export class Master {
   private retireOldWhenReady(): void {
     const fresh = this.workers.filter((w) => !w.retiring);
     if (fresh.length === 0 || !fresh.every((w) => w.listening)) return;
-    for (const w of this.workers) if (w.retiring && w.child.connected) w.child.send({ t: 'stop', graceful: true } satisfies ToWorker);
+    for (const w of this.workers) if (w.retiring) w.stop(true);
     this.previous = undefined;
     this.tellEmperor(1);
   }
@@ -199,10 +227,7 @@ export class Master {
     if (this.idleTimer) clearInterval(this.idleTimer);
     this.stopCheap();
     if (this.workers.length === 0) process.exit(0);
-    for (const w of this.workers) {
-      if (graceful && w.child.connected) w.child.send({ t: 'stop', graceful: true } satisfies ToWorker);
-      else w.child.kill('SIGKILL');
-    }
+    for (const w of [...this.workers]) w.stop(graceful);
   }
 
   // Idle: the workers go; the master waits on the sockets and brings them back on the next
@@ -218,9 +243,10 @@ export class Master {
     log(`idle for ${this.options.idle} s: workers stopped until the next connection`);
     for (const w of this.workers) {
       w.retiring = true;
-      if (w.child.connected) w.child.send({ t: 'stop', graceful: true } satisfies ToWorker);
+      w.stop(true);
     }
-    this.cheapWatchers = this.fds.map((fd) => new binding.FdWatcher(fd, () => this.wake()));
+    const { FdWatcher } = native();
+    this.cheapWatchers = this.fds.map((fd) => new FdWatcher(fd, () => this.wake()));
   }
 
   private wake(): void {
