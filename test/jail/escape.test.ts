@@ -406,7 +406,7 @@ async function escapeFrom(kind: 'spawned' | 'adopted' | 'rootfs'): Promise<void>
 // An adopted vassal as the host sees it: the emperor's child, the plan's credentials and
 // filter, and no open file of the base's (its fork-server socket, its connections, its pipes).
 async function adoptedFromOutside(e: RunningEmperor, basePid: number): Promise<void> {
-  const top = (await e.vassal('probe.ini'))!.pid;
+  const top = Number((await e.vassal('probe.ini'))!.init_pid); // `pid` is the program's, its child
   assert.is(Number(/^PPid:\t(\d+)/m.exec(readProc(`/proc/${top}/status`) ?? '')?.[1]), e.child.pid, "the adopted jail's top process is the emperor's child");
   const vassal = Number(readFileSync(`/proc/${top}/task/${top}/children`, 'utf8').trim().split(' ')[0]);
   const status = readProc(`/proc/${vassal}/status`) ?? '';
