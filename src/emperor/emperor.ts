@@ -39,6 +39,8 @@ const EVENTS_PER_TURN = 16;
 const ORPHAN_PASS_MS = 1000;
 /** The slow safety net for a child that dies without SIGCHLD (exit signal 0). */
 const IDLE_ORPHAN_PASS_MS = 30_000;
+/** SIGCHLDs within this long share one orphan pass (a storm of exits, a launch under way). */
+const SIGCHLD_COALESCE_MS = 100;
 
 export interface EmperorIo {
   log(line: string): void;
@@ -445,7 +447,7 @@ export class Emperor {
       for (const v of this.vassals.values()) v.clearBlacklist();
     });
     on('SIGUSR1', () => this.logTable());
-    on('SIGCHLD', () => this.orphansSoon(0));
+    on('SIGCHLD', () => this.orphansSoon(SIGCHLD_COALESCE_MS));
   }
 
   private logTable(): void {
