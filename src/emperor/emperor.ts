@@ -16,7 +16,7 @@ import { startControlServer, type ControlTarget } from './control';
 import { startEnterSession } from './enter-session';
 import type { Namespace } from '../plan/types';
 import { checkSignalling, describePrivileges, dropEmperorPrivileges, readPrivileges, resolveEmperorCredentials, type EmperorPrivileges } from './privileges';
-import { reapOrphans } from './orphans';
+import { OrphanReaper } from './orphans';
 import { checkStatsExposure, parseStatsAddress, startStatsServer, statsDocument } from './stats';
 import { EmperorMetrics } from './metrics';
 import { whyDocument } from './why';
@@ -42,11 +42,8 @@ export { EMPEROR_VERSION };
 /** Monitor events handled per turn of the event loop (each may launch a jail, ~2 ms). */
 const EVENTS_PER_TURN = 16;
 
-/** An orphan pass runs at each SIGCHLD, and again this long after one that saw a zombie
- *  (two passes before a reap: orphans.ts); at rest nothing runs per vassal on a timer. */
-const ORPHAN_PASS_MS = 1000;
-/** The slow safety net for a child that dies without SIGCHLD (exit signal 0). */
-const IDLE_ORPHAN_PASS_MS = 30_000;
+/** How often the working directory is looked at (one stat, whatever the number of vassals). */
+const WORKING_DIR_CHECK_MS = 1000;
 
 export interface EmperorIo {
   log(line: string): void;
@@ -74,12 +71,9 @@ export class Emperor {
   private keepAlive: NodeJS.Timeout | undefined;
   /** The top processes of enter sessions (reaped by their pidfds, not as orphans). */
   private readonly sessions = new Set<number>();
-  /** Children seen as zombies at the last orphan pass (orphans.ts). */
-  private readonly zombies = new Set<number>();
+  /** Orphans reparented to us, reaped on SIGCHLD (orphans.ts). */
+  private readonly orphans = new OrphanReaper(() => this.knownPids(), (line) => this.log(line));
   private reaper: NodeJS.Timeout | undefined;
-  /** The next orphan pass, once a SIGCHLD (or a pass that saw a zombie) asked for one. */
-  private orphanPass: NodeJS.Timeout | undefined;
-  private orphanNet: NodeJS.Timeout | undefined;
   private workingDir: WorkingDir | undefined;
   private stopping: Promise<number> | undefined;
   private finished: ((code: number) => void) | undefined;
@@ -234,9 +228,8 @@ export class Emperor {
     }
     this.installSignals();
     this.keepAlive = setInterval(() => undefined, 1 << 30);
-    // One stat a second, whatever the number of vassals.
-    this.reaper = setInterval(() => this.workingDir?.check(), ORPHAN_PASS_MS);
-    this.orphanNet = setInterval(() => this.reapOrphans(), IDLE_ORPHAN_PASS_MS);
+    this.reaper = setInterval(() => this.workingDir?.check(), WORKING_DIR_CHECK_MS);
+    this.orphans.start();
     this.log(`watching ${this.monitors.map((m) => m.spec).join(', ')} (pid ${process.pid})`);
     if (this.takeover) this.takeBack(this.takeover);
     let total = 0;
@@ -277,8 +270,7 @@ export class Emperor {
       for (const [sig, h] of this.signalHandlers) process.off(sig, h);
       if (this.keepAlive) clearInterval(this.keepAlive);
       if (this.reaper) clearInterval(this.reaper);
-      clearTimeout(this.orphanPass);
-      clearInterval(this.orphanNet);
+      this.orphans.stop();
       await this.closeServers();
       this.cgroupTree?.remove();
       if (this.options.pidfile) {
@@ -561,7 +553,7 @@ export class Emperor {
     });
     on('SIGUSR1', () => this.logTable());
     on('SIGUSR2', () => void this.upgrade().catch((err: unknown) => this.log(`SIGUSR2: ${(err as Error).message}`)));
-    on('SIGCHLD', () => this.orphansSoon(0));
+    on('SIGCHLD', () => this.orphans.childExited());
   }
 
   private logTable(): void {
@@ -571,27 +563,11 @@ export class Emperor {
       this.log(`  ${s.name.padEnd(24)} ${s.state.padEnd(12)} pid ${String(s.pid).padEnd(8)} loyal ${s.loyal ? 'yes' : 'no '} respawns ${s.respawns}${s.error ? `  error: ${s.error}` : ''}`);
   }
 
-  // One orphan pass `ms` from now (a pass already due stays due).
-  private orphansSoon(ms: number): void {
-    if (this.orphanPass || this.stopping) return;
-    this.orphanPass = setTimeout(() => {
-      this.orphanPass = undefined;
-      this.reapOrphans();
-    }, ms);
-  }
-
-  // Zombies reparented to us that no pidfd of ours will reap (see orphans.ts).
-  private reapOrphans(): void {
+  // Our children that pidfds of ours reap: every vassal's jail, every enter session.
+  private knownPids(): Set<number> {
     const known = new Set<number>(this.sessions);
     for (const v of this.vassals.values()) for (const pid of v.pids) known.add(pid);
-    try {
-      const reaped = reapOrphans(known, this.zombies);
-      if (reaped.length > 0) this.log(`reaped ${reaped.length} orphan(s) reparented to the emperor: ${reaped.join(', ')}`);
-    } catch (err: unknown) {
-      this.log(`orphan reaping failed, ignoring: ${(err as Error).message}`);
-    }
-    // A zombie seen once is reaped at the next pass, if nobody else reaped it by then.
-    if (this.zombies.size > 0) this.orphansSoon(ORPHAN_PASS_MS);
+    return known;
   }
 
   private log(line: string): void {

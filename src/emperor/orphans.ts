@@ -61,3 +61,57 @@ export function reapOrphans(known: ReadonlySet<number>, zombies: Set<number>): n
   for (const pid of now) zombies.add(pid);
   return reaped;
 }
+
+/** A pass runs at each SIGCHLD, and again this long after one that saw a zombie (two passes
+ *  before a reap); at rest nothing runs per vassal on a timer. */
+const ORPHAN_PASS_MS = 1000;
+/** The slow safety net for a child that dies without SIGCHLD (exit signal 0). */
+const IDLE_ORPHAN_PASS_MS = 30_000;
+/** SIGCHLDs within this long share one pass (a storm of exits, a launch under way). */
+const SIGCHLD_COALESCE_MS = 100;
+
+// The emperor's orphan passes: on SIGCHLD (coalesced), again while a zombie waits for its
+// second look, and a slow net. `known`: the children pidfds of the emperor's reap.
+export class OrphanReaper {
+  private readonly zombies = new Set<number>();
+  /** The next pass, once a SIGCHLD (or a pass that saw a zombie) asked for one. */
+  private next: NodeJS.Timeout | undefined;
+  private net: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly known: () => Set<number>, private readonly log: (line: string) => void) {}
+
+  start(): void {
+    this.net = setInterval(() => this.pass(), IDLE_ORPHAN_PASS_MS);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.next);
+    clearInterval(this.net);
+  }
+
+  childExited(): void {
+    this.soon(SIGCHLD_COALESCE_MS);
+  }
+
+  // One pass `ms` from now (a pass already due stays due).
+  private soon(ms: number): void {
+    if (this.next || this.stopped) return;
+    this.next = setTimeout(() => {
+      this.next = undefined;
+      this.pass();
+    }, ms);
+  }
+
+  private pass(): void {
+    try {
+      const reaped = reapOrphans(this.known(), this.zombies);
+      if (reaped.length > 0) this.log(`reaped ${reaped.length} orphan(s) reparented to the emperor: ${reaped.join(', ')}`);
+    } catch (err: unknown) {
+      this.log(`orphan reaping failed, ignoring: ${(err as Error).message}`);
+    }
+    // A zombie seen once is reaped at the next pass, if nobody else reaped it by then.
+    if (this.zombies.size > 0) this.soon(ORPHAN_PASS_MS);
+  }
+}
