@@ -66,7 +66,7 @@ export interface ControlTarget {
   start(name: string): string;
   unblacklist(name: string): string;
   /** Everything `jailctl why` shows of one vassal (why.ts). */
-  why(name: string): WhyDocument;
+  why(name: string, peer: Peer): WhyDocument;
   /** The vassal's captured output, or undefined when the emperor keeps no logs. */
   log(name: string): VassalLog;
   /** Runs a command inside the vassal's running jail for `peer` (see enter-session.ts). */
@@ -139,7 +139,7 @@ export async function handleRequest(
     case 'start':
       return { message: target.start(findVassal(target, peer, req.vassal)) };
     case 'why':
-      return { why: target.why(findVassal(target, peer, req.vassal)) };
+      return { why: target.why(findVassal(target, peer, req.vassal), peer) };
     case 'logs': {
       const name = findVassal(target, peer, req.vassal);
       const log = target.log(name);

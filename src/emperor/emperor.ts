@@ -359,8 +359,8 @@ export class Emperor {
       start: (name) => this.keep(name, false, requestStart(vassal(name), (line) => this.log(line))),
       unblacklist: (name) => requestUnblacklist(vassal(name)),
       log: (name) => vassal(name).log,
-      why: (name) => whyDocument({
-        snapshot: vassal(name).snapshot(), log: vassal(name).log, options: this.options, users: this.ctx.users(), emperorUid: this.privileges.uid,
+      why: (name, peer) => whyDocument({
+        snapshot: vassal(name).snapshot(), log: vassal(name).log, options: this.options, users: this.ctx.users(), emperorUid: this.privileges.uid, root: peer.uid === 0,
         explain: () => explainVassal(vassal(name).currentSource, { options: this.options, env: this.ctx.env, users: this.ctx.users() }),
       }),
       upgrade: (connection) => this.upgrade(connection),

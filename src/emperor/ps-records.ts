@@ -9,10 +9,10 @@ export interface PsRecord {
   readonly state: string;
   /** Since when it is in that state (seconds since the epoch). */
   readonly since: number;
-  /** The program's pid (a uWSGI master's), or its jail's top process until it runs. */
+  /** Its jail's top process (the init when pid-namespaced), as `jailctl enter` joins it. */
   readonly pid: number;
-  /** The jail's top process: its init when pid-namespaced. */
-  readonly initPid: number;
+  /** The program's own pid (a uWSGI master's), once it runs; else 0. */
+  readonly programPid: number;
   readonly uid: number | null;
   readonly gid: number | null;
   readonly namespaces: readonly string[];
@@ -70,8 +70,8 @@ export function psRecords(snapshots: readonly VassalSnapshot[], now = Date.now()
       name: s.name,
       state: s.state,
       since: s.since,
-      pid: s.programPid || s.pid,
-      initPid: s.pid,
+      pid: s.pid,
+      programPid: s.programPid,
       uid: s.uid ?? null,
       gid: s.gid ?? null,
       namespaces: s.namespaces,

@@ -22,7 +22,7 @@ export async function requestStop(v: Vassal, log: (line: string) => void): Promi
 export function requestStart(v: Vassal, log: (line: string) => void): string {
   if (v.shuttingDown) throw new ControlError('ESTATE', `the emperor is shutting down; ${v.name} stays stopped`);
   if (!['stopped', 'failed', 'blacklisted', 'respawn-wait'].includes(v.currentState))
-    throw new ControlError('ESTATE', `${v.name} is already ${v.currentState}${v.pid > 0 ? ` (pid ${v.snapshot().programPid || v.pid})` : ''}`);
+    throw new ControlError('ESTATE', `${v.name} is already ${v.currentState}${v.pid > 0 ? ` (pid ${v.pid})` : ''}`);
   log(`${v.name}: start asked on the control socket`);
   v.startAgain();
   return `${v.name}: starting`;

@@ -133,12 +133,14 @@ export interface ExplainedEntry {
 }
 
 // The file's options as the emperor reads it now (tyrant mode's checks included), every layer
-// applied and expanded, each with its origin. Throws the file's JailError.
-export function explainVassal(source: VassalSource, ctx: Pick<VassalBuildContext, 'options' | 'env' | 'users'>): ExplainedEntry[] {
-  const { raw } = readVassal(source, ctx);
-  return expandVassal(raw, ctx, source.inline !== undefined).entries.map((e) => ({
+// applied and expanded, each with its origin, and the tenant it now belongs to (tyrant mode).
+// Throws the file's JailError.
+export function explainVassal(source: VassalSource, ctx: Pick<VassalBuildContext, 'options' | 'env' | 'users'>): { entries: ExplainedEntry[]; tenantUid?: number } {
+  const { raw, tenant } = readVassal(source, ctx);
+  const entries = expandVassal(raw, ctx, source.inline !== undefined).entries.map((e) => ({
     key: e.key, value: e.value, from: e.line > 0 ? `${e.file ?? raw.file}:${e.line}` : (e.file ?? raw.file),
   }));
+  return { entries, ...(tenant ? { tenantUid: tenant.uid } : {}) };
 }
 
 // At most MAX_WARNINGS lines, and a count of the rest: one file must not flood the log.

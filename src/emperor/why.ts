@@ -24,6 +24,8 @@ export interface WhyDocument {
   /** The effective options now, or why the file cannot be read (configError). */
   readonly config: readonly ExplainedEntry[];
   readonly configError: string | null;
+  /** Options from the sysadmin's layers not shown to a tenant. */
+  readonly hidden: number;
   readonly failure: Failure | null;
   readonly lastExit: string | null;
   readonly blacklist: { readonly attempt: number; readonly throttleMs: number; readonly firstAttempt: number; readonly lastAttempt: number } | null;
@@ -40,8 +42,11 @@ export interface WhyDocument {
 export interface WhyFacts {
   readonly snapshot: VassalSnapshot;
   readonly log: { tail(n: number): string[]; readonly path: string | undefined };
-  /** The file's options as the emperor reads it now (throws the file's error). */
-  explain(): ExplainedEntry[];
+  /** The file's options as the emperor reads it now, and its tenant in tyrant mode (throws
+   *  the file's error). */
+  explain(): { entries: ExplainedEntry[]; tenantUid?: number };
+  /** Who asks is root: the sysadmin's layers are shown too. */
+  readonly root: boolean;
   readonly options: Pick<EmperorOptions, 'tyrant' | 'tyrantNofollow' | 'throttle' | 'maxThrottle'>;
   readonly users: UserDb;
   /** The emperor's own uid (what a vassal without `uid` runs as). */
@@ -65,10 +70,18 @@ function runsAs(f: WhyFacts, config: readonly ExplainedEntry[]): WhyDocument['ru
 
 export function whyDocument(f: WhyFacts): WhyDocument {
   const s = f.snapshot;
+  let hidden = 0;
   let config: ExplainedEntry[] = [];
   let configError: string | null = null;
   try {
-    config = f.explain();
+    const explained = f.explain();
+    // The path may lead to another tenant's file by now (a directory swapped for a link): a
+    // tenant is shown its own file only.
+    if (f.options.tyrant && explained.tenantUid !== s.uid) configError = `the file at ${s.source.path} is no longer uid ${s.uid}'s; not shown`;
+    // A tenant sees its own lines only: the sysadmin's layers (vassal-set, vassals-include,
+    // JAIL_VASSAL_*, the emperor's limits) may hold root's commands and secrets.
+    else config = f.root ? explained.entries : explained.entries.filter((e) => e.from.startsWith(`${s.source.path}:`));
+    if (!f.root && configError === null && config.length < explained.entries.length) hidden = explained.entries.length - config.length;
   } catch (err: unknown) {
     if (!isJailError(err)) throw err;
     configError = err.message;
@@ -82,6 +95,7 @@ export function whyDocument(f: WhyFacts): WhyDocument {
     runsAs: runsAs(f, config),
     config,
     configError,
+    hidden,
     failure: s.failure ?? null,
     lastExit: s.lastExit ?? null,
     blacklist: s.blacklist ?? null,

@@ -111,13 +111,13 @@ test('the reference example: one and two are adopted once the base is up, answer
   for (const [id, uid, workers] of [['one.ini', 1001, 4], ['two.ini', 1002, 8]] as const) {
     const v = await inState(e, id, 'running');
     assert.is(v.adopted, 1, `${id}: stats say adopted`);
-    assert.is(table.get(v.pid)!.ppid, emperor, `${id}: its top process is the emperor's child`);
-    assert.is.not(nsOf(v.pid, 'pid'), nsOf(emperor, 'pid'), `${id}: its own pid namespace`);
-    assert.is.not(nsOf(v.pid, 'mnt'), nsOf(emperor, 'mnt'), `${id}: its own mount namespace`);
-    const below = descendants(v.pid, table).map((p) => p.pid);
-    await waitUntil(() => descendants(v.pid).length >= workers + 1, `${id}: its master and ${workers} workers`);
-    for (const pid of [v.pid, ...below]) {
-      if (pid !== v.pid) assert.is(uidOf(pid), uid, `${id}: pid ${pid} runs as ${uid}`);
+    assert.is(table.get(v.init_pid)!.ppid, emperor, `${id}: its top process is the emperor's child`);
+    assert.is.not(nsOf(v.init_pid, 'pid'), nsOf(emperor, 'pid'), `${id}: its own pid namespace`);
+    assert.is.not(nsOf(v.init_pid, 'mnt'), nsOf(emperor, 'mnt'), `${id}: its own mount namespace`);
+    const below = descendants(v.init_pid, table).map((p) => p.pid);
+    await waitUntil(() => descendants(v.init_pid).length >= workers + 1, `${id}: its master and ${workers} workers`);
+    for (const pid of [v.init_pid, ...below]) {
+      if (pid !== v.init_pid) assert.is(uidOf(pid), uid, `${id}: pid ${pid} runs as ${uid}`);
       assert.match(cgroupOf(pid), new RegExp(`/jailctl-${emperor}/vassals/${id.replace('.', '\\.')}$`, 'm'), `${id}: pid ${pid} is in its own cgroup beneath the emperor's`);
     }
     assert.match(await get(id === 'one.ini' ? ports.one : ports.two, '/who'), new RegExp(`^200 pid \\d+ uid ${uid} gid ${uid}`));
@@ -240,8 +240,8 @@ test('an adopted vassal: its cgroup limits, its heartbeat, and a reload (SIGHUP:
   assert.is(await answer(ports.three), '200 Hello World\n');
   const first = (await e.waitForVassal('beat.ini', (v) => v?.state === 'running' && v.last_heartbeat > 0, 'a first heartbeat', 20_000))!;
   assert.is(first.adopted, 1);
-  await waitUntil(() => workersOf(first.pid).length === 2, 'its master and 2 workers');
-  for (const pid of [first.pid, ...workersOf(first.pid)]) {
+  await waitUntil(() => workersOf(first.init_pid).length === 2, 'its master and 2 workers');
+  for (const pid of [first.init_pid, ...workersOf(first.init_pid)]) {
     assert.is(limitOf(pid, 'memory'), 96 << 20, `pid ${pid}: memory-max 96m`);
     assert.is(limitOf(pid, 'pids'), 30, `pid ${pid}: pids-max 30`);
   }
@@ -254,7 +254,7 @@ test('an adopted vassal: its cgroup limits, its heartbeat, and a reload (SIGHUP:
   assert.not.match(e.log(), /beat\.ini: no heartbeat/);
 
   // SIGHUP to the emperor: every vassal reloads; this one under load.
-  const before = workersOf(first.pid);
+  const before = workersOf(first.init_pid);
   let served = 0;
   let failed = 0;
   let running = true;
@@ -268,7 +268,7 @@ test('an adopted vassal: its cgroup limits, its heartbeat, and a reload (SIGHUP:
   await sleep(300);
   process.kill(e.child.pid!, 'SIGHUP');
   await waitUntil(() => {
-    const now = workersOf(first.pid);
+    const now = workersOf(first.init_pid);
     return now.length === 2 && now.every((w) => !before.includes(w));
   }, 'a new generation of workers', 20_000);
   await sleep(300);
@@ -339,7 +339,7 @@ test('on demand + fork server: nothing runs until the first connection, which ad
   assert.is(await get(ports.one), '200 Hello World\n', 'the first connection waits in the backlog and is served');
   const v = await inState(e, 'lazy.ini', 'running');
   assert.is(v.adopted, 1);
-  assert.is(uidOf(descendants(v.pid).at(-1)!.pid), 1001);
+  assert.is(uidOf(descendants(v.init_pid).at(-1)!.pid), 1001);
 });
 
 test('tyrant mode: tenants\' vassals adopted from a root-owned base run as their owners; a tenant\'s base file is refused', async () => {

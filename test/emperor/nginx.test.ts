@@ -72,8 +72,9 @@ test('the docs\' recipe as written: nginx runs, logs to the emperor, reloads by 
   const before = nginxOf(conf)!;
   assert.ok(before, 'an nginx master with this config');
   assert.is(before.workers.length, 2, 'and its two workers');
-  const top = (await e.vassal('nginx.ini'))!.pid;
-  assert.is(procTable().get(before.master)!.ppid, top, 'nginx is the jail\'s program itself, not a shell\'s child');
+  const v = (await e.vassal('nginx.ini'))!;
+  assert.is(procTable().get(before.master)!.ppid, v.init_pid, 'nginx is the jail\'s program itself, not a shell\'s child');
+  assert.is(v.pid, before.master, 'the stats give the program\'s pid (nginx\'s master), the init\'s beside it');
   assert.match(readFileSync(`/proc/${before.workers[0]}/status`, 'utf8'), /^Uid:\t65534\t/m, 'its workers run as nobody');
 
   // Four clients in a loop while the file is touched.

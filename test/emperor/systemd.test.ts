@@ -51,6 +51,7 @@ async function startUnit(file: string, dir: string, vassals: string, wrap: reado
     ['/etc/jailctl/vassals', vassals], ['/srv/jailctl/vassals', vassals],
     ['/run/jailctl/emperors/main.sock', join(dir, 'run', 'emperor.sock')], ['/run/jailctl/emperors/tenants.sock', join(dir, 'run', 'emperor.sock')],
     ['/var/log/jailctl/main', join(dir, 'log')], ['/var/log/jailctl/tenants', join(dir, 'log')],
+    ['/var/lib/jailctl/main', join(dir, 'state')], ['/var/lib/jailctl/tenants', join(dir, 'state')],
   ];
   const argv = splitWords(unit.get('ExecStart')!).map((w) => map.find(([from]) => w === from)?.[1] ?? w);
   const notify = join(dir, 'notify.sock');
@@ -120,9 +121,9 @@ test('the hardened unit: its User and AmbientCapabilities only; tenants run as t
     const vassals = join(dir, 'vassals');
     mkdirSync(vassals, { mode: 0o1775 });
     chownSync(vassals, 0, EMPEROR_UID);
-    for (const d of ['run', 'log']) {
-      mkdirSync(join(dir, d));
-      chownSync(join(dir, d), EMPEROR_UID, EMPEROR_UID); // RuntimeDirectory, LogsDirectory
+    for (const d of ['run', 'log', 'state']) {
+      mkdirSync(join(dir, d), { mode: d === 'state' ? 0o700 : 0o755 });
+      chownSync(join(dir, d), EMPEROR_UID, EMPEROR_UID); // RuntimeDirectory, LogsDirectory, StateDirectory
     }
     const file = join(vassals, 'alice.ini');
     writeFileSync(file, ini('unprivileged-binary-patch-arg = sleep 77602'));

@@ -84,7 +84,7 @@ test('tyrant mode: a tenant asks about its own vassal (runs as the file\'s owner
   const alice = fx.dir.write('alice.ini', ini('unsahre = ipc', 'unprivileged-binary-patch-arg = sleep 79521'));
   chownSync(alice, 1001, 1001);
   chownSync(fx.dir.write('bob.ini', ini('unprivileged-binary-patch-arg = sleep 79522')), 1002, 1002);
-  const e = fx.start(['--emperor', fx.dir.dir, '--emperor-tyrant']);
+  const e = fx.start(['--emperor', fx.dir.dir, '--emperor-tyrant', '--vassal-set', 'max-procs=300']);
   await e.waitForVassal('1001/alice.ini', (v) => v?.state === 'running', 'running');
   await e.waitForVassal('1002/bob.ini', (v) => v?.state === 'running', 'running');
   const w = await doc(e, 'alice', 1001);
@@ -93,6 +93,11 @@ test('tyrant mode: a tenant asks about its own vassal (runs as the file\'s owner
   assert.match(w.runsAs.why, /^tyrant mode: the owner of \S+alice\.ini/);
   assert.ok(w.pid > 0);
   assert.ok(w.warnings.some((l) => /unknown option `unsahre` \(did you mean `unshare`\?\)/.test(l)), JSON.stringify(w.warnings));
+  // Its own lines only: the sysadmin's layers may hold root's commands and secrets.
+  assert.ok(w.config.every((c) => c.from.startsWith(`${alice}:`)), JSON.stringify(w.config));
+  assert.ok(w.config.some((c) => c.key === 'unsahre'));
+  assert.ok(w.hidden >= 1, 'the vassal-set line is counted, not shown');
+  assert.ok((await doc(e, '1001/alice.ini')).config.some((c) => c.from === 'vassal-set:1'), 'root sees every layer');
   // The same warning in the tenant's own ps -a.
   const ps = await jailctlRun(['ps', '-a', '--socket', e.controlPath], { wrap: as(1001) });
   assert.match(ps.stdout, /1001\/alice\.ini: warning: \S+alice\.ini:2: unknown option `unsahre`/);

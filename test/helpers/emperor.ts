@@ -11,7 +11,9 @@ import { vassalDir, type VassalDir } from './vassal';
 
 export interface StatsVassal {
   id: string;
+  /** The program's pid (a uWSGI master's); init_pid is the jail's top process. */
   pid: number;
+  init_pid: number;
   state: string;
   loyal: number;
   ready: number;

@@ -105,9 +105,7 @@ export async function runEnter(vassal: string, argv: readonly string[], flags: E
   const tty = flags.tty ?? (io.stdin.isTTY === true);
   const target: EnterTarget = {
     vassal: record.name,
-    // The jail's init (its namespaces are the jail's for as long as it lives), not the
-    // program, a tenant's process; an older emperor gives only `pid`.
-    pid: record.initPid ?? record.pid,
+    pid: record.pid,
     namespaces: record.namespaces as Namespace[],
     ...(record.uid !== null ? { uid: record.uid } : {}),
     ...(record.gid !== null ? { gid: record.gid } : {}),

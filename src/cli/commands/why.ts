@@ -43,6 +43,7 @@ export function whyText(w: WhyDocument, color: boolean, now = Date.now()): strin
   out.push(`  ${c.bold('config')}     ${w.configError ? c.red(`cannot be read now: ${w.configError}`) : 'the options it gets, every layer applied (vassal-set, the file, vassals-include, JAIL_VASSAL_*), and where each comes from'}`);
   const width = Math.min(40, Math.max(0, ...w.config.map((e) => e.from.length)));
   for (const e of w.config) out.push(`    ${c.gray(e.from.padEnd(width))}  ${e.key} = ${e.value}`);
+  if (w.hidden > 0) out.push(`    ${c.gray(`and ${w.hidden} option(s) from the sysadmin's layers (vassal-set, vassals-include, …), shown to root only`)}`);
   out.push(`  ${c.bold('log')}        ${w.log.length === 0 ? 'nothing yet' : `the last ${w.log.length} line(s)${w.logPath ? ` of ${w.logPath}` : ''}`}`);
   for (const line of w.log) out.push(`    ${line}`);
   return `${out.join('\n')}\n`;

@@ -9,7 +9,7 @@ const row = (over: Partial<PsRecord>): PsRecord => ({
   name: 'web.ini', state: 'running', pid: 100, uid: 1001, gid: 1001, namespaces: ['mount', 'pid'], groups: [], caps: [], uptime: 100, restarts: 0,
   loyal: true, onDemand: null, adopted: false, processes: 3, memoryBytes: 3 * 1024 * 1024, cpuSeconds: 5, error: null, lastExit: null,
   limits: {}, oomKills: 0, pressure: null, cgroup: null, seccomp: { mode: 'default', deny: [], allow: [] },
-  config: '/etc/jails/web.ini', since: 0, warnings: [], initPid: 99, ...over,
+  config: '/etc/jails/web.ini', since: 0, warnings: [], programPid: 101, ...over,
 });
 
 const test = suite('ps and top output');
