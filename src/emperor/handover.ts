@@ -35,6 +35,8 @@ export interface VassalHandover {
   readonly state: VassalState;
   readonly jail?: Jail | undefined;
   readonly fds?: VassalFds | undefined;
+  /** Its fds are all still open and still its own (JailLink.intact). */
+  readonly intact?: boolean | undefined;
   readonly held?: HeldSocket | undefined;
   readonly build?: VassalBuild | undefined;
   readonly flags: JailFlags;
@@ -81,6 +83,8 @@ export function recordOf(name: string, source: VassalSource, h: VassalHandover):
   const held = h.held ? { held: { entries: h.held.entries, primary: h.held.primary } } : {};
   if (h.state === 'stopped') return { ...common, state: 'stopped', pid: 0 };
   if (h.state === 'on-demand' && h.held && !h.jail) return { ...common, ...held, state: 'on-demand', pid: 0 };
+  if (h.state === 'running' && h.jail && h.fds && h.intact === false)
+    throw new HandoverRefused(`${name} closed one of its pipes (stdout, stderr or the emperor's), whose number may be another jail's by now; restart it first (jailctl reload ${name})`);
   if (h.state === 'running' && h.jail && h.fds) return { ...common, ...held, state: 'running', pid: h.jail.pid, fds: h.fds, ...(h.build ? { build: h.build } : {}) };
   if (h.jail || ['spawning', 'reloading', 'stopping'].includes(h.state)) throw new HandoverRefused(`${name} is ${h.state}`);
   return undefined;
@@ -186,8 +190,13 @@ export async function settledRecord(vassals: () => Iterable<HandingOver>, fds: {
         busy.push(err.message);
       }
     }
-    if (busy.length === 0) return { version: 1, ...fds, vassals: records };
-    if (Date.now() >= end || busy.some((b) => b.includes('fork-server')))
+    if (busy.length === 0) {
+      const record: HandoverRecord = { version: 1, ...fds, vassals: records };
+      const all = crossingFds(record);
+      if (new Set(all).size !== all.length) throw new HandoverRefused('not upgraded, nothing changed: the record names one fd twice (an internal error; please report it)');
+      return record;
+    }
+    if (Date.now() >= end || busy.some((b) => b.includes('fork-server') || b.includes('closed one of its pipes')))
       throw new HandoverRefused(`not upgraded, nothing changed: ${busy.join('; ')}; try again once they settle`);
     await new Promise((r) => setTimeout(r, 100));
   }

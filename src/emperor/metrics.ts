@@ -46,6 +46,7 @@ export class EmperorMetrics implements VassalEvents {
   private readonly toRunning: Prom.Histogram;
   /** The records of the scrape under way: read once, shared by every per-vassal metric. */
   private scrape: { records: PsRecord[]; snapshots: Map<string, VassalSnapshot> } | undefined;
+  private last: Promise<void> = Promise.resolve();
 
   constructor(private readonly facts: MetricsFacts) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -130,8 +131,16 @@ export class EmperorMetrics implements VassalEvents {
 
   get contentType(): string { return this.registry.contentType; }
 
-  // The text format, every vassal's records read once for this scrape.
-  async text(): Promise<string> {
+  // The text format, one scrape at a time (the records of the one under way are shared by
+  // every per-vassal metric's collect).
+  text(): Promise<string> {
+    const next = this.last.then(() => this.scrapeNow());
+    this.last = next.then(() => undefined, () => undefined);
+    return next;
+  }
+
+  // Every vassal's records read once for this scrape.
+  private async scrapeNow(): Promise<string> {
     const snapshots = this.facts.snapshots();
     this.scrape = { records: psRecords(snapshots), snapshots: new Map(snapshots.map((s) => [s.name, s])) };
     try {

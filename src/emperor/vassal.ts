@@ -123,7 +123,7 @@ export class Vassal {
 
   /** Its side of an upgrade: what goes to the next emperor (handover.ts). */
   handover(): VassalHandover {
-    return { state: this.state, jail: this.jail, fds: this.link?.fds, held: this.held, build: this.build, flags: this.flags, times: this.times, rolling: this.retiring !== undefined,
+    return { state: this.state, jail: this.jail, fds: this.link?.fds, intact: this.link?.intact(), held: this.held, build: this.build, flags: this.flags, times: this.times, rolling: this.retiring !== undefined,
       starting: this.starting !== undefined, mode: this.origin?.mode, counts: { respawns: this.respawns, restarts: this.restarts, lastExit: this.lastExit } };
   }
 
