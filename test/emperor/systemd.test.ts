@@ -41,7 +41,16 @@ interface Started {
   readonly notes: () => string[];
   readonly control: string;
   stop(): Promise<number | null>;
+  /** SIGKILL for what is left after a failed test (the emperor, the notify receiver). */
+  kill(): void;
 }
+
+// The unit a test started: whatever a failed assertion left running is killed after it.
+let current: Started | undefined;
+test.after.each(() => {
+  current?.kill();
+  current = undefined;
+});
 
 // The unit's ExecStart with its paths in `dir`, as systemd starts it.
 async function startUnit(file: string, dir: string, vassals: string, wrap: readonly string[] = []): Promise<Started> {
@@ -64,15 +73,19 @@ async function startUnit(file: string, dir: string, vassals: string, wrap: reado
   emperor.stdout!.on('data', (c: Buffer) => (log += c.toString()));
   emperor.stderr!.on('data', (c: Buffer) => (log += c.toString()));
   const exited = new Promise<number | null>((resolve) => emperor.on('exit', (code) => resolve(code)));
-  return {
+  return (current = {
     emperor, log: () => log, notes: () => r.got().filter((l) => l !== 'LISTENING'), control: join(dir, 'run', 'emperor.sock'),
+    kill() {
+      if (emperor.exitCode === null && emperor.signalCode === null) emperor.kill('SIGKILL');
+      r.proc.kill();
+    },
     async stop() {
       emperor.kill('SIGTERM');
       const code = await exited;
       r.proc.kill();
       return code;
     },
-  };
+  });
 }
 
 test('the units: notify, a delegated cgroup, the emperor stops its own vassals', () => {
