@@ -144,7 +144,7 @@ test('a killed adopted vassal is adopted again; killing the base: pending adopti
   const again = (await e.waitForVassal('one.ini', (v) => v?.state === 'running' && v.pid !== first.pid, 'adopted again'))!;
   assert.is(again.adopted, 1);
   assert.is(await answer(ports.one), '200 Hello World\n');
-  assert.is(procTable().get(again.pid)!.ppid, e.child.pid);
+  assert.is(procTable().get(again.init_pid)!.ppid, e.child.pid, 'the new jail\'s top process is the emperor\'s child');
 
   // The base dies; a vassal dropped in now waits for the next base (no failed first attempt).
   const base = await inState(e, 'perlbase.ini', 'running');
