@@ -77,7 +77,7 @@ export function whyDocument(f: WhyFacts): WhyDocument {
     const explained = f.explain();
     // The path may lead to another tenant's file by now (a directory swapped for a link): a
     // tenant is shown its own file only.
-    if (f.options.tyrant && explained.tenantUid !== s.uid) configError = `the file at ${s.source.path} is no longer uid ${s.uid}'s; not shown`;
+    if (f.options.tyrant && explained.tenantUid !== undefined && explained.tenantUid !== s.uid) configError = `the file at ${s.source.path} is no longer uid ${s.uid}'s; not shown`;
     // A tenant sees its own lines only: the sysadmin's layers (vassal-set, vassals-include,
     // JAIL_VASSAL_*, the emperor's limits) may hold root's commands and secrets.
     else config = f.root ? explained.entries : explained.entries.filter((e) => e.from.startsWith(`${s.source.path}:`));
