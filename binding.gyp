@@ -19,6 +19,7 @@
     'binding_sources': [
       'native/binding/addon.cc', 'native/binding/fd-watcher.cc', 'native/binding/listen.cc',
       'native/binding/helper-memfd.cc', 'native/binding/reexec.cc', 'native/binding/inotify.cc',
+      'native/binding/cgroup-read.cc',
     ],
   },
   'target_defaults': {

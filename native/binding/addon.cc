@@ -418,6 +418,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitListen(env, exports);
   InitReexec(env, exports);
   InitInotify(env, exports);
+  InitCgroupRead(env, exports);
   return exports;
 }
 

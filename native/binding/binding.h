@@ -16,5 +16,6 @@ void InitFdWatcher(Napi::Env env, Napi::Object exports);
 void InitListen(Napi::Env env, Napi::Object exports);
 void InitReexec(Napi::Env env, Napi::Object exports);
 void InitInotify(Napi::Env env, Napi::Object exports);
+void InitCgroupRead(Napi::Env env, Napi::Object exports);
 
 #endif

@@ -18,10 +18,10 @@ import type { Namespace } from '../plan/types';
 import { checkSignalling, describePrivileges, dropEmperorPrivileges, readPrivileges, resolveEmperorCredentials, type EmperorPrivileges } from './privileges';
 import { OrphanReaper } from './orphans';
 import { checkStatsExposure, parseStatsAddress, startStatsServer, statsDocument } from './stats';
-import { EmperorMetrics } from './metrics';
+import { MetricsCounters } from './metrics-facts';
 import { whyDocument } from './why';
 import { explainVassal } from './vassal-config';
-import { serveMetrics } from './metrics-server';
+import { type MetricsService, serveMetrics } from './metrics-server';
 import { Vassal, type VassalContext, type VassalSnapshot } from './vassal';
 import { defaultMaxLaunches, LaunchQueue } from './launch-queue';
 import { WorkingDir } from './working-dir';
@@ -33,7 +33,7 @@ import { takeBackVassals } from './takeover';
 import { ControlError } from './control';
 import { cgroupSegments, type CgroupSubtree } from './vassal-launch';
 import { removeCgroupTree } from '../jail/cgroup/files';
-import { CgroupTree, describeLayout, readLayout } from '../jail/cgroup';
+import { CgroupTree, describeLayout, readLayout, type StatsSources } from '../jail/cgroup';
 import { isJailError } from '../errors';
 
 import { VERSION as EMPEROR_VERSION } from '../version';
@@ -64,9 +64,9 @@ export class Emperor {
   private readonly leaving = new Set<Vassal>();
   private readonly ctx: VassalContext;
   private statsServer: Server | undefined;
-  private metricsServer: Server | undefined;
+  private metricsService: MetricsService | undefined;
   /** emperor-metrics: made at start, fed by every vassal's events. */
-  private metrics: EmperorMetrics | undefined;
+  private metrics: MetricsCounters | undefined;
   private controlServer: Server | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
   /** The top processes of enter sessions (reaped by their pidfds, not as orphans). */
@@ -171,8 +171,9 @@ export class Emperor {
         this.log(`stats on ${this.options.stats}`);
       }
       if (this.options.metrics) {
-        this.metrics = new EmperorMetrics({ name: this.options.name, version: EMPEROR_VERSION, snapshots: () => [...this.vassals.values()].map((v) => v.snapshot()), sources: () => this.sourceStates() });
-        this.metricsServer = await serveMetrics(this.options.metrics, this.metrics, this.options, this.ctx.users());
+        const metrics = (this.metrics = new MetricsCounters({ name: this.options.name, version: EMPEROR_VERSION }));
+        const facts = (told: WeakSet<StatsSources>) => metrics.facts([...this.vassals.values()].map((v) => v.snapshot()), this.sourceStates(), told);
+        this.metricsService = await serveMetrics(this.options.metrics, facts, this.options, this.ctx.users(), (line) => this.log(line));
         this.log(`metrics on ${this.options.metrics} (GET /metrics)`);
       }
       if (this.options.logsDir !== 'none') {
@@ -343,7 +344,9 @@ export class Emperor {
   }
 
   private async closeServers(): Promise<void> {
-    for (const server of [this.statsServer, this.metricsServer, this.controlServer])
+    await this.metricsService?.close();
+    this.metrics?.close();
+    for (const server of [this.statsServer, this.controlServer])
       if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 

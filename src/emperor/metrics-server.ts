@@ -4,17 +4,21 @@
 // local user can connect to) serves them only with emperor-metrics-public; a UNIX socket is
 // root's (0600), or root's and one group's (0660, emperor-metrics-group: e.g. the group of a
 // local scraper or proxy). Outside tyrant mode every vassal is the sysadmin's own.
-import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+//
+// The emperor binds the address and answers the exporter's requests for facts; the metrics
+// exporter (metrics-exporter.ts), a process of its own, accepts, reads the cgroups and writes
+// the text, so a scrape of many vassals does not hold the emperor's event loop.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, lstatSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import type { UserDb } from '../config/users';
+import type { StatsSources } from '../jail/cgroup';
+import { binding } from '../native/binding';
 import { EmperorOptionError, type EmperorOptions } from './options';
 import { parseStatsAddress, type StatsAddress } from './stats';
-import type { EmperorMetrics } from './metrics';
+import type { WireFacts } from './metrics-facts';
+import type { ToEmperor, ToExporter } from './metrics-exporter';
 
-/** A scraper that has not sent its request head in this time is cut off. */
-const HEADERS_TIMEOUT_MS = 3000;
-/** Connections served at once (a scrape is one; a flood must not hold the emperor's fds). */
-const MAX_CONNECTIONS = 64;
 
 export interface MetricsExposure {
   readonly tyrant: boolean;
@@ -41,80 +45,119 @@ export function metricsAddress(spec: string, exposure: MetricsExposure): StatsAd
       'give a UNIX socket path (root only, or root and emperor-metrics-group), or set emperor-metrics-public = true to publish them');
 }
 
-function answer(metrics: EmperorMetrics, req: IncomingMessage, res: ServerResponse): void {
-  const path = (req.url ?? '/').split('?')[0];
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Length': 0 }).end();
-    return;
-  }
-  if (path !== '/metrics') {
-    const body = 'jailctl emperor: the metrics are at /metrics\n';
-    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) }).end(body);
-    return;
-  }
-  metrics.text().then(
-    (text) => {
-      res.writeHead(200, { 'Content-Type': metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
-      res.end(req.method === 'HEAD' ? undefined : text);
-    },
-    (err: Error) => {
-      const body = `cannot collect the metrics: ${err.message}\n`;
-      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) }).end(body);
-    },
-  );
+/** The exporter's start again after it died: 1 s, doubling up to 30 s; back to 1 s once it lived a minute. */
+const RESPAWN_FIRST_MS = 1000;
+const RESPAWN_MAX_MS = 30_000;
+const LIVED_MS = 60_000;
+/** A closing exporter has this long to exit before SIGKILL. */
+const EXIT_GRACE_MS = 1000;
+/** The address may still be held by the exporter of the emperor before an upgrade: retried this long. */
+const BIND_RETRY_MS = 3000;
+
+/** The running emperor-metrics: the bound address and the exporter that serves it. */
+export interface MetricsService {
+  close(): Promise<void>;
 }
 
-// Listens on `addr`; a UNIX socket gets its mode (and group) before anyone can connect.
-export function startMetricsServer(addr: StatsAddress, metrics: EmperorMetrics, exposure: MetricsExposure): Promise<Server> {
-  const server = createServer((req, res) => answer(metrics, req, res));
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = HEADERS_TIMEOUT_MS * 2;
-  server.maxConnections = MAX_CONNECTIONS;
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    const ready = (): void => {
-      server.off('error', reject);
-      resolve(server);
-    };
-    if (!('path' in addr)) {
-      server.listen(addr.port, addr.host, ready);
-      return;
-    }
-    // A stale socket from an earlier run goes; anything else there is an error (EADDRINUSE).
-    try {
-      if (lstatSync(addr.path).isSocket()) unlinkSync(addr.path);
-    } catch {
-      // nothing there
-    }
+// The exporter's command: the compiled module, or under tsm (tests of src/) the TypeScript one.
+function exporterCommand(): string[] {
+  const ext = __filename.endsWith('.ts') ? '.ts' : '.js';
+  const main = join(__dirname, `metrics-exporter${ext}`);
+  return ext === '.ts' ? ['-r', require.resolve('tsm'), main] : [main];
+}
+
+// Binds `spec` (a UNIX socket gets its mode and group before anyone can connect); the fd is
+// never accepted on here: the exporter does.
+async function bind(spec: string, addr: StatsAddress, exposure: MetricsExposure): Promise<number> {
+  for (const deadline = Date.now() + BIND_RETRY_MS; ;) {
     // Bound 0600 (no umask decides, and no one connects before the mode is right), then
     // opened to the group.
-    const umask = process.umask(0o177);
+    const umask = 'path' in addr ? process.umask(0o177) : undefined;
     try {
-      server.listen(addr.path, () => {
+      const fd = binding.listenSocket(spec);
+      if ('path' in addr) {
         if (exposure.gid !== undefined) {
           chownSync(addr.path, -1, exposure.gid);
           chmodSync(addr.path, 0o660);
         } else chmodSync(addr.path, 0o600);
-        ready();
-      });
+      }
+      return fd;
+    } catch (err: unknown) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
     } finally {
-      process.umask(umask);
+      if (umask !== undefined) process.umask(umask);
     }
-  });
+  }
 }
 
-// emperor-metrics as the options say: its group looked up, tyrant mode's rules checked, then
-// served (by the emperor while still root: a port below 1024 works).
-export async function serveMetrics(spec: string, metrics: EmperorMetrics, options: Pick<EmperorOptions, 'tyrant' | 'metricsPublic' | 'metricsGroup'>, users: UserDb): Promise<Server> {
+// The exporter on `fd`, started again whenever it dies (until close()).
+function runExporter(fd: number, path: string | undefined, facts: (told: WeakSet<StatsSources>) => WireFacts, log: (line: string) => void): MetricsService {
+  let child: ChildProcess | undefined;
+  let closing = false;
+  let delay = RESPAWN_FIRST_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const start = (): void => {
+    const began = Date.now();
+    // Root's own environment for it: nothing of a tenant's, nothing of the caller's NODE_OPTIONS.
+    const c = spawn(process.execPath, exporterCommand(), { cwd: '/', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc', fd], serialization: 'json' });
+    child = c;
+    // The cgroup files this exporter knows: each is sent once (a new jail, a new exporter).
+    const told = new WeakSet<StatsSources>();
+    c.on('message', (m: ToEmperor) => {
+      if ('ask' in m) {
+        if (c.connected) c.send({ answer: m.ask, facts: facts(told) } satisfies ToExporter);
+      } else if (typeof m.log === 'string') log(m.log);
+    });
+    c.on('error', (err) => log(`metrics exporter: ${err.message}`));
+    c.on('exit', (code, signal) => {
+      child = undefined;
+      if (closing) return;
+      if (Date.now() - began > LIVED_MS) delay = RESPAWN_FIRST_MS;
+      log(`metrics exporter (pid ${c.pid}) exited (${signal ?? `status ${code}`}); starting it again in ${delay / 1000} s (scrapes wait in the socket's backlog)`);
+      timer = setTimeout(start, delay);
+      delay = Math.min(delay * 2, RESPAWN_MAX_MS);
+    });
+  };
+  start();
+  return {
+    async close(): Promise<void> {
+      closing = true;
+      clearTimeout(timer);
+      const c = child;
+      if (c && c.exitCode === null && c.signalCode === null) {
+        const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+        c.kill('SIGTERM');
+        const kill = setTimeout(() => c.kill('SIGKILL'), EXIT_GRACE_MS);
+        await exited;
+        clearTimeout(kill);
+      }
+      closeSync(fd);
+      // The socket file goes with the emperor, as a net.Server's does at close.
+      try {
+        if (path !== undefined && lstatSync(path).isSocket()) unlinkSync(path);
+      } catch {
+        // gone already
+      }
+    },
+  };
+}
+
+// emperor-metrics as the options say: its group looked up, tyrant mode's rules checked, the
+// address bound (by the emperor while still root: a port below 1024 works), and the exporter
+// started on it.
+export async function serveMetrics(spec: string, facts: (told: WeakSet<StatsSources>) => WireFacts, options: Pick<EmperorOptions, 'tyrant' | 'metricsPublic' | 'metricsGroup'>, users: UserDb, log: (line: string) => void): Promise<MetricsService> {
   const group = options.metricsGroup;
   const gid = group === undefined ? undefined : /^\d+$/.test(group) ? Number(group) : users.groupByName(group);
   if (gid === undefined && group !== undefined) throw new EmperorOptionError(`emperor-metrics-group ${group}: no such group in /etc/group`);
   const exposure = { tyrant: options.tyrant, metricsPublic: options.metricsPublic, ...(gid !== undefined ? { gid } : {}) };
   const address = metricsAddress(spec, exposure);
+  let fd: number;
   try {
-    return await startMetricsServer(address, metrics, exposure);
+    fd = await bind(spec, address, exposure);
   } catch (err: unknown) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new EmperorOptionError(`emperor-metrics ${spec}: ${code === 'EADDRINUSE' ? 'the address is already in use (another emperor?)' : (err as Error).message}`);
   }
+  return runExporter(fd, 'path' in address ? address.path : undefined, facts, log);
 }

@@ -1,5 +1,5 @@
 // What a vassal shows of itself to stats and `ps`: its state names and the snapshot record.
-import type { CgroupStats } from '../jail/cgroup';
+import type { CgroupStats, StatsSources } from '../jail/cgroup';
 import type { Jail } from '../jail/launch';
 import type { VassalSource } from '../monitors/types';
 import type { CgroupLimits, LaunchPlan, SeccompPolicy } from '../plan/types';
@@ -64,6 +64,8 @@ export interface VassalSnapshot {
   readonly seccomp?: SeccompPolicy;
   /** Reads its jail's cgroup now (ps, top): memory, CPU, processes, OOM kills, pressure. */
   readonly cgroupStats?: () => CgroupStats;
+  /** The files cgroupStats reads (for the metrics exporter, which reads them itself). */
+  readonly cgroupFiles?: StatsSources;
 }
 
 /** What a vassal's current (or last) jail has said and done. */
@@ -99,15 +101,18 @@ export interface SnapshotFacts {
   readonly lastExit: string | undefined;
   readonly exit: JailExit | undefined;
   readonly blacklist: BlacklistEntry | undefined;
-  readonly nextAttempt?: number;
+  readonly nextAttempt: number | undefined;
   readonly warnings: readonly string[];
   readonly onDemand: string | undefined;
   readonly mode: 'spawned' | 'adopted' | undefined;
 }
 
+// Built field by field, not with spreads: ps, stats and every metrics scrape make one per
+// vassal, and the spreads of optional fields cost ~5 µs a snapshot (1,000 vassals: 5 ms).
 export function snapshotOf(f: SnapshotFacts, options: Pick<EmperorOptions, 'tyrant' | 'tyrantNofollow'>): VassalSnapshot {
   const plan = f.plan;
-  return {
+  const t = f.times;
+  const s: { -readonly [K in keyof VassalSnapshot]: VassalSnapshot[K] } = {
     name: f.name,
     state: f.state,
     since: Math.floor(f.since / 1000),
@@ -118,24 +123,37 @@ export function snapshotOf(f: SnapshotFacts, options: Pick<EmperorOptions, 'tyra
     ready: f.flags.ready,
     accepting: f.flags.accepting,
     speaksProtocol: f.flags.speaks,
-    ...timesInSeconds(f.times),
+    born: sec(t.born), lastHeartbeat: sec(t.lastHeartbeat), lastLoyal: sec(t.lastLoyal), lastReady: sec(t.lastReady),
+    lastAccepting: sec(t.lastAccepting), firstRun: sec(t.firstRun), lastRun: sec(t.lastRun), cursed: sec(t.cursed),
     respawns: f.respawns,
     restarts: f.restarts,
     namespaces: plan?.namespaces ?? [],
     groups: plan?.groups ?? [],
     caps: plan?.caps ?? [],
-    ...(f.error !== undefined ? { error: f.error } : {}),
-    ...(f.failure !== undefined ? { failure: f.failure } : {}),
-    ...(f.lastExit !== undefined ? { lastExit: f.lastExit } : {}),
-    ...(f.exit !== undefined ? { exit: f.exit } : {}),
-    ...(f.blacklist ? { blacklist: f.blacklist } : {}),
-    ...(f.nextAttempt !== undefined ? { nextAttempt: f.nextAttempt } : {}),
     warnings: f.warnings,
-    ...(f.onDemand !== undefined ? { onDemand: f.onDemand } : {}),
-    ...(f.mode ? { mode: f.mode } : {}),
-    ...ownerIds(plan, f.source, options),
-    ...containment(plan, f.jail),
   };
+  if (f.error !== undefined) s.error = f.error;
+  if (f.failure !== undefined) s.failure = f.failure;
+  if (f.lastExit !== undefined) s.lastExit = f.lastExit;
+  if (f.exit !== undefined) s.exit = f.exit;
+  if (f.blacklist) s.blacklist = f.blacklist;
+  if (f.nextAttempt !== undefined) s.nextAttempt = f.nextAttempt;
+  if (f.onDemand !== undefined) s.onDemand = f.onDemand;
+  if (f.mode) s.mode = f.mode;
+  const ids = ownerIds(plan, f.source, options);
+  if (ids.uid !== undefined) s.uid = ids.uid;
+  if (ids.gid !== undefined) s.gid = ids.gid;
+  const cgroup = f.jail?.cgroup;
+  if (cgroup) {
+    s.cgroup = cgroup.dirs;
+    s.cgroupStats = () => cgroup.stats();
+    s.cgroupFiles = cgroup.statsSources;
+  }
+  if (plan) {
+    s.limits = plan.limits;
+    s.seccomp = plan.seccomp;
+  }
+  return s;
 }
 
 // Tyrant mode: whom it runs (or would run) as is the file's owner, even before a plan.
@@ -144,15 +162,6 @@ export function ownerIds(plan: LaunchPlan | undefined, source: VassalSource, opt
   return {
     ...(plan?.uid !== undefined ? { uid: plan.uid } : options.tyrant ? { uid: file.uid } : {}),
     ...(plan?.gid !== undefined ? { gid: plan.gid } : options.tyrant ? { gid: file.gid } : {}),
-  };
-}
-
-// Its cgroup, limits and filter, for ps, top, stats and enter.
-export function containment(plan: LaunchPlan | undefined, jail: Jail | undefined): Pick<VassalSnapshot, 'cgroup' | 'limits' | 'seccomp' | 'cgroupStats'> {
-  const cgroup = jail?.cgroup;
-  return {
-    ...(cgroup ? { cgroup: cgroup.dirs, cgroupStats: () => cgroup.stats() } : {}),
-    ...(plan ? { limits: plan.limits, seccomp: plan.seccomp } : {}),
   };
 }
 
@@ -175,9 +184,3 @@ export const newTimes = (now: number): VassalTimes => ({
 const sec = (ms: number): number => Math.floor(ms / 1000);
 
 // uWSGI's stats count whole seconds.
-export function timesInSeconds(t: VassalTimes): VassalTimes {
-  return {
-    born: sec(t.born), lastHeartbeat: sec(t.lastHeartbeat), lastLoyal: sec(t.lastLoyal), lastReady: sec(t.lastReady),
-    lastAccepting: sec(t.lastAccepting), firstRun: sec(t.firstRun), lastRun: sec(t.lastRun), cursed: sec(t.cursed),
-  };
-}

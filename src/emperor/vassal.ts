@@ -36,7 +36,7 @@ import type { LaunchQueue } from './launch-queue';
 import { Timers } from './timers';
 import { HeartbeatWatch } from './heartbeat';
 import { failureOf, type Failure } from './failure';
-import type { VassalEvents } from './metrics';
+import type { VassalEvents } from './metrics-facts';
 import { freshFlags, newTimes, snapshotOf, type VassalSnapshot, type VassalState } from './vassal-snapshot';
 export type { VassalSnapshot, VassalState } from './vassal-snapshot';
 
@@ -323,10 +323,9 @@ export class Vassal {
   get shuttingDown(): boolean { return this.final; }
 
   snapshot(): VassalSnapshot {
-    const { name, state, since, source, jail, times, respawns, restarts, error, failure, lastExit, exit, blacklist } = this;
-    const facts = { name, state, since, source, jail, times, respawns, restarts, error, failure, lastExit, exit, blacklist, flags: this.flags };
-    const next = this.timers.due('respawn');
-    return snapshotOf({ ...facts, plan: this.build?.plan, warnings: this.build?.warnings ?? [], onDemand: this.onDemand?.address, mode: this.origin?.mode, ...(next !== undefined ? { nextAttempt: next } : {}) }, this.ctx.options);
+    const { name, state, since, source, jail, times, respawns, restarts, error, failure, lastExit, exit, blacklist, flags } = this;
+    return snapshotOf({ name, state, since, source, jail, times, respawns, restarts, error, failure, lastExit, exit, blacklist, flags, plan: this.build?.plan, warnings: this.build?.warnings ?? [],
+      onDemand: this.onDemand?.address, mode: this.origin?.mode, nextAttempt: this.timers.due('respawn') }, this.ctx.options);
   }
 
   // The launch waits its turn in the emperor's queue; a stop or a new config meanwhile

@@ -18,7 +18,7 @@ export interface JailExit {
 }
 
 /** What a launch needs of the jail's cgroup (src/jail/cgroup's JailCgroup). */
-export type JailCgroupHandle = Pick<JailCgroup, 'dirs' | 'kill' | 'stats' | 'oomKills'>;
+export type JailCgroupHandle = Pick<JailCgroup, 'dirs' | 'kill' | 'stats' | 'statsSources' | 'oomKills'>;
 
 /** How often the OOM kills of a jail with memory-max are looked at: cgroup v1 kills one
  *  process, not the jail (v2's memory.oom.group does; there the look finds nothing left). */

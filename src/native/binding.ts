@@ -98,8 +98,28 @@ export interface NativeBinding {
   inotifyRmWatch(fd: number, wd: number): void;
   /** Every event queued now (wd -1: the queue overflowed); [] when there is none. */
   inotifyRead(fd: number): InotifyEvent[];
+  /** out[i] = the number file fds[i] holds, read as kinds[i] (a CgroupFileKind) by one pread at
+   *  offset 0; NaN when there is none (fd < 0, the cgroup was removed, no such key). */
+  cgroupReadNumbers(fds: Int32Array, kinds: Uint8Array, out: Float64Array): void;
   FdWatcher: new (fd: number, callback: (events: number) => void) => FdWatcher;
 }
+
+/** What cgroupReadNumbers reads from a file (native/binding/cgroup-read.cc has the same codes). */
+export const CgroupFileKind = {
+  /** One unsigned integer (memory.current); NaN for `max`. */
+  number: 0,
+  /** cpu.stat's usage_usec. */
+  usageUsec: 1,
+  /** oom_kill of memory.events (v2) or memory.oom_control (v1). */
+  oomKill: 2,
+  /** cgroup.stat's nr_descendants. */
+  nrDescendants: 3,
+  /** A pressure file's `some avg10`, in percent. */
+  avg10: 4,
+  /** How many lines (cgroup.procs: processes). */
+  lines: 5,
+} as const;
+export type CgroupFileKind = (typeof CgroupFileKind)[keyof typeof CgroupFileKind];
 
 /** One inotify event as read(2) gives it; `name` is '' for the watched directory itself. */
 export interface InotifyEvent {

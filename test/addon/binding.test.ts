@@ -1,13 +1,13 @@
 // The addon without root: marshalling, the errno shape, the stage table, fd passing,
 // the fd watcher, reaping and the subreaper flag.
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, readFileSync, readSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { binding } from '../../src/native/binding';
+import { binding, CgroupFileKind } from '../../src/native/binding';
 import { LAUNCH_STAGES } from '../../src/plan/stages';
 import { serializePlan } from '../../src/plan/serialize';
 import { makePlan } from '../helpers/plan';
@@ -374,3 +374,45 @@ unix('recvFds on a non-blocking socket: EAGAIN while empty, then the data and fd
 });
 
 unix.run();
+
+const cgroupRead = suite('cgroupReadNumbers');
+
+cgroupRead('each kind parses its file as cgroupfs writes it; fd -1, a missing key, `max` and a short file give NaN', () => {
+  const dir = mkdtempSync(`${tmpdir()}/cgroup-read-`);
+  const files: Array<[string, CgroupFileKind, number]> = [
+    ['123456789\n', CgroupFileKind.number, 123456789],
+    ['max\n', CgroupFileKind.number, NaN],
+    ['usage_usec 4200\nuser_usec 4000\nsystem_usec 200\n', CgroupFileKind.usageUsec, 4200],
+    ['low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\noom_group_kill 0\n', CgroupFileKind.oomKill, 2],
+    ['oom_kill_disable 0\nunder_oom 0\noom_kill 7\n', CgroupFileKind.oomKill, 7],
+    ['nr_descendants 3\nnr_dying_descendants 1\n', CgroupFileKind.nrDescendants, 3],
+    ['nr_dying_descendants 1\n', CgroupFileKind.nrDescendants, NaN],
+    ['some avg10=12.50 avg60=1.00 avg300=0.00 total=99\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n', CgroupFileKind.avg10, 12.5],
+    ['full avg10=3.00\n', CgroupFileKind.avg10, NaN],
+    ['', CgroupFileKind.number, NaN],
+    [Array.from({ length: 5000 }, (_, i) => `${100000 + i}\n`).join(''), CgroupFileKind.lines, 5000],
+  ];
+  const fds = Int32Array.from(files, ([text], i) => {
+    writeFileSync(`${dir}/f${i}`, text);
+    return openSync(`${dir}/f${i}`, 'r');
+  });
+  try {
+    const kinds = Uint8Array.from(files, ([, kind]) => kind);
+    const out = new Float64Array(files.length);
+    // Twice: each read is a pread at offset 0, so a held file reads the same again.
+    for (let round = 0; round < 2; round++) {
+      binding.cgroupReadNumbers(fds, kinds, out);
+      files.forEach(([text, , want], i) => assert.equal(out[i], want, `${JSON.stringify(text.slice(0, 40))}, round ${round}`));
+    }
+    binding.cgroupReadNumbers(Int32Array.of(-1), Uint8Array.of(CgroupFileKind.number), out.subarray(0, 1));
+    assert.ok(Number.isNaN(out[0]));
+    assert.throws(() => binding.cgroupReadNumbers(fds, kinds, new Float64Array(1)), /one element per file/);
+    assert.throws(() => binding.cgroupReadNumbers(Int32Array.of(fds[0]!), Uint8Array.of(9), new Float64Array(1)), /unknown kind 9/);
+    assert.throws(() => (binding.cgroupReadNumbers as unknown as (...a: unknown[]) => void)([fds[0]], kinds, out), TypeError);
+  } finally {
+    for (const fd of fds) closeSync(fd);
+    rmSync(dir, { recursive: true });
+  }
+});
+
+cgroupRead.run();

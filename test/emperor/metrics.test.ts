@@ -2,13 +2,13 @@
 // (Debian's prometheus package), then read for what each vassal and the emperor do; and who
 // may connect in tyrant mode.
 import { spawnSync } from 'node:child_process';
-import { chownSync, statSync } from 'node:fs';
+import { chownSync, existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { jailctlRun } from '../helpers/cli';
-import { emperorFixture, freePort, waitUntil } from '../helpers/emperor';
+import { alive, emperorFixture, freePort, pidsWith, waitUntil } from '../helpers/emperor';
 import { requireRoot } from '../helpers/root';
 import { ini } from '../helpers/vassal';
 
@@ -123,6 +123,56 @@ test('emperor-metrics-group: the socket is 0660 with that group', async () => {
   const member = spawnSync('setpriv', ['--reuid=1001', '--regid=1002', '--clear-groups', process.execPath, '-e',
     `require('http').get({socketPath:${JSON.stringify(path)},path:'/metrics'},(r)=>process.exit(r.statusCode===200?0:4)).on('error',(e)=>{console.log(e.code);process.exit(3)})`], { encoding: 'utf8' });
   assert.is(member.status, 0, member.stdout + member.stderr);
+});
+
+// The emperor's children whose command line runs the metrics exporter.
+function exporters(emperorPid: number): number[] {
+  return pidsWith('metrics-exporter').filter((pid) => {
+    try {
+      return Number(readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ')[1]) === emperorPid;
+    } catch {
+      return false;
+    }
+  });
+}
+
+test('the exporter is a process of its own: killed, it comes back and the next scrape answers; it exits with the emperor, and the socket goes', async () => {
+  fx.dir.write('web.ini', ini('unshare = fs,pid,ipc', 'unprivileged-binary-patch-arg = sleep 79631'));
+  const path = join(fx.dir.dir, 'metrics.sock');
+  const e = fx.start(['--emperor', fx.dir.dir, '--emperor-metrics', path]);
+  await e.waitForVassal('web.ini', (v) => v?.state === 'running', 'running');
+  assert.is(sample((await get({ socketPath: path })).body, 'jailctl_vassal_state', { vassal: 'web.ini', state: 'running' }), 1);
+  const [first, ...more] = exporters(e.child.pid!);
+  assert.ok(first !== undefined && more.length === 0, `one exporter: ${[first, ...more].join(' ')}`);
+  // Its environment is the emperor's choice (and Node's IPC channel), not the caller's.
+  assert.equal(readFileSync(`/proc/${first}/environ`, 'latin1').split('\0').filter(Boolean).sort(), ['NODE_CHANNEL_FD=3', 'NODE_CHANNEL_SERIALIZATION_MODE=json', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin']);
+  assert.is(readlinkSync(`/proc/${first}/cwd`), '/');
+  process.kill(first!, 'SIGKILL');
+  await e.waitForLog(new RegExp(`metrics exporter \\(pid ${first}\\) exited \\(SIGKILL\\); starting it again in 1 s`));
+  // The scrape made meanwhile waits in the backlog for the new exporter.
+  const again = await get({ socketPath: path });
+  assert.is(again.status, 200);
+  assert.is(sample(again.body, 'jailctl_vassal_state', { vassal: 'web.ini', state: 'running' }), 1);
+  promtool(again.body);
+  const [second] = exporters(e.child.pid!);
+  assert.ok(second !== undefined && second !== first, `a new exporter: ${second}`);
+  // The emperor's own figures, read by the exporter from /proc, and the exporter's.
+  assert.ok(sample(again.body, 'process_open_fds')! > 3);
+  assert.ok(sample(again.body, 'jailctl_metrics_exporter_resident_memory_bytes')! > 1e6);
+  e.child.kill('SIGKILL');
+  await e.exited;
+  await waitUntil(() => !alive(second!), 'the exporter to exit with the emperor');
+});
+
+test('a clean stop removes the metrics socket', async () => {
+  const path = join(fx.dir.dir, 'metrics.sock');
+  const e = fx.start(['--emperor', fx.dir.dir, '--emperor-metrics', path]);
+  await waitUntil(() => { try { return statSync(path).isSocket(); } catch { return false; } }, 'the metrics socket');
+  assert.is((await get({ socketPath: path })).status, 200);
+  const exporter = exporters(e.child.pid!)[0]!;
+  await e.stop();
+  assert.not.ok(existsSync(path), 'the socket file is gone');
+  assert.not.ok(alive(exporter), 'the exporter is gone');
 });
 
 test.run();

@@ -301,6 +301,37 @@ test('stats: memory, cpu and processes of a busy process, limits as set, PSI fro
     assert.is(jail.stats().processes, 0);
   }));
 
+test('stats files held open: the numbers follow the jail, a cgroup removed and made again is read anew, remove() closes them', () =>
+  withTree('held', async ({ tree }) => {
+    const heldFds = (): string[] => readdirSync('/proc/self/fd').map((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; } }).filter((l) => l.includes(`/vassals/held.ini/`));
+    const jail = tree.create(['vassals', 'held.ini'], NO_LIMITS);
+    assert.is(jail.stats().processes, 0);
+    const files = heldFds();
+    assert.ok(files.length >= 6, `held: ${files.join(' ')}`);
+    assert.ok(files.some((f) => f.endsWith('/cgroup.procs')), files.join(' '));
+    const child = spawnIn(jail, ['perl', '-e', '$| = 1; print "ready\\n"; sleep 100']);
+    assert.is(await firstLine(child), 'ready');
+    await new Promise((r) => setTimeout(r, 110));
+    assert.is(jail.stats().processes, 1, 'the same fds read the new process');
+    assert.equal(heldFds(), files, 'no file opened again');
+    jail.kill();
+    assert.ok(await jail.whenEmpty(3000));
+    // Removed by hand and made again at the same path (as a later launch does): the held
+    // files read nothing (ENODEV) and are opened again.
+    for (const dir of [...(jail.dirs.unified ? [jail.dirs.unified] : []), ...jail.dirs.v1]) removeCgroupTree(dir);
+    const again = tree.create(['vassals', 'held.ini'], NO_LIMITS);
+    const second = spawnIn(again, ['perl', '-e', '$| = 1; print "ready\\n"; sleep 100']);
+    assert.is(await firstLine(second), 'ready');
+    await new Promise((r) => setTimeout(r, 110));
+    assert.is(jail.stats().processes, 1, 'the old JailCgroup reads the cgroup now at its path');
+    assert.ok((jail.stats().memoryBytes ?? 0) > 0);
+    again.kill();
+    assert.ok(await again.whenEmpty(3000));
+    assert.ok(again.remove());
+    jail.remove();
+    assert.equal(heldFds(), [], 'remove() closed every file held');
+  }));
+
 const FORKS = String.raw`$| = 1; for $i (1..40) { $p = fork; if (!defined $p) { print "fail $i ", ($!{EAGAIN} ? "EAGAIN" : "$!"), "\n"; sleep 100; exit } if ($p == 0) { sleep 100; exit } } print "ok 40\n"; sleep 100`;
 
 test('pids.max = 20 stops the 21st process (EAGAIN); a sibling jail cgroup is unaffected', () =>

@@ -4,4 +4,4 @@ export { type CgroupSupport, type Unsupported, REFUSED_OPTS, scaleIoWeight, unsu
 export { CgroupTree, type PrepareOptions } from './tree';
 export { type CgroupDirs, closeLaunchFds, type JailCgroup, openLaunchFdsFor } from './jail';
 export { type KillMethod } from './kill';
-export { type CgroupLimitValues, type CgroupStats } from './stats';
+export { type CgroupLimitValues, type CgroupStats, statsReader, type StatsReader, type StatsSources } from './stats';

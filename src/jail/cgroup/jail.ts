@@ -5,7 +5,7 @@ import { CgroupError } from '../../errors';
 import type { CgroupFds } from '../../plan/types';
 import { childCgroups, errnoOf, keyed, readOptional, readPids, removeCgroupTree } from './files';
 import { chooseKillMethod, killCgroup, type KillMethod } from './kill';
-import { type CgroupLimitValues, type CgroupStats, readOomKills, readStats, type StatsSources } from './stats';
+import { type CgroupLimitValues, type CgroupStats, readOomKills, statsReader, type StatsSources } from './stats';
 
 /** A jail cgroup's directories: what ps records carry and `jailctl enter` re-opens. */
 export interface CgroupDirs {
@@ -28,6 +28,8 @@ export interface JailCgroup {
   /** Resolves true once it is empty, false when timeoutMs pass first. */
   whenEmpty(timeoutMs: number): Promise<boolean>;
   stats(): CgroupStats;
+  /** Where stats() reads (the metrics exporter reads the same files in a process of its own). */
+  readonly statsSources: StatsSources;
   /** Processes the OOM killer took in it so far (one file: cheap enough to poll). */
   oomKills(): number;
   /** rmdir in each hierarchy, deepest first; false when something is still in it. */
@@ -109,6 +111,7 @@ export function jailCgroup(parts: JailCgroupParts): JailCgroup {
     return dirs.v1.some(anyPid);
   };
   let last: { at: number; stats: CgroupStats } | undefined;
+  const reader = statsReader(parts.stats, parts.limits);
   return {
     dirs,
     // A directory a previous launch used may have been emptied by cgroup.kill.
@@ -151,11 +154,13 @@ export function jailCgroup(parts: JailCgroupParts): JailCgroup {
     // Many clients polling ps/top/stats at once share one read of the files.
     stats(): CgroupStats {
       const now = Date.now();
-      if (!last || now - last.at >= STATS_TTL_MS) last = { at: now, stats: readStats(parts.stats, parts.limits) };
+      if (!last || now - last.at >= STATS_TTL_MS) last = { at: now, stats: reader.read() };
       return last.stats;
     },
+    statsSources: parts.stats,
     oomKills: () => readOomKills(parts.stats),
     remove(): boolean {
+      reader.close();
       let gone = true;
       for (const dir of [...(dirs.unified !== undefined ? [dirs.unified] : []), ...dirs.v1]) {
         if (removeCgroupTree(dir).length > 0) gone = false;
