@@ -113,7 +113,14 @@ export async function runEmperor(input: EmperorCliInput, io: EmperorCliIo): Prom
     const handover = process.env[HANDOVER_ENV];
     delete process.env[HANDOVER_ENV];
     const emperor = new Emperor(options, { log: (line) => io.error(line), ...(sd.enabled ? { notify } : {}) }, baseEnvironment());
-    if (handover !== undefined) emperor.takeOver(readHandover(Number(handover)));
+    if (handover !== undefined) {
+      try {
+        emperor.takeOver(readHandover(handover));
+      } catch (err: unknown) {
+        io.error(`jailctl: ${(err as Error).message}`);
+        return EXIT_SETUP;
+      }
+    }
     return await emperor.run();
   } catch (err: unknown) {
     if (err instanceof MonitorSpecError || err instanceof EmperorOptionError || (err as NodeJS.ErrnoException).code !== undefined) {
