@@ -28,7 +28,8 @@ import { WorkingDir } from './working-dir';
 import { ForkBases } from './fork-bases';
 import { requestReload, requestStart, requestStop, requestUnblacklist } from './vassal-commands';
 import { OperatorState } from './operator-state';
-import { answerUpgrade, reexecWith, settledRecord, type HandoverRecord } from './handover';
+import { answerUpgrade, type HandoverRecord } from './handover';
+import { upgradeInPlace } from './upgrade';
 import { takeBackVassals } from './takeover';
 import { ControlError } from './control';
 import { cgroupSegments, type CgroupSubtree } from './vassal-launch';
@@ -88,6 +89,8 @@ export class Emperor {
    *  it handed over until its first event (the same mtime is no change). */
   private takeover: HandoverRecord | undefined;
   private readonly handedOver = new Map<string, bigint>();
+  /** An upgrade's pre-flight runs: a second request is refused meanwhile. */
+  private upgrading = false;
   /** Where it was started (an upgrade execs from there again). */
   private readonly startCwd = process.cwd();
 
@@ -404,26 +407,20 @@ export class Emperor {
     if (record.reply !== undefined) answerUpgrade(record.reply, { ok: true, message: line, pids: Object.fromEntries(running.map((v) => [v.name, v.pid])) });
   }
 
-  // jailctl emperor --upgrade, SIGUSR2: this process execs itself again (handover.ts). Returns
-  // only by throwing: the exec failed, or a vassal did not settle; nothing changed then.
+  // jailctl emperor --upgrade, SIGUSR2: this process execs itself again (handover.ts), once
+  // the new version passed its pre-flight (upgrade-check.ts). Returns only by throwing: the
+  // check refused it, the exec failed, or a vassal did not settle; nothing changed then.
   private async upgrade(reply?: number): Promise<never> {
     if (this.stopping) throw new ControlError('ESTATE', 'the emperor is shutting down');
     if (this.options.uid !== undefined) throw new ControlError('ESTATE', `this emperor dropped to uid ${this.privileges.uid} (uid = ${this.options.uid}): it cannot exec itself again with root's powers; restart it instead`);
-    const control = (this.controlServer as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
-    let record: HandoverRecord;
+    if (this.upgrading) throw new ControlError('ESTATE', 'an upgrade is under way already (its pre-flight runs); wait for its answer');
+    this.upgrading = true;
     try {
-      record = await settledRecord(() => this.vassals.values(), { ...(control !== undefined && control >= 0 ? { control } : {}), ...(reply !== undefined ? { reply } : {}) });
-    } catch (err: unknown) {
-      throw new ControlError('ESTATE', (err as Error).message);
-    }
-    const argv = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
-    this.log(`upgrade: handing ${record.vassals.length} vassal(s) over and executing ${argv.join(' ')}`);
-    try {
-      reexecWith(record, argv, process.env, this.startCwd);
-    } catch (err: unknown) {
-      const e = err as NodeJS.ErrnoException;
-      this.log(`upgrade: ${e.syscall ?? 'exec'} failed (${e.code ?? e.message}); going on as before, nothing changed`);
-      throw new ControlError('EUPGRADE', `not upgraded: ${e.syscall ?? 'exec'} ${argv[0]}: ${e.code ?? e.message} (is node still at ${process.execPath}?); the emperor goes on as before`);
+      const control = (this.controlServer as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
+      return await upgradeInPlace({ vassals: () => this.vassals.values(), stopping: () => this.stopping !== undefined, caps: this.privileges.caps, cwd: this.startCwd, log: (line) => this.log(line) }, {
+        ...(control !== undefined && control >= 0 ? { control } : {}), ...(reply !== undefined ? { reply } : {}) });
+    } finally {
+      this.upgrading = false;
     }
   }
 
