@@ -401,6 +401,14 @@ export class Emperor {
       this.identities.set(v.path, v.name);
     }
     for (const [name, mtime] of mtimes) this.handedOver.set(name, mtime);
+    // A source that remembers what it reported (pg://) takes its vassals back as reported:
+    // it then reports what changed from them once it answers, and nothing while it is down
+    // (the first-scan check, forgetUnseen, is for files, read at once).
+    for (const m of this.monitors) {
+      const mine = m.adopt ? vassals.filter((v) => v.currentSource.monitor === m.spec) : [];
+      m.adopt?.(mine.map((v) => v.currentSource));
+      for (const v of mine) this.handedOver.delete(v.name);
+    }
     const running = vassals.filter((v) => v.pid > 0);
     const line = `upgraded in place (pid ${process.pid}, version ${EMPEROR_VERSION}): took back ${vassals.length} vassal(s), ${running.length} jail(s) running on, none restarted`;
     this.log(line);
