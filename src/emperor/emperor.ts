@@ -30,6 +30,7 @@ import { requestReload, requestStart, requestStop, requestUnblacklist } from './
 import { OperatorState } from './operator-state';
 import { answerUpgrade, type HandoverRecord } from './handover';
 import { upgradeInPlace } from './upgrade';
+import { replayKeptSignals } from './signal-keep';
 import { takeBackVassals } from './takeover';
 import { ControlError } from './control';
 import { cgroupSegments, type CgroupSubtree } from './vassal-launch';
@@ -89,6 +90,7 @@ export class Emperor {
    *  it handed over until its first event (the same mtime is no change). */
   private takeover: HandoverRecord | undefined;
   private readonly handedOver = new Map<string, bigint>();
+  private keptSignals = false;
   /** An upgrade's pre-flight runs: a second request is refused meanwhile. */
   private upgrading = false;
   /** Where it was started (an upgrade execs from there again). */
@@ -234,7 +236,10 @@ export class Emperor {
     this.reaper = setInterval(() => this.workingDir?.check(), WORKING_DIR_CHECK_MS);
     this.orphans.start();
     this.log(`watching ${this.monitors.map((m) => m.spec).join(', ')} (pid ${process.pid})`);
-    if (this.takeover) this.takeBack(this.takeover);
+    if (this.takeover) {
+      this.takeBack(this.takeover);
+      replayKeptSignals(this.keptSignals, (line) => this.log(line));
+    }
     let total = 0;
     for (const m of this.monitors) {
       let found = 0;
@@ -379,8 +384,10 @@ export class Emperor {
   }
 
   // Before run(): this emperor is the exec of an upgrade, and takes `record`'s jails back.
-  takeOver(record: HandoverRecord): void {
+  // `keptSignals`: the exec kept the emperor's signals (signal-keep.ts), to act on once its handlers are there.
+  takeOver(record: HandoverRecord, keptSignals = false): void {
     this.takeover = record;
+    this.keptSignals = keptSignals;
   }
 
   // Once the first scan's events are handled: a file an upgrade handed over that no source

@@ -25,6 +25,7 @@ import type { HeldEntry, HeldSocket } from './held-socket';
 import type { JailMode } from './jail-source';
 import type { VassalBuild } from './vassal-config';
 import type { VassalFds } from './vassal-launch';
+import { keepEnv } from './signal-keep';
 import type { JailFlags, VassalState, VassalTimes } from './vassal-snapshot';
 
 /** The environment variable naming the handover record's fd in the new emperor. */
@@ -104,17 +105,18 @@ export function crossingFds(record: HandoverRecord): number[] {
   return [0, 1, 2, ...fds];
 }
 
-// Writes the record to a memfd, clears close-on-exec on it and on every fd it names, and
-// execs `argv` (node, its options, the script and the emperor's arguments). Returns only by
+// Writes the record to a memfd, clears close-on-exec on it, on jail-sigkeep.so's memfd and
+// on every fd it names, and execs `argv` (node, its options, the script and the emperor's arguments). Returns only by
 // throwing, with every flag set back and the memfd closed: the old emperor goes on.
 export function reexecWith(record: HandoverRecord, argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): never {
   const memfd = binding.memfdCreate(MEMFD_NAME);
+  const keep = binding.sigkeepFd();
   const cleared: number[] = [];
   const back = process.cwd();
   try {
     const text = Buffer.from(JSON.stringify(record));
     for (let off = 0; off < text.length;) off += writeSync(memfd, text, off, text.length - off, off);
-    for (const fd of [memfd, ...crossingFds(record)]) {
+    for (const fd of [memfd, keep, ...crossingFds(record)]) {
       try {
         binding.setCloseOnExec(fd, false);
       } catch (err: unknown) {
@@ -123,14 +125,16 @@ export function reexecWith(record: HandoverRecord, argv: readonly string[], env:
       }
       cleared.push(fd);
     }
-    const vars = Object.entries({ ...env, [HANDOVER_ENV]: String(memfd) }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+    const vars = Object.entries({ ...env, [HANDOVER_ENV]: String(memfd), ...keepEnv(keep, env) }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
     // Where it was started: relative parts of its argv (node's -r tsm) mean what they meant.
     process.chdir(cwd);
-    return binding.reexec(argv[0]!, argv, vars);
+    // The signals it handles stay blocked into the new program (signal-keep.ts).
+    return binding.reexec(argv[0]!, argv, vars, true);
   } finally {
     process.chdir(back);
     for (const fd of cleared) binding.setCloseOnExec(fd, true);
     closeSync(memfd);
+    closeSync(keep);
   }
 }
 

@@ -9,6 +9,7 @@ import { isJailError } from '../../errors';
 import { SdNotify } from '../../emperor/sd-notify';
 import { Emperor } from '../../emperor/emperor';
 import { HANDOVER_ENV, readHandover } from '../../emperor/handover';
+import { restoreAfterExec } from '../../emperor/signal-keep';
 import { MonitorSpecError } from '../../monitors';
 import { badEmperorName, defaultControlSocket, defaultLogsDir, defaultStateDir, emperorNameOf } from '../../emperor/emperor-name';
 import {
@@ -141,10 +142,11 @@ export async function runEmperor(input: EmperorCliInput, io: EmperorCliIo): Prom
     // before anything (a vassal's environment included) is made from it.
     const handover = process.env[HANDOVER_ENV];
     delete process.env[HANDOVER_ENV];
+    const keptSignals = restoreAfterExec();
     const emperor = new Emperor(options, { log: (line) => io.error(line), ...(sd.enabled ? { notify } : {}) }, baseEnvironment());
     if (handover !== undefined) {
       try {
-        emperor.takeOver(readHandover(handover));
+        emperor.takeOver(readHandover(handover), keptSignals);
       } catch (err: unknown) {
         io.error(`jailctl: ${(err as Error).message}`);
         return EXIT_SETUP;
