@@ -52,11 +52,21 @@
       'link_settings': { 'libraries': [ '-l:libseccomp.a' ], 'ldflags': [ '-Wl,--exclude-libs,libseccomp.a' ] },
     },
     {
+      # jail-sigkeep.so: preloaded into an emperor upgrade's exec only (native/binding/sigkeep.c);
+      # embedded in the addon, which hands it to the exec as a sealed memfd.
+      'target_name': 'jail-sigkeep',
+      'type': 'shared_library',
+      'sources': [ 'native/binding/sigkeep.c' ],
+      'cflags': [ '-fvisibility=hidden' ],
+      'ldflags': [ '-s' ],
+    },
+    {
       'target_name': 'jail_binding',
       'dependencies': [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",
         'jail_executor',
         'jail-helper',
+        'jail-sigkeep',
       ],
       'sources': [ '<@(binding_sources)' ],
       'actions': [
@@ -65,6 +75,13 @@
           'inputs': [ '<(PRODUCT_DIR)/jail-helper', 'native/tools/embed.js' ],
           'outputs': [ '<(INTERMEDIATE_DIR)/helper-blob.c' ],
           'action': [ 'node', 'native/tools/embed.js', '<(PRODUCT_DIR)/jail-helper', '<@(_outputs)' ],
+          'process_outputs_as_sources': 1,
+        },
+        {
+          'action_name': 'embed_sigkeep',
+          'inputs': [ '<(PRODUCT_DIR)/jail-sigkeep.so', 'native/tools/embed.js' ],
+          'outputs': [ '<(INTERMEDIATE_DIR)/sigkeep-blob.c' ],
+          'action': [ 'node', 'native/tools/embed.js', '<(PRODUCT_DIR)/jail-sigkeep.so', '<@(_outputs)', 'jail_sigkeep_blob' ],
           'process_outputs_as_sources': 1,
         },
       ],
@@ -93,6 +110,7 @@
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",
         'jail_executor_test',
         'jail-helper-test',
+        'jail-sigkeep',
       ],
       'sources': [ '<@(binding_sources)' ],
       'actions': [
@@ -101,6 +119,13 @@
           'inputs': [ '<(PRODUCT_DIR)/jail-helper-test', 'native/tools/embed.js' ],
           'outputs': [ '<(INTERMEDIATE_DIR)/helper-blob-test.c' ],
           'action': [ 'node', 'native/tools/embed.js', '<(PRODUCT_DIR)/jail-helper-test', '<@(_outputs)' ],
+          'process_outputs_as_sources': 1,
+        },
+        {
+          'action_name': 'embed_sigkeep_test',
+          'inputs': [ '<(PRODUCT_DIR)/jail-sigkeep.so', 'native/tools/embed.js' ],
+          'outputs': [ '<(INTERMEDIATE_DIR)/sigkeep-blob-test.c' ],
+          'action': [ 'node', 'native/tools/embed.js', '<(PRODUCT_DIR)/jail-sigkeep.so', '<@(_outputs)', 'jail_sigkeep_blob' ],
           'process_outputs_as_sources': 1,
         },
       ],

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { VASSAL_OPTIONS } from '../config/options';
 import { EMPEROR_OPTIONS, type EmperorOptionSpec } from '../emperor/options';
 import { runAction, runLogs, runPs, runStats, runTop, type ControlIo, type TopFlags } from './commands/control';
-import { runEmperor } from './commands/emperor';
+import { runEmperor, runUpgradeCheck } from './commands/emperor';
 import { runEnter } from './commands/enter';
 import { runWhy } from './commands/why';
 import { runVassal, EXIT_SETUP } from './commands/run';
@@ -74,6 +74,7 @@ the program cannot be executed; 127 when it does not exist.`)
     .addOption(new Option('--ini <file>', 'read emperor options from the [jail] (or [uwsgi]) section of FILE').argParser((f: string) => void files.push(f)))
     .addOption(new Option('--yaml <file>', 'read emperor options from the `jail:` key of FILE').argParser((f: string) => void files.push(f)))
     .addOption(new Option('--json <file>', 'read emperor options from the `jail` key of FILE').argParser((f: string) => void files.push(f)))
+    .addOption(new Option('--upgrade-check', 'what --upgrade runs first: load this version and check its options and config as a start would, open nothing, print one JSON line').hideHelp())
     .addOption(new Option('--upgrade', 're-execute the running emperor (root only), same pid, with the jailctl now installed: it takes its running jails back, none restarts and no request is refused; --emperor-control-socket or --emperor-name (or jailctl --socket/--emperor) say which emperor'));
   for (const spec of EMPEROR_OPTIONS) {
     const flag = spec.arg ? `--${spec.name} <${spec.arg.toLowerCase()}>` : `--${spec.name}`;
@@ -110,7 +111,11 @@ Signals: SIGUSR1 logs the vassal table, SIGUSR2 upgrades in place (as --upgrade)
 blacklist, SIGINT/SIGTERM/SIGQUIT stop every vassal and exit (SIGKILL after reload-mercy).
 If the emperor dies in any way, every jail dies with it (an emperor that runs as a user
 needs cap = setgid,setuid,kill for that; docs/SECURITY.md says why).`)
-    .action(async (opts: { upgrade?: boolean }) => {
+    .action(async (opts: { upgrade?: boolean; upgradeCheck?: boolean }) => {
+      if (opts.upgradeCheck) {
+        process.exitCode = runUpgradeCheck({ files, flags }, { error: (line) => process.stderr.write(`${line}\n`), out: (line) => process.stdout.write(`${line}\n`) });
+        return;
+      }
       if (opts.upgrade) {
         process.exitCode = await runAction('upgrade', undefined, withGlobals(program, upgradeTarget(flags)), controlIo());
         return;

@@ -28,7 +28,9 @@ import { WorkingDir } from './working-dir';
 import { ForkBases } from './fork-bases';
 import { requestReload, requestStart, requestStop, requestUnblacklist } from './vassal-commands';
 import { OperatorState } from './operator-state';
-import { answerUpgrade, reexecWith, settledRecord, type HandoverRecord } from './handover';
+import { answerUpgrade, type HandoverRecord } from './handover';
+import { upgradeInPlace } from './upgrade';
+import { replayKeptSignals } from './signal-keep';
 import { takeBackVassals } from './takeover';
 import { ControlError } from './control';
 import { cgroupSegments, type CgroupSubtree } from './vassal-launch';
@@ -88,6 +90,9 @@ export class Emperor {
    *  it handed over until its first event (the same mtime is no change). */
   private takeover: HandoverRecord | undefined;
   private readonly handedOver = new Map<string, bigint>();
+  private keptSignals = false;
+  /** An upgrade's pre-flight runs: a second request is refused meanwhile. */
+  private upgrading = false;
   /** Where it was started (an upgrade execs from there again). */
   private readonly startCwd = process.cwd();
 
@@ -232,7 +237,10 @@ export class Emperor {
     this.reaper = setInterval(() => this.workingDir?.check(), WORKING_DIR_CHECK_MS);
     this.orphans.start();
     this.log(`watching ${this.monitors.map((m) => m.spec).join(', ')} (pid ${process.pid})`);
-    if (this.takeover) this.takeBack(this.takeover);
+    if (this.takeover) {
+      this.takeBack(this.takeover);
+      replayKeptSignals(this.keptSignals, (line) => this.log(line));
+    }
     let total = 0;
     for (const m of this.monitors) {
       let found = 0;
@@ -379,8 +387,10 @@ export class Emperor {
   }
 
   // Before run(): this emperor is the exec of an upgrade, and takes `record`'s jails back.
-  takeOver(record: HandoverRecord): void {
+  // `keptSignals`: the exec kept the emperor's signals (signal-keep.ts), to act on once its handlers are there.
+  takeOver(record: HandoverRecord, keptSignals = false): void {
     this.takeover = record;
+    this.keptSignals = keptSignals;
   }
 
   // Once the first scan's events are handled: a file an upgrade handed over that no source
@@ -401,32 +411,34 @@ export class Emperor {
       this.identities.set(v.path, v.name);
     }
     for (const [name, mtime] of mtimes) this.handedOver.set(name, mtime);
+    // A source that remembers what it reported (pg://) takes its vassals back as reported:
+    // it then reports what changed from them once it answers, and nothing while it is down
+    // (the first-scan check, forgetUnseen, is for files, read at once).
+    for (const m of this.monitors) {
+      const mine = m.adopt ? vassals.filter((v) => v.currentSource.monitor === m.spec) : [];
+      m.adopt?.(mine.map((v) => v.currentSource));
+      for (const v of mine) this.handedOver.delete(v.name);
+    }
     const running = vassals.filter((v) => v.pid > 0);
     const line = `upgraded in place (pid ${process.pid}, version ${EMPEROR_VERSION}): took back ${vassals.length} vassal(s), ${running.length} jail(s) running on, none restarted`;
     this.log(line);
     if (record.reply !== undefined) answerUpgrade(record.reply, { ok: true, message: line, pids: Object.fromEntries(running.map((v) => [v.name, v.pid])) });
   }
 
-  // jailctl emperor --upgrade, SIGUSR2: this process execs itself again (handover.ts). Returns
-  // only by throwing: the exec failed, or a vassal did not settle; nothing changed then.
+  // jailctl emperor --upgrade, SIGUSR2: this process execs itself again (handover.ts), once
+  // the new version passed its pre-flight (upgrade-check.ts). Returns only by throwing: the
+  // check refused it, the exec failed, or a vassal did not settle; nothing changed then.
   private async upgrade(reply?: number): Promise<never> {
     if (this.stopping) throw new ControlError('ESTATE', 'the emperor is shutting down');
     if (this.options.uid !== undefined) throw new ControlError('ESTATE', `this emperor dropped to uid ${this.privileges.uid} (uid = ${this.options.uid}): it cannot exec itself again with root's powers; restart it instead`);
-    const control = (this.controlServer as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
-    let record: HandoverRecord;
+    if (this.upgrading) throw new ControlError('ESTATE', 'an upgrade is under way already (its pre-flight runs); wait for its answer');
+    this.upgrading = true;
     try {
-      record = await settledRecord(() => this.vassals.values(), { ...(control !== undefined && control >= 0 ? { control } : {}), ...(reply !== undefined ? { reply } : {}) });
-    } catch (err: unknown) {
-      throw new ControlError('ESTATE', (err as Error).message);
-    }
-    const argv = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
-    this.log(`upgrade: handing ${record.vassals.length} vassal(s) over and executing ${argv.join(' ')}`);
-    try {
-      reexecWith(record, argv, process.env, this.startCwd);
-    } catch (err: unknown) {
-      const e = err as NodeJS.ErrnoException;
-      this.log(`upgrade: ${e.syscall ?? 'exec'} failed (${e.code ?? e.message}); going on as before, nothing changed`);
-      throw new ControlError('EUPGRADE', `not upgraded: ${e.syscall ?? 'exec'} ${argv[0]}: ${e.code ?? e.message} (is node still at ${process.execPath}?); the emperor goes on as before`);
+      const control = (this.controlServer as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
+      return await upgradeInPlace({ vassals: () => this.vassals.values(), stopping: () => this.stopping !== undefined, caps: this.privileges.caps, cwd: this.startCwd, log: (line) => this.log(line) }, {
+        ...(control !== undefined && control >= 0 ? { control } : {}), ...(reply !== undefined ? { reply } : {}) });
+    } finally {
+      this.upgrading = false;
     }
   }
 

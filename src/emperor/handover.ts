@@ -16,7 +16,7 @@
 // Jails survive it: PR_SET_PDEATHSIG fires when the *thread* that launched a jail ends,
 // and every launch happens on the main thread (launch.c), which an execve from the main
 // thread keeps (binding reexec). An emperor that dies still takes every jail with it.
-import { closeSync, fstatSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, readlinkSync, readSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Jail } from '../jail/launch';
 import type { VassalSource } from '../monitors/types';
@@ -25,10 +25,13 @@ import type { HeldEntry, HeldSocket } from './held-socket';
 import type { JailMode } from './jail-source';
 import type { VassalBuild } from './vassal-config';
 import type { VassalFds } from './vassal-launch';
+import { keepEnv } from './signal-keep';
 import type { JailFlags, VassalState, VassalTimes } from './vassal-snapshot';
 
 /** The environment variable naming the handover record's fd in the new emperor. */
 export const HANDOVER_ENV = 'JAILCTL_HANDOVER_FD';
+/** The memfd's name (readlink of /proc/self/fd/N shows `/memfd:NAME (deleted)`). */
+const MEMFD_NAME = 'jailctl-handover';
 
 /** A vassal's side of an upgrade (Vassal.handover / takeBack). */
 export interface VassalHandover {
@@ -102,17 +105,18 @@ export function crossingFds(record: HandoverRecord): number[] {
   return [0, 1, 2, ...fds];
 }
 
-// Writes the record to a memfd, clears close-on-exec on it and on every fd it names, and
-// execs `argv` (node, its options, the script and the emperor's arguments). Returns only by
+// Writes the record to a memfd, clears close-on-exec on it, on jail-sigkeep.so's memfd and
+// on every fd it names, and execs `argv` (node, its options, the script and the emperor's arguments). Returns only by
 // throwing, with every flag set back and the memfd closed: the old emperor goes on.
 export function reexecWith(record: HandoverRecord, argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string): never {
-  const memfd = binding.memfdCreate('jailctl-handover');
+  const memfd = binding.memfdCreate(MEMFD_NAME);
+  const keep = binding.sigkeepFd();
   const cleared: number[] = [];
   const back = process.cwd();
   try {
     const text = Buffer.from(JSON.stringify(record));
     for (let off = 0; off < text.length;) off += writeSync(memfd, text, off, text.length - off, off);
-    for (const fd of [memfd, ...crossingFds(record)]) {
+    for (const fd of [memfd, keep, ...crossingFds(record)]) {
       try {
         binding.setCloseOnExec(fd, false);
       } catch (err: unknown) {
@@ -121,20 +125,45 @@ export function reexecWith(record: HandoverRecord, argv: readonly string[], env:
       }
       cleared.push(fd);
     }
-    const vars = Object.entries({ ...env, [HANDOVER_ENV]: String(memfd) }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+    const vars = Object.entries({ ...env, [HANDOVER_ENV]: String(memfd), ...keepEnv(keep, env) }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
     // Where it was started: relative parts of its argv (node's -r tsm) mean what they meant.
     process.chdir(cwd);
-    return binding.reexec(argv[0]!, argv, vars);
+    // The signals it handles stay blocked into the new program (signal-keep.ts).
+    return binding.reexec(argv[0]!, argv, vars, true);
   } finally {
     process.chdir(back);
     for (const fd of cleared) binding.setCloseOnExec(fd, true);
     closeSync(memfd);
+    closeSync(keep);
   }
 }
 
-// The record the emperor before this one wrote (the fd in JAILCTL_HANDOVER_FD), closed
-// once read. Throws an Error naming the fd when it is not one.
-export function readHandover(fd: number): HandoverRecord {
+// What `value` (JAILCTL_HANDOVER_FD) must be before anything reads or closes it: a number
+// above 2 (never stdio, which closing would take from the log), open, a regular file of
+// this process that is a memfd named MEMFD_NAME (not a pipe, a socket, a jail's file). The
+// fd, or throws an Error saying what it is instead.
+export function handoverFd(value: string): number {
+  const bad = (why: string): Error => new Error(`${HANDOVER_ENV}=${JSON.stringify(value.slice(0, 40))}: ${why}; it is set only by the emperor an upgrade replaces (unset it to start afresh)`);
+  if (!/^\d{1,9}$/.test(value)) throw bad('not an fd number');
+  const fd = Number(value);
+  if (fd <= 2) throw bad('stdin, stdout or stderr, never the handover record');
+  let link: string;
+  try {
+    if (!fstatSync(fd).isFile()) throw bad('not a regular file (the record is a memfd)');
+    link = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch (err: unknown) {
+    if ((err as NodeJS.ErrnoException).code === undefined) throw err;
+    throw bad(`cannot be read (${(err as NodeJS.ErrnoException).code})`);
+  }
+  if (!link.startsWith(`/memfd:${MEMFD_NAME} `) && link !== `/memfd:${MEMFD_NAME}`) throw bad(`${link} is not the memfd of an upgrade`);
+  return fd;
+}
+
+// The record the emperor before this one wrote (`value`: JAILCTL_HANDOVER_FD, checked by
+// handoverFd), closed once read. Throws an Error naming the fd when it is not one (an fd
+// refused by handoverFd is left open: it is not ours to close).
+export function readHandover(value: string): HandoverRecord {
+  const fd = handoverFd(value);
   try {
     const st = fstatSync(fd);
     const buf = Buffer.alloc(st.size);
@@ -153,6 +182,9 @@ export function readHandover(fd: number): HandoverRecord {
     closeSync(fd);
   }
 }
+
+/** The record versions this emperor reads (an upgrade's pre-flight asks the new one). */
+export const HANDOVER_VERSIONS: readonly number[] = [1];
 
 /** A record's source as a monitor would report it. */
 export const sourceOf = (r: VassalRecord): VassalSource => ({ ...r.source, mtimeNs: BigInt(r.source.mtimeNs) });

@@ -1,8 +1,11 @@
 // The new emperor's side of an upgrade (handover.ts has the old one's): each vassal of the
 // record becomes a Vassal again around the jail that still runs, its pipes and its held
 // socket; nothing is launched.
-import { closeSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { superviseJail } from '../jail/launch';
+import type { CgroupTree } from '../jail/cgroup';
+import { chooseKillMethod, killCgroup } from '../jail/cgroup/kill';
 import { binding } from '../native/binding';
 import type { CgroupSubtree } from './vassal-launch';
 import { cgroupSegments } from './vassal-launch';
@@ -58,8 +61,62 @@ function takeBackOne(r: VassalRecord, ctx: VassalContext, tree: CgroupSubtree | 
   return v;
 }
 
-// Every vassal of the record, taken back.
-export function takeBackVassals(record: HandoverRecord, ctx: VassalContext, tree: CgroupSubtree | undefined, log: (line: string) => void): TakenBack {
+/** The emperor's cgroup subtree, as taking back (and killing what it cannot) needs it. */
+export type TakeoverTree = CgroupSubtree & Pick<CgroupTree, 'paths'>;
+
+// The parent of `pid` (its /proc status), or undefined once it is gone.
+function parentOf(pid: number): number | undefined {
+  try {
+    return Number(/^PPid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  } catch (err: unknown) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+    throw err;
+  }
+}
+
+// A jail the new emperor could not take back is killed whole, never left running unwatched
+// (DESIGN.md, 5 and 8): every process of its cgroup (cgroup.kill where the kernel has it),
+// then its top process through a pidfd (a jail's init takes its pid namespace with it). Only
+// a child of ours: the pidfd is opened first, so the process checked is the one signalled.
+// Its zombie is the orphan reaper's (it is no vassal's). Returns what was done, for the log.
+export function killUntaken(r: VassalRecord, tyrant: boolean, tree: TakeoverTree | undefined): string {
+  if (r.pid <= 0) return 'no jail ran';
+  let pidfd: number;
+  try {
+    pidfd = binding.pidfdOpen(r.pid);
+  } catch (err: unknown) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return `its jail (pid ${r.pid}) is gone already`;
+    throw err;
+  }
+  try {
+    if (parentOf(r.pid) !== process.pid) return `pid ${r.pid} is not a child of this emperor (no jail of ours), left alone`;
+    const done: string[] = [];
+    if (tree) {
+      const { unified, v1 } = tree.paths();
+      const segments = cgroupSegments(r.name, r.build?.plan.uid, tyrant, 0);
+      const target = { ...(unified !== undefined ? { unified: join(unified, ...segments) } : {}), v1: v1.map((root) => join(root, ...segments)).filter((d) => existsSync(d)) };
+      try {
+        killCgroup(target, chooseKillMethod(target, existsSync));
+        done.push(`its cgroup ${target.unified ?? target.v1[0] ?? segments.join('/')} killed`);
+      } catch (err: unknown) {
+        done.push(`its cgroup could not be killed (${(err as Error).message})`);
+      }
+    }
+    try {
+      binding.pidfdSendSignal(pidfd, 9);
+      done.push(`SIGKILL to its top process (pid ${r.pid})`);
+    } catch (err: unknown) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+    return done.join(', ') || `its jail (pid ${r.pid}) had ended`;
+  } finally {
+    closeSync(pidfd);
+  }
+}
+
+// Every vassal of the record, taken back; one that cannot be is killed (killUntaken) and
+// starts afresh from its file at the first scan, as a new one.
+export function takeBackVassals(record: HandoverRecord, ctx: VassalContext, tree: TakeoverTree | undefined, log: (line: string) => void): TakenBack {
   const vassals: Vassal[] = [];
   const mtimes = new Map<string, bigint>();
   for (const r of record.vassals) {
@@ -67,7 +124,15 @@ export function takeBackVassals(record: HandoverRecord, ctx: VassalContext, tree
       vassals.push(takeBackOne(r, ctx, tree, log));
       mtimes.set(r.name, BigInt(r.source.mtimeNs));
     } catch (err: unknown) {
-      log(`${r.name}: could not be taken back after the upgrade: ${(err as Error).stack ?? String(err)}`);
+      let killed: string;
+      try {
+        killed = killUntaken(r, ctx.options.tyrant, tree);
+      } catch (kill: unknown) {
+        killed = `and killing its jail (pid ${r.pid}) failed: ${(kill as Error).message}`;
+      }
+      log(`${r.name}: could not be taken back after the upgrade (${(err as Error).message}): ${killed}; it starts afresh from its file`);
+      // An internal error (not a system call's): its stack, for the report.
+      if ((err as NodeJS.ErrnoException).code === undefined) log(`${r.name}: ${(err as Error).stack ?? String(err)}`);
       closeRecordFds(r);
     }
   }

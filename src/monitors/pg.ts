@@ -69,6 +69,10 @@ export class PgMonitor implements Monitor {
     if (this.client && this.state !== 'down') void this.poll();
   }
 
+  adopt(sources: readonly VassalSource[]): void {
+    for (const s of sources) this.known.set(s.name, s);
+  }
+
   firstAnswer(): Promise<void> {
     return this.first;
   }

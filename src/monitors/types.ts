@@ -47,6 +47,10 @@ export interface Monitor {
   /** A source that answers later (a database): settles at its first answer, or its first
    *  failure to connect; files have answered once start() returns. */
   firstAnswer?(): Promise<void>;
+  /** Before start(): the vassals an emperor upgrade took back from this source, taken as
+   *  reported already (a source that diffs its answers: a database). What changed from
+   *  them is reported at its first answer; while it is down, nothing (they run on). */
+  adopt?(sources: readonly VassalSource[]): void;
 }
 
 export interface MonitorOptions {

@@ -89,8 +89,13 @@ export interface NativeBinding {
   memfdCreate(name: string): number;
   /** Sets (true) or clears (false) FD_CLOEXEC: a cleared fd crosses the next reexec. */
   setCloseOnExec(fd: number, on: boolean): void;
-  /** execve() of this process (main thread only); returns only by throwing (code, syscall 'execve'). */
-  reexec(path: string, argv: readonly string[], env: readonly string[]): never;
+  /** execve() of this process (main thread only); returns only by throwing (code, syscall 'execve').
+   *  keep: the signals of native/binding/sigkeep.h stay blocked across it. */
+  reexec(path: string, argv: readonly string[], env: readonly string[], keep?: boolean): never;
+  /** A sealed, close-on-exec memfd holding jail-sigkeep.so (preloaded into an upgrade's exec). */
+  sigkeepFd(): number;
+  /** The signals jail-sigkeep.so caught since the exec (each once), or null when it is not loaded. */
+  takeKeptSignals(): number[] | null;
   /** A non-blocking, close-on-exec inotify instance of the caller's own (monitors/inotify.ts). */
   inotifyInit(): number;
   inotifyAddWatch(fd: number, path: string, mask: number): number;

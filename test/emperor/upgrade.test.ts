@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { jailctl } from '../helpers/cli';
+import { jailctl, ROOT } from '../helpers/cli';
 import { alive, emperorFixture, freePort, sleep, waitUntil, type RunningEmperor } from '../helpers/emperor';
 import { requireRoot } from '../helpers/root';
 import { ini } from '../helpers/vassal';
@@ -119,6 +119,64 @@ test('an emperor SIGKILLed after an upgrade still takes every jail with it', asy
   e.child.kill('SIGKILL');
   await e.exited;
   await waitUntil(() => pids.every((pid) => !alive(pid) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z')), 'every jail gone with the emperor', 10_000);
+});
+
+// The program file an emperor runs, as a test's "installed version" of jailctl: an upgrade
+// execs it again (its pre-flight first). `broken` lines come after jailctl is loaded.
+function writeVersion(broken = ''): string {
+  return fx.dir.write('version.ts', `import { main } from '${ROOT}/src/cli/jailctl';\n${broken}\nvoid main(process.argv);\n`);
+}
+
+// Three busybox httpd vassals answering, under an emperor run from version.ts with --ini emperor.ini.
+async function threeSites(): Promise<{ e: RunningEmperor; sites: Site[] }> {
+  mkdirSync(join(fx.dir.dir, 'www'));
+  fx.dir.write('www/index.html', 'hello\n');
+  const sites: Site[] = [];
+  for (let i = 0; i < 3; i++) {
+    const port = await freePort();
+    fx.dir.write(`site${i}.ini`, ini('unshare = fs,pid,ipc,uts', `unprivileged-binary-patch-arg = busybox httpd -f -p 127.0.0.1:${port} -h ${join(fx.dir.dir, 'www')}`));
+    sites.push({ name: `site${i}.ini`, port });
+  }
+  mkdirSync(join(fx.dir.dir, 'conf'));
+  fx.dir.write('conf/emperor.ini', '[jail]\nemperor-freq = 1\n');
+  const e = fx.start(['--emperor', fx.dir.dir, '--ini', join(fx.dir.dir, 'conf', 'emperor.ini')], [], writeVersion());
+  for (const s of sites) await waitUntil(async () => (await get(s.port)).startsWith('200 '), `${s.name} answering`, 15_000);
+  return { e, sites };
+}
+
+test('an upgrade to a version that cannot start (a missing module, a module that throws, a config it refuses) is refused, and every jail runs on', async () => {
+  const { e, sites } = await threeSites();
+  const before = await pidsOf(e);
+  const refused = async (what: RegExp): Promise<void> => {
+    const r = upgrade(e);
+    assert.is(r.status, 1, `${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, what);
+    assert.match(r.stderr, /not upgraded, nothing changed: the new version failed its pre-flight \(stage exit\): .*fix that and run jailctl emperor --upgrade again/s);
+    assert.equal(await pidsOf(e), before, 'every vassal kept its pid');
+    for (const s of sites) assert.ok((await get(s.port)).startsWith('200 '), `${s.name} answers`);
+    assert.is((await e.stats()).pid, e.child.pid, 'the same emperor, not restarted');
+  };
+  writeVersion("import './no-such-module';");
+  await refused(/it exited with status 1; its stderr: .*Cannot find module '\.\/no-such-module'/s);
+  writeVersion("throw new Error('a module of the new version throws at load');");
+  await refused(/its stderr: .*a module of the new version throws at load/s);
+  writeVersion();
+  fx.dir.write('conf/emperor.ini', '[jail]\nemperor-freq = often\n');
+  await refused(/it exited with status 125; its stderr: jailctl: .*emperor-freq/s);
+  assert.is((e.log().match(/\[emperor\] watching /g) ?? []).length, 1, 'the old emperor never exec\'d');
+  assert.match(e.log(), /upgrade: not upgraded, nothing changed: the new version failed its pre-flight \(stage exit\)/);
+  // Still supervising: a crash is respawned by the old emperor.
+  process.kill(before['site0.ini']!, 'SIGKILL');
+  await e.waitForVassal('site0.ini', (v) => (v?.pid ?? 0) > 0 && v!.pid !== before['site0.ini'], 'site0 respawned after its crash');
+  await waitUntil(async () => (await get(sites[0]!.port)).startsWith('200 '), 'site0 answering again', 15_000);
+  const again = await pidsOf(e);
+
+  fx.dir.write('conf/emperor.ini', '[jail]\nemperor-freq = 1\n');
+  const r = upgrade(e);
+  assert.is(r.status, 0, `${r.stdout}${r.stderr}\n${e.log().slice(-3000)}`);
+  assert.match(r.stdout, /took back 3 vassal\(s\), 3 jail\(s\) running on, none restarted/);
+  assert.equal(await pidsOf(e), again);
+  assert.match(e.log(), /upgrade: pre-flight passed \(version /);
 });
 
 test('a non-root caller may not upgrade the emperor', async () => {

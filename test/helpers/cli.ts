@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node
 import { join } from 'node:path';
 
 export const ROOT = join(__dirname, '..', '..');
-const ENTRY = join(ROOT, 'test', 'helpers', 'jailctl-entry.ts');
+export const ENTRY = join(ROOT, 'test', 'helpers', 'jailctl-entry.ts');
 
 export interface CliResult {
   readonly status: number | null;
@@ -12,9 +12,10 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-// argv for node to run jailctl; `wrap` prefixes a command such as setpriv.
-export function cliCommand(args: readonly string[], wrap: readonly string[] = []): [string, string[]] {
-  const node = [process.execPath, '-r', 'tsm', ENTRY, ...args];
+// argv for node to run jailctl; `wrap` prefixes a command such as setpriv; `entry`: another
+// program file in place of jailctl's (what an upgrade then execs again: a test's "new version").
+export function cliCommand(args: readonly string[], wrap: readonly string[] = [], entry = ENTRY): [string, string[]] {
+  const node = [process.execPath, '-r', 'tsm', entry, ...args];
   return wrap.length ? [wrap[0]!, [...wrap.slice(1), ...node]] : [node[0]!, node.slice(1)];
 }
 
@@ -29,8 +30,8 @@ export function jailctl(args: readonly string[], options: { wrap?: readonly stri
 }
 
 // `jailctl ARGS…` in the background, for tests that signal it.
-export function jailctlAsync(args: readonly string[], wrap: readonly string[] = []): ChildProcess {
-  const [cmd, argv] = cliCommand(args, wrap);
+export function jailctlAsync(args: readonly string[], wrap: readonly string[] = [], entry = ENTRY): ChildProcess {
+  const [cmd, argv] = cliCommand(args, wrap, entry);
   return spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 

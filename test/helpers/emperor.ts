@@ -73,7 +73,8 @@ export function askStats(target: { path: string } | { port: number; host: string
 export const stateDirOf = (statsDir: string): string => join(tmpdir(), `jailctl-state-${basename(statsDir)}`);
 
 // `wrap` prefixes the command (setpriv, unshare): the emperor is then its last exec.
-export function startEmperor(args: readonly string[], statsDir: string, wrap: readonly string[] = []): RunningEmperor {
+// `entry`: the program file node runs instead of jailctl's own (cli.ts).
+export function startEmperor(args: readonly string[], statsDir: string, wrap: readonly string[] = [], entry?: string): RunningEmperor {
   const statsPath = join(statsDir, 'stats.sock');
   // The last --emperor-stats wins: a test that gives its own (TCP) address is asked there.
   const own = args.lastIndexOf('--emperor-stats');
@@ -83,7 +84,7 @@ export function startEmperor(args: readonly string[], statsDir: string, wrap: re
   const controlPath = join(statsDir, 'control.sock');
   const logsDir = join(statsDir, 'logs');
   const state = args.includes('--emperor-state-dir') ? [] : ['--emperor-state-dir', stateDirOf(statsDir)];
-  const child = jailctlAsync(['emperor', '--emperor-stats', statsPath, '--emperor-control-socket', controlPath, '--emperor-logs-dir', logsDir, ...state, ...args], wrap);
+  const child = jailctlAsync(['emperor', '--emperor-stats', statsPath, '--emperor-control-socket', controlPath, '--emperor-logs-dir', logsDir, ...state, ...args], wrap, entry);
   let log = '';
   const listeners = new Set<() => void>();
   const onData = (c: Buffer): void => {
@@ -197,7 +198,7 @@ export function alive(pid: number): boolean {
 export interface EmperorFixture {
   readonly dir: VassalDir;
   /** Starts `jailctl emperor ARGS…` (stats on a socket in the directory); stopped after the test. */
-  start(args: readonly string[], wrap?: readonly string[]): RunningEmperor;
+  start(args: readonly string[], wrap?: readonly string[], entry?: string): RunningEmperor;
 }
 
 export function emperorFixture(test: Test, mode = 0o755): EmperorFixture {
@@ -217,8 +218,8 @@ export function emperorFixture(test: Test, mode = 0o755): EmperorFixture {
     get dir() {
       return dir!;
     },
-    start(args, wrap = []) {
-      emperor = startEmperor(args, dir!.dir, wrap);
+    start(args, wrap = [], entry?: string) {
+      emperor = startEmperor(args, dir!.dir, wrap, entry);
       return emperor;
     },
   };

@@ -9,6 +9,7 @@ import { isJailError } from '../../errors';
 import { SdNotify } from '../../emperor/sd-notify';
 import { Emperor } from '../../emperor/emperor';
 import { HANDOVER_ENV, readHandover } from '../../emperor/handover';
+import { restoreAfterExec } from '../../emperor/signal-keep';
 import { MonitorSpecError } from '../../monitors';
 import { badEmperorName, defaultControlSocket, defaultLogsDir, defaultStateDir, emperorNameOf } from '../../emperor/emperor-name';
 import {
@@ -20,6 +21,8 @@ import {
   type EmperorOptionSpec,
 } from '../../emperor/options';
 import { baseEnvironment, EXIT_SETUP } from './run';
+import { checkAnswer, checkEmperorStart } from '../../emperor/upgrade-check';
+import { VERSION } from '../../version';
 
 export interface EmperorCliInput {
   /** Config files given with --ini/--yaml/--json, in order. */
@@ -84,7 +87,9 @@ function checkVassalSet(options: EmperorOptions, warn: (m: string) => void): voi
   for (const w of compiled.warnings) warn(w);
 }
 
-export async function runEmperor(input: EmperorCliInput, io: EmperorCliIo): Promise<number> {
+// The options as a start takes them, vassal-set checked; or the exit status of a refusal
+// (said on io.error).
+function startOptions(input: EmperorCliInput, io: EmperorCliIo): EmperorOptions | number {
   let options: EmperorOptions;
   try {
     options = resolveEmperorOptions(input, (m) => io.error(`jailctl: warning: ${m}`));
@@ -102,6 +107,31 @@ export async function runEmperor(input: EmperorCliInput, io: EmperorCliIo): Prom
     io.error(`jailctl: ${err.message} (from --vassal-set: fix it there; no vassal file can)`);
     return EXIT_SETUP;
   }
+  return options;
+}
+
+// `jailctl emperor … --upgrade-check`: an upgrade's pre-flight (emperor/upgrade-check.ts),
+// run by the emperor about to exec this version. Loads and checks what a start would, opens
+// nothing, and answers one JSON line on stdout; a refusal exits 125 with the reason.
+export function runUpgradeCheck(input: EmperorCliInput, io: EmperorCliIo & { out(line: string): void }): number {
+  const options = startOptions(input, io);
+  if (typeof options === 'number') return options;
+  try {
+    checkEmperorStart(options, readUserDb());
+  } catch (err: unknown) {
+    if (err instanceof MonitorSpecError || err instanceof EmperorOptionError || isJailError(err)) {
+      io.error(`jailctl: ${err.message}`);
+      return EXIT_SETUP;
+    }
+    throw err;
+  }
+  io.out(JSON.stringify(checkAnswer(VERSION)));
+  return 0;
+}
+
+export async function runEmperor(input: EmperorCliInput, io: EmperorCliIo): Promise<number> {
+  const options = startOptions(input, io);
+  if (typeof options === 'number') return options;
   try {
     const sd = SdNotify.fromEnvironment();
     const notify = (fields: Readonly<Record<string, string | number>>): void => {
@@ -112,8 +142,16 @@ export async function runEmperor(input: EmperorCliInput, io: EmperorCliIo): Prom
     // before anything (a vassal's environment included) is made from it.
     const handover = process.env[HANDOVER_ENV];
     delete process.env[HANDOVER_ENV];
+    const keptSignals = restoreAfterExec();
     const emperor = new Emperor(options, { log: (line) => io.error(line), ...(sd.enabled ? { notify } : {}) }, baseEnvironment());
-    if (handover !== undefined) emperor.takeOver(readHandover(Number(handover)));
+    if (handover !== undefined) {
+      try {
+        emperor.takeOver(readHandover(handover), keptSignals);
+      } catch (err: unknown) {
+        io.error(`jailctl: ${(err as Error).message}`);
+        return EXIT_SETUP;
+      }
+    }
     return await emperor.run();
   } catch (err: unknown) {
     if (err instanceof MonitorSpecError || err instanceof EmperorOptionError || (err as NodeJS.ErrnoException).code !== undefined) {
