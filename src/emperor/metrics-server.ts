@@ -99,6 +99,10 @@ function runExporter(fd: number, path: string | undefined, facts: (told: WeakSet
   let timer: NodeJS.Timeout | undefined;
   const start = (): void => {
     const began = Date.now();
+    // Not a jail, so not through the executor (DESIGN.md, 4): a helper process of the emperor's
+    // own, spawned and reaped by libuv. The OrphanReaper takes a zombie only when it stays one
+    // across two passes, so libuv's immediate waitpid wins (as for Node's other children).
+    // The open doubt: invariant 4 wants every launch through the executor; it could be a jail.
     // Root's own environment for it: nothing of a tenant's, nothing of the caller's NODE_OPTIONS.
     const c = spawn(process.execPath, exporterCommand(), { cwd: '/', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc', fd], serialization: 'json' });
     child = c;
